@@ -85,14 +85,14 @@ class HybridConfig(_Strict):
     lr: float = Field(0.001, gt=0)
     target_fraction: float = Field(0.2, gt=0, lt=1)
     eval_every: int = Field(5, ge=1)
-    patience: int = Field(6, ge=1)
+    patience: int = Field(10, ge=1)
     qat_epochs: int = Field(60, ge=1)
     qat_lr: float = Field(0.0005, gt=0)
     kd_weight: float = Field(1.0, ge=0)
     kd_temperature: float = Field(2.0, gt=0)
     quant: dict[str, QuantVariant] = Field(default_factory=lambda: {
         "w8a8": QuantVariant(weight_bits=8, act_bits=8, out_bits=8),
-        "w4a4": QuantVariant(weight_bits=4, act_bits=4, out_bits=4),
+        "w4a4": QuantVariant(weight_bits=4, act_bits=4, out_bits=8),
     })
 
 

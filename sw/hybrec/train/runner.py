@@ -172,8 +172,10 @@ def train_variant(name: str, ctx: Context) -> tuple[nn.Module, dict[str, Any], d
     qat_cfg = HistoryTrainConfig(epochs=h.qat_epochs, batch_size=h.batch_size, lr=h.qat_lr,
                                  target_fraction=h.target_fraction, eval_every=h.eval_every,
                                  patience=h.patience, kd_weight=h.kd_weight, kd_temperature=h.kd_temperature)
+    teacher.eval()
     student, log = train_history_model(student, ctx.histories, qat_cfg, validate_hist, ctx.seed, name,
-                                       teacher=teacher, progress=ctx.progress)
+                                       teacher=lambda users, history, lengths: teacher(history, lengths),
+                                       progress=ctx.progress)
     meta = {"kind": "hybrid", "shape": asdict(teacher.shape), "quant": asdict(spec), "text_model": cfg.text.model,
             "teacher": "hybrid_float"}
     return student, meta, log

@@ -1,0 +1,106 @@
+"""The smoke preset end to end: every variant trained, evaluated, checkpointed; resume; bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hybrec.cli import main
+from hybrec.data import load_ml100k
+from hybrec.train.checkpoint import load_checkpoint
+
+pytestmark = pytest.mark.integration
+
+VARIANTS = {"pop", "bpr_float", "gnn_float", "lm_float", "hybrid_float", "hybrid_w8a8", "hybrid_w4a4"}
+KEYS = {"ndcg@10", "recall@10", "hit@10", "mrr@10", "precision@10", "train_seconds", "params", "trainable_params"}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    assert main(["train", "--preset", "smoke", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_metrics_json_has_every_variant(smoke_run: Path) -> None:
+    metrics = json.loads((smoke_run / "metrics.json").read_text())
+    assert set(metrics["variants"]) == VARIANTS
+    for name, entry in metrics["variants"].items():
+        assert KEYS <= set(entry), name
+        assert 0.0 <= entry["ndcg@10"] <= 1.0
+    assert metrics["dataset"]["users"] == 943 and metrics["dataset"]["items"] == 1682
+    # Even a few epochs of training must beat random ranking by far (random NDCG@10 ~ 0.006).
+    assert metrics["variants"]["pop"]["ndcg@10"] > 0.05
+    assert metrics["variants"]["hybrid_w4a4"]["ndcg@10"] > 0.05
+    assert (smoke_run / "metrics.md").read_text().count("| hybrid_w4a4 |") == 1
+
+
+def test_split_files_use_dataset_ids(smoke_run: Path) -> None:
+    data = load_ml100k(Path(".cache/hybrec"))
+    pairs = set()
+    for part, expected in (("train", 80808), ("valid", 9596), ("test", 9596)):
+        lines = (smoke_run / "split" / f"{part}.tsv").read_text().splitlines()
+        assert lines[0] == "user_id:token\titem_id:token"
+        assert len(lines) - 1 == expected
+        pairs |= {tuple(line.split("\t")) for line in lines[1:]}
+    everything = {(data.user_ids[u], data.item_ids[i]) for u, i in zip(data.users, data.items, strict=True)}
+    assert pairs == everything
+
+
+def test_quantized_checkpoint_is_integer(smoke_run: Path) -> None:
+    payload = load_checkpoint(smoke_run / "checkpoints" / "seed0" / "hybrid_w4a4.pt")
+    assert payload["meta"]["quant"]["weight_bits"] == 4
+    assert payload["meta"]["shape"]["lmax"] == 16
+    assert len(payload["item_ids"]) == 1682
+
+
+def test_rerun_resumes_and_gives_same_metrics(smoke_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = json.loads((smoke_run / "metrics.json").read_text())
+    assert main(["train", "--preset", "smoke", "--out", str(smoke_run), "--quiet"]) == 0
+    assert "resumed" in capsys.readouterr().err
+    after = json.loads((smoke_run / "metrics.json").read_text())
+    assert after["variants"] == before["variants"]
+
+
+def test_other_config_is_refused(smoke_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "other.yaml"
+    config.write_text("hybrid:\n  lmax: 8\n")
+    assert main(["train", "--config", str(config), "--out", str(smoke_run), "--quiet"]) == 2
+    assert "another configuration" in capsys.readouterr().err
+
+
+def test_unknown_config_key_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("hybrid:\n  lmaxx: 8\n")
+    out = tmp_path / "out"
+    assert main(["train", "--config", str(config), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "lmaxx" in err
+    assert not out.exists()
+
+
+def test_bad_data_names_file_and_line_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "shop.inter").write_text("user_id\titem_id\nu1\ti1\nu1\ti9\n")
+    (tmp_path / "shop.item").write_text("item_id\ttitle\ni1\tKettle\n")
+    config = tmp_path / "shop.yaml"
+    config.write_text("dataset:\n  name: shop\n  interactions: shop.inter\n  items: shop.item\n")
+    out = tmp_path / "out"
+    assert main(["train", "--config", str(config), "--out", str(out), "--quiet"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "shop.inter:3" in err and "i9" in err
+    assert not out.exists()
+
+
+def test_integer_mean_matches_numerics() -> None:
+    from hybrec.models.quant import integer_mean
+    from hybrec.numerics import normalised_sum
+
+    rng = np.random.default_rng(0)
+    n = rng.integers(1, 257, size=200)
+    acc = np.stack([rng.integers(-128, 128, size=(k, 12)).sum(0) for k in n])
+    got = integer_mean(torch.tensor(acc, dtype=torch.float32), torch.tensor(n), 256, 8).numpy()
+    np.testing.assert_array_equal(got.astype(np.int64), normalised_sum(acc, n, 256, 8))
