@@ -104,3 +104,18 @@ def test_integer_mean_matches_numerics() -> None:
     acc = np.stack([rng.integers(-128, 128, size=(k, 12)).sum(0) for k in n])
     got = integer_mean(torch.tensor(acc, dtype=torch.float32), torch.tensor(n), 256, 8).numpy()
     np.testing.assert_array_equal(got.astype(np.int64), normalised_sum(acc, n, 256, 8))
+
+
+def test_interrupted_run_retrains_only_what_is_missing(smoke_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An interruption leaves no metrics.json and (say) the last variant's checkpoint missing.
+    before = json.loads((smoke_run / "metrics.json").read_text())
+    (smoke_run / "metrics.json").unlink()
+    (smoke_run / "checkpoints" / "seed0" / "hybrid_w4a4.pt").unlink()
+    assert main(["train", "--preset", "smoke", "--out", str(smoke_run), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "seed 0 hybrid_float: resumed" in err
+    assert "hybrid_w4a4: resumed" not in err and "hybrid_w4a4: ndcg@10" in err
+    after = json.loads((smoke_run / "metrics.json").read_text())
+    # Deterministic on the CPU: retraining the variant gives the same numbers.
+    for key in ("ndcg@10", "recall@10", "params"):
+        assert after["variants"]["hybrid_w4a4"][key] == before["variants"]["hybrid_w4a4"][key]

@@ -17,6 +17,7 @@ from torch_geometric.nn import LightGCN
 from torch_geometric.utils import coalesce, to_torch_csr_tensor, to_undirected
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
 
 class Popularity(nn.Module):
