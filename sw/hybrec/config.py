@@ -41,10 +41,22 @@ class SplitConfig(_Strict):
 
 class TextConfig(_Strict):
     model: Literal["minilm", "smollm2"] = "minilm"
-    mode: Literal["frozen"] = "frozen"
-    """Main runs use frozen, cached embeddings; LoRA / full fine-tuning live in ``hybrec bench lm``."""
+    mode: Literal["frozen", "lora", "full"] = "frozen"
+    """``frozen``: the pretrained LM's embeddings, cached. ``lora`` / ``full``: before the text variants train,
+    the LM (peft LoRA adapters on query/value, or all its weights) is fine-tuned once per seed with a small
+    head on a sampled softmax over the training histories (``hybrec.train.text_finetune``), and the adapted
+    LM's embeddings of the item texts (cached) replace the frozen ones."""
     max_length: int = Field(64, ge=8, le=512)
     batch_size: int = Field(128, ge=1)
+    # The settings below apply to mode lora / full only.
+    finetune_epochs: int = Field(3, ge=1)  # passes over the training users
+    lora_rank: int = Field(8, ge=1, le=256)  # LoRA adapter rank r
+    lora_alpha: int = Field(16, ge=1)  # LoRA scaling alpha (the update is scaled by alpha / r)
+    lm_lr: float | None = Field(None, gt=0)  # Adam lr of the LM weights; None: 1e-3 for lora, 5e-5 for full
+    head_lr: float = Field(0.003, gt=0)  # Adam lr of the fine-tuning head (discarded afterwards)
+    batch_users: int = Field(64, ge=1)  # users per fine-tuning step
+    sampled_negatives: int = Field(256, ge=1)  # uniform negatives added to each step's candidate set
+    finetune_max_users: int | None = Field(None, ge=1)  # cut each epoch to this many users: tests only
 
 
 class BPRTrainConfig(_Strict):

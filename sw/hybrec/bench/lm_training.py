@@ -1,6 +1,7 @@
 """Training-efficiency benchmark of the language model (LM) part: fine-tuned fully, with LoRA, or frozen.
 
-One objective for every mode, so that the times compare:
+One objective for every mode, so that the times compare; the training loop is
+:mod:`hybrec.train.text_finetune`'s (the one ``hybrec train`` uses with ``text.mode: lora|full``):
 
 * per step a batch of at most ``batch_size`` users (an epoch's users are cut into
   ``ceil(n / batch_size)`` batches of equal size); each user's training items (by time) are split as
@@ -39,7 +40,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import platform
 import resource
@@ -167,104 +167,19 @@ def model_source(cfg: BenchConfig) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# one mode (runs in its own process)
+# one mode (runs in its own process); the loop itself is hybrec.train.text_finetune's
 
 
-@dataclass
-class Tokens:
-    ids: Any  # [n_items, T] on the device
-    mask: Any  # [n_items, T] on the device
-    lengths: Any  # [n_items] on the CPU
+def finetune_settings(cfg: BenchConfig, mode: str) -> Any:
+    """The shared loop's settings for ``mode`` (LM learning rate: ``lr_lora`` or ``lr_full``)."""
+    from hybrec.train.text_finetune import FinetuneSettings
 
-
-def tokenize_items(text_model: Any, texts: list[str], max_length: int, device: Any) -> Tokens:
-    text_model.tokenizer.padding_side = "right"  # chunks are cut to their longest text below
-    batch = text_model.tokenize(texts, max_length)
-    mask = batch["attention_mask"]
-    return Tokens(batch["input_ids"].to(device), mask.to(device), mask.sum(1))
-
-
-def embed_items(text_model: Any, tokens: Tokens, items: Any, chunk: int) -> Any:
-    """LM embeddings of ``items`` (CPU int64 tensor ``[C]``) -> ``[C, dim]``, in length-sorted chunks."""
-    import torch
-
-    order = torch.argsort(tokens.lengths[items], stable=True)
-    device = tokens.ids.device
-    parts = []
-    for start in range(0, order.numel(), chunk):
-        selected = items[order[start:start + chunk]]
-        width = int(tokens.lengths[selected].max())
-        index = selected.to(device)
-        parts.append(text_model.embed({"input_ids": tokens.ids[index, :width],
-                                       "attention_mask": tokens.mask[index, :width]}))
-    inverse = torch.empty_like(order)
-    inverse[order] = torch.arange(order.numel())
-    return torch.cat(parts)[inverse.to(device)]
-
-
-def encode_all(text_model: Any, tokens: Tokens, chunk: int) -> Any:
-    import torch
-
-    text_model.model.eval()
-    with torch.no_grad():
-        return embed_items(text_model, tokens, torch.arange(tokens.lengths.numel()), chunk)
-
-
-@dataclass
-class StepBatch:
-    history: Any  # [B, lmax] candidate-local ids, -1 padded
-    lengths: Any  # [B]
-    candidates: Any  # [C] item ids (CPU)
-    target_rows: Any
-    target_cols: Any
-    target_weights: Any
-
-
-def sampled_batch(rng: Any, histories: list[Any], users: Any, cfg: BenchConfig, n_items: int,
-                  device: Any) -> StepBatch:
-    import numpy as np
-    import torch
-
-    from hybrec.train.history import make_batch
-
-    history, lengths, targets = make_batch(rng, histories, users, cfg.lmax, cfg.target_fraction)
-    hist = history.numpy()
-    negatives = rng.integers(0, n_items, size=cfg.negatives)
-    candidates = np.unique(np.concatenate([hist[hist >= 0], *targets, negatives]))
-    local = np.where(hist >= 0, np.searchsorted(candidates, np.maximum(hist, 0)), -1)
-    rows = np.concatenate([np.full(t.size, r, dtype=np.int64) for r, t in enumerate(targets)])
-    cols = np.searchsorted(candidates, np.concatenate(targets))
-    weights = np.concatenate([np.full(t.size, 1.0 / t.size) for t in targets]) / len(targets)
-    return StepBatch(torch.from_numpy(local).to(device), lengths.to(device), torch.from_numpy(candidates),
-                     torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device),
-                     torch.from_numpy(weights.astype(np.float32)).to(device))
-
-
-def sampled_softmax_loss(scores: Any, batch: StepBatch) -> Any:
-    import torch
-
-    valid = batch.history >= 0
-    rows = torch.arange(scores.shape[0], device=scores.device).unsqueeze(1).expand_as(batch.history)
-    mask = torch.zeros_like(scores, dtype=torch.bool)
-    mask[rows[valid], batch.history[valid]] = True
-    log_probs = torch.log_softmax(scores.masked_fill(mask, float("-inf")), dim=1)
-    return -(log_probs[batch.target_rows, batch.target_cols] * batch.target_weights).sum()
-
-
-def count_params(module: Any, trainable_only: bool = True) -> int:
-    return int(sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only))
-
-
-def build_head(cfg: BenchConfig, n_items: int, text_dim_in: int, text_embeddings: Any) -> Any:
-    import torch
-
-    from hybrec.models.hybrid import HybridRecommender, HybridShape
-
-    shape = HybridShape(n_items=n_items, gnn_dim=0, text_in_dim=text_dim_in, text_dim=cfg.text_dim,
-                        hidden=tuple(cfg.hidden), out_dim=cfg.out_dim, lmax=cfg.lmax)
-    if text_embeddings is None:
-        text_embeddings = torch.zeros(n_items, text_dim_in)
-    return HybridRecommender(shape, text_embeddings, None)
+    return FinetuneSettings(
+        mode=mode, epochs=cfg.epochs, batch_users=cfg.batch_size, negatives=cfg.negatives, lmax=cfg.lmax,
+        target_fraction=cfg.target_fraction, max_length=cfg.max_length, lm_chunk=cfg.lm_chunk,
+        text_dim=cfg.text_dim, hidden=tuple(cfg.hidden), out_dim=cfg.out_dim,
+        lm_lr=cfg.lr_full if mode == "full" else cfg.lr_lora, head_lr=cfg.lr_head, lora_rank=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha, grad_clip=cfg.grad_clip, max_users=cfg.max_users)
 
 
 def _rss_mib() -> float:
@@ -276,18 +191,25 @@ def run_mode(cfg: BenchConfig, mode: str) -> dict[str, Any]:
     """Train one mode and evaluate it; returns its numbers."""
     import numpy as np
     import torch
-    from tqdm import tqdm
 
     from hybrec.data import make_split, user_item_lists
     from hybrec.eval import eval_sets, full_ranking
-    from hybrec.models.text_encoder import attach_lora
     from hybrec.train.history import pad_histories
+    from hybrec.train.text_finetune import (
+        count_params,
+        encode_all,
+        prepare_training,
+        tokenize_items,
+        train_epoch,
+        training_users,
+    )
 
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
     _set_threads(cfg)
     device = torch.device(cfg.device)
     cuda = device.type == "cuda"
+    settings = finetune_settings(cfg, mode)
 
     def sync() -> None:
         if cuda:
@@ -297,10 +219,7 @@ def run_mode(cfg: BenchConfig, mode: str) -> dict[str, Any]:
     data = load_data(cfg)
     split = make_split(data, "random", (0.8, 0.1, 0.1), cfg.split_seed)
     histories = user_item_lists(data, split.train)
-    users = np.asarray([u for u, h in enumerate(histories) if h.size >= 2], dtype=np.int64)
-    n_users_all = int(users.size)
-    if cfg.max_users is not None:
-        users = users[: cfg.max_users]
+    users, n_users_all = training_users(histories, cfg.max_users)
 
     text_model = load_lm(cfg.text_model, cfg.model_dir)
     lm_total = count_params(text_model.model, trainable_only=False)
@@ -322,21 +241,9 @@ def run_mode(cfg: BenchConfig, mode: str) -> dict[str, Any]:
         if cuda:
             encode_peak_gpu_mib = torch.cuda.max_memory_allocated(device) / 2**20
 
-    torch.manual_seed(cfg.seed)
-    head = build_head(cfg, data.n_items, text_model.dim, None if cached is None else cached.cpu()).to(device)
-    torch.manual_seed(cfg.seed + 1)
-    if mode == "lora":
-        text_model = attach_lora(text_model, rank=cfg.lora_rank, alpha=cfg.lora_alpha)
-        text_model.model.to(device)
-    lm_params = [p for p in text_model.model.parameters() if p.requires_grad] if mode != "frozen" else []
-    lm_trainable = int(sum(p.numel() for p in lm_params))
-    head_trainable = count_params(head)
-    groups: list[dict[str, Any]] = [{"params": list(head.parameters()), "lr": cfg.lr_head}]
+    trainer = prepare_training(text_model, tokens, data.n_items, settings, cfg.seed, device, cached)
+    head, text_model = trainer.head, trainer.text_model
     lm_lr = {"frozen": None, "lora": cfg.lr_lora, "full": cfg.lr_full}[mode]
-    if lm_params:
-        groups.append({"params": lm_params, "lr": lm_lr})
-    optimizer = torch.optim.Adam(groups)
-    trainable = [p for group in groups for p in group["params"]]
     setup_seconds = time.perf_counter() - t_setup
 
     rng = np.random.default_rng(cfg.seed)
@@ -346,43 +253,19 @@ def run_mode(cfg: BenchConfig, mode: str) -> dict[str, Any]:
         sync()
         torch.cuda.reset_peak_memory_stats(device)
         gpu_before_train = torch.cuda.memory_allocated(device) / 2**20
-    n_batches = max(1, math.ceil(users.size / cfg.batch_size))
     epochs: list[dict[str, Any]] = []
     for epoch in range(1, cfg.epochs + 1):
-        head.train()
-        if mode != "frozen":
-            text_model.model.train()
-        order = rng.permutation(users)
-        loss_sum, candidates_sum = 0.0, 0
         sync()
         t0, c0 = time.perf_counter(), time.process_time()
-        bar = tqdm(np.array_split(order, n_batches), desc=f"{mode} epoch {epoch}/{cfg.epochs}",
-                   disable=not cfg.progress, leave=False, file=sys.stderr)
-        for batch_users in bar:
-            batch = sampled_batch(rng, histories, batch_users, cfg, data.n_items, device)
-            if cached is not None:
-                text = cached[batch.candidates.to(device)]
-            else:
-                text = embed_items(text_model, tokens, batch.candidates, cfg.lm_chunk)
-            features = head.item_features(text)
-            scores = (head.user_vectors(batch.history, batch.lengths, features)
-                      @ head.item_vectors(features).T) * head.logit_scale.exp()
-            loss = sampled_softmax_loss(scores, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-            optimizer.step()
-            loss_sum += float(loss.detach()) * batch_users.size
-            candidates_sum += int(batch.candidates.numel())
-            bar.set_postfix(loss=f"{float(loss.detach()):.3f}", cands=int(batch.candidates.numel()))
+        stats = train_epoch(trainer, rng, histories, users, data.n_items, device,
+                            f"{mode} epoch {epoch}/{cfg.epochs}", cfg.progress)
         sync()
         seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
-        epochs.append({"epoch": epoch, "seconds": seconds, "cpu_seconds": cpu_seconds,
-                       "loss": loss_sum / users.size, "steps": n_batches,
-                       "mean_candidates": candidates_sum / n_batches,
+        epochs.append({"epoch": epoch, "seconds": seconds, "cpu_seconds": cpu_seconds, **stats,
                        "load_average_end": list(os.getloadavg())})
         print(f"[{mode}] epoch {epoch}: {seconds:.1f} s (cpu {cpu_seconds:.1f} s), "
-              f"loss {loss_sum / users.size:.4f}", file=sys.stderr, flush=True)
+              f"loss {stats['loss']:.4f}", file=sys.stderr, flush=True)
+    n_batches = int(epochs[0]["steps"])
     rss_after_train = _rss_mib()
     memory: dict[str, Any] = {"rss_before_train_mib": rss_before_train, "peak_rss_train_mib": rss_after_train}
     if cuda:
@@ -419,6 +302,7 @@ def run_mode(cfg: BenchConfig, mode: str) -> dict[str, Any]:
     times: list[float] = [float(e["seconds"]) for e in epochs]
     train_seconds = float(sum(times))
     cpu_times: list[float] = [float(e["cpu_seconds"]) for e in epochs]
+    lm_trainable, head_trainable = trainer.lm_trainable, count_params(head)
     return {
         "mode": mode,
         "lm_learning_rate": lm_lr,
@@ -512,12 +396,14 @@ def count_trainable_by_mode(cfg: BenchConfig) -> dict[str, dict[str, int]]:
     import torch
 
     from hybrec.models.text_encoder import attach_lora
+    from hybrec.train.text_finetune import build_head, count_params
 
     text_model = load_lm(cfg.text_model, cfg.model_dir)
     full = count_params(text_model.model, trainable_only=False)
     lora = count_params(attach_lora(text_model, rank=cfg.lora_rank, alpha=cfg.lora_alpha).model)
     torch.manual_seed(cfg.seed)
-    head = count_params(build_head(cfg, 1, text_model.dim, None))  # no per-item parameters when gnn_dim=0
+    # no per-item parameters when gnn_dim=0
+    head = count_params(build_head(finetune_settings(cfg, "frozen"), 1, text_model.dim, None))
     return {mode: {"lm": lm, "head": head, "total": lm + head}
             for mode, lm in (("frozen", 0), ("lora", lora), ("full", full))}
 

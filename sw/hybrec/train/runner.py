@@ -36,6 +36,7 @@ from hybrec.models.text_encoder import cached_text_embeddings
 from hybrec.train.bpr import BPRConfig, train_bpr
 from hybrec.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hybrec.train.history import HistoryTrainConfig, pad_histories, train_history_model
+from hybrec.train.text_finetune import cached_finetuned_embeddings, settings_from_config
 
 METRIC_KEYS = ("ndcg@10", "recall@10", "hit@10", "mrr@10", "precision@10")
 
@@ -81,10 +82,18 @@ class Context:
         self.models: dict[str, nn.Module] = {}
 
     def text_embeddings(self) -> torch.Tensor:
+        """Item-text embeddings: frozen LM (``text.mode: frozen``), or the LM fine-tuned once per seed on the
+        training histories only (``lora`` / ``full``); both cached under ``cache_dir/text-embeddings``."""
         if self._text is None:
             t = self.config.text
-            self._text = torch.from_numpy(cached_text_embeddings(
-                t.model, self.data.item_texts, self.cache_dir, t.batch_size, t.max_length, self.progress))
+            if t.mode == "frozen":
+                embeddings = cached_text_embeddings(t.model, self.data.item_texts, self.cache_dir, t.batch_size,
+                                                    t.max_length, self.progress)
+            else:
+                embeddings = cached_finetuned_embeddings(
+                    t.model, self.data.item_texts, self.histories, self.data.n_items,
+                    settings_from_config(self.config), self.seed, self.cache_dir, self.progress)
+            self._text = torch.from_numpy(embeddings)
         return self._text
 
     def id_scores(self, model: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
@@ -161,7 +170,8 @@ def train_variant(name: str, ctx: Context) -> tuple[nn.Module, dict[str, Any], d
                                     train_gnn_features=h.train_gnn_features)
         model_h, log = train_history_model(model_h, ctx.histories, history_cfg, validate_hist, ctx.seed, name,
                                            progress=ctx.progress)
-        return model_h, {"kind": "hybrid", "shape": asdict(shape), "quant": None, "text_model": cfg.text.model}, log
+        return model_h, {"kind": "hybrid", "shape": asdict(shape), "quant": None, "text_model": cfg.text.model,
+                         "text_mode": cfg.text.mode}, log
     spec_cfg = h.quant[name.removeprefix("hybrid_")]
     spec = QuantSpec(**spec_cfg.model_dump())
     teacher = ctx.models["hybrid_float"]
@@ -177,7 +187,7 @@ def train_variant(name: str, ctx: Context) -> tuple[nn.Module, dict[str, Any], d
                                        teacher=lambda users, history, lengths: teacher(history, lengths),
                                        progress=ctx.progress)
     meta = {"kind": "hybrid", "shape": asdict(teacher.shape), "quant": asdict(spec), "text_model": cfg.text.model,
-            "teacher": "hybrid_float"}
+            "text_mode": cfg.text.mode, "teacher": "hybrid_float"}
     return student, meta, log
 
 
@@ -259,7 +269,8 @@ def run_training(config: RunConfig, out: Path, cache_dir: Path, progress: bool =
                 total, trainable = count_params(model)
                 result = {**metrics, "train_seconds": seconds, "params": total, "trainable_params": trainable}
                 if "text_model" in meta:
-                    result["frozen_text_model"] = meta["text_model"]
+                    result["text_model"] = meta["text_model"]
+                    result["text_mode"] = meta["text_mode"]
                 save_checkpoint(path, {"variant": name, "config_sha256": config_sha, "seed": seed,
                                        "state_dict": model.state_dict(), "meta": meta, "result": result,
                                        "train_log": train_log, "item_ids": data.item_ids})
@@ -285,6 +296,8 @@ def summarise(config: RunConfig, data: InteractionData, split: Split,
                 entry[f"{key}_std"] = float(np.std(values, ddof=1))
         entry["params"] = int(results[0]["params"])
         entry["trainable_params"] = int(results[0]["trainable_params"])
+        if "text_mode" in results[0]:
+            entry["text_mode"] = results[0]["text_mode"]
         entry["seeds"] = {str(s): {k: seeds[s][k] for k in (*METRIC_KEYS, "train_seconds")} for s in config.seeds}
         variants[name] = entry
     return {
