@@ -119,3 +119,15 @@ def test_interrupted_run_retrains_only_what_is_missing(smoke_run: Path, capsys: 
     # Deterministic on the CPU: retraining the variant gives the same numbers.
     for key in ("ndcg@10", "recall@10", "params"):
         assert after["variants"]["hybrid_w4a4"][key] == before["variants"]["hybrid_w4a4"][key]
+
+
+def test_temporal_split_run(tmp_path: Path) -> None:
+    config = tmp_path / "temporal.yaml"
+    config.write_text("split: {kind: temporal}\nvariants: [pop, bpr_float]\n"
+                      "bpr: {dim: 16, epochs: 2, eval_every: 1, patience: 1}\n")
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["protocol"]["split"]["kind"] == "temporal"
+    assert metrics["protocol"]["split"]["test"] == 943  # one (the latest) interaction per user
+    assert len((out / "split" / "test.tsv").read_text().splitlines()) == 944
