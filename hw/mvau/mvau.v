@@ -1,0 +1,343 @@
+// mvau.v: FINN-style matrix-vector-activation unit with PE x SIMD folding and multi-thresholding.
+//
+//   acc[c] = sum_r x[r] * W[r][c]                      (r < MW, c < MH, exact in ACC_BITS signed bits)
+//   y[c]   = sum_k [acc[c] >= T[c][k]] + OUT_BIAS      (k < 2^OUT_BITS - 1, T[c][*] ascending)
+//   y[c]   = acc[c]                                    (when NO_ACT != 0)
+//
+// Streams (AXI4-Stream, ap_clk / synchronous active-low ap_rst_n):
+//   s_axis: SF = MW/SIMD beats per vector, element r = sf*SIMD + i at tdata[i*IN_BITS +: IN_BITS].
+//   m_axis: NF = MH/PE beats per vector, channel c = nf*PE + p at tdata[p*OUT_W +: OUT_W], where
+//           OUT_W = OUT_BITS (y, two's complement when OUT_BIAS < 0) or ACC_BITS (NO_ACT, signed);
+//           tlast marks the last beat of each vector. There is no s_axis_tlast: vectors are counted.
+//
+// Schedule: step (nf, sf) multiplies input word sf with weight word nf*SF + sf in all PEs at once;
+// a vector takes NF*SF steps, one per cycle when neither stream stalls. The input vector is kept in
+// a ping-pong buffer of 2*SF words: the first neuron fold consumes words as soon as they arrive, the
+// other folds reuse them, and the next vector fills the other bank meanwhile.
+//
+// Pipeline (edges after the issue of a step): 1 buffer/ROM read, 2 dot product (mvau_dot), 3 add
+// into the accumulator, then OUT_BITS binary-search stages, one compare per PE each (none when
+// NO_ACT), then an output FIFO. Issue of a neuron fold's last step waits for a FIFO credit, so the
+// pipeline itself never stalls.
+//
+// Memories ($readmemh, hex, one word per line, PE 0 in the least significant bits of a line):
+//   WEIGHT_FILE          NF*SF lines of PE*SIMD*W_BITS bits; line nf*SF + sf, PE p, lane i holds
+//                        W[sf*SIMD + i][nf*PE + p] at bits [(p*SIMD + i)*W_BITS +: W_BITS].
+//   {THRESH_FILE, "j.hex"} for binary-search stage j = 0 .. OUT_BITS-1: NF*2^j lines of PE*ACC_BITS
+//                        bits; line nf*2^j + q, PE p holds T[nf*PE + p][(q << (OUT_BITS-j))
+//                        + 2^(OUT_BITS-1-j) - 1] at bits [p*ACC_BITS +: ACC_BITS].
+// sim/mvau/mem_files.py writes both from numpy arrays.
+`default_nettype none
+
+module mvau #(
+    parameter integer MW          = 8,
+    parameter integer MH          = 4,
+    parameter integer SIMD        = 2,
+    parameter integer PE          = 2,
+    parameter integer IN_BITS     = 4,
+    parameter integer IN_SIGNED   = 0,
+    parameter integer W_BITS      = 4,
+    parameter integer ACC_BITS    = 16,
+    parameter integer OUT_BITS    = 4,
+    /* verilator lint_off UNUSEDPARAM */
+    parameter integer OUT_BIAS    = 0,
+    parameter integer NO_ACT      = 0,
+    parameter         WEIGHT_FILE = "mvau_weights.hex",
+    parameter         THRESH_FILE = "mvau_thresh_s"
+    /* verilator lint_on UNUSEDPARAM */
+) (
+    input  wire                                                ap_clk,
+    input  wire                                                ap_rst_n,
+    input  wire [SIMD*IN_BITS-1:0]                             s_axis_tdata,
+    input  wire                                                s_axis_tvalid,
+    output wire                                                s_axis_tready,
+    output wire [PE*((NO_ACT != 0) ? ACC_BITS : OUT_BITS)-1:0] m_axis_tdata,
+    output wire                                                m_axis_tvalid,
+    input  wire                                                m_axis_tready,
+    output wire                                                m_axis_tlast
+);
+  function integer clog2;
+    input integer value;
+    integer r;
+    begin
+      r = 0;
+      while ((1 << r) < value) r = r + 1;
+      clog2 = r;
+    end
+  endfunction
+
+  localparam integer SF      = MW / SIMD;                     // input beats per vector
+  localparam integer NF      = MH / PE;                       // output beats per vector
+  localparam integer OUT_W   = (NO_ACT != 0) ? ACC_BITS : OUT_BITS;
+  localparam integer STAGES  = (NO_ACT != 0) ? 0 : OUT_BITS;  // binary-search stages
+  localparam integer IB_W    = clog2(2 * SF);                 // input buffer address (>= 1)
+  localparam integer NF_W    = (NF > 1) ? clog2(NF) : 1;
+  localparam integer WA_W    = (NF * SF > 1) ? clog2(NF * SF) : 1;
+  localparam integer LATENCY = 3 + STAGES;                    // issue edge to FIFO write edge
+  localparam integer FIFO_D  = 1 << clog2(LATENCY + 3);       // enough credits for one step a cycle
+  localparam integer FD_W    = clog2(FIFO_D);
+  localparam integer FW      = PE * OUT_W + 1;                // FIFO word: {tlast, tdata}
+  localparam integer SF_LAST = SF - 1;
+  localparam integer NF_LAST = NF - 1;
+  localparam integer WA_LAST = NF * SF - 1;
+
+  // ---------------------------------------------------------------- elaboration-time checks
+  // An impossible configuration instantiates a module that does not exist; its name is the message.
+  generate
+    if (MW % SIMD != 0) begin : g_check_simd
+      mvau_error_MW_not_a_multiple_of_SIMD u_error ();
+    end
+    if (MH % PE != 0) begin : g_check_pe
+      mvau_error_MH_not_a_multiple_of_PE u_error ();
+    end
+    if (NO_ACT == 0 && (OUT_BITS < 1 || OUT_BITS > 8)) begin : g_check_out_bits
+      mvau_error_OUT_BITS_not_in_1_to_8 u_error ();
+    end
+  endgenerate
+
+  // ---------------------------------------------------------------- input ping-pong buffer
+  reg  [SIMD*IN_BITS-1:0] ibuf [0:2*SF-1];
+  reg                     in_en;      // low during reset and the cycle after it
+  reg                     wbank;      // bank being written
+  reg  [IB_W-1:0]         waddr;      // next word to write in wbank
+  reg  [1:0]              full;       // bank holds a whole vector that compute has not finished
+  wire                    in_fire = s_axis_tvalid & s_axis_tready;
+  wire                    in_vend = (waddr == SF_LAST[IB_W-1:0]);
+  wire [IB_W-1:0]         ib_waddr = waddr + (wbank ? SF[IB_W-1:0] : {IB_W{1'b0}});
+
+  assign s_axis_tready = in_en & ~full[wbank];
+
+  always @(posedge ap_clk) begin
+    if (in_fire) ibuf[ib_waddr] <= s_axis_tdata;
+  end
+
+  // ---------------------------------------------------------------- step issue
+  reg             rbank;              // bank compute reads
+  reg  [IB_W-1:0] sf;                 // SIMD fold of the next step
+  reg  [NF_W-1:0] nf;                 // neuron fold of the next step
+  reg  [WA_W-1:0] wa;                 // weight ROM address of the next step (nf*SF + sf)
+  reg  [FD_W:0]   in_flight;          // neuron folds issued whose output beat has not left the FIFO
+  wire            step_last = (sf == SF_LAST[IB_W-1:0]);
+  wire            step_vend = step_last & (nf == NF_LAST[NF_W-1:0]);
+  // Word sf is there when its bank is complete, or while the writer fills this bank and is past it.
+  wire            word_ok   = full[rbank] | ((wbank == rbank) & (waddr > sf));
+  wire            credit_ok = (in_flight != FIFO_D[FD_W:0]);
+  wire            issue     = word_ok & (~step_last | credit_ok);
+  wire [IB_W-1:0] ib_raddr  = sf + (rbank ? SF[IB_W-1:0] : {IB_W{1'b0}});
+  wire            out_fire  = m_axis_tvalid & m_axis_tready;
+
+  always @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      in_en     <= 1'b0;
+      wbank     <= 1'b0;
+      waddr     <= {IB_W{1'b0}};
+      full      <= 2'b00;
+      rbank     <= 1'b0;
+      sf        <= {IB_W{1'b0}};
+      nf        <= {NF_W{1'b0}};
+      wa        <= {WA_W{1'b0}};
+      in_flight <= {(FD_W+1){1'b0}};
+    end else begin
+      in_en <= 1'b1;
+      if (in_fire) begin
+        if (in_vend) begin
+          waddr       <= {IB_W{1'b0}};
+          wbank       <= ~wbank;
+          full[wbank] <= 1'b1;
+        end else begin
+          waddr <= waddr + 1'b1;
+        end
+      end
+      if (issue) begin
+        wa <= (wa == WA_LAST[WA_W-1:0]) ? {WA_W{1'b0}} : wa + 1'b1;
+        if (step_last) begin
+          sf <= {IB_W{1'b0}};
+          if (step_vend) begin
+            nf          <= {NF_W{1'b0}};
+            rbank       <= ~rbank;
+            full[rbank] <= 1'b0;      // never the bank the writer completes in this cycle
+          end else begin
+            nf <= nf + 1'b1;
+          end
+        end else begin
+          sf <= sf + 1'b1;
+        end
+      end
+      if ((issue & step_last) & ~out_fire) in_flight <= in_flight + 1'b1;
+      else if (~(issue & step_last) & out_fire) in_flight <= in_flight - 1'b1;
+    end
+  end
+
+  // ---------------------------------------------------------------- stage 1: buffer and weight reads
+  reg [PE*SIMD*W_BITS-1:0] wmem [0:NF*SF-1];
+  initial $readmemh(WEIGHT_FILE, wmem);
+
+  reg [SIMD*IN_BITS-1:0]   s1_x;
+  reg [PE*SIMD*W_BITS-1:0] s1_w;
+  reg                      s1_valid, s1_first, s1_last, s1_vend;
+  reg [NF_W-1:0]           s1_nf;
+
+  always @(posedge ap_clk) begin
+    if (issue) begin
+      s1_x <= ibuf[ib_raddr];
+      s1_w <= wmem[wa];
+    end
+    s1_valid <= ap_rst_n & issue;
+    s1_first <= (sf == {IB_W{1'b0}});
+    s1_last  <= step_last;
+    s1_vend  <= step_vend;
+    s1_nf    <= nf;
+  end
+
+  // ---------------------------------------------------------------- stage 2: dot products
+  wire [PE*ACC_BITS-1:0] dot;
+  reg  [PE*ACC_BITS-1:0] s2_dot;
+  reg                    s2_valid, s2_first, s2_last, s2_vend;
+  reg  [NF_W-1:0]        s2_nf;
+
+  genvar p, j;
+  generate
+    for (p = 0; p < PE; p = p + 1) begin : g_dot
+      mvau_dot #(
+          .SIMD     (SIMD),
+          .IN_BITS  (IN_BITS),
+          .IN_SIGNED(IN_SIGNED),
+          .W_BITS   (W_BITS),
+          .ACC_BITS (ACC_BITS)
+      ) u_dot (
+          .x  (s1_x),
+          .w  (s1_w[p*SIMD*W_BITS +: SIMD*W_BITS]),
+          .sum(dot[p*ACC_BITS +: ACC_BITS])
+      );
+    end
+  endgenerate
+
+  always @(posedge ap_clk) begin
+    s2_dot   <= dot;
+    s2_valid <= ap_rst_n & s1_valid;
+    s2_first <= s1_first;
+    s2_last  <= s1_last;
+    s2_vend  <= s1_vend;
+    s2_nf    <= s1_nf;
+  end
+
+  // ---------------------------------------------------------------- stage 3: accumulate
+  reg  [PE*ACC_BITS-1:0] acc;
+  wire [PE*ACC_BITS-1:0] acc_sum;     // the accumulator after this step; final when s2_last
+  generate
+    for (p = 0; p < PE; p = p + 1) begin : g_acc
+      assign acc_sum[p*ACC_BITS +: ACC_BITS] =
+          (s2_first ? {ACC_BITS{1'b0}} : acc[p*ACC_BITS +: ACC_BITS]) + s2_dot[p*ACC_BITS +: ACC_BITS];
+    end
+  endgenerate
+
+  always @(posedge ap_clk) begin
+    if (s2_valid) acc <= acc_sum;
+  end
+
+  // ---------------------------------------------------------------- activation
+  wire [PE*OUT_W-1:0] res_data;       // one output beat, written to the FIFO when res_valid
+  wire                res_valid;
+  wire                res_vend;
+
+  generate
+    if (NO_ACT != 0) begin : g_no_act
+      assign res_data  = acc_sum;
+      assign res_valid = s2_valid & s2_last;
+      assign res_vend  = s2_vend;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire unused_nf = ^s2_nf;
+      /* verilator lint_on UNUSEDSIGNAL */
+    end else begin : g_act
+      // Pipelined binary search, one stage per output bit (MSB first). Stage j holds, per PE, the
+      // accumulator, a key {nf, count bits found so far} and the threshold read at that key: the
+      // candidate count (prefix << (OUT_BITS-j)) | 2^(OUT_BITS-1-j) is reached iff acc >= its threshold.
+      localparam integer KW = NF_W + STAGES;
+      wire [STAGES:0]                ch_valid;
+      wire [STAGES:0]                ch_vend;
+      wire [(STAGES+1)*PE*ACC_BITS-1:0] ch_acc;
+      wire [(STAGES+1)*PE*KW-1:0]    ch_key;
+
+      assign ch_valid[0]              = s2_valid & s2_last;
+      assign ch_vend[0]               = s2_vend;
+      assign ch_acc[0 +: PE*ACC_BITS] = acc_sum;
+      for (p = 0; p < PE; p = p + 1) begin : g_key0
+        assign ch_key[p*KW +: KW] = {{STAGES{1'b0}}, s2_nf};
+      end
+
+      for (j = 0; j < STAGES; j = j + 1) begin : g_stage
+        localparam integer DEPTH = NF << j;
+        localparam integer AW    = (DEPTH > 1) ? clog2(DEPTH) : 1;
+        localparam [7:0]   DIGIT = 8'd48 + j;    // ASCII '0' + j
+
+        reg r_valid, r_vend;
+        always @(posedge ap_clk) begin
+          r_valid <= ap_rst_n & ch_valid[j];
+          r_vend  <= ch_vend[j];
+        end
+        assign ch_valid[j+1] = r_valid;
+        assign ch_vend[j+1]  = r_vend;
+
+        for (p = 0; p < PE; p = p + 1) begin : g_pe
+          // Each PE reads its own slice of the stage's lines; synthesis drops the other slices.
+          reg [PE*ACC_BITS-1:0] tmem [0:DEPTH-1];
+          initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
+
+          /* verilator lint_off UNUSEDSIGNAL */
+          wire [KW-1:0]         in_key = ch_key[(j*PE+p)*KW +: KW];
+          reg  [PE*ACC_BITS-1:0] r_line;
+          reg  [KW-1:0]         r_key;
+          /* verilator lint_on UNUSEDSIGNAL */
+          reg  [ACC_BITS-1:0]   r_acc;
+          always @(posedge ap_clk) begin
+            r_acc  <= ch_acc[(j*PE+p)*ACC_BITS +: ACC_BITS];
+            r_key  <= in_key;
+            r_line <= tmem[in_key[AW-1:0]];
+          end
+          wire pass = $signed(r_acc) >= $signed(r_line[p*ACC_BITS +: ACC_BITS]);
+          assign ch_acc[((j+1)*PE+p)*ACC_BITS +: ACC_BITS] = r_acc;
+          assign ch_key[((j+1)*PE+p)*KW +: KW]             = {r_key[KW-2:0], pass};
+        end
+      end
+
+      for (p = 0; p < PE; p = p + 1) begin : g_out
+        /* verilator lint_off UNUSEDSIGNAL */
+        wire [KW-1:0] final_key = ch_key[(STAGES*PE+p)*KW +: KW];
+        /* verilator lint_on UNUSEDSIGNAL */
+        assign res_data[p*OUT_BITS +: OUT_BITS] = final_key[OUT_BITS-1:0] + OUT_BIAS[OUT_BITS-1:0];
+      end
+      assign res_valid = ch_valid[STAGES];
+      assign res_vend  = ch_vend[STAGES];
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire unused_acc = ^ch_acc[STAGES*PE*ACC_BITS +: PE*ACC_BITS];
+      /* verilator lint_on UNUSEDSIGNAL */
+    end
+  endgenerate
+
+  // ---------------------------------------------------------------- output FIFO
+  reg [FW-1:0]   fifo [0:FIFO_D-1];
+  reg [FD_W-1:0] wptr, rptr;
+  reg [FD_W:0]   fcount;
+
+  always @(posedge ap_clk) begin
+    if (res_valid) fifo[wptr] <= {res_vend, res_data};
+  end
+
+  always @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      wptr   <= {FD_W{1'b0}};
+      rptr   <= {FD_W{1'b0}};
+      fcount <= {(FD_W+1){1'b0}};
+    end else begin
+      if (res_valid) wptr <= wptr + 1'b1;
+      if (out_fire) rptr <= rptr + 1'b1;
+      if (res_valid & ~out_fire) fcount <= fcount + 1'b1;
+      else if (~res_valid & out_fire) fcount <= fcount - 1'b1;
+    end
+  end
+
+  assign m_axis_tvalid                = (fcount != {(FD_W+1){1'b0}});
+  assign {m_axis_tlast, m_axis_tdata} = fifo[rptr];
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,241 @@
+// Dot-product scorer: for one user vector, the exact score of every item, LANES items per beat.
+//
+// Bit-exact implementation of hybrec.numerics.item_scores. The item ROM (ITEM_FILE, $readmemh) holds
+// NROWS = ceil(N_ITEMS / LANES) rows of LANES*D*IBITS bits: item r*LANES + l at lane l of row r, value d
+// of an item at [d*IBITS +: IBITS] within its lane; lanes past N_ITEMS are zero.
+//
+// Output beat r (see README.md): lane l at [l*LW +: LW], LW = ID_BITS + SCORE_BITS, holding
+// {id, score} (score in the low SCORE_BITS bits, two's complement); m_axis_tuser[l] = lane valid.
+// Padded lanes of the last beat have tuser[l] = 0, score = most negative, id = all ones.
+`default_nettype none
+
+module scorer #(
+    parameter integer N_ITEMS        = 1682,
+    parameter integer D              = 64,
+    parameter integer UBITS          = 8,
+    parameter integer IBITS          = 8,
+    parameter integer USER_SIGNED    = 1,   // 0: user values are unsigned
+    parameter integer LANES          = 8,
+    parameter integer ID_BITS        = 11,  // 2^ID_BITS >= N_ITEMS
+    parameter integer SCORE_BITS     = 24,  // >= UBITS + IBITS + (USER_SIGNED ? 0 : 1) + clog2(D)
+    parameter integer ADDS_PER_STAGE = 2,   // adder-tree levels between pipeline registers
+    parameter integer BIT_PLANES     = 1,   // 1: per-user-bit adder trees, no multipliers; 0: `*`
+    parameter         ITEM_FILE      = "items.hex"
+) (
+    input  wire                                ap_clk,
+    input  wire                                ap_rst_n,
+    // one beat per query: user value d at [d*UBITS +: UBITS]
+    input  wire [D*UBITS-1:0]                  s_axis_tdata,
+    input  wire                                s_axis_tvalid,
+    output wire                                s_axis_tready,
+    // NROWS beats per query, tlast on the last
+    output wire [LANES*(ID_BITS+SCORE_BITS)-1:0] m_axis_tdata,
+    output wire [LANES-1:0]                    m_axis_tuser,
+    output wire                                m_axis_tvalid,
+    input  wire                                m_axis_tready,
+    output wire                                m_axis_tlast
+);
+    localparam integer NROWS    = (N_ITEMS + LANES - 1) / LANES;
+    localparam integer RB       = (NROWS > 1) ? $clog2(NROWS) : 1;
+    localparam integer ROW_W    = LANES * D * IBITS;
+    localparam integer LW       = ID_BITS + SCORE_BITS;
+    localparam integer LV       = (D > 1) ? $clog2(D) : 0;
+    localparam integer SUM_BITS = UBITS + IBITS + (USER_SIGNED != 0 ? 0 : 1) + LV;
+    localparam integer IW       = ID_BITS + 1;   // item index with room for the padded lanes
+
+    // pipeline stages inside scorer_dot / scorer_tree (the rules stated there)
+    function integer tree_latency;
+        input integer leaves;
+        input integer per_stage;
+        integer h, levels;
+        begin
+            levels = 0;
+            for (h = 1; h < leaves; h = h * 2) levels = levels + 1;
+            tree_latency = (leaves > 1) ? 0 : 1;
+            for (h = 1; h <= levels; h = h + 1)
+                if ((h % per_stage == 0) || (h == levels)) tree_latency = tree_latency + 1;
+        end
+    endfunction
+    localparam integer DOT_LAT = 1 + tree_latency(D, ADDS_PER_STAGE) +
+        ((BIT_PLANES != 0) ? tree_latency(UBITS + (USER_SIGNED != 0 ? 1 : 0), ADDS_PER_STAGE) : 0);
+    localparam integer TAG_W   = 2 + IW;          // {valid, last, base id}
+    // Output FIFO: rows are read only while the FIFO has room for them, so the pipeline never stalls
+    // (no enable fans out to its registers). Read-to-FIFO takes DOT_LAT + 2 cycles; FIFO_DEPTH covers
+    // that round trip, so the scorer keeps one beat per cycle while m_axis_tready stays high.
+    localparam integer FIFO_AW    = $clog2(DOT_LAT + 5);
+    localparam integer FIFO_DEPTH = 1 << FIFO_AW;
+    localparam integer OW         = 1 + LANES + LANES * LW;   // {last, mask, data}
+
+    localparam [RB-1:0] LAST_ROW = NROWS[RB-1:0] - 1'b1;
+    localparam [IW-1:0] N_LIM    = N_ITEMS[IW-1:0];
+    localparam [IW-1:0] STEP     = LANES[IW-1:0];
+
+    generate
+        if (SCORE_BITS < SUM_BITS) begin : g_check
+            $error("scorer: SCORE_BITS is smaller than the exact dot-product width");
+        end
+    endgenerate
+
+    reg [ROW_W-1:0] item_rom [0:NROWS-1];
+    initial $readmemh(ITEM_FILE, item_rom);
+
+    // ------------------------------------------------------------------ control
+    reg               busy;
+    reg [RB-1:0]      rd_row;
+    reg [IW-1:0]      rd_base;
+    reg [D*UBITS-1:0] user_q;
+    reg [FIFO_AW:0]   credit_used;   // rows read and not yet popped from the output (0..FIFO_DEPTH)
+
+    wire rd  = busy && (credit_used != FIFO_DEPTH[FIFO_AW:0]);
+    wire pop = m_axis_tvalid && m_axis_tready;
+
+    // The pipeline always advances: the last row of the previous query (in the ROM output register) moves
+    // on with a copy of the old user vector at the same edge as a new user vector is taken.
+    wire s_fire = s_axis_tvalid && !busy;
+    assign s_axis_tready = !busy;
+
+    reg               v1,    v2;
+    reg               last1, last2;
+    reg [IW-1:0]      base1, base2;
+    reg [ROW_W-1:0]   rom_q;     // block-RAM read register
+    reg [ROW_W-1:0]   row_q;     // registered again in the fabric: RAM clock-to-output off the products
+    reg [D*UBITS-1:0] user_row;  // the user vector that belongs to row_q
+
+    always @(posedge ap_clk) begin
+        if (s_fire) user_q <= s_axis_tdata;
+        if (rd) rom_q <= item_rom[rd_row];
+        row_q    <= rom_q;
+        user_row <= user_q;
+    end
+
+    always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            busy    <= 1'b0;
+            rd_row  <= {RB{1'b0}};
+            rd_base <= {IW{1'b0}};
+            v1      <= 1'b0;
+            last1   <= 1'b0;
+            base1   <= {IW{1'b0}};
+            v2      <= 1'b0;
+            last2   <= 1'b0;
+            base2   <= {IW{1'b0}};
+            credit_used <= {(FIFO_AW + 1){1'b0}};
+        end else begin
+            credit_used <= credit_used + {{FIFO_AW{1'b0}}, rd} - {{FIFO_AW{1'b0}}, pop};
+            if (s_fire) begin
+                busy    <= 1'b1;
+                rd_row  <= {RB{1'b0}};
+                rd_base <= {IW{1'b0}};
+            end else if (rd) begin
+                rd_row  <= rd_row + 1'b1;
+                rd_base <= rd_base + STEP;
+                if (rd_row == LAST_ROW) busy <= 1'b0;
+            end
+            v1    <= rd;
+            last1 <= (rd_row == LAST_ROW);
+            base1 <= rd_base;
+            v2    <= v1;
+            last2 <= last1;
+            base2 <= base1;
+        end
+    end
+
+    // ------------------------------------------------------------------ lanes
+    wire [LANES*SUM_BITS-1:0] sums;
+    genvar l;
+    generate
+        for (l = 0; l < LANES; l = l + 1) begin : g_lane
+            scorer_dot #(
+                .D(D), .UBITS(UBITS), .IBITS(IBITS), .USER_SIGNED(USER_SIGNED),
+                .ADDS_PER_STAGE(ADDS_PER_STAGE), .BIT_PLANES(BIT_PLANES)
+            ) u_dot (
+                .clk(ap_clk),
+                .en(1'b1),
+                .user(user_row),
+                .item(row_q[l*D*IBITS +: D*IBITS]),
+                .sum(sums[l*SUM_BITS +: SUM_BITS])
+            );
+        end
+    endgenerate
+
+    // tags travel beside the dot products
+    reg [TAG_W-1:0] tags [0:DOT_LAT-1];
+    integer t;
+    always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            for (t = 0; t < DOT_LAT; t = t + 1) tags[t] <= {TAG_W{1'b0}};
+        end else begin
+            tags[0] <= {v2, last2, base2};
+            for (t = 1; t < DOT_LAT; t = t + 1) tags[t] <= tags[t-1];
+        end
+    end
+
+    wire          p_valid = tags[DOT_LAT-1][TAG_W-1];
+    wire          p_last  = tags[DOT_LAT-1][TAG_W-2];
+    wire [IW-1:0] p_base  = tags[DOT_LAT-1][IW-1:0];
+
+    wire [LANES*LW-1:0] p_data;
+    wire [LANES-1:0]    p_mask;
+    generate
+        for (l = 0; l < LANES; l = l + 1) begin : g_pack
+            localparam integer LI = l;
+            wire [IW-1:0]       id   = p_base + LI[IW-1:0];
+            wire                ok   = (id < N_LIM);
+            wire [SUM_BITS-1:0] s    = sums[l*SUM_BITS +: SUM_BITS];
+            wire [SCORE_BITS-1:0] sc;
+            if (SCORE_BITS > SUM_BITS) begin : g_ext
+                assign sc = {{(SCORE_BITS - SUM_BITS){s[SUM_BITS-1]}}, s};
+            end else begin : g_same
+                assign sc = s;
+            end
+            assign p_mask[l] = ok;
+            assign p_data[l*LW +: LW] = ok ? {id[ID_BITS-1:0], sc}
+                                           : {{ID_BITS{1'b1}}, 1'b1, {(SCORE_BITS - 1){1'b0}}};
+        end
+    endgenerate
+
+    // ------------------------------------------------------------------ output FIFO + output register
+    // A beat goes straight to the output register when it is free and the FIFO is empty.
+    reg [OW-1:0]      fifo [0:FIFO_DEPTH-1];
+    reg [FIFO_AW-1:0] wp;
+    reg [FIFO_AW-1:0] rp;
+    reg [FIFO_AW:0]   fifo_n;
+    reg               out_valid;
+    reg               out_last;
+    reg [LANES*LW-1:0] out_data;
+    reg [LANES-1:0]   out_mask;
+
+    wire out_free  = !out_valid || pop;
+    wire from_fifo = out_free && (fifo_n != {(FIFO_AW + 1){1'b0}});
+    wire bypass    = out_free && (fifo_n == {(FIFO_AW + 1){1'b0}}) && p_valid;
+    wire to_fifo   = p_valid && !bypass;
+
+    always @(posedge ap_clk) begin
+        if (to_fifo) fifo[wp] <= {p_last, p_mask, p_data};
+        if (from_fifo)
+            {out_last, out_mask, out_data} <= fifo[rp];
+        else if (bypass)
+            {out_last, out_mask, out_data} <= {p_last, p_mask, p_data};
+    end
+
+    always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            wp        <= {FIFO_AW{1'b0}};
+            rp        <= {FIFO_AW{1'b0}};
+            fifo_n    <= {(FIFO_AW + 1){1'b0}};
+            out_valid <= 1'b0;
+        end else begin
+            if (to_fifo) wp <= wp + 1'b1;
+            if (from_fifo) rp <= rp + 1'b1;
+            fifo_n    <= fifo_n + {{FIFO_AW{1'b0}}, to_fifo} - {{FIFO_AW{1'b0}}, from_fifo};
+            out_valid <= from_fifo || bypass || (out_valid && !pop);
+        end
+    end
+
+    assign m_axis_tdata  = out_data;
+    assign m_axis_tuser  = out_mask;
+    assign m_axis_tvalid = out_valid;
+    assign m_axis_tlast  = out_last;
+endmodule
+
+`default_nettype wire

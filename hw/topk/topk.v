@@ -1,0 +1,336 @@
+// Streaming top-K over LANES (id, score) candidates per beat: exactly hybrec.numerics.topk
+// (descending score, ties to the lower id).
+//
+// Candidates are compared as keys {valid, score ^ sign, ~id}: a larger key is a better candidate, and an
+// empty slot (key 0) loses to every valid candidate. Structure (see README.md):
+//   IN     one register stage for the input beat;
+//   LISTS  per lane, a sorted K-entry insertion list (K parallel comparators); one candidate per lane
+//          per cycle;
+//   MERGE  the cycle after the tlast beat went in, the lane lists move to merge lists and restart empty
+//          (the next query streams in at once). A sorted array H holds the best remaining entry of each merge list:
+//          LANES steps build H, then each step emits H[0] and inserts the next entry of H[0]'s list.
+//          A step takes 1 cycle, or 2 with MERGE_SPLIT = 1 (the comparisons registered in between).
+`default_nettype none
+
+module topk #(
+    parameter integer LANES       = 8,
+    parameter integer K           = 10,
+    parameter integer ID_BITS     = 11,
+    parameter integer SCORE_BITS  = 24,
+    parameter integer MERGE_SPLIT = 1   // 1: the merge's compare is registered, a merge step takes 2 cycles
+) (
+    input  wire                                  ap_clk,
+    input  wire                                  ap_rst_n,
+    // candidates: lane l at [l*LW +: LW] = {id, score}; tuser[l] = lane valid; tlast ends a query
+    input  wire [LANES*(ID_BITS+SCORE_BITS)-1:0] s_axis_tdata,
+    input  wire [LANES-1:0]                      s_axis_tuser,
+    input  wire                                  s_axis_tvalid,
+    output wire                                  s_axis_tready,
+    input  wire                                  s_axis_tlast,
+    // K beats per query, best first: {id, score}; tuser = slot valid (fewer than K valid candidates)
+    output wire [ID_BITS+SCORE_BITS-1:0]         m_axis_tdata,
+    output wire                                  m_axis_tuser,
+    output wire                                  m_axis_tvalid,
+    input  wire                                  m_axis_tready,
+    output wire                                  m_axis_tlast
+);
+    localparam integer LW    = ID_BITS + SCORE_BITS;
+    localparam integer KW    = 1 + SCORE_BITS + ID_BITS;        // {valid, score ^ sign, ~id}
+    localparam integer SW    = (LANES > 1) ? $clog2(LANES) : 1; // merge-list index
+    localparam integer CW    = (LANES > K) ? ((LANES > 1) ? $clog2(LANES) : 1) : ((K > 1) ? $clog2(K) : 1);
+    localparam [SCORE_BITS-1:0] SIGN = {1'b1, {(SCORE_BITS - 1){1'b0}}};
+    localparam [CW-1:0] INIT_LAST = LANES[CW-1:0] - 1'b1;
+    localparam [CW-1:0] OUT_LAST  = K[CW-1:0] - 1'b1;
+
+    genvar j, i;
+
+    // ------------------------------------------------------------------ IN
+    reg                in_v;
+    reg                in_last;
+    reg [LANES*KW-1:0] in_key;
+
+    wire [LANES*KW-1:0] s_key;
+    generate
+        for (j = 0; j < LANES; j = j + 1) begin : g_key
+            wire [SCORE_BITS-1:0] sc = s_axis_tdata[j*LW +: SCORE_BITS];
+            wire [ID_BITS-1:0]    id = s_axis_tdata[j*LW + SCORE_BITS +: ID_BITS];
+            assign s_key[j*KW +: KW] = s_axis_tuser[j] ? {1'b1, sc ^ SIGN, ~id} : {KW{1'b0}};
+        end
+    endgenerate
+
+    // merge control (declared here: the input stall depends on it)
+    reg           busy;
+    reg           phase_out;      // 0: building H, 1: emitting
+    reg [CW-1:0]  cnt;
+    reg           skid_valid;
+    wire          out_en     = !skid_valid;
+    reg           half;           // MERGE_SPLIT: the compare of this step is registered in gt_q
+    wire          apply      = (MERGE_SPLIT == 0) || half;
+    wire          step_out   = busy && phase_out && out_en && apply;
+    wire          step_init  = busy && !phase_out && apply;
+    wire          merge_free = !busy;   // a register: transfer drives the enables of all merge lists
+
+    // A finished query waits in the lane lists (xfer_pending) until the merge takes it; the next beat
+    // then goes into empty lists. Both conditions are registers.
+    reg  xfer_pending;
+    wire transfer = xfer_pending && merge_free;
+    wire in_stall = xfer_pending && !merge_free;
+    wire in_adv   = !in_stall;
+    assign s_axis_tready = in_adv;
+
+    always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            in_v    <= 1'b0;
+            in_last <= 1'b0;
+        end else if (in_adv) begin
+            in_v    <= s_axis_tvalid;
+            in_last <= s_axis_tlast;
+        end
+    end
+    always @(posedge ap_clk) begin
+        if (in_adv) in_key <= s_key;
+    end
+
+    // ------------------------------------------------------------------ LISTS
+    reg  [LANES*K*KW-1:0] lane_list;   // lane j, slot i at ((j*K)+i)*KW; slot 0 is the best
+    wire [LANES*K*KW-1:0] lane_ins;    // the lists with this beat's candidates inserted
+    generate
+        for (j = 0; j < LANES; j = j + 1) begin : g_lane
+            wire [KW-1:0] c = in_key[j*KW +: KW];
+            wire [K-1:0]  gt;
+            for (i = 0; i < K; i = i + 1) begin : g_slot
+                wire [KW-1:0] cur = lane_list[(j*K+i)*KW +: KW];
+                assign gt[i] = (c > cur);
+                if (i == 0) begin : g_first
+                    assign lane_ins[(j*K+i)*KW +: KW] = gt[i] ? c : cur;
+                end else begin : g_rest
+                    wire [KW-1:0] prev = lane_list[(j*K+i-1)*KW +: KW];
+                    assign lane_ins[(j*K+i)*KW +: KW] = gt[i] ? (gt[i-1] ? prev : c) : cur;
+                end
+            end
+        end
+    endgenerate
+
+    // the beat inserted into empty lists: each lane's candidate alone in slot 0
+    wire [LANES*K*KW-1:0] lane_first;
+    generate
+        for (j = 0; j < LANES; j = j + 1) begin : g_first
+            if (K > 1) begin : g_k
+                assign lane_first[j*K*KW +: K*KW] = {{((K - 1) * KW){1'b0}}, in_key[j*KW +: KW]};
+            end else begin : g_k1
+                assign lane_first[j*K*KW +: K*KW] = in_key[j*KW +: KW];
+            end
+        end
+    endgenerate
+
+    always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            lane_list    <= {(LANES * K * KW){1'b0}};
+            xfer_pending <= 1'b0;
+        end else if (in_adv) begin             // here xfer_pending implies transfer
+            if (transfer)
+                lane_list <= in_v ? lane_first : {(LANES * K * KW){1'b0}};
+            else if (in_v)
+                lane_list <= lane_ins;
+            xfer_pending <= in_v && in_last;
+        end
+    end
+
+    // ------------------------------------------------------------------ MERGE
+    // At the transfer, lane list j's best entry goes to init_chain[j] and the rest to merge list j.
+    reg  [LANES*K*KW-1:0] mlist;       // merge lists, same layout as lane_list (entry K-1 always empty)
+    reg  [LANES*KW-1:0]   init_chain;  // heads, inserted into H one per cycle while building it
+    reg  [LANES*KW-1:0]   h_key;       // H: sorted, one entry per merge list (or empty)
+    reg  [LANES*SW-1:0]   h_src;       // the merge list each H entry came from
+    reg  [KW-1:0]         nxt;         // head of the merge list of H[0]
+
+    // merge-list heads and second entries
+    wire [LANES*KW-1:0] ml_head;
+    wire [LANES*KW-1:0] ml_second;
+    generate
+        for (j = 0; j < LANES; j = j + 1) begin : g_ml
+            assign ml_head[j*KW +: KW] = mlist[(j*K)*KW +: KW];
+            if (K > 1) begin : g_second
+                assign ml_second[j*KW +: KW] = mlist[(j*K+1)*KW +: KW];
+            end else begin : g_none
+                assign ml_second[j*KW +: KW] = {KW{1'b0}};
+            end
+        end
+    endgenerate
+
+    // c, the entry inserted into H this step, comes from merge list `sel`: the head of the init chain
+    // while building H (list cnt), then the head of H[0]'s list (two registers, one 2:1 mux)
+    wire [SW-1:0] sel     = phase_out ? h_src[SW-1:0] : cnt[SW-1:0];
+    wire [KW-1:0] c       = phase_out ? nxt : init_chain[KW-1:0];
+    wire          c_valid = c[KW-1];
+
+    // c against every H entry; emitting removes H[0], so the output phase inserts into H[1..] + empty
+    wire [LANES-1:0]    gt_h;
+    reg  [LANES-1:0]    gt_q;
+    wire [LANES-1:0]    gt = (MERGE_SPLIT != 0) ? gt_q : gt_h;
+    wire [LANES-1:0]    g;
+    wire [LANES*KW-1:0] base_key;
+    wire [LANES*SW-1:0] base_src;
+    generate
+        for (i = 0; i < LANES; i = i + 1) begin : g_cmp
+            assign gt_h[i] = (c > h_key[i*KW +: KW]);
+            if (i + 1 < LANES) begin : g_inner
+                assign g[i]                    = phase_out ? gt[i+1] : gt[i];
+                assign base_key[i*KW +: KW]    = phase_out ? h_key[(i+1)*KW +: KW] : h_key[i*KW +: KW];
+                assign base_src[i*SW +: SW]    = phase_out ? h_src[(i+1)*SW +: SW] : h_src[i*SW +: SW];
+            end else begin : g_end
+                assign g[i]                    = phase_out ? c_valid : gt[i];
+                assign base_key[i*KW +: KW]    = phase_out ? {KW{1'b0}} : h_key[i*KW +: KW];
+                assign base_src[i*SW +: SW]    = phase_out ? {SW{1'b0}} : h_src[i*SW +: SW];
+            end
+        end
+    endgenerate
+
+    wire [LANES*KW-1:0] h_key_new;
+    wire [LANES*SW-1:0] h_src_new;
+    generate
+        for (i = 0; i < LANES; i = i + 1) begin : g_hins
+            if (i == 0) begin : g_first
+                assign h_key_new[i*KW +: KW] = g[i] ? c   : base_key[i*KW +: KW];
+                assign h_src_new[i*SW +: SW] = g[i] ? sel : base_src[i*SW +: SW];
+            end else begin : g_rest
+                assign h_key_new[i*KW +: KW] = g[i] ? (g[i-1] ? base_key[(i-1)*KW +: KW] : c)
+                                                    : base_key[i*KW +: KW];
+                assign h_src_new[i*SW +: SW] = g[i] ? (g[i-1] ? base_src[(i-1)*SW +: SW] : sel)
+                                                    : base_src[i*SW +: SW];
+            end
+        end
+    endgenerate
+
+    // after the step, H[0] is c (g[0]) or base[0]; nxt must be the head of that one's merge list
+    // (when emitting, c's list is popped this step, so its new head is the current second entry)
+    wire [SW-1:0] base0_src = base_src[SW-1:0];
+    wire [KW-1:0] nxt_if_c  = phase_out ? ml_second[sel*KW +: KW] : ml_head[sel*KW +: KW];
+    wire [KW-1:0] nxt_new   = g[0] ? nxt_if_c : (phase_out ? ml_head[base0_src*KW +: KW] : nxt);
+
+    wire step = step_init || step_out;
+
+    // one-hot of `sel` (the merge list popped by an emitting step); registered with the comparisons when
+    // MERGE_SPLIT = 1 (sel does not change between the two cycles of a step)
+    wire [LANES-1:0] sel_hot;
+    reg  [LANES-1:0] sel_hot_q;
+    generate
+        for (i = 0; i < LANES; i = i + 1) begin : g_sel
+            localparam integer II = i;
+            assign sel_hot[i] = (sel == II[SW-1:0]);
+        end
+    endgenerate
+    wire [LANES-1:0] pop_hot = (MERGE_SPLIT != 0) ? sel_hot_q : sel_hot;
+
+    always @(posedge ap_clk) begin
+        gt_q      <= gt_h;                          // c, H and sel only change on a step
+        sel_hot_q <= sel_hot;
+        if (!ap_rst_n || !busy || transfer || step)
+            half <= 1'b0;
+        else
+            half <= 1'b1;
+    end
+
+    always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            busy      <= 1'b0;
+            phase_out <= 1'b0;
+            cnt       <= {CW{1'b0}};
+        end else if (transfer) begin
+            busy      <= 1'b1;
+            phase_out <= 1'b0;
+            cnt       <= {CW{1'b0}};
+        end else if (step_init) begin
+            phase_out <= (cnt == INIT_LAST);
+            cnt       <= (cnt == INIT_LAST) ? {CW{1'b0}} : cnt + 1'b1;
+        end else if (step_out) begin
+            busy      <= (cnt != OUT_LAST);
+            cnt       <= cnt + 1'b1;
+        end
+    end
+
+    integer q, r;
+    always @(posedge ap_clk) begin
+        if (transfer) begin
+            for (q = 0; q < LANES; q = q + 1) begin
+                init_chain[q*KW +: KW] <= lane_list[(q*K)*KW +: KW];
+                for (r = 0; r + 1 < K; r = r + 1)
+                    mlist[(q*K+r)*KW +: KW] <= lane_list[(q*K+r+1)*KW +: KW];
+                mlist[(q*K+K-1)*KW +: KW] <= {KW{1'b0}};
+            end
+            h_key <= {(LANES * KW){1'b0}};
+            h_src <= {(LANES * SW){1'b0}};
+            nxt   <= {KW{1'b0}};
+        end else if (step) begin
+            h_key <= h_key_new;
+            h_src <= h_src_new;
+            nxt   <= nxt_new;
+            if (step_init) begin                    // next head to insert
+                for (q = 0; q + 1 < LANES; q = q + 1)
+                    init_chain[q*KW +: KW] <= init_chain[(q+1)*KW +: KW];
+                init_chain[(LANES-1)*KW +: KW] <= {KW{1'b0}};
+            end
+            for (q = 0; q < LANES; q = q + 1) begin
+                if (step_out && pop_hot[q]) begin   // pop the merge list c came from
+                    for (r = 0; r + 1 < K; r = r + 1)
+                        mlist[(q*K+r)*KW +: KW] <= mlist[(q*K+r+1)*KW +: KW];
+                    mlist[(q*K+K-1)*KW +: KW] <= {KW{1'b0}};
+                end
+            end
+        end
+    end
+
+    // ------------------------------------------------------------------ output register + skid
+    wire [KW-1:0] e = h_key[KW-1:0];
+    wire [LW-1:0] p_data = {~e[ID_BITS-1:0], e[KW-2:ID_BITS] ^ SIGN};
+    wire          p_user = e[KW-1];
+    wire          p_last = (cnt == OUT_LAST);
+
+    reg           out_valid;
+    reg [LW-1:0]  out_data;
+    reg           out_user;
+    reg           out_last;
+    reg [LW-1:0]  skid_data;
+    reg           skid_user;
+    reg           skid_last;
+
+    always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+            out_valid  <= 1'b0;
+            skid_valid <= 1'b0;
+        end else if (!skid_valid) begin
+            if (!out_valid || m_axis_tready) begin
+                out_valid <= step_out;
+            end else if (step_out) begin
+                skid_valid <= 1'b1;
+            end
+        end else if (m_axis_tready) begin
+            skid_valid <= 1'b0;
+        end
+    end
+
+    always @(posedge ap_clk) begin
+        if (!skid_valid) begin
+            if (!out_valid || m_axis_tready) begin
+                out_data <= p_data;
+                out_user <= p_user;
+                out_last <= p_last;
+            end else begin
+                skid_data <= p_data;
+                skid_user <= p_user;
+                skid_last <= p_last;
+            end
+        end else if (m_axis_tready) begin
+            out_data <= skid_data;
+            out_user <= skid_user;
+            out_last <= skid_last;
+        end
+    end
+
+    assign m_axis_tdata  = out_data;
+    assign m_axis_tuser  = out_user;
+    assign m_axis_tvalid = out_valid;
+    assign m_axis_tlast  = out_last;
+endmodule
+
+`default_nettype wire

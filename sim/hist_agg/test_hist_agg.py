@@ -1,0 +1,165 @@
+"""cocotb testbench of hw/hist_agg: every output beat checked against numerics.aggregate_history.
+
+Configuration comes from the JSON file named by ``HYBREC_TB_CONFIG`` (written by tests/sim/test_hist_agg.py):
+``params`` (the HDL parameters), ``features`` (the .npy the feature ROM was written from), ``seed``,
+``packets``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+from cocotb.utils import get_sim_time
+from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+
+from hybrec.numerics import aggregate_history
+
+CFG = json.loads(Path(os.environ["HYBREC_TB_CONFIG"]).read_text())
+P = CFG["params"]
+FEATURES = np.load(CFG["features"])
+N_ITEMS, F, FEAT_BITS, ID_BITS, LMAX = P["N_ITEMS"], P["F"], P["FEAT_BITS"], P["ID_BITS"], P["LMAX"]
+SHIFT = P["AGG_SHIFT"]
+NCH = F // P["NORM_PAR"]
+
+
+def pauses(rng: random.Random, probability: float) -> Iterator[bool]:
+    while True:
+        yield rng.random() < probability
+
+
+def unpack_signed(word: int, count: int, bits: int) -> np.ndarray:
+    mask, sign = (1 << bits) - 1, 1 << (bits - 1)
+    return np.array([(((word >> (i * bits)) & mask) ^ sign) - sign for i in range(count)], dtype=np.int64)
+
+
+class Bench:
+    def __init__(self, dut, seed: int) -> None:
+        self.dut = dut
+        self.rng = random.Random(seed)
+        cocotb.start_soon(Clock(dut.ap_clk, 10, unit="ns").start())
+        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.ap_clk, dut.ap_rst_n,
+                                      reset_active_level=False, byte_lanes=1)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.ap_clk, dut.ap_rst_n,
+                                  reset_active_level=False, byte_lanes=1)
+
+    def set_pauses(self, src: float, snk: float) -> None:
+        # a cleared generator leaves `pause` at its last value: always install one
+        self.source.set_pause_generator(pauses(self.rng, src))
+        self.sink.set_pause_generator(pauses(self.rng, snk))
+
+    async def reset(self, cycles: int = 3) -> None:
+        self.dut.ap_rst_n.value = 0
+        await ClockCycles(self.dut.ap_clk, cycles)
+        self.dut.ap_rst_n.value = 1
+        await RisingEdge(self.dut.ap_clk)
+
+    def random_history(self) -> list[int]:
+        rng = self.rng
+        kind = rng.random()
+        if kind < 0.08:
+            length = rng.randint(1, 3)                    # "empty": only bad ids
+            return [rng.randint(N_ITEMS, (1 << ID_BITS) - 1) for _ in range(length)]
+        if kind < 0.2:
+            length = LMAX + rng.randint(1, 5)             # truncated
+        elif kind < 0.3:
+            length = rng.choice([1, 2, LMAX])
+        else:
+            length = rng.randint(1, LMAX)
+        bad_rate = 0.15 if rng.random() < 0.3 else 0.0
+        extremes = rng.random() < 0.15                    # rows 0/1 are all-max/all-min: saturation
+        ids = []
+        for _ in range(length):
+            if rng.random() < bad_rate:
+                ids.append(rng.randint(N_ITEMS, (1 << ID_BITS) - 1))
+            elif extremes:
+                ids.append(rng.choice([0, 0, 0, 1]) if rng.random() < 0.9 else rng.randrange(N_ITEMS))
+            else:
+                ids.append(rng.randrange(N_ITEMS))
+        return ids
+
+    async def check(self, history: list[int], timeout_us: float = 200.0) -> None:
+        frame = await with_timeout(self.sink.recv(), timeout_us, "us")
+        expect_mean, expect_flags = aggregate_history(np.array(history), FEATURES, LMAX, FEAT_BITS, SHIFT)
+        assert len(frame.tdata) == 1, f"expected one output beat, got {len(frame.tdata)}"
+        got_mean = unpack_signed(int(frame.tdata[0]), F, FEAT_BITS)
+        got_flags = int(frame.tuser)
+        assert np.array_equal(got_mean, expect_mean), \
+            f"history {history}: mean {got_mean.tolist()} != {expect_mean.tolist()}"
+        assert got_flags == expect_flags, f"history {history}: flags {got_flags} != {expect_flags}"
+
+    async def run_packets(self, histories: list[list[int]]) -> None:
+        for history in histories:
+            await self.source.send(AxiStreamFrame(history))
+        for history in histories:
+            await self.check(history)
+
+
+@cocotb.test()
+async def random_packets_with_backpressure(dut) -> None:
+    """Random histories (valid, bad, truncated, saturating), random pauses on both sides."""
+    bench = Bench(dut, CFG["seed"])
+    await bench.reset()
+    for src, snk in [(0.3, 0.3), (0.0, 0.7), (0.6, 0.0), (0.0, 0.0)]:
+        bench.set_pauses(src, snk)
+        await bench.run_packets([bench.random_history() for _ in range(CFG["packets"] // 4)])
+
+
+@cocotb.test()
+async def flag_corner_cases(dut) -> None:
+    """One-id, all-bad ("empty"), exactly LMAX, LMAX + 1, bad ids past LMAX (ignored, no BAD_ID)."""
+    bench = Bench(dut, CFG["seed"] + 1)
+    await bench.reset()
+    bench.set_pauses(0.2, 0.2)
+    bad = (1 << ID_BITS) - 1
+    histories = [
+        [N_ITEMS - 1], [bad], [N_ITEMS, bad, N_ITEMS], [0] * LMAX, [1] * (LMAX + 1),
+        [*range(LMAX), bad, bad], [bad] * LMAX + [3], [5, bad, 7], [0, 1] * LMAX,
+    ]
+    await bench.run_packets(histories)
+
+
+@cocotb.test()
+async def throughput_back_to_back(dut) -> None:
+    """No pauses: one id per clock, packets back to back; checks the documented cycle count."""
+    bench = Bench(dut, CFG["seed"] + 2)
+    await bench.reset()
+    histories = [[bench.rng.randrange(N_ITEMS) for _ in range(bench.rng.randint(NCH + 1, LMAX))]
+                 for _ in range(12)]
+    start = get_sim_time("ns")
+    for history in histories:
+        await bench.source.send(AxiStreamFrame(history))
+    for history in histories:
+        await bench.check(history)
+    cycles = round((get_sim_time("ns") - start) / 10)
+    ids = sum(len(h) for h in histories)
+    # one id per cycle, then the documented latency (NCH + 3) and 2 cycles of testbench start/finish
+    bound = ids + NCH + 3 + 2
+    assert cycles <= bound, f"{ids} ids took {cycles} cycles (bound {bound})"
+    dut._log.info("%d ids in %d packets: %d cycles (bound %d)", ids, len(histories), cycles, bound)
+
+
+@cocotb.test()
+async def reset_in_the_middle_of_a_packet(dut) -> None:
+    """Reset while a packet is half sent; the next packets must come out right."""
+    bench = Bench(dut, CFG["seed"] + 3)
+    await bench.reset()
+    bench.set_pauses(0.2, 0.2)
+    await bench.run_packets([bench.random_history() for _ in range(3)])
+    long_packet = [bench.rng.randrange(N_ITEMS) for _ in range(LMAX + 4)]
+    await bench.source.send(AxiStreamFrame(long_packet))
+    await ClockCycles(dut.ap_clk, max(2, LMAX // 2))
+    await bench.reset(cycles=2)
+    bench.source.clear()
+    bench.sink.clear()
+    assert bench.sink.empty()
+    await bench.run_packets([bench.random_history() for _ in range(8)])
+    await ClockCycles(dut.ap_clk, 20)
+    assert bench.sink.empty(), "unexpected output after the checked packets"

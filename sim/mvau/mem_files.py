@@ -1,0 +1,237 @@
+"""Configuration and ROM files of the hand-written MVAU (``hw/mvau/mvau.v``).
+
+The unit computes ``y = multithreshold(x @ W, T) + out_bias`` (``hybrec.numerics.mvau``) with ``W`` of
+shape ``[MW, MH]`` (signed ``w_bits``) and ``T`` of shape ``[MH, 2^out_bits - 1]`` (signed ``acc_bits``,
+ascending per channel), folded as ``SF = MW / SIMD`` input beats and ``NF = MH / PE`` output beats.
+
+ROM layout (hex, one word per line, PE 0 in the least significant bits of a line):
+
+- weights, one file: ``NF * SF`` lines of ``PE * SIMD * w_bits`` bits. Line ``nf * SF + sf`` holds, for
+  PE ``p`` and SIMD lane ``i``, ``W[sf * SIMD + i, nf * PE + p]`` at bits ``[(p * SIMD + i) * w_bits +:
+  w_bits]``. Each PE's memory is one ``SIMD * w_bits`` slice of every line.
+- thresholds, one file per binary-search stage ``j = 0 .. out_bits - 1``, named ``<prefix><j>.hex``:
+  ``NF * 2^j`` lines of ``PE * acc_bits`` bits. Line ``nf * 2^j + q`` holds, for PE ``p``,
+  ``T[nf * PE + p, (q << (out_bits - j)) + 2^(out_bits - 1 - j) - 1]`` at bits ``[p * acc_bits +:
+  acc_bits]``: stage ``j`` decides bit ``out_bits - 1 - j`` of the count given the ``j`` bits above it
+  (``q``). Every threshold appears in exactly one stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+def _signed_range(bits: int) -> tuple[int, int]:
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+@dataclass(frozen=True)
+class MvauConfig:
+    """Shapes, folding and bit widths of one MVAU instance (the Verilog parameters, less the files).
+
+    Args:
+        mw: input vector length (matrix rows).
+        mh: output vector length (matrix columns, channels).
+        simd: input elements per beat; ``mw % simd == 0``.
+        pe: output elements per beat; ``mh % pe == 0``.
+        in_bits, in_signed: input element width and signedness.
+        w_bits: weight width (signed).
+        acc_bits: accumulator and threshold width (signed); no accumulator may exceed it.
+        out_bits: output width; ``2^out_bits - 1`` thresholds per channel (1..8).
+        out_bias: added to the threshold count (``-2^(out_bits-1)`` for a signed output).
+        no_act: output the raw accumulator (``acc_bits`` wide) instead of thresholding.
+    """
+
+    mw: int
+    mh: int
+    simd: int
+    pe: int
+    in_bits: int = 4
+    in_signed: bool = False
+    w_bits: int = 4
+    acc_bits: int = 16
+    out_bits: int = 4
+    out_bias: int = 0
+    no_act: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("mw", "mh", "simd", "pe", "in_bits", "w_bits", "acc_bits"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"MVAU {name}={getattr(self, name)} must be >= 1")
+        if self.mw % self.simd:
+            raise ValueError(f"impossible folding: MW={self.mw} is not a multiple of SIMD={self.simd}")
+        if self.mh % self.pe:
+            raise ValueError(f"impossible folding: MH={self.mh} is not a multiple of PE={self.pe}")
+        if self.w_bits < 2:
+            raise ValueError(f"w_bits={self.w_bits}: weights are signed, at least 2 bits")
+        if self.acc_bits > 64:
+            raise ValueError(f"acc_bits={self.acc_bits} > 64 is not supported")
+        if not self.no_act:
+            if not 1 <= self.out_bits <= 8:
+                raise ValueError(f"out_bits={self.out_bits} outside 1..8")
+            lo, hi = self.out_bias, self.out_bias + self.n_thresholds
+            fits_unsigned = lo >= 0 and hi < (1 << self.out_bits)
+            fits_signed = lo >= -(1 << (self.out_bits - 1)) and hi < (1 << (self.out_bits - 1))
+            if not (fits_unsigned or fits_signed):
+                raise ValueError(f"outputs {lo}..{hi} (out_bias={self.out_bias}) do not fit "
+                                 f"{self.out_bits} bits, signed or unsigned")
+
+    @property
+    def sf(self) -> int:
+        """SIMD folds: input beats per vector."""
+        return self.mw // self.simd
+
+    @property
+    def nf(self) -> int:
+        """Neuron folds: output beats per vector."""
+        return self.mh // self.pe
+
+    @property
+    def exp_cycles(self) -> int:
+        """FINN's cycle model for one vector: ``(MH/PE) * (MW/SIMD)``."""
+        return self.nf * self.sf
+
+    @property
+    def n_thresholds(self) -> int:
+        return (1 << self.out_bits) - 1
+
+    @property
+    def out_width(self) -> int:
+        """Bits per output element on ``m_axis``."""
+        return self.acc_bits if self.no_act else self.out_bits
+
+    @property
+    def out_signed(self) -> bool:
+        return self.no_act or self.out_bias < 0
+
+    @property
+    def pipeline_depth(self) -> int:
+        """Cycles from a neuron fold's last step (its last input beat, for the first fold) to its output
+        beat: buffer/ROM read, dot product, accumulate, ``out_bits`` threshold stages, FIFO."""
+        return 3 + (0 if self.no_act else self.out_bits)
+
+    @property
+    def vector_latency(self) -> int:
+        """Cycles from a vector's first input beat to its last output beat (idle unit, no stalls)."""
+        return self.exp_cycles + self.pipeline_depth
+
+    def parameters(self) -> dict[str, int]:
+        """The Verilog parameters of ``mvau`` (``WEIGHT_FILE``/``THRESH_FILE`` are added by the caller)."""
+        return {
+            "MW": self.mw, "MH": self.mh, "SIMD": self.simd, "PE": self.pe,
+            "IN_BITS": self.in_bits, "IN_SIGNED": int(self.in_signed), "W_BITS": self.w_bits,
+            "ACC_BITS": self.acc_bits, "OUT_BITS": self.out_bits, "OUT_BIAS": self.out_bias,
+            "NO_ACT": int(self.no_act),
+        }
+
+
+def input_range(bits: int, signed: bool) -> tuple[int, int]:
+    return _signed_range(bits) if signed else (0, (1 << bits) - 1)
+
+
+def min_acc_bits(weights: np.ndarray, in_bits: int, in_signed: bool) -> int:
+    """Smallest signed width holding every accumulator ``x @ W`` over all inputs (FINN-style bound)."""
+    lo_x, hi_x = input_range(in_bits, in_signed)
+    w = np.asarray(weights, dtype=np.int64)
+    hi = np.maximum(w * lo_x, w * hi_x).sum(axis=0).max(initial=0)
+    lo = np.minimum(w * lo_x, w * hi_x).sum(axis=0).min(initial=0)
+    bits = 1
+    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
+        bits += 1
+    return int(bits)
+
+
+def _check_range(name: str, values: np.ndarray, bits: int) -> None:
+    lo, hi = _signed_range(bits)
+    if values.size and (values.min() < lo or values.max() > hi):
+        raise ValueError(f"{name} outside the signed {bits}-bit range [{lo}, {hi}]")
+
+
+def _pack(fields: np.ndarray, bits: int) -> list[int]:
+    """Concatenate the last axis of ``fields`` (two's complement, ``bits`` each), element 0 at the LSB."""
+    mask = (1 << bits) - 1
+    words = []
+    for row in fields.reshape(-1, fields.shape[-1]).tolist():
+        word = 0
+        for k, value in enumerate(row):
+            word |= (int(value) & mask) << (k * bits)
+        words.append(word)
+    return words
+
+
+def weight_words(cfg: MvauConfig, weights: np.ndarray) -> list[int]:
+    """The weight ROM lines (see the module docstring). ``weights``: ``[MW, MH]``."""
+    w = np.asarray(weights, dtype=np.int64)
+    if w.shape != (cfg.mw, cfg.mh):
+        raise ValueError(f"weights have shape {w.shape}, expected (MW, MH) = {(cfg.mw, cfg.mh)}")
+    _check_range("weights", w, cfg.w_bits)
+    # [sf, i, nf, p] -> [nf, sf, p, i]: one line per (nf, sf), fields ordered PE-major then lane.
+    fields = w.reshape(cfg.sf, cfg.simd, cfg.nf, cfg.pe).transpose(2, 0, 3, 1)
+    return _pack(fields.reshape(cfg.nf * cfg.sf, cfg.pe * cfg.simd), cfg.w_bits)
+
+
+def threshold_stage_words(cfg: MvauConfig, thresholds: np.ndarray) -> list[list[int]]:
+    """The threshold ROM lines of each binary-search stage. ``thresholds``: ``[MH, 2^out_bits - 1]``."""
+    if cfg.no_act:
+        raise ValueError("an MVAU with no_act has no thresholds")
+    t = np.asarray(thresholds, dtype=np.int64)
+    if t.shape != (cfg.mh, cfg.n_thresholds):
+        raise ValueError(f"thresholds have shape {t.shape}, expected (MH, 2^out_bits - 1) = "
+                         f"{(cfg.mh, cfg.n_thresholds)}")
+    _check_range("thresholds", t, cfg.acc_bits)
+    if np.any(np.diff(t, axis=1) < 0):
+        raise ValueError("thresholds must be sorted ascending per channel")
+    b = cfg.out_bits
+    per_channel = t.reshape(cfg.nf, cfg.pe, cfg.n_thresholds)
+    stages = []
+    for j in range(b):
+        index = (np.arange(1 << j) << (b - j)) + (1 << (b - 1 - j)) - 1   # [2^j]
+        fields = per_channel[:, :, index].transpose(0, 2, 1)             # [nf, q, p]
+        stages.append(_pack(fields.reshape(cfg.nf << j, cfg.pe), cfg.acc_bits))
+    return stages
+
+
+def _write_hex(path: Path, words: list[int], bits: int) -> None:
+    digits = (bits + 3) // 4
+    path.write_text("".join(f"{w:0{digits}x}\n" for w in words))
+
+
+def write_mem_files(out_dir: Path, cfg: MvauConfig, weights: np.ndarray,
+                    thresholds: np.ndarray | None, stem: str = "mvau") -> dict[str, str]:
+    """Write the weight and threshold ROM files under ``out_dir``.
+
+    Returns the file parameters, ``{"WEIGHT_FILE": path, "THRESH_FILE": prefix}`` (plain strings; quote
+    them as the simulator or synthesis tool wants). ``thresholds`` must be ``None`` exactly when
+    ``cfg.no_act``.
+    """
+    if (thresholds is None) != cfg.no_act:
+        raise ValueError("pass thresholds for a thresholding MVAU and None for no_act")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weight_file = out_dir / f"{stem}_weights.hex"
+    _write_hex(weight_file, weight_words(cfg, weights), cfg.pe * cfg.simd * cfg.w_bits)
+    prefix = out_dir / f"{stem}_thresh_s"
+    if thresholds is not None:
+        for j, words in enumerate(threshold_stage_words(cfg, thresholds)):
+            _write_hex(Path(f"{prefix}{j}.hex"), words, cfg.pe * cfg.acc_bits)
+    return {"WEIGHT_FILE": str(weight_file), "THRESH_FILE": str(prefix)}
+
+
+def pack_input(cfg: MvauConfig, x: np.ndarray) -> list[int]:
+    """One input vector ``x [MW]`` as ``SF`` beats of ``SIMD * in_bits`` bits (element 0 at the LSB)."""
+    return _pack(np.asarray(x, dtype=np.int64).reshape(cfg.sf, cfg.simd), cfg.in_bits)
+
+
+def unpack_output(cfg: MvauConfig, beats: list[int]) -> np.ndarray:
+    """``NF`` output beats back to ``y [MH]`` (signed when ``cfg.out_signed``)."""
+    if len(beats) != cfg.nf:
+        raise ValueError(f"{len(beats)} output beats, expected NF={cfg.nf}")
+    bits = cfg.out_width
+    mask = (1 << bits) - 1
+    values = np.array([[(int(b) >> (p * bits)) & mask for p in range(cfg.pe)] for b in beats],
+                      dtype=np.int64).reshape(cfg.mh)
+    if cfg.out_signed:
+        values = np.where(values >= 1 << (bits - 1), values - (1 << bits), values)
+    return values

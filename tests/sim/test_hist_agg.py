@@ -1,0 +1,53 @@
+"""hw/hist_agg under cocotb + Verilator, bit-exact against numerics.aggregate_history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rtl_support import pack_rows, run_block, verilog_string, write_memh
+
+from hybrec.numerics import reciprocal_table
+
+pytestmark = [pytest.mark.sim]
+
+CASES = [
+    # widths, LMAX, shift and normaliser folding differ per case; N_ITEMS < 2^ID_BITS leaves room for bad ids
+    pytest.param(dict(N_ITEMS=40, F=4, FEAT_BITS=8, ID_BITS=6, LMAX=8, AGG_SHIFT=16, NORM_PAR=4),
+                 id="f4-b8-lmax8-par4"),
+    # a coarse shift: R[n] * n exceeds 2^AGG_SHIFT for some n, so means of extreme rows saturate
+    pytest.param(dict(N_ITEMS=200, F=6, FEAT_BITS=5, ID_BITS=9, LMAX=13, AGG_SHIFT=5, NORM_PAR=2),
+                 id="f6-b5-lmax13-shift5-par2-saturating"),
+    pytest.param(dict(N_ITEMS=1682, F=64, FEAT_BITS=8, ID_BITS=11, LMAX=64, AGG_SHIFT=16, NORM_PAR=16),
+                 id="ml100k-f64-lmax64-par16"),
+]
+
+
+def write_roms(params: dict[str, int], folder: Path, seed: int) -> dict[str, Path]:
+    """Random signed features (rows 0/1 all-max/all-min, for saturation) and the reciprocal table."""
+    rng = np.random.default_rng(seed)
+    lo, hi = -(1 << (params["FEAT_BITS"] - 1)), (1 << (params["FEAT_BITS"] - 1)) - 1
+    features = rng.integers(lo, hi + 1, size=(params["N_ITEMS"], params["F"]), dtype=np.int64)
+    features[0, :] = hi
+    features[1, :] = lo
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "features.npy", features)
+    feat_hex = write_memh(folder / "features.hex", pack_rows(features, params["FEAT_BITS"]),
+                          params["F"] * params["FEAT_BITS"])
+    recip = reciprocal_table(params["LMAX"], params["AGG_SHIFT"])
+    recip_hex = write_memh(folder / "recip.hex", [int(r) for r in recip], params["AGG_SHIFT"] + 1)
+    return {"features": folder / "features.npy", "feat_hex": feat_hex, "recip_hex": recip_hex}
+
+
+@pytest.mark.parametrize("params", CASES)
+def test_hist_agg(params: dict[str, int], tmp_path: Path, runtime_cache: Path) -> None:
+    files = write_roms(params, tmp_path / "roms", seed=params["F"] * 1000 + params["LMAX"])
+    run_block(
+        block="hist_agg",
+        build_dir=tmp_path / "build",
+        runtime_cache=runtime_cache,
+        parameters={**params, "FEAT_FILE": verilog_string(files["feat_hex"]),
+                    "RECIP_FILE": verilog_string(files["recip_hex"])},
+        config={"params": params, "features": files["features"], "seed": 7, "packets": 200},
+    )

@@ -1,0 +1,171 @@
+"""hw/mvau under cocotb + Verilator, bit-exact against hybrec.numerics.mvau; lint and folding checks."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from rtl_support import require_verilator, run_block, verilog_string
+
+from hybrec.simulate.runner import HW_DIR, SIM_DIR, simulator_env
+
+pytestmark = [pytest.mark.sim]
+
+SOURCES = [HW_DIR / "mvau" / "mvau.v", HW_DIR / "mvau" / "mvau_dot.v"]
+VECTORS = 150            # random vectors of the stall test
+CYCLE_TOLERANCE = 0.02   # allowed relative gap between measured cycles/vector and (MH/PE)*(MW/SIMD)
+
+
+def _load_mem_files() -> ModuleType:
+    """``sim/mvau/mem_files.py`` (the testbench's own helper) without putting ``sim/`` on ``sys.path``."""
+    name = "hybrec_sim_mvau_mem_files"
+    spec = importlib.util.spec_from_file_location(name, SIM_DIR / "mvau" / "mem_files.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module   # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+mem_files = _load_mem_files()
+
+CASES = [
+    pytest.param(dict(mw=8, mh=4, simd=2, pe=2, in_bits=4, w_bits=4, out_bits=4),
+                 id="mw8-mh4-s2-p2-w4a4-uin"),
+    pytest.param(dict(mw=16, mh=8, simd=16, pe=1, in_bits=8, in_signed=True, w_bits=8, out_bits=8,
+                      out_bias=-128), id="mw16-mh8-s16-p1-w8a8-sin-sout"),
+    pytest.param(dict(mw=12, mh=6, simd=12, pe=6, in_bits=4, w_bits=4, out_bits=2),
+                 id="pe-eq-mh-simd-eq-mw-mw12-mh6-a2"),
+    pytest.param(dict(mw=20, mh=4, simd=4, pe=4, in_bits=4, w_bits=4, no_act=True),
+                 id="no-act-mw20-mh4-s4-p4"),
+    pytest.param(dict(mw=24, mh=12, simd=8, pe=3, in_bits=3, in_signed=True, w_bits=3, out_bits=3,
+                      out_bias=-4), id="sin-mw24-mh12-s8-p3-w3a3"),
+    pytest.param(dict(mw=64, mh=32, simd=16, pe=8, in_bits=4, w_bits=4, out_bits=4),
+                 id="mlp-mw64-mh32-s16-p8-w4a4"),
+]
+
+
+def _seed(case: dict[str, Any]) -> int:
+    return zlib.crc32(json.dumps(case, sort_keys=True).encode())
+
+
+def make_weights(case: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
+    """Random signed weights ``[MW, MH]``; column 0 is all-minimum (the largest accumulators)."""
+    lo, hi = -(1 << (case["w_bits"] - 1)), (1 << (case["w_bits"] - 1)) - 1
+    weights = rng.integers(lo, hi + 1, size=(case["mw"], case["mh"]), dtype=np.int64)
+    weights[:, 0] = lo
+    return weights
+
+
+def make_thresholds(cfg: Any, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Sorted thresholds ``[MH, 2^out_bits - 1]`` that split real accumulators, with duplicates and extremes.
+
+    Thresholds are drawn from accumulators of random inputs (so ``acc == T`` happens), jittered by +-1;
+    channel 1 is all duplicates, channel 2 starts at the accumulator minimum and ends at its maximum,
+    channel 3 is all minimum (always passed), channel 4 all maximum.
+    """
+    lo_acc, hi_acc = -(1 << (cfg.acc_bits - 1)), (1 << (cfg.acc_bits - 1)) - 1
+    lo_x, hi_x = mem_files.input_range(cfg.in_bits, cfg.in_signed)
+    xs = rng.integers(lo_x, hi_x + 1, size=(256, cfg.mw), dtype=np.int64)
+    accs = xs @ weights
+    k = cfg.n_thresholds
+    t = np.empty((cfg.mh, k), dtype=np.int64)
+    for c in range(cfg.mh):
+        t[c] = rng.choice(accs[:, c], size=k) + rng.integers(-1, 2, size=k)
+    specials = {1: np.full(k, int(np.median(accs[:, 1 % cfg.mh]))),
+                2: np.concatenate([[lo_acc], t[2 % cfg.mh, 1:-1], [hi_acc]]) if k > 1 else np.array([lo_acc]),
+                3: np.full(k, lo_acc), 4: np.full(k, hi_acc)}
+    for c, row in specials.items():
+        if c < cfg.mh:
+            t[c] = row
+    return np.sort(np.clip(t, lo_acc, hi_acc), axis=1)
+
+
+def _lint(parameters: dict[str, object]) -> subprocess.CompletedProcess[str]:
+    args = [f"-G{k}={v}" for k, v in parameters.items()]
+    with simulator_env("verilator"):
+        return subprocess.run(["verilator", "--lint-only", "-Wall", *map(str, SOURCES), *args],
+                              capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_mvau(case: dict[str, Any], tmp_path: Path, runtime_cache: Path) -> None:
+    require_verilator()
+    rng = np.random.default_rng(_seed(case))
+    weights = make_weights(case, rng)
+    acc_bits = mem_files.min_acc_bits(weights, case["in_bits"], case.get("in_signed", False))
+    cfg = mem_files.MvauConfig(**case, acc_bits=acc_bits)
+    thresholds = None if cfg.no_act else make_thresholds(cfg, weights, rng)
+
+    roms = tmp_path / "roms"
+    files = mem_files.write_mem_files(roms, cfg, weights, thresholds)
+    np.save(roms / "weights.npy", weights)
+    if thresholds is not None:
+        np.save(roms / "thresholds.npy", thresholds)
+    report = tmp_path / "report.json"
+    config = {
+        "config": {**case, "acc_bits": acc_bits},
+        "weights": str(roms / "weights.npy"),
+        "thresholds": None if thresholds is None else str(roms / "thresholds.npy"),
+        "seed": _seed(case) % 10_000,
+        "vectors": VECTORS,
+        "report": str(report),
+        "cycle_tolerance": CYCLE_TOLERANCE,
+    }
+    parameters = {**cfg.parameters(), **{k: verilog_string(Path(v)) for k, v in files.items()}}
+
+    lint = _lint(parameters)
+    assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr
+
+    run_block(block="mvau", build_dir=tmp_path / "build", parameters=parameters, config=config,
+              runtime_cache=runtime_cache, sources=SOURCES)
+
+    measured = json.loads(report.read_text())
+    print(f"\n{cfg}: {measured}")
+    assert abs(measured["cycles_per_vector"] - cfg.exp_cycles) <= CYCLE_TOLERANCE * cfg.exp_cycles
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    (dict(mw=10, simd=4), "mvau_error_MW_not_a_multiple_of_SIMD"),
+    (dict(mh=6, pe=4), "mvau_error_MH_not_a_multiple_of_PE"),
+], ids=["simd", "pe"])
+def test_mvau_rejects_impossible_folding(override: dict[str, int], message: str) -> None:
+    base = dict(mw=8, mh=4, simd=2, pe=2)
+    with pytest.raises(ValueError, match="impossible folding"):
+        mem_files.MvauConfig(**{**base, **override})
+    require_verilator()
+    lint = _lint({k.upper(): v for k, v in {**base, **override}.items()})
+    assert lint.returncode != 0
+    assert message in lint.stderr
+
+
+def test_mem_file_layout() -> None:
+    """Hand-checked ROM words for a 4x4 matrix, SIMD=2, PE=2, 2-bit outputs (3 thresholds)."""
+    cfg = mem_files.MvauConfig(mw=4, mh=4, simd=2, pe=2, w_bits=4, acc_bits=8, out_bits=2)
+    weights = np.arange(16).reshape(4, 4) % 8 - 4          # W[r, c] = (4r + c) % 8 - 4
+    words = mem_files.weight_words(cfg, weights)
+    # line nf*SF + sf; PE p, lane i at bits (p*SIMD + i)*4: W[sf*2 + i, nf*2 + p]
+    for nf in range(2):
+        for sf in range(2):
+            word = words[nf * 2 + sf]
+            for p in range(2):
+                for i in range(2):
+                    field = (word >> ((p * 2 + i) * 4)) & 0xF
+                    assert field == weights[sf * 2 + i, nf * 2 + p] & 0xF
+    thresholds = np.array([[c * 10 + k for k in range(3)] for c in range(4)])
+    stage0, stage1 = mem_files.threshold_stage_words(cfg, thresholds)
+    # stage 0 compares T[c, 1]; stage 1 compares T[c, 0] (q=0) or T[c, 2] (q=1)
+    assert stage0 == [1 | 11 << 8, 21 | 31 << 8]
+    assert stage1 == [0 | 10 << 8, 2 | 12 << 8, 20 | 30 << 8, 22 | 32 << 8]
+    with pytest.raises(ValueError, match="sorted"):
+        mem_files.threshold_stage_words(cfg, thresholds[:, ::-1])
+    with pytest.raises(ValueError, match="signed 8-bit"):
+        mem_files.threshold_stage_words(cfg, thresholds + 200)
