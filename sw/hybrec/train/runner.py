@@ -219,6 +219,12 @@ def evaluate_variant(name: str, model: nn.Module, ctx: Context) -> dict[str, flo
     return ctx.evaluate(ctx.id_scores(model))
 
 
+def training_order(variants: tuple[str, ...]) -> list[str]:
+    """Variants in dependency order: GNN before the hybrid, the float hybrid before its quantized students."""
+    rank = {"pop": 0, "bpr_float": 1, "gnn_float": 2, "lm_float": 3, "hybrid_float": 4}
+    return sorted(variants, key=lambda name: (rank.get(name, 5), variants.index(name)))
+
+
 def check_run_dir(out: Path, config_sha: str) -> None:
     run_json = out / "run.json"
     if run_json.is_file():
@@ -248,7 +254,7 @@ def run_training(config: RunConfig, out: Path, cache_dir: Path, progress: bool =
     per_seed: dict[str, dict[int, dict[str, Any]]] = {v: {} for v in config.variants}
     for seed in config.seeds:
         ctx = Context(config, data, split, cache_dir, seed, progress)
-        for name in config.variants:
+        for name in training_order(config.variants):
             path = out / "checkpoints" / f"seed{seed}" / f"{name}.pt"
             payload = None
             if path.is_file():
