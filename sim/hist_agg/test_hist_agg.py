@@ -7,22 +7,15 @@ Configuration comes from the JSON file named by ``HYBREC_TB_CONFIG`` (written by
 
 from __future__ import annotations
 
-import json
-import os
-import random
-from collections.abc import Iterator
-from pathlib import Path
-
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
-from cocotb.utils import get_sim_time
-from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+from cocotb.triggers import ClockCycles, with_timeout
+from cocotbext.axi import AxiStreamFrame
 
 from hybrec.numerics import aggregate_history
+from hybrec.simulate.cocotb_tb import StreamBench, cycles_since, load_config, now_ns
 
-CFG = json.loads(Path(os.environ["HYBREC_TB_CONFIG"]).read_text())
+CFG = load_config()
 P = CFG["params"]
 FEATURES = np.load(CFG["features"])
 N_ITEMS, F, FEAT_BITS, ID_BITS, LMAX = P["N_ITEMS"], P["F"], P["FEAT_BITS"], P["ID_BITS"], P["LMAX"]
@@ -30,36 +23,14 @@ SHIFT = P["AGG_SHIFT"]
 NCH = F // P["NORM_PAR"]
 
 
-def pauses(rng: random.Random, probability: float) -> Iterator[bool]:
-    while True:
-        yield rng.random() < probability
-
-
 def unpack_signed(word: int, count: int, bits: int) -> np.ndarray:
     mask, sign = (1 << bits) - 1, 1 << (bits - 1)
     return np.array([(((word >> (i * bits)) & mask) ^ sign) - sign for i in range(count)], dtype=np.int64)
 
 
-class Bench:
+class Bench(StreamBench):
     def __init__(self, dut, seed: int) -> None:
-        self.dut = dut
-        self.rng = random.Random(seed)
-        cocotb.start_soon(Clock(dut.ap_clk, 10, unit="ns").start())
-        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.ap_clk, dut.ap_rst_n,
-                                      reset_active_level=False, byte_lanes=1)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.ap_clk, dut.ap_rst_n,
-                                  reset_active_level=False, byte_lanes=1)
-
-    def set_pauses(self, src: float, snk: float) -> None:
-        # a cleared generator leaves `pause` at its last value: always install one
-        self.source.set_pause_generator(pauses(self.rng, src))
-        self.sink.set_pause_generator(pauses(self.rng, snk))
-
-    async def reset(self, cycles: int = 3) -> None:
-        self.dut.ap_rst_n.value = 0
-        await ClockCycles(self.dut.ap_clk, cycles)
-        self.dut.ap_rst_n.value = 1
-        await RisingEdge(self.dut.ap_clk)
+        super().__init__(dut, seed)
 
     def random_history(self) -> list[int]:
         rng = self.rng
@@ -133,12 +104,12 @@ async def throughput_back_to_back(dut) -> None:
     await bench.reset()
     histories = [[bench.rng.randrange(N_ITEMS) for _ in range(bench.rng.randint(NCH + 1, LMAX))]
                  for _ in range(12)]
-    start = get_sim_time("ns")
+    start = now_ns()
     for history in histories:
         await bench.source.send(AxiStreamFrame(history))
     for history in histories:
         await bench.check(history)
-    cycles = round((get_sim_time("ns") - start) / 10)
+    cycles = cycles_since(start)
     ids = sum(len(h) for h in histories)
     # one id per cycle, then the documented latency (NCH + 3) and 2 cycles of testbench start/finish
     bound = ids + NCH + 3 + 2

@@ -13,23 +13,18 @@ Tests: random vectors with random stalls on both streams; cycles per vector and 
 from __future__ import annotations
 
 import json
-import os
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
-from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+from cocotbext.axi import AxiStreamFrame
 from mem_files import MvauConfig, input_range, pack_input, unpack_output
 
 from hybrec.numerics import mvau
-
-CONFIG_ENV = "HYBREC_TB_CONFIG"
-CLOCK_NS = 10
+from hybrec.simulate.cocotb_tb import axis_pair, load_config, pauses, reset, start_clock
 
 
 @dataclass
@@ -44,7 +39,7 @@ class Case:
 
     @classmethod
     def load(cls) -> Case:
-        raw = json.loads(Path(os.environ[CONFIG_ENV]).read_text())
+        raw = load_config()
         return cls(
             cfg=MvauConfig(**raw["config"]),
             weights=np.load(raw["weights"]),
@@ -68,11 +63,6 @@ class Case:
         return xs
 
 
-def pauses(rng: random.Random, probability: float) -> Iterator[bool]:
-    while True:
-        yield rng.random() < probability
-
-
 class Testbench:
     """Clock, AXI-Stream source/sink (one word per beat) and a cycle-stamping handshake monitor."""
 
@@ -80,11 +70,8 @@ class Testbench:
         self.dut = dut
         self.case = case
         self.cfg = case.cfg
-        Clock(dut.ap_clk, CLOCK_NS, unit="ns").start()
-        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.ap_clk, dut.ap_rst_n,
-                                      reset_active_level=False, byte_lanes=1)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.ap_clk, dut.ap_rst_n,
-                                  reset_active_level=False, byte_lanes=1)
+        start_clock(dut)
+        self.source, self.sink = axis_pair(dut)
         for bus in (self.source, self.sink):
             bus.log.setLevel("WARNING")
         self.cycle = 0
@@ -122,10 +109,7 @@ class Testbench:
         self.first_out_cycles.clear()
 
     async def reset(self, cycles: int = 4) -> None:
-        self.dut.ap_rst_n.value = 0
-        await ClockCycles(self.dut.ap_clk, cycles)
-        self.dut.ap_rst_n.value = 1
-        await RisingEdge(self.dut.ap_clk)
+        await reset(self.dut, cycles)
 
     async def send(self, xs: np.ndarray) -> None:
         for x in xs:

@@ -6,22 +6,15 @@ Configuration comes from the JSON file named by ``HYBREC_TB_CONFIG`` (written by
 
 from __future__ import annotations
 
-import json
-import os
-import random
-from collections.abc import Iterator
-from pathlib import Path
-
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
-from cocotb.utils import get_sim_time
-from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+from cocotb.triggers import ClockCycles, with_timeout
+from cocotbext.axi import AxiStreamFrame
 
 from hybrec.numerics import item_scores
+from hybrec.simulate.cocotb_tb import StreamBench, cycles_since, load_config, now_ns, to_signed
 
-CFG = json.loads(Path(os.environ["HYBREC_TB_CONFIG"]).read_text())
+CFG = load_config()
 P = CFG["params"]
 ITEMS = np.load(CFG["items"])
 N_ITEMS, D, UBITS, LANES = P["N_ITEMS"], P["D"], P["UBITS"], P["LANES"]
@@ -39,16 +32,6 @@ def tree_latency(leaves: int) -> int:
     return sum(1 for h in range(1, levels + 1) if h % P["ADDS_PER_STAGE"] == 0 or h == levels)
 
 
-def pauses(rng: random.Random, probability: float) -> Iterator[bool]:
-    while True:
-        yield rng.random() < probability
-
-
-def to_signed(value: int, bits: int) -> int:
-    sign = 1 << (bits - 1)
-    return ((value & ((1 << bits) - 1)) ^ sign) - sign
-
-
 def pack(values: np.ndarray, bits: int) -> int:
     word = 0
     for i, value in enumerate(values.tolist()):
@@ -56,27 +39,10 @@ def pack(values: np.ndarray, bits: int) -> int:
     return word
 
 
-class Bench:
+class Bench(StreamBench):
     def __init__(self, dut, seed: int) -> None:
-        self.dut = dut
-        self.rng = random.Random(seed)
+        super().__init__(dut, seed)
         self.nprng = np.random.default_rng(seed)
-        cocotb.start_soon(Clock(dut.ap_clk, 10, unit="ns").start())
-        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.ap_clk, dut.ap_rst_n,
-                                      reset_active_level=False, byte_lanes=1)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.ap_clk, dut.ap_rst_n,
-                                  reset_active_level=False, byte_lanes=1)
-
-    def set_pauses(self, src: float, snk: float) -> None:
-        # a cleared generator leaves `pause` at its last value: always install one
-        self.source.set_pause_generator(pauses(self.rng, src))
-        self.sink.set_pause_generator(pauses(self.rng, snk))
-
-    async def reset(self, cycles: int = 3) -> None:
-        self.dut.ap_rst_n.value = 0
-        await ClockCycles(self.dut.ap_clk, cycles)
-        self.dut.ap_rst_n.value = 1
-        await RisingEdge(self.dut.ap_clk)
 
     def random_user(self) -> np.ndarray:
         kind = self.rng.random()
@@ -131,9 +97,9 @@ async def throughput_back_to_back(dut) -> None:
     bench = Bench(dut, CFG["seed"] + 1)
     await bench.reset()
     users = [bench.random_user() for _ in range(6)]
-    start = get_sim_time("ns")
+    start = now_ns()
     await bench.run_queries(users)
-    cycles = round((get_sim_time("ns") - start) / 10)
+    cycles = cycles_since(start)
     # II = NROWS + 1, then the documented first-beat latency DOT_LAT + 3 and 2 cycles of testbench slack
     dot_lat = 1 + tree_latency(D) + (tree_latency(UBITS + USER_SIGNED) if P["BIT_PLANES"] else 0)
     bound = len(users) * (NROWS + 1) + dot_lat + 3 + 2

@@ -6,39 +6,23 @@ Configuration comes from the JSON file named by ``HYBREC_TB_CONFIG`` (written by
 
 from __future__ import annotations
 
-import json
-import os
-import random
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
-from cocotb.utils import get_sim_time
-from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+from cocotb.triggers import ClockCycles, with_timeout
+from cocotbext.axi import AxiStreamFrame
 
 from hybrec.numerics import topk
+from hybrec.simulate.cocotb_tb import StreamBench, cycles_since, load_config, now_ns, to_signed
 
-CFG = json.loads(Path(os.environ["HYBREC_TB_CONFIG"]).read_text())
+CFG = load_config()
 P = CFG["params"]
 LANES, K, ID_BITS, SCORE_BITS = P["LANES"], P["K"], P["ID_BITS"], P["SCORE_BITS"]
 STEP = 2 if P["MERGE_SPLIT"] else 1          # cycles per merge step
 LW = ID_BITS + SCORE_BITS
 S_LO, S_HI = -(1 << (SCORE_BITS - 1)), (1 << (SCORE_BITS - 1)) - 1
 PAD_ID = (1 << ID_BITS) - 1
-
-
-def pauses(rng: random.Random, probability: float) -> Iterator[bool]:
-    while True:
-        yield rng.random() < probability
-
-
-def to_signed(value: int, bits: int) -> int:
-    sign = 1 << (bits - 1)
-    return ((value & ((1 << bits) - 1)) ^ sign) - sign
 
 
 @dataclass
@@ -67,26 +51,9 @@ class Query:
         return ids[order], best
 
 
-class Bench:
+class Bench(StreamBench):
     def __init__(self, dut, seed: int) -> None:
-        self.dut = dut
-        self.rng = random.Random(seed)
-        cocotb.start_soon(Clock(dut.ap_clk, 10, unit="ns").start())
-        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.ap_clk, dut.ap_rst_n,
-                                      reset_active_level=False, byte_lanes=1)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.ap_clk, dut.ap_rst_n,
-                                  reset_active_level=False, byte_lanes=1)
-
-    def set_pauses(self, src: float, snk: float) -> None:
-        # a cleared generator leaves `pause` at its last value: always install one
-        self.source.set_pause_generator(pauses(self.rng, src))
-        self.sink.set_pause_generator(pauses(self.rng, snk))
-
-    async def reset(self, cycles: int = 3) -> None:
-        self.dut.ap_rst_n.value = 0
-        await ClockCycles(self.dut.ap_clk, cycles)
-        self.dut.ap_rst_n.value = 1
-        await RisingEdge(self.dut.ap_clk)
+        super().__init__(dut, seed)
 
     def random_query(self, beats: int | None = None) -> Query:
         rng = self.rng
@@ -152,9 +119,9 @@ async def throughput_back_to_back(dut) -> None:
     await bench.reset()
     beats = STEP * (LANES + K) + 1
     queries = [bench.random_query(beats) for _ in range(6)]
-    start = get_sim_time("ns")
+    start = now_ns()
     await bench.run_queries(queries)
-    cycles = round((get_sim_time("ns") - start) / 10)
+    cycles = cycles_since(start)
     # all beats at one per cycle; the last result comes STEP * (LANES + K) + 2 cycles after the last beat
     # (README.md); 2 cycles of testbench slack
     bound = len(queries) * beats + STEP * (LANES + K) + 2 + 2

@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hybrec.simulate.cocotb_tb import CONFIG_ENV
 from hybrec.simulate.runner import HW_DIR, SIM_DIR, run_cocotb, simulator_available
-
-CONFIG_ENV = "HYBREC_TB_CONFIG"
 
 
 def pack_rows(values: np.ndarray, bits: int) -> list[int]:

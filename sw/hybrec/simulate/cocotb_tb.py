@@ -1,0 +1,89 @@
+"""Setup shared by the cocotb testbenches under ``sim/<block>/``: clock, reset, AXI-Stream ends, config.
+
+Every block has the same ports: ``ap_clk``, active-low ``ap_rst_n``, an ``s_axis`` input and an ``m_axis``
+output stream. The pytest drivers (tests/sim/rtl_support.py) name the testbench's JSON configuration in
+the environment variable :data:`CONFIG_ENV`. Imported only inside a simulation (and for that constant).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.utils import get_sim_time
+from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
+
+CONFIG_ENV = "HYBREC_TB_CONFIG"
+CLOCK_NS = 10
+
+
+def load_config() -> dict[str, Any]:
+    """The testbench configuration written by the pytest driver."""
+    config: dict[str, Any] = json.loads(Path(os.environ[CONFIG_ENV]).read_text())
+    return config
+
+
+def pauses(rng: random.Random, probability: float) -> Iterator[bool]:
+    """Pause generator for cocotbext-axi: pause each cycle with ``probability``."""
+    while True:
+        yield rng.random() < probability
+
+
+def to_signed(value: int, bits: int) -> int:
+    """The low ``bits`` of ``value`` read as two's complement."""
+    sign = 1 << (bits - 1)
+    return ((value & ((1 << bits) - 1)) ^ sign) - sign
+
+
+def start_clock(dut: Any) -> None:
+    Clock(dut.ap_clk, CLOCK_NS, unit="ns").start()
+
+
+def axis_pair(dut: Any) -> tuple[AxiStreamSource, AxiStreamSink]:
+    """Source on ``s_axis`` and sink on ``m_axis`` (one word per beat, reset by ``ap_rst_n`` low)."""
+    source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.ap_clk, dut.ap_rst_n,
+                             reset_active_level=False, byte_lanes=1)
+    sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.ap_clk, dut.ap_rst_n,
+                         reset_active_level=False, byte_lanes=1)
+    return source, sink
+
+
+async def reset(dut: Any, cycles: int) -> None:
+    """Hold ``ap_rst_n`` low for ``cycles`` clocks, then release it and wait one rising edge."""
+    dut.ap_rst_n.value = 0
+    await ClockCycles(dut.ap_clk, cycles)
+    dut.ap_rst_n.value = 1
+    await RisingEdge(dut.ap_clk)
+
+
+def now_ns() -> float:
+    return float(get_sim_time("ns"))
+
+
+def cycles_since(start_ns: float) -> int:
+    """Whole clock cycles of simulated time since ``start_ns`` (from :func:`now_ns`)."""
+    return round((get_sim_time("ns") - start_ns) / CLOCK_NS)
+
+
+class StreamBench:
+    """Clock, source/sink and a seeded ``random.Random`` that also drives the pause generators."""
+
+    def __init__(self, dut: Any, seed: int) -> None:
+        self.dut = dut
+        self.rng = random.Random(seed)
+        start_clock(dut)
+        self.source, self.sink = axis_pair(dut)
+
+    def set_pauses(self, src: float, snk: float) -> None:
+        # a cleared generator leaves `pause` at its last value: always install one
+        self.source.set_pause_generator(pauses(self.rng, src))
+        self.sink.set_pause_generator(pauses(self.rng, snk))
+
+    async def reset(self, cycles: int = 3) -> None:
+        await reset(self.dut, cycles)
