@@ -56,26 +56,16 @@ module mvau #(
     input  wire                                                m_axis_tready,
     output wire                                                m_axis_tlast
 );
-  function integer clog2;
-    input integer value;
-    integer r;
-    begin
-      r = 0;
-      while ((1 << r) < value) r = r + 1;
-      clog2 = r;
-    end
-  endfunction
-
   localparam integer SF      = MW / SIMD;                     // input beats per vector
   localparam integer NF      = MH / PE;                       // output beats per vector
   localparam integer OUT_W   = (NO_ACT != 0) ? ACC_BITS : OUT_BITS;
   localparam integer STAGES  = (NO_ACT != 0) ? 0 : OUT_BITS;  // binary-search stages
-  localparam integer IB_W    = clog2(2 * SF);                 // input buffer address (>= 1)
-  localparam integer NF_W    = (NF > 1) ? clog2(NF) : 1;
-  localparam integer WA_W    = (NF * SF > 1) ? clog2(NF * SF) : 1;
+  localparam integer IB_W    = $clog2(2 * SF);                 // input buffer address (>= 1)
+  localparam integer NF_W    = (NF > 1) ? $clog2(NF) : 1;
+  localparam integer WA_W    = (NF * SF > 1) ? $clog2(NF * SF) : 1;
   localparam integer LATENCY = 3 + STAGES;                    // issue edge to FIFO write edge
-  localparam integer FIFO_D  = 1 << clog2(LATENCY + 3);       // enough credits for one step a cycle
-  localparam integer FD_W    = clog2(FIFO_D);
+  localparam integer FIFO_D  = 1 << $clog2(LATENCY + 3);       // enough credits for one step a cycle
+  localparam integer FD_W    = $clog2(FIFO_D);
   localparam integer FW      = PE * OUT_W + 1;                // FIFO word: {tlast, tdata}
   localparam integer SF_LAST = SF - 1;
   localparam integer NF_LAST = NF - 1;
@@ -267,7 +257,7 @@ module mvau #(
 
       for (j = 0; j < STAGES; j = j + 1) begin : g_stage
         localparam integer DEPTH = NF << j;
-        localparam integer AW    = (DEPTH > 1) ? clog2(DEPTH) : 1;
+        localparam integer AW    = (DEPTH > 1) ? $clog2(DEPTH) : 1;
         localparam [7:0]   DIGIT = 8'd48 + j;    // ASCII '0' + j
 
         reg r_valid, r_vend;

@@ -17,17 +17,7 @@ module mvau_dot #(
     input  wire [SIMD*W_BITS-1:0]  w,
     output wire [ACC_BITS-1:0]     sum
 );
-  function integer clog2;
-    input integer value;
-    integer r;
-    begin
-      r = 0;
-      while ((1 << r) < value) r = r + 1;
-      clog2 = r;
-    end
-  endfunction
-
-  localparam integer LEAVES = 1 << clog2(SIMD);      // tree leaves, SIMD padded to a power of two
+  localparam integer LEAVES = 1 << $clog2(SIMD);      // tree leaves, SIMD padded to a power of two
   localparam integer PROD_W = IN_BITS + 1 + W_BITS;  // exact signed product width
 
   // Heap-ordered tree: node 0 is the root, node n has children 2n+1 and 2n+2, leaves start at LEAVES-1.

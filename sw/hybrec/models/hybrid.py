@@ -22,7 +22,7 @@ Shapes:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -107,7 +107,6 @@ class IntegerModel:
     items: torch.Tensor  # [n_items, D] int
     feature_scale: float
     item_scale: float
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class HybridRecommender(nn.Module):
@@ -164,16 +163,19 @@ class HybridRecommender(nn.Module):
 
     # -- user side -----------------------------------------------------------------------------
     def user_vectors(self, history: torch.Tensor, lengths: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        mask = (history >= 0).unsqueeze(-1)
         if self.feature_quant is None:
-            gathered = features[history.clamp_min(0)] * mask
+            gathered = features[history.clamp_min(0)] * (history >= 0).unsqueeze(-1)
             mean = gathered.sum(1) / lengths.clamp_min(1).unsqueeze(-1).to(gathered.dtype)
             return self.mlp(mean)  # type: ignore[no-any-return]
-        assert self.quant is not None
+        return self.mlp(self._integer_history_mean(history, lengths, features)).value  # type: ignore[no-any-return]
+
+    def _integer_history_mean(self, history: torch.Tensor, lengths: torch.Tensor,
+                              features: torch.Tensor) -> torch.Tensor:
+        """The kernel's aggregation: int features of the history, summed, integer-normalised. ``[B, F]``."""
+        assert self.quant is not None and self.feature_quant is not None
         feat_int = self.feature_quant.int_values(features)
-        acc = (feat_int[history.clamp_min(0)] * mask).sum(1)
-        mean_int = integer_mean(acc, lengths, self.shape.lmax, self.quant.feature_bits)
-        return self.mlp(mean_int).value  # type: ignore[no-any-return]
+        acc = (feat_int[history.clamp_min(0)] * (history >= 0).unsqueeze(-1)).sum(1)
+        return integer_mean(acc, lengths, self.shape.lmax, self.quant.feature_bits)
 
     def forward(self, history: torch.Tensor, lengths: torch.Tensor,
                 text_embeddings: torch.Tensor | None = None) -> torch.Tensor:
@@ -196,14 +198,7 @@ class HybridRecommender(nn.Module):
     @torch.no_grad()
     def integer_user_vectors(self, history: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The user vectors as integers (what the kernel's MLP emits). Shape ``[B, D]`` int64."""
-        assert self.quant is not None
-        features = self.item_features()
-        assert self.feature_quant is not None
-        feat_int = self.feature_quant.int_values(features)
-        mask = (history >= 0).unsqueeze(-1)
-        acc = (feat_int[history.clamp_min(0)] * mask).sum(1)
-        mean_int = integer_mean(acc, lengths, self.shape.lmax, self.quant.feature_bits)
-        out = self.mlp(mean_int)
+        out = self.mlp(self._integer_history_mean(history, lengths, self.item_features()))
         return torch.round(out.value / out.scale).to(torch.int64)
 
     @torch.no_grad()
