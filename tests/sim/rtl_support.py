@@ -14,42 +14,11 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from hybrec.compile.memfiles import pack_rows, write_memh  # noqa: F401  (re-exported to the block tests)
 from hybrec.simulate.cocotb_tb import CONFIG_ENV
 from hybrec.simulate.runner import HW_DIR, SIM_DIR, run_cocotb, simulator_available
-
-
-def pack_rows(values: np.ndarray, bits: int) -> list[int]:
-    """Pack each row of ``values [R, C]`` into one word: column ``c`` at bits ``[c*bits +: bits]``.
-
-    Values are two's complement (signed or unsigned both fit as long as they fit in ``bits``).
-    """
-    rows = np.asarray(values, dtype=np.int64)
-    if rows.ndim != 2:
-        raise ValueError(f"expected a 2-D array, got shape {rows.shape}")
-    mask = (1 << bits) - 1
-    words = []
-    for row in rows:
-        word = 0
-        for col, value in enumerate(row.tolist()):
-            word |= (int(value) & mask) << (col * bits)
-        words.append(word)
-    return words
-
-
-def write_memh(path: Path, words: list[int], width: int) -> Path:
-    """Write ``words`` as a ``$readmemh`` file, one ``width``-bit word per line."""
-    digits = max(1, (width + 3) // 4)
-    limit = 1 << width
-    lines = []
-    for word in words:
-        if not 0 <= word < limit:
-            raise ValueError(f"word {word:#x} does not fit in {width} bits")
-        lines.append(f"{word:0{digits}x}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def verilog_string(path: Path) -> str:

@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
-import sys
 import zlib
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
 from rtl_support import require_verilator, run_block, verilog_string
 
-from hybrec.simulate.runner import HW_DIR, SIM_DIR, simulator_env
+from hybrec.compile import mvau_mem as mem_files
+from hybrec.simulate.runner import HW_DIR, simulator_env
 
 pytestmark = [pytest.mark.sim]
 
 SOURCES = [HW_DIR / "mvau" / "mvau.v", HW_DIR / "mvau" / "mvau_dot.v"]
 VECTORS = 150            # random vectors of the stall test
 CYCLE_TOLERANCE = 0.02   # allowed relative gap between measured cycles/vector and (MH/PE)*(MW/SIMD)
-
-
-def _load_mem_files() -> ModuleType:
-    """``sim/mvau/mem_files.py`` (the testbench's own helper) without putting ``sim/`` on ``sys.path``."""
-    name = "hybrec_sim_mvau_mem_files"
-    spec = importlib.util.spec_from_file_location(name, SIM_DIR / "mvau" / "mem_files.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module   # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-mem_files = _load_mem_files()
 
 CASES = [
     pytest.param(dict(mw=8, mh=4, simd=2, pe=2, in_bits=4, w_bits=4, out_bits=4),

@@ -27,8 +27,7 @@ from torch import nn
 from hybrec import __version__
 from hybrec.artifacts import atomic_write_json, atomic_write_text, sha256_json
 from hybrec.config import RunConfig
-from hybrec.data import InteractionData, Split, load_ml100k, make_split, user_item_lists, write_split
-from hybrec.data.dataset import build_dataset
+from hybrec.data import InteractionData, Split, load_configured, make_split, user_item_lists, write_split
 from hybrec.eval import EvalSets, eval_sets, full_ranking, sampled_ranking
 from hybrec.models.baselines import GraphRecommender, MatrixFactorization, Popularity, bipartite_edges
 from hybrec.models.hybrid import HybridRecommender, HybridShape, QuantSpec, init_student_from_teacher
@@ -46,10 +45,8 @@ class RunDirError(RuntimeError):
 
 
 def load_dataset(config: RunConfig, cache_dir: Path) -> InteractionData:
-    if config.dataset.name == "ml-100k" and config.dataset.interactions is None:
-        return load_ml100k(cache_dir)
-    assert config.dataset.interactions is not None and config.dataset.items is not None
-    return build_dataset(config.dataset.name, config.dataset.interactions, config.dataset.items)
+    d = config.dataset
+    return load_configured(d.name, d.interactions, d.items, cache_dir)
 
 
 def versions() -> dict[str, str]:

@@ -1,0 +1,175 @@
+// kernel_harness.cpp: drives the Verilated hybrec_kernel from C++ (no Python per clock cycle).
+//
+//   kernel_harness QUERIES EXPECTED REPORT SEED SOURCE_PAUSE SINK_PAUSE
+//
+// QUERIES:  one line per query: "n id_1 ... id_n" (the packet, tlast on id_n)
+// EXPECTED: one line per query: "k w_1 ... w_k" (the 64-bit output words, decimal)
+// REPORT:   JSON written at the end: queries, mismatches, first mismatching query, cycles,
+//           wall seconds, simulated cycles per second, per-query cycles (first input beat -> last
+//           output beat) summary.
+// The input and output streams pause at random (probabilities SOURCE_PAUSE / SINK_PAUSE, xorshift PRNG
+// seeded by SEED): a pause drops tvalid on the input and tready on the output for that cycle.
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "Vhybrec_kernel.h"
+#include "verilated.h"
+
+namespace {
+
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
+  uint64_t next() {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+  }
+  bool chance(double p) { return p > 0.0 && static_cast<double>(next() >> 11) * 0x1.0p-53 < p; }
+};
+
+std::vector<std::vector<uint64_t>> read_lines(const char* path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "cannot read %s\n", path);
+    std::exit(2);
+  }
+  std::vector<std::vector<uint64_t>> rows;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::istringstream fields(line);
+    uint64_t n = 0;
+    fields >> n;
+    std::vector<uint64_t> row(n);
+    for (auto& v : row) fields >> v;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 7) {
+    std::fprintf(stderr, "usage: %s QUERIES EXPECTED REPORT SEED SOURCE_PAUSE SINK_PAUSE\n", argv[0]);
+    return 2;
+  }
+  const auto queries = read_lines(argv[1]);
+  const auto expected = read_lines(argv[2]);
+  if (queries.size() != expected.size()) {
+    std::fprintf(stderr, "%zu queries but %zu expected answers\n", queries.size(), expected.size());
+    return 2;
+  }
+  Rng rng(std::stoull(argv[4]));
+  const double src_pause = std::stod(argv[5]);
+  const double snk_pause = std::stod(argv[6]);
+
+  auto ctx = std::make_unique<VerilatedContext>();
+  auto top = std::make_unique<Vhybrec_kernel>(ctx.get());
+  top->ap_clk = 0;
+  top->ap_rst_n = 0;
+  top->s_axis_tvalid = 0;
+  top->m_axis_tready = 0;
+  for (int i = 0; i < 8; ++i) {
+    top->ap_clk = 0;
+    top->eval();
+    top->ap_clk = 1;
+    top->eval();
+  }
+  top->ap_rst_n = 1;
+
+  const size_t nq = queries.size();
+  size_t q_in = 0, beat_in = 0;   // next input beat
+  size_t q_out = 0, beat_out = 0; // next expected output beat
+  size_t mismatches = 0;
+  long first_mismatch = -1;
+  bool bad_query = false;
+  std::vector<uint64_t> start(nq, 0), end(nq, 0);
+  uint64_t cycle = 0;
+  const uint64_t limit = 2000ull * (nq + 10) + 100000;
+  const auto t0 = std::chrono::steady_clock::now();
+
+  while (q_out < nq && cycle < limit) {
+    // inputs for this cycle (set while the clock is low, then sample the handshakes)
+    top->ap_clk = 0;
+    const bool src_go = q_in < nq && !rng.chance(src_pause);
+    top->s_axis_tvalid = src_go;
+    if (src_go) {
+      top->s_axis_tdata = static_cast<uint16_t>(queries[q_in][beat_in]);
+      top->s_axis_tlast = beat_in + 1 == queries[q_in].size();
+    } else {
+      top->s_axis_tlast = 0;
+    }
+    top->m_axis_tready = !rng.chance(snk_pause);
+    top->eval();
+    const bool in_fire = top->s_axis_tvalid && top->s_axis_tready;
+    const bool out_fire = top->m_axis_tvalid && top->m_axis_tready;
+    const uint64_t word = top->m_axis_tdata;
+    const bool last = top->m_axis_tlast;
+    top->ap_clk = 1;
+    top->eval();
+    ++cycle;
+
+    if (in_fire) {
+      if (beat_in == 0) start[q_in] = cycle;
+      if (++beat_in == queries[q_in].size()) {
+        ++q_in;
+        beat_in = 0;
+      }
+    }
+    if (out_fire) {
+      const auto& want = expected[q_out];
+      if (beat_out >= want.size() || want[beat_out] != word ||
+          (last != (beat_out + 1 == want.size()))) {
+        bad_query = true;
+      }
+      if (last || beat_out + 1 >= want.size()) {
+        if (bad_query || beat_out + 1 != want.size() || !last) {
+          ++mismatches;
+          if (first_mismatch < 0) first_mismatch = static_cast<long>(q_out);
+        }
+        end[q_out] = cycle;
+        ++q_out;
+        beat_out = 0;
+        bad_query = false;
+      } else {
+        ++beat_out;
+      }
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  top->final();
+
+  uint64_t lat_min = ~0ull, lat_max = 0;
+  double lat_sum = 0.0;
+  for (size_t i = 0; i < q_out; ++i) {
+    const uint64_t lat = end[i] - start[i] + 1;
+    lat_min = lat < lat_min ? lat : lat_min;
+    lat_max = lat > lat_max ? lat : lat_max;
+    lat_sum += static_cast<double>(lat);
+  }
+  std::FILE* out = std::fopen(argv[3], "w");
+  if (!out) {
+    std::fprintf(stderr, "cannot write %s\n", argv[3]);
+    return 2;
+  }
+  std::fprintf(out,
+               "{\"queries\": %zu, \"answered\": %zu, \"mismatches\": %zu, \"first_mismatch\": %ld, "
+               "\"timed_out\": %s, \"cycles\": %llu, \"seconds\": %.3f, \"cycles_per_second\": %.1f, "
+               "\"latency_cycles\": {\"min\": %llu, \"mean\": %.1f, \"max\": %llu}, "
+               "\"source_pause\": %g, \"sink_pause\": %g}\n",
+               nq, q_out, mismatches + (nq - q_out), first_mismatch, q_out < nq ? "true" : "false",
+               static_cast<unsigned long long>(cycle), seconds, cycle / (seconds > 0 ? seconds : 1e-9),
+               static_cast<unsigned long long>(q_out ? lat_min : 0), q_out ? lat_sum / q_out : 0.0,
+               static_cast<unsigned long long>(lat_max), src_pause, snk_pause);
+  std::fclose(out);
+  return mismatches == 0 && q_out == nq ? 0 : 1;
+}

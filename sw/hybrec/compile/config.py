@@ -1,0 +1,85 @@
+"""The kernel configuration (YAML, unknown keys rejected): which model, how the blocks are folded.
+
+Kept apart from the training configuration on purpose: refolding a kernel never invalidates a run.
+``hybrec compile --config FILE``; without one, :func:`default_kernel_config` (the ML-100K kernel).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hybrec.config import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LayerFolding(_Strict):
+    simd: int = Field(ge=1)
+    """input elements per cycle (MW % SIMD == 0)"""
+    pe: int = Field(ge=1)
+    """output channels per cycle (MH % PE == 0); a layer's PE is the next layer's SIMD"""
+
+
+class HistAggConfig(_Strict):
+    norm_par: int = Field(default=8, ge=1)
+    """features normalised per cycle (multipliers); F % norm_par == 0"""
+
+
+class ScorerConfig(_Strict):
+    lanes: int = Field(default=8, ge=1)
+    """items scored per cycle"""
+    adds_per_stage: int = Field(default=2, ge=1)
+    bit_planes: Literal[0, 1] = 1
+    """1: multiplier-free bit-plane adder trees; 0: `*` products (DSP blocks)"""
+
+
+class TopKConfig(_Strict):
+    merge_split: Literal[0, 1] = 1
+
+
+class KernelConfig(_Strict):
+    variant: str = "hybrid_w4a4"
+    """the quantized hybrid checkpoint to compile"""
+    seed: int | None = None
+    """which seed's checkpoint (default: the run's first)"""
+    k: int = Field(default=10, ge=1)
+    layers: tuple[LayerFolding, ...] | None = None
+    """PE/SIMD per MLP layer; None: chosen by FINN's SetFolding for ``target_cycles``"""
+    target_cycles: int = Field(default=160, ge=1)
+    """cycles per query the MLP layers may take together when ``layers`` is not given"""
+    hist_agg: HistAggConfig = HistAggConfig()
+    scorer: ScorerConfig = ScorerConfig()
+    topk: TopKConfig = TopKConfig()
+    mask_banks: int = Field(default=4, ge=1)
+    """queries in flight between the input and the history mask (a power of two)"""
+    fpga_part: str = "xc7z020clg400-1"
+    """the part FINN's resource estimates and layer specialisation assume (PYNQ-Z2)"""
+    clock_mhz: float = Field(default=200.0, gt=0)
+    """the clock the latency figures assume until a bitstream reports its own"""
+
+
+def default_kernel_config() -> KernelConfig:
+    return KernelConfig(layers=(LayerFolding(simd=16, pe=8), LayerFolding(simd=8, pe=16)))
+
+
+def load_kernel_config(path: str | Path) -> KernelConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return KernelConfig.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        raise ConfigError(f"{path}: {problems}") from None

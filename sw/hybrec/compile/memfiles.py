@@ -1,0 +1,65 @@
+"""``$readmemh`` files of the kernel's ROMs (the layouts the hand-written blocks under ``hw/`` read).
+
+- feature ROM (``hw/hist_agg``): ``N`` lines of ``F * feature_bits`` bits, feature ``j`` at
+  ``[j * bits +: bits]`` (two's complement);
+- reciprocal table (``hw/hist_agg``): ``lmax + 1`` lines of ``agg_shift + 1`` bits,
+  ``numerics.reciprocal_table``;
+- item ROM (``hw/scorer``): ``ceil(N / lanes)`` lines of ``lanes * D * item_bits`` bits, item
+  ``r * lanes + l`` at lane ``l`` of line ``r``, zeros past ``N``;
+- MVAU weights and thresholds: :mod:`hybrec.compile.mvau_mem`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hybrec import numerics
+
+
+def pack_rows(values: np.ndarray, bits: int) -> list[int]:
+    """Pack each row of ``values [R, C]`` into one word: column ``c`` at bits ``[c*bits +: bits]``.
+
+    Values are two's complement (signed or unsigned both fit as long as they fit in ``bits``).
+    """
+    rows = np.asarray(values, dtype=np.int64)
+    if rows.ndim != 2:
+        raise ValueError(f"expected a 2-D array, got shape {rows.shape}")
+    mask = (1 << bits) - 1
+    words = []
+    for row in rows:
+        word = 0
+        for col, value in enumerate(row.tolist()):
+            word |= (int(value) & mask) << (col * bits)
+        words.append(word)
+    return words
+
+
+def write_memh(path: Path, words: list[int], width: int) -> Path:
+    """Write ``words`` as a ``$readmemh`` file, one ``width``-bit word per line."""
+    digits = max(1, (width + 3) // 4)
+    limit = 1 << width
+    lines = []
+    for word in words:
+        if not 0 <= word < limit:
+            raise ValueError(f"word {word:#x} does not fit in {width} bits")
+        lines.append(f"{word:0{digits}x}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_feature_rom(path: Path, features: np.ndarray, bits: int) -> Path:
+    return write_memh(path, pack_rows(features, bits), features.shape[1] * bits)
+
+
+def write_recip_rom(path: Path, lmax: int, shift: int = numerics.AGG_SHIFT) -> Path:
+    return write_memh(path, [int(r) for r in numerics.reciprocal_table(lmax, shift)], shift + 1)
+
+
+def write_item_rom(path: Path, items: np.ndarray, bits: int, lanes: int) -> Path:
+    n, d = items.shape
+    rows = -(-n // lanes)
+    padded = np.zeros((rows * lanes, d), dtype=np.int64)
+    padded[:n] = items
+    return write_memh(path, pack_rows(padded.reshape(rows, lanes * d), bits), lanes * d * bits)

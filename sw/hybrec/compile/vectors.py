@@ -1,0 +1,81 @@
+"""Golden test vectors: queries (packets of item ids, as the kernel receives them) and the golden model's
+answers, written as ``BUILD/vectors/golden.npz``.
+
+Arrays: ``ids`` (uint16 values, all packets concatenated) and ``offsets`` ``[Q + 1]``; ``topk`` /
+``scores`` / ``valid`` ``[Q, K]`` (``topk`` is -1 and ``scores`` 0 where ``valid`` is 0); ``flags`` ``[Q]``;
+``user`` ``[Q]`` (the user index, -1 for the constructed corner cases); ``kind`` ``[Q]`` (``user``,
+``empty``, ``overlong``, ``bad_ids``, ``duplicates``, ``single``).
+
+The first queries are one per user (their last ``lmax`` training items, the model's own input); the
+corner cases follow.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from hybrec.artifacts import atomic_write_bytes
+from hybrec.export.golden import GoldenModel
+
+NO_ID = 0xFFFF  # the kernel's input is 16 bits: an id >= N is out of range, this one always
+
+
+def corner_cases(histories: list[np.ndarray], n_items: int, lmax: int, seed: int = 7) -> list[tuple[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    longest = max(histories, key=len) if histories else np.zeros(0, dtype=np.int64)
+    pool = np.concatenate([h for h in histories if h.size] or [np.arange(min(n_items, 8))])
+    cases: list[tuple[str, np.ndarray]] = [("empty", np.array([NO_ID]))]
+    overlong = np.concatenate([longest, rng.choice(pool, size=lmax + 37)])[: lmax + 37]
+    cases.append(("overlong", overlong))
+    bad = rng.choice(pool, size=min(lmax, 40)).astype(np.int64)
+    bad[[3, 11, 29]] = [n_items, n_items + 5, NO_ID]
+    cases.append(("bad_ids", bad))
+    dup = np.repeat(rng.choice(pool, size=6), 5)
+    cases.append(("duplicates", dup))
+    cases.append(("single", rng.choice(pool, size=1)))
+    cases.append(("all_bad", np.array([n_items, NO_ID, n_items + 1])))
+    return cases
+
+
+def build_vectors(golden: GoldenModel, histories: list[np.ndarray]) -> dict[str, np.ndarray]:
+    p = golden.p
+    packets: list[np.ndarray] = []
+    kinds: list[str] = []
+    users: list[int] = []
+    for user, history in enumerate(histories):
+        packets.append(history if history.size else np.array([NO_ID]))
+        kinds.append("user")
+        users.append(user)
+    for kind, ids in corner_cases(histories, p.n_items, p.lmax):
+        packets.append(ids)
+        kinds.append(kind)
+        users.append(-1)
+    packets = [np.asarray(x, dtype=np.int64) for x in packets]
+    if any(x.size == 0 or x.min() < 0 or x.max() > NO_ID for x in packets):
+        raise ValueError("a packet holds at least one id, each in 0..65535")
+    results = golden.run(packets)
+    lengths = np.array([x.size for x in packets], dtype=np.int64)
+    return {
+        "ids": np.concatenate(packets).astype(np.uint16),
+        "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        "topk": np.stack([r.ids for r in results]),
+        "scores": np.stack([r.scores for r in results]),
+        "valid": np.stack([r.valid for r in results]).astype(np.uint8),
+        "flags": np.array([r.flags for r in results], dtype=np.int64),
+        "user": np.array(users, dtype=np.int64),
+        "kind": np.array(kinds),
+    }
+
+
+def save_vectors(path: Path, vectors: dict[str, np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **vectors)  # type: ignore[arg-type]
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_vectors(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}

@@ -1,0 +1,1 @@
+"""Export: a trained quantized hybrid -> QONNX MLP + integer kernel parameters + the integer golden model."""

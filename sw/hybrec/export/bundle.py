@@ -1,0 +1,196 @@
+"""The export stage: a trained quantized hybrid (a run directory's checkpoint) -> an export directory.
+
+Export directory (every file written atomically; ``export.json`` last, so a directory without it is
+unfinished)::
+
+    kernel.npz       the integer kernel parameters (:class:`hybrec.export.golden.KernelParams`): int8 item
+                     features, the MLP's integer weights and exact thresholds, int8 item vectors
+    mlp.qonnx.onnx   the fusion MLP exported by Brevitas to QONNX (input: the integer mean at scale 1)
+    queries.npz      one query per user: the last ``lmax`` training items by time (kernel item indices),
+                     ``user_ids`` / ``item_ids`` the dataset's own ids
+    export.json      format ``hybrec-export/1``; source run, variant, seed and checkpoint sha256; shapes,
+                     bit widths and scales; sha256 of every file above; the agreement checks below
+
+Checks recorded in ``export.json`` (``checks``): the golden model's user vectors and top-K lists
+against Brevitas' own quantized forward for every user of the dataset.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hybrec import __version__
+from hybrec.artifacts import atomic_write_bytes, atomic_write_json, sha256_file
+from hybrec.export.golden import GoldenModel, KernelParams, QueryResult
+from hybrec.export.mlp import ExportError, brevitas_integer_outputs, export_qonnx_file, input_scale, integer_layers
+
+FORMAT = "hybrec-export/1"
+DEFAULT_VARIANT = "hybrid_w4a4"
+
+
+def _run_config(run_dir: Path) -> tuple[Any, str]:
+    from hybrec.config import ConfigError, RunConfig
+
+    path = run_dir / "run.json"
+    if not path.is_file():
+        raise ExportError(f"{run_dir}: not a hybrec run directory (no run.json); run `hybrec train` first")
+    run = json.loads(path.read_text())
+    try:
+        config = RunConfig.model_validate(run["config"])
+    except (ConfigError, ValueError, KeyError) as err:
+        raise ExportError(f"{path}: unreadable run configuration ({err})") from None
+    return config, str(run["config_sha256"])
+
+
+def load_quantized_hybrid(run_dir: Path, variant: str, seed: int | None) -> tuple[Any, dict[str, Any], Path]:
+    """The trained model of ``variant`` (seed: the run's first by default), its checkpoint and path."""
+    from hybrec.models.hybrid import HybridRecommender, HybridShape, QuantSpec
+    from hybrec.train.checkpoint import CheckpointError, load_checkpoint
+
+    config, config_sha = _run_config(run_dir)
+    seed = config.seeds[0] if seed is None else seed
+    path = run_dir / "checkpoints" / f"seed{seed}" / f"{variant}.pt"
+    if not path.is_file():
+        raise ExportError(f"{path}: no such checkpoint (variants of this run: {', '.join(config.variants)}; "
+                          f"seeds: {', '.join(map(str, config.seeds))})")
+    try:
+        payload = load_checkpoint(path, config_sha)
+    except CheckpointError as err:
+        raise ExportError(str(err)) from None
+    meta = payload["meta"]
+    if meta.get("kind") != "hybrid" or not meta.get("quant"):
+        raise ExportError(f"{path}: {variant} is not a quantized hybrid model; the kernel needs one "
+                          "(e.g. hybrid_w4a4 or hybrid_w8a8)")
+    shape = HybridShape(**{**meta["shape"], "hidden": tuple(meta["shape"]["hidden"])})
+    text = torch.zeros(shape.n_items, shape.text_in_dim) if shape.text_in_dim else None
+    gnn = torch.zeros(shape.n_items, shape.gnn_dim) if shape.gnn_dim else None
+    model = HybridRecommender(shape, text, gnn, QuantSpec(**meta["quant"]))
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    return model, payload, path
+
+
+def user_queries(run_dir: Path, lmax: int, cache_dir: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """Per user, the last ``lmax`` training items by time (the model's input), and the dataset's ids."""
+    from hybrec.data import load_configured, make_split, user_item_lists
+
+    config, _ = _run_config(run_dir)
+    d = config.dataset
+    data = load_configured(d.name, d.interactions, d.items, cache_dir)
+    split = make_split(data, config.split.kind, config.split.ratios, config.split.seed)
+    histories = [items[-lmax:] for items in user_item_lists(data, split.train)]
+    return histories, list(map(str, data.user_ids)), list(map(str, data.item_ids))
+
+
+def save_queries(path: Path, histories: list[np.ndarray], user_ids: list[str], item_ids: list[str]) -> None:
+    import io
+
+    lengths = np.array([h.size for h in histories], dtype=np.int64)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, ids=np.concatenate(histories).astype(np.int64) if histories else np.zeros(0),
+                        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                        user_ids=np.array(user_ids), item_ids=np.array(item_ids))
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_queries(path: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
+    with np.load(path) as data:
+        ids, offsets = data["ids"], data["offsets"]
+        histories = [ids[offsets[i]: offsets[i + 1]] for i in range(offsets.size - 1)]
+        return histories, [str(u) for u in data["user_ids"]], [str(i) for i in data["item_ids"]]
+
+
+def brevitas_topk(model: Any, golden: GoldenModel, histories: list[np.ndarray],
+                  batch: int = 256) -> tuple[np.ndarray, list[QueryResult]]:
+    """Brevitas' integer user vectors and the top-K lists its exact integer scores give."""
+    from hybrec.models.quant import integer_mean
+
+    users, results = [], []
+    features = model.item_features()
+    feat_int = model.feature_quant.int_values(features)
+    for start in range(0, len(histories), batch):
+        chunk = histories[start: start + batch]
+        width = max(1, max(h.size for h in chunk))
+        padded = np.full((len(chunk), width), -1, dtype=np.int64)
+        for row, h in enumerate(chunk):
+            padded[row, : h.size] = h
+        history = torch.from_numpy(padded)
+        lengths = torch.from_numpy(np.array([h.size for h in chunk], dtype=np.int64))
+        with torch.no_grad():
+            acc = (feat_int[history.clamp_min(0)] * (history >= 0).unsqueeze(-1)).sum(1)
+            means = integer_mean(acc, lengths, model.shape.lmax, model.quant.feature_bits)
+        vectors = brevitas_integer_outputs(model.mlp, means.numpy())
+        scores = golden.scores(vectors)
+        users.append(vectors)
+        results += [golden.select(scores[row], golden.counted_ids(h), 0) for row, h in enumerate(chunk)]
+    return np.concatenate(users), results
+
+
+def export_kernel(run_dir: Path, out_dir: Path, cache_dir: Path, variant: str = DEFAULT_VARIANT,
+                  seed: int | None = None, k: int = 10, log: Any = print) -> dict[str, Any]:
+    """Write the export directory (see the module docstring) and return ``export.json``'s content."""
+    model, payload, ckpt_path = load_quantized_hybrid(run_dir, variant, seed)
+    shape, quant = model.shape, model.quant
+    integer = model.integer_model()
+    weights, thresholds, layers = integer_layers(model.mlp, shape.feature_dim)
+    params = KernelParams(features=integer.features.numpy(), feature_bits=quant.feature_bits, lmax=shape.lmax,
+                          weights=weights, thresholds=thresholds, layers=layers, items=integer.items.numpy(),
+                          item_bits=quant.item_bits, k=k)
+    params.validate()
+    golden = GoldenModel(params)
+    histories, user_ids, item_ids = user_queries(run_dir, shape.lmax, cache_dir)
+    if list(map(str, payload.get("item_ids", item_ids))) != item_ids:
+        raise ExportError(f"{ckpt_path}: its item ids differ from the run's dataset")
+
+    # Agreement of the golden model with Brevitas' own quantized forward, every user.
+    results = golden.run(histories)
+    means = np.stack([golden.aggregate(h)[0] for h in histories])
+    gold_users = golden.mlp(means)
+    brev_users, brev_results = brevitas_topk(model, golden, histories)
+    vector_mismatch = int((gold_users != brev_users).any(axis=1).sum())
+    topk_mismatch = int(sum(not np.array_equal(a.ids, b.ids) for a, b in zip(results, brev_results, strict=True)))
+    log(f"export: golden vs Brevitas over {len(histories)} users: {vector_mismatch} user vectors and "
+        f"{topk_mismatch} top-{k} lists differ")
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "export.json").unlink(missing_ok=True)  # the directory is unfinished until it is rewritten
+    params.save(out_dir / "kernel.npz")
+    save_queries(out_dir / "queries.npz", histories, user_ids, item_ids)
+    export_qonnx_file(model.mlp, shape.feature_dim, out_dir / "mlp.qonnx.onnx")
+    files = {name: sha256_file(out_dir / name) for name in ("kernel.npz", "queries.npz", "mlp.qonnx.onnx")}
+    summary = {
+        "format": FORMAT, "hybrec": __version__,
+        "source": {"run_dir": str(run_dir), "variant": variant, "seed": payload["seed"],
+                   "checkpoint": str(ckpt_path), "checkpoint_sha256": sha256_file(ckpt_path),
+                   "config_sha256": payload["config_sha256"]},
+        "shape": {"n_items": params.n_items, "feature_dim": params.feature_dim, "out_dim": params.out_dim,
+                  "hidden": list(shape.hidden), "lmax": params.lmax, "k": k, "n_users": len(histories)},
+        "quant": {"feature_bits": params.feature_bits, "item_bits": params.item_bits,
+                  "layers": [vars(spec) for spec in layers]},
+        "scales": {"feature": integer.feature_scale, "item": integer.item_scale,
+                   "mlp_input": input_scale(model.mlp, shape.feature_dim)},
+        "files": files,
+        "checks": {"users": len(histories), "user_vector_mismatches_vs_brevitas": vector_mismatch,
+                   "topk_mismatches_vs_brevitas": topk_mismatch},
+    }
+    atomic_write_json(out_dir / "export.json", summary)
+    return summary
+
+
+def read_export(export_dir: Path) -> dict[str, Any]:
+    """``export.json`` after checking the format and every file's sha256."""
+    path = export_dir / "export.json"
+    if not path.is_file():
+        raise ExportError(f"{export_dir}: no export.json (an unfinished or foreign export directory)")
+    summary: dict[str, Any] = json.loads(path.read_text())
+    if summary.get("format") != FORMAT:
+        raise ExportError(f"{path}: format {summary.get('format')!r}, this hybrec reads {FORMAT}")
+    for name, digest in summary["files"].items():
+        if not (export_dir / name).is_file() or sha256_file(export_dir / name) != digest:
+            raise ExportError(f"{export_dir / name}: missing or changed since the export (sha256 mismatch)")
+    return summary

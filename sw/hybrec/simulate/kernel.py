@@ -1,0 +1,110 @@
+"""``hybrec sim``: the whole kernel of a build directory under cocotb (Verilator or Icarus), checked
+against the build's golden vectors, with random AXI-Stream backpressure. Writes ``BUILD/sim/report.json``.
+
+Report: users/queries checked, mismatches, the pauses used, cycles per query (first input beat to last
+output beat, idle kernel, the longest user history) and the initiation interval of back-to-back
+queries. On a mismatch the failing queries are simulated again with waves on, and the trace is kept
+(``BUILD/sim/mismatch.fst`` or ``.vcd``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybrec.artifacts import atomic_write_json
+from hybrec.simulate.cocotb_tb import CONFIG_ENV
+from hybrec.simulate.runner import SIM_DIR, run_cocotb
+
+
+def select_queries(vectors: dict[str, np.ndarray], users: int | None, seed: int) -> list[int]:
+    """All queries, or the first ``users`` user queries plus every corner case."""
+    user_rows = np.flatnonzero(vectors["user"] >= 0)
+    corner_rows = np.flatnonzero(vectors["user"] < 0)
+    if users is not None and users < user_rows.size:
+        rng = np.random.default_rng(seed)
+        user_rows = np.sort(rng.choice(user_rows, size=users, replace=False))
+    return [int(i) for i in np.concatenate([user_rows, corner_rows])]
+
+
+def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "verilator",
+                   source_pause: float = 0.3, sink_pause: float = 0.3, seed: int = 1,
+                   checks: tuple[str, ...] = ("golden", "latency", "reset"), log: Any = print) -> dict[str, Any]:
+    from hybrec.compile.build import read_manifest
+    from hybrec.compile.vectors import load_vectors
+
+    manifest = read_manifest(build_dir)
+    vectors_path = build_dir / manifest["vectors"]["file"]
+    vectors = load_vectors(vectors_path)
+    queries = select_queries(vectors, users, seed)
+    lengths = np.diff(vectors["offsets"])
+    user_rows = np.flatnonzero(vectors["user"] >= 0)
+    longest = int(user_rows[np.argmax(lengths[user_rows])])
+    sim_dir = build_dir / "sim"
+    sim_dir.mkdir(parents=True, exist_ok=True)
+    report_path = sim_dir / f"tb_report_{simulator}.json"
+    report_path.unlink(missing_ok=True)
+    config = {"vectors": str(vectors_path.resolve()), "queries": queries, "k": manifest["kernel"]["parameters"]["k"],
+              "source_pause": source_pause, "sink_pause": sink_pause, "seed": seed, "report": str(report_path),
+              "longest_query": longest, "burst": 32,
+              "check_golden": "golden" in checks, "check_latency": "latency" in checks,
+              "check_reset": "reset" in checks}
+    started = time.perf_counter()
+    error = _run(build_dir, manifest, simulator, config, sim_dir / simulator, waves=False)
+    tb = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    wave = None
+    if error is not None and tb.get("golden", {}).get("mismatches"):
+        failing = [m["query"] for m in tb["golden"]["first_mismatches"]]
+        log(f"[red]{tb['golden']['mismatches']} mismatches[/]; simulating queries {failing} again with waves on")
+        wave = _rerun_with_waves(build_dir, manifest, simulator, {**config, "queries": failing,
+                                                                  "report": str(sim_dir / "waves_report.json")})
+    seconds = time.perf_counter() - started
+    report = {
+        "build_id": manifest["build_id"], "simulator": simulator, "seconds": round(seconds, 1),
+        "users": int(sum(1 for q in queries if vectors["user"][q] >= 0)), "queries": len(queries),
+        "corner_cases": sorted({str(vectors["kind"][q]) for q in queries if vectors["user"][q] < 0}),
+        "mismatches": tb.get("golden", {}).get("mismatches"), "backpressure": {"source_pause": source_pause,
+                                                                              "sink_pause": sink_pause},
+        "timing": tb.get("timing"), "reset_check": tb.get("reset"), "golden": tb.get("golden"),
+        "cycle_model": manifest["kernel"]["cycle_model"], "passed": error is None, "error": error,
+        "waveform": wave,
+    }
+    atomic_write_json(sim_dir / "report.json", report)
+    return report
+
+
+def _parameters(build_dir: Path) -> dict[str, str]:
+    return {"MEM_DIR": f'"{(build_dir / "rtl").resolve()}/"'}
+
+
+def _run(build_dir: Path, manifest: dict[str, Any], simulator: str, config: dict[str, Any], work: Path,
+         waves: bool) -> str | None:
+    work.mkdir(parents=True, exist_ok=True)
+    config_path = work / "tb_config.json"
+    config_path.write_text(json.dumps(config, indent=1))
+    try:
+        run_cocotb(toplevel=manifest["kernel"]["top"],
+                   sources=[build_dir / s for s in manifest["kernel"]["sources"]],
+                   test_module="test_kernel", test_dir=SIM_DIR / "kernel", build_dir=work,
+                   parameters=_parameters(build_dir), simulator=simulator, waves=waves,
+                   extra_env={CONFIG_ENV: str(config_path)})
+    except RuntimeError as err:
+        return str(err)
+    return None
+
+
+def _rerun_with_waves(build_dir: Path, manifest: dict[str, Any], simulator: str,
+                      config: dict[str, Any]) -> str | None:
+    work = build_dir / "sim" / f"{simulator}-waves"
+    _run(build_dir, manifest, simulator, {**config, "check_latency": False, "check_reset": False}, work, waves=True)
+    for pattern in ("*.fst", "*.vcd"):
+        for trace in work.rglob(pattern):
+            target = build_dir / "sim" / f"mismatch{trace.suffix}"
+            shutil.move(str(trace), target)
+            return str(target)
+    return None
