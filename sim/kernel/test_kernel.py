@@ -58,6 +58,12 @@ class KernelBench(StreamBench):
         self.cycle = 0
         self.starts: list[int] = []
         self.ends: list[int] = []
+        # The MLP's first input beat and its last layer's output beats (generated top's wire names).
+        layers = int(CONFIG["mlp_layers"])
+        self.mlp_in = (dut.l0_valid, dut.l0_ready)
+        self.mlp_out = (getattr(dut, f"l{layers}_valid"), getattr(dut, f"l{layers}_ready"))
+        self.mlp_in_cycles: list[int] = []
+        self.mlp_out_cycles: list[int] = []
         cocotb.start_soon(self._monitor())
 
     async def _monitor(self) -> None:
@@ -75,6 +81,10 @@ class KernelBench(StreamBench):
                 in_packet = not int(dut.s_axis_tlast.value)
             if int(dut.m_axis_tvalid.value) and int(dut.m_axis_tready.value) and int(dut.m_axis_tlast.value):
                 self.ends.append(self.cycle)
+            if int(self.mlp_in[0].value) and int(self.mlp_in[1].value):
+                self.mlp_in_cycles.append(self.cycle)
+            if int(self.mlp_out[0].value) and int(self.mlp_out[1].value):
+                self.mlp_out_cycles.append(self.cycle)
 
     async def run_queries(self, indices: list[int]) -> list[dict[str, Any]]:
         """Send every packet (back to back as far as the kernel takes them), collect and compare answers."""
@@ -124,6 +134,7 @@ async def latency_and_initiation_interval(dut: Any) -> None:
     longest = int(CONFIG["longest_query"])
     assert not await tb.run_queries([longest])
     latency = tb.ends[-1] - tb.starts[-1] + 1
+    mlp_cycles = tb.mlp_out_cycles[-1] - tb.mlp_in_cycles[0] + 1   # first beat into layer 0 .. last beat out
     await ClockCycles(dut.ap_clk, 5)
     burst = [int(i) for i in CONFIG["queries"]][: int(CONFIG.get("burst", 32))]
     first = len(tb.ends)
@@ -131,7 +142,7 @@ async def latency_and_initiation_interval(dut: Any) -> None:
     ends = tb.ends[first:]
     gaps = np.diff(ends)
     lengths = [len(packet(i)) for i in burst]
-    write_report("timing", {"latency_cycles": latency, "latency_query": longest,
+    write_report("timing", {"latency_cycles": latency, "mlp_latency_cycles": mlp_cycles, "latency_query": longest,
                             "latency_query_length": len(packet(longest)),
                             "burst_queries": len(burst), "burst_mean_length": float(np.mean(lengths)),
                             "ii_mean_cycles": float(gaps.mean()) if gaps.size else None,

@@ -42,9 +42,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_compile(args: argparse.Namespace) -> int:
     from hybrec.compile.build import compile_kernel
-    from hybrec.compile.config import default_kernel_config, load_kernel_config
+    from hybrec.compile.config import KERNEL_PRESETS, load_kernel_config
 
-    config = load_kernel_config(args.config) if args.config else default_kernel_config()
+    config = load_kernel_config(args.config) if args.config else KERNEL_PRESETS[args.preset]()
     out = Path(args.out)
     manifest = compile_kernel(Path(args.run), out, cache_dir(), config, force=args.force, log=console.print)
     model, kernel = manifest["kernel"]["cycle_model"], manifest["kernel"]
@@ -60,9 +60,23 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from hybrec.simulate.kernel import simulate_build
 
     build = Path(args.build)
+    if args.harness:
+        from hybrec.simulate.harness import run_harness
+
+        fast = run_harness(build, users=args.users, source_pause=args.pause, sink_pause=args.pause, seed=args.seed,
+                           log=console.print)
+        console.print(f"C++ harness: {fast['users']} users + corner cases, {fast['mismatches']} mismatches under "
+                      f"{args.pause:.0%} random pauses; {fast['cycles']} cycles in {fast['seconds']} s "
+                      f"({fast['cycles_per_second']:.0f} simulated cycles/s)")
+        console.print(f"wrote {build / 'sim' / 'harness_report.json'}")
+        return 0 if fast["passed"] else 1
     report = simulate_build(build, users=args.users, simulator=args.simulator, source_pause=args.pause,
                             sink_pause=args.pause, seed=args.seed, log=console.print)
     timing = report.get("timing") or {}
+    if report.get("mlp_vs_finn"):
+        m = report["mlp_vs_finn"]
+        console.print(f"MLP: {m['simulated_mlp_cycles']} simulated cycles vs FINN's {m['finn_exp_cycles_total']} "
+                      f"(ratio {m['ratio']}; tolerance {m['tolerance']})")
     console.print(f"{report['simulator']}: {report['users']} users + {len(report['corner_cases'])} corner cases, "
                   f"{report['mismatches']} mismatches under random backpressure ({args.pause:.0%} pauses); "
                   f"latency {timing.get('latency_cycles')} cycles for a {timing.get('latency_query_length')}-id "
@@ -97,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compile", help="export + FINN front-end + RTL + golden vectors; writes OUT/manifest.json")
     comp.add_argument("--run", required=True, type=Path, help="run directory of `hybrec train`")
     comp.add_argument("--out", required=True, type=Path, help="build directory")
-    comp.add_argument("--config", type=Path, help="kernel configuration YAML (default: the ML-100K kernel)")
+    kernel = comp.add_mutually_exclusive_group()
+    kernel.add_argument("--config", type=Path, help="kernel configuration YAML (configs/kernel-ml100k.yaml)")
+    kernel.add_argument("--preset", choices=["ml100k", "smoke"], default="ml100k",
+                        help="a built-in kernel configuration (default: ml100k)")
     comp.add_argument("--force", action="store_true", help="replace a build of other inputs")
     comp.set_defaults(func=cmd_compile)
 
@@ -107,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--simulator", choices=["verilator", "icarus"], default="verilator")
     sim.add_argument("--pause", type=float, default=0.3, help="per-cycle pause probability on both streams")
     sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--harness", action="store_true",
+                     help="the fast C++ Verilator harness instead of cocotb (no latency/reset checks)")
     sim.set_defaults(func=cmd_sim)
     return parser
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,6 @@ pytestmark = pytest.mark.integration
 
 VARIANTS = {"pop", "bpr_float", "gnn_float", "lm_float", "hybrid_float", "hybrid_w8a8", "hybrid_w4a4"}
 KEYS = {"ndcg@10", "recall@10", "hit@10", "mrr@10", "precision@10", "train_seconds", "params", "trainable_params"}
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("smoke") / "run"
-    assert main(["train", "--preset", "smoke", "--out", str(out), "--quiet"]) == 0
-    return out
 
 
 def test_metrics_json_has_every_variant(smoke_run: Path) -> None:
@@ -106,8 +100,10 @@ def test_integer_mean_matches_numerics() -> None:
     np.testing.assert_array_equal(got.astype(np.int64), normalised_sum(acc, n, 256, 8))
 
 
-def test_interrupted_run_retrains_only_what_is_missing(smoke_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_interrupted_run_retrains_only_what_is_missing(smoke_run: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
     # An interruption leaves no metrics.json and (say) the last variant's checkpoint missing.
+    smoke_run = Path(shutil.copytree(smoke_run, tmp_path / "run"))  # the session's run stays untouched
     before = json.loads((smoke_run / "metrics.json").read_text())
     (smoke_run / "metrics.json").unlink()
     (smoke_run / "checkpoints" / "seed0" / "hybrid_w4a4.pt").unlink()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hybrec.config import ConfigError
 
@@ -63,9 +63,25 @@ class KernelConfig(_Strict):
     clock_mhz: float = Field(default=200.0, gt=0)
     """the clock the latency figures assume until a bitstream reports its own"""
 
+    @field_validator("mask_banks")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value & (value - 1):
+            raise ValueError(f"mask_banks={value} must be a power of two")
+        return value
+
 
 def default_kernel_config() -> KernelConfig:
     return KernelConfig(layers=(LayerFolding(simd=16, pe=8), LayerFolding(simd=8, pe=16)))
+
+
+def smoke_kernel_config() -> KernelConfig:
+    """The kernel of the ``smoke`` training preset (F = 24, hidden 32, D = 16), small enough for CI."""
+    return KernelConfig(layers=(LayerFolding(simd=8, pe=8), LayerFolding(simd=8, pe=8)),
+                        scorer=ScorerConfig(lanes=4), mask_banks=2)
+
+
+KERNEL_PRESETS = {"ml100k": default_kernel_config, "smoke": smoke_kernel_config}
 
 
 def load_kernel_config(path: str | Path) -> KernelConfig:

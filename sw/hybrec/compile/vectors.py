@@ -30,8 +30,9 @@ def corner_cases(histories: list[np.ndarray], n_items: int, lmax: int, seed: int
     cases: list[tuple[str, np.ndarray]] = [("empty", np.array([NO_ID]))]
     overlong = np.concatenate([longest, rng.choice(pool, size=lmax + 37)])[: lmax + 37]
     cases.append(("overlong", overlong))
-    bad = rng.choice(pool, size=min(lmax, 40)).astype(np.int64)
-    bad[[3, 11, 29]] = [n_items, n_items + 5, NO_ID]
+    bad = rng.choice(pool, size=max(3, min(lmax, 40))).astype(np.int64)
+    positions = sorted({1, bad.size // 2, bad.size - 1})
+    bad[positions] = [n_items, n_items + 5, NO_ID][: len(positions)]
     cases.append(("bad_ids", bad))
     dup = np.repeat(rng.choice(pool, size=6), 5)
     cases.append(("duplicates", dup))

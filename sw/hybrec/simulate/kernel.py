@@ -21,6 +21,13 @@ from hybrec.artifacts import atomic_write_json
 from hybrec.simulate.cocotb_tb import CONFIG_ENV
 from hybrec.simulate.runner import SIM_DIR, run_cocotb
 
+# The MLP's simulated latency (first beat into layer 0 .. last beat out of the last layer, idle kernel)
+# against FINN's estimate, the sum of the layers' exp_cycles (MH/PE * MW/SIMD). FINN's model counts MAC
+# steps and no pipeline fill; each MVAU adds its read/multiply/accumulate and threshold-search stages
+# (3 + out_bits cycles, hw/mvau/README.md), while a layer's first fold overlaps its producer. Tolerance:
+# |simulated - FINN| <= 5 % of FINN + the layers' pipeline depths.
+MLP_CYCLE_TOLERANCE = 0.05
+
 
 def select_queries(vectors: dict[str, np.ndarray], users: int | None, seed: int) -> list[int]:
     """All queries, or the first ``users`` user queries plus every corner case."""
@@ -51,7 +58,7 @@ def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "
     report_path.unlink(missing_ok=True)
     config = {"vectors": str(vectors_path.resolve()), "queries": queries, "k": manifest["kernel"]["parameters"]["k"],
               "source_pause": source_pause, "sink_pause": sink_pause, "seed": seed, "report": str(report_path),
-              "longest_query": longest, "burst": 32,
+              "longest_query": longest, "burst": 32, "mlp_layers": len(manifest["kernel"]["parameters"]["layers"]),
               "check_golden": "golden" in checks, "check_latency": "latency" in checks,
               "check_reset": "reset" in checks}
     started = time.perf_counter()
@@ -64,6 +71,18 @@ def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "
         wave = _rerun_with_waves(build_dir, manifest, simulator, {**config, "queries": failing,
                                                                   "report": str(sim_dir / "waves_report.json")})
     seconds = time.perf_counter() - started
+    timing = tb.get("timing") or {}
+    finn = manifest.get("finn", {})
+    mlp_vs_finn = None
+    if "mlp_latency_cycles" in timing and "exp_cycles_total" in finn:
+        simulated, estimate = timing["mlp_latency_cycles"], finn["exp_cycles_total"]
+        fill = sum(3 + layer["out_bits"] for layer in manifest["kernel"]["parameters"]["layers"])
+        allowed = MLP_CYCLE_TOLERANCE * estimate + fill
+        mlp_vs_finn = {"simulated_mlp_cycles": simulated, "finn_exp_cycles": finn["exp_cycles_per_layer"],
+                       "finn_exp_cycles_total": estimate, "ratio": round(simulated / estimate, 3),
+                       "tolerance": f"|simulated - FINN| <= {MLP_CYCLE_TOLERANCE:.0%} of FINN + {fill} "
+                                    "pipeline cycles", "allowed_difference": round(allowed, 1),
+                       "within_tolerance": abs(simulated - estimate) <= allowed}
     report = {
         "build_id": manifest["build_id"], "simulator": simulator, "seconds": round(seconds, 1),
         "users": int(sum(1 for q in queries if vectors["user"][q] >= 0)), "queries": len(queries),
@@ -71,7 +90,8 @@ def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "
         "mismatches": tb.get("golden", {}).get("mismatches"), "backpressure": {"source_pause": source_pause,
                                                                               "sink_pause": sink_pause},
         "timing": tb.get("timing"), "reset_check": tb.get("reset"), "golden": tb.get("golden"),
-        "cycle_model": manifest["kernel"]["cycle_model"], "passed": error is None, "error": error,
+        "cycle_model": manifest["kernel"]["cycle_model"], "mlp_vs_finn": mlp_vs_finn,
+        "passed": error is None, "error": error,
         "waveform": wave,
     }
     atomic_write_json(sim_dir / "report.json", report)
