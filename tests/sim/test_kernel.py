@@ -39,3 +39,25 @@ def test_kernel_harness_every_user(smoke_build: Path) -> None:
     assert report["passed"] and report["mismatches"] == 0
     assert report["users"] == 943 and report["answered"] == report["queries"] == 943 + 6
     assert report["cycles_per_second"] > 0
+
+
+def test_sim_cli_with_a_relative_build_path(smoke_build: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from hybrec.cli import main
+
+    require_verilator()
+    monkeypatch.chdir(smoke_build.parent)
+    assert main(["sim", "--build", smoke_build.name, "--harness", "--users", "5"]) == 0
+    assert "0 mismatches" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_kernel_on_icarus(smoke_build: Path) -> None:
+    """The second simulator (extended suite; needs `iverilog`, e.g. apt-get install iverilog)."""
+    from hybrec.simulate.runner import simulator_available
+
+    if not simulator_available("icarus"):
+        pytest.skip("iverilog is not installed (apt-get install iverilog)")
+    report = simulate_build(smoke_build, users=3, simulator="icarus", seed=9)
+    assert report["passed"] and report["mismatches"] == 0, report["error"]
+    assert report["reset_check"]["mismatches"] == 0

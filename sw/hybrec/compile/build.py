@@ -91,10 +91,11 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
             read_manifest(out)  # same inputs: reuse it if its files are intact
             log(f"{out}: up to date (same checkpoint, configuration and hybrec version); nothing to do")
             return previous
+        differs = [name for name in key if previous.get("inputs", {}).get(name) != key[name]]
         if not force:
-            differs = [name for name in key if previous.get("inputs", {}).get(name) != key[name]]
             raise BuildDirError(f"{out} holds a build of other inputs ({', '.join(differs)} differ); "
                                 "use another --out, or --force to replace it")
+        log(f"{out}: replacing a build of other inputs ({', '.join(differs)} differ)")
     elif out.exists() and any(out.iterdir()) and not force:
         raise BuildDirError(f"{out} exists and is not a hybrec build directory; use another --out")
     (out / "manifest.json").unlink(missing_ok=True)  # unfinished from here on

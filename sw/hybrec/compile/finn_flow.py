@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,13 @@ def run_finn_frontend(qonnx_path: Path, params: KernelParams, folding: list[tupl
     work.mkdir(parents=True, exist_ok=True)
     _finn_env(work / ".finn")
     started = time.perf_counter()
+    with warnings.catch_warnings():  # qonnx: "Assuming 2D input is NC" (it is: [batch, features])
+        warnings.filterwarnings("ignore", message="Assuming 2D input is NC")
+        return _frontend(qonnx_path, params, folding, config, work, log, random_inputs, means, started)
+
+
+def _frontend(qonnx_path: Path, params: KernelParams, folding: list[tuple[int, int]], config: KernelConfig,
+              work: Path, log: Any, random_inputs: int, means: np.ndarray | None, started: float) -> dict[str, Any]:
     model = to_hw_graph(qonnx_path, work)
     layers = finn_layers(model)
     golden = GoldenModel(params)

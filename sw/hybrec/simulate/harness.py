@@ -82,6 +82,7 @@ def run_harness(build_dir: Path, users: int | None = None, source_pause: float =
     from hybrec.compile.vectors import load_vectors
     from hybrec.simulate.kernel import select_queries
 
+    build_dir = build_dir.resolve()
     manifest = read_manifest(build_dir)
     vectors = load_vectors(build_dir / manifest["vectors"]["file"])
     queries = select_queries(vectors, users, seed)

@@ -45,6 +45,7 @@ def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "
     from hybrec.compile.build import read_manifest
     from hybrec.compile.vectors import load_vectors
 
+    build_dir = build_dir.resolve()  # the simulator runs in sim/kernel: every path it sees is absolute
     manifest = read_manifest(build_dir)
     vectors_path = build_dir / manifest["vectors"]["file"]
     vectors = load_vectors(vectors_path)

@@ -103,6 +103,7 @@ def run_cocotb(
             build_args=build_args,
             waves=waves,
             always=False,
+            timescale=("1ns", "1ps"),  # the sources carry no `timescale; Icarus would default to 1 s
         )
         results_xml = Path(build_dir) / "results.xml"
         try:
