@@ -42,6 +42,7 @@ module mvau #(
     /* verilator lint_off UNUSEDPARAM */
     parameter integer OUT_BIAS    = 0,
     parameter integer NO_ACT      = 0,
+    parameter integer LUT_MULT    = 0,   // 1: products from shifts and adds (fabric), 0: `*` (DSP blocks)
     parameter         WEIGHT_FILE = "mvau_weights.hex",
     parameter         THRESH_FILE = "mvau_thresh_s"
     /* verilator lint_on UNUSEDPARAM */
@@ -193,7 +194,8 @@ module mvau #(
           .IN_BITS  (IN_BITS),
           .IN_SIGNED(IN_SIGNED),
           .W_BITS   (W_BITS),
-          .ACC_BITS (ACC_BITS)
+          .ACC_BITS (ACC_BITS),
+          .LUT_MULT (LUT_MULT)
       ) u_dot (
           .x  (s1_x),
           .w  (s1_w[p*SIMD*W_BITS +: SIMD*W_BITS]),

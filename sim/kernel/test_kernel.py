@@ -64,6 +64,11 @@ class KernelBench(StreamBench):
         self.mlp_out = (getattr(dut, f"l{layers}_valid"), getattr(dut, f"l{layers}_ready"))
         self.mlp_in_cycles: list[int] = []
         self.mlp_out_cycles: list[int] = []
+        # stage boundaries: (name, valid, ready) handshakes of the generated top's internal streams
+        self.events = {name: (getattr(dut, f"{prefix}_valid"), getattr(dut, f"{prefix}_ready"))
+                       for name, prefix in (("mean", "agg"), ("user_vector", "user"), ("scores", "sc"),
+                                            ("masked", "mk"), ("topk", "tk"))}
+        self.event_cycles: dict[str, list[int]] = {name: [] for name in self.events}
         cocotb.start_soon(self._monitor())
 
     async def _monitor(self) -> None:
@@ -85,6 +90,9 @@ class KernelBench(StreamBench):
                 self.mlp_in_cycles.append(self.cycle)
             if int(self.mlp_out[0].value) and int(self.mlp_out[1].value):
                 self.mlp_out_cycles.append(self.cycle)
+            for name, (valid, ready) in self.events.items():
+                if int(valid.value) and int(ready.value):
+                    self.event_cycles[name].append(self.cycle)
 
     async def run_queries(self, indices: list[int]) -> list[dict[str, Any]]:
         """Send every packet (back to back as far as the kernel takes them), collect and compare answers."""
@@ -135,6 +143,13 @@ async def latency_and_initiation_interval(dut: Any) -> None:
     assert not await tb.run_queries([longest])
     latency = tb.ends[-1] - tb.starts[-1] + 1
     mlp_cycles = tb.mlp_out_cycles[-1] - tb.mlp_in_cycles[0] + 1   # first beat into layer 0 .. last beat out
+    start = tb.starts[-1]
+    stages = {"first_input": 0, "last_input": tb.starts[-1] + len(packet(longest)) - 1 - start,
+              "mlp_first_input": tb.mlp_in_cycles[0] - start, "mlp_last_output": tb.mlp_out_cycles[-1] - start}
+    for name, cycles in tb.event_cycles.items():
+        stages[f"{name}_first"] = cycles[0] - start
+        stages[f"{name}_last"] = cycles[-1] - start
+    stages["last_output"] = tb.ends[-1] - start
     await ClockCycles(dut.ap_clk, 5)
     burst = [int(i) for i in CONFIG["queries"]][: int(CONFIG.get("burst", 32))]
     first = len(tb.ends)
@@ -142,7 +157,8 @@ async def latency_and_initiation_interval(dut: Any) -> None:
     ends = tb.ends[first:]
     gaps = np.diff(ends)
     lengths = [len(packet(i)) for i in burst]
-    write_report("timing", {"latency_cycles": latency, "mlp_latency_cycles": mlp_cycles, "latency_query": longest,
+    write_report("timing", {"latency_cycles": latency, "mlp_latency_cycles": mlp_cycles, "stage_cycles": stages,
+                            "latency_query": longest,
                             "latency_query_length": len(packet(longest)),
                             "burst_queries": len(burst), "burst_mean_length": float(np.mean(lengths)),
                             "ii_mean_cycles": float(gaps.mean()) if gaps.size else None,

@@ -34,6 +34,10 @@ CASES = [
                       out_bias=-4), id="sin-mw24-mh12-s8-p3-w3a3"),
     pytest.param(dict(mw=64, mh=32, simd=16, pe=8, in_bits=4, w_bits=4, out_bits=4),
                  id="mlp-mw64-mh32-s16-p8-w4a4"),
+    pytest.param(dict(mw=24, mh=8, simd=8, pe=4, in_bits=8, in_signed=True, w_bits=4, out_bits=4, lut_mult=True),
+                 id="lut-mult-sin8-w4"),
+    pytest.param(dict(mw=16, mh=4, simd=4, pe=2, in_bits=4, w_bits=8, out_bits=8, out_bias=-128, lut_mult=True),
+                 id="lut-mult-uin4-w8-sout"),
 ]
 
 

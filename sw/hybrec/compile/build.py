@@ -107,7 +107,7 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
     read_export(out / "export")
     params = KernelParams.load(out / "export" / "kernel.npz")
     folding = _folding(params, config, log)
-    plans = plan_layers(params, folding)
+    plans = plan_layers(params, folding, [layer.lut_mult for layer in config.layers] if config.layers else None)
 
     golden = GoldenModel(params)
     histories, _, _ = load_queries(out / "export" / "queries.npz")
@@ -142,7 +142,7 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
                    "interface": {"s_axis_tdata": IN_WIDTH, "m_axis_tdata": OUT_WIDTH, "clock": "ap_clk",
                                  "reset": "ap_rst_n (active low, synchronous)"},
                    "parameters": {k: v for k, v in rtl.items() if k not in ("sources", "memory_files")},
-                   "folding": [{"simd": s, "pe": p} for s, p in folding],
+                   "folding": [{"simd": p.simd, "pe": p.pe, "lut_mult": p.lut_mult} for p in plans],
                    "cycle_model": cycle_model(rtl, max(lengths))},
         "finn": finn,
         "vectors": {"file": "vectors/golden.npz", "queries": int(vectors["offsets"].size - 1),

@@ -24,6 +24,8 @@ class LayerFolding(_Strict):
     """input elements per cycle (MW % SIMD == 0)"""
     pe: int = Field(ge=1)
     """output channels per cycle (MH % PE == 0); a layer's PE is the next layer's SIMD"""
+    lut_mult: bool = False
+    """products from shifts and adds in the fabric instead of DSP blocks (narrow weights, DSP budget)"""
 
 
 class HistAggConfig(_Strict):
@@ -72,12 +74,12 @@ class KernelConfig(_Strict):
 
 
 def default_kernel_config() -> KernelConfig:
-    return KernelConfig(layers=(LayerFolding(simd=16, pe=8), LayerFolding(simd=8, pe=16)))
+    return KernelConfig(layers=(LayerFolding(simd=16, pe=8), LayerFolding(simd=8, pe=16, lut_mult=True)))
 
 
 def smoke_kernel_config() -> KernelConfig:
     """The kernel of the ``smoke`` training preset (F = 24, hidden 32, D = 16), small enough for CI."""
-    return KernelConfig(layers=(LayerFolding(simd=8, pe=8), LayerFolding(simd=8, pe=8)),
+    return KernelConfig(layers=(LayerFolding(simd=8, pe=8), LayerFolding(simd=8, pe=8, lut_mult=True)),
                         scorer=ScorerConfig(lanes=4), mask_banks=2)
 
 

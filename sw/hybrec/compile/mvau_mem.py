@@ -43,6 +43,7 @@ class MvauConfig:
         out_bits: output width; ``2^out_bits - 1`` thresholds per channel (1..8).
         out_bias: added to the threshold count (``-2^(out_bits-1)`` for a signed output).
         no_act: output the raw accumulator (``acc_bits`` wide) instead of thresholding.
+        lut_mult: build the products from shifts and adds (fabric) instead of ``*`` (DSP blocks).
     """
 
     mw: int
@@ -56,6 +57,7 @@ class MvauConfig:
     out_bits: int = 4
     out_bias: int = 0
     no_act: bool = False
+    lut_mult: bool = False
 
     def __post_init__(self) -> None:
         for name in ("mw", "mh", "simd", "pe", "in_bits", "w_bits", "acc_bits"):
@@ -124,7 +126,7 @@ class MvauConfig:
             "MW": self.mw, "MH": self.mh, "SIMD": self.simd, "PE": self.pe,
             "IN_BITS": self.in_bits, "IN_SIGNED": int(self.in_signed), "W_BITS": self.w_bits,
             "ACC_BITS": self.acc_bits, "OUT_BITS": self.out_bits, "OUT_BIAS": self.out_bias,
-            "NO_ACT": int(self.no_act),
+            "NO_ACT": int(self.no_act), "LUT_MULT": int(self.lut_mult),
         }
 
 

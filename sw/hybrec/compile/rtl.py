@@ -44,6 +44,7 @@ class LayerPlan:
     acc_bits: int
     out_bits: int
     out_bias: int
+    lut_mult: bool = False
 
     @property
     def sf(self) -> int:
@@ -56,11 +57,14 @@ class LayerPlan:
     def mvau_config(self) -> MvauConfig:
         return MvauConfig(mw=self.mw, mh=self.mh, simd=self.simd, pe=self.pe, in_bits=self.in_bits,
                           in_signed=self.in_signed, w_bits=self.w_bits, acc_bits=self.acc_bits,
-                          out_bits=self.out_bits, out_bias=self.out_bias)
+                          out_bits=self.out_bits, out_bias=self.out_bias, lut_mult=self.lut_mult)
 
 
-def plan_layers(params: KernelParams, folding: list[tuple[int, int]]) -> list[LayerPlan]:
-    """Check a ``[(simd, pe), ...]`` folding against the model; raise :class:`FoldingError` if impossible."""
+def plan_layers(params: KernelParams, folding: list[tuple[int, int]],
+                lut_mult: list[bool] | None = None) -> list[LayerPlan]:
+    """Check a ``[(simd, pe), ...]`` folding against the model; raise :class:`FoldingError` if impossible.
+    ``lut_mult[l]``: layer ``l`` builds its products in the fabric (default: DSP blocks)."""
+    lut_mult = lut_mult or [False] * len(folding)
     if len(folding) != len(params.layers):
         raise FoldingError(f"the folding lists {len(folding)} layers, the model has {len(params.layers)}")
     plans = []
@@ -75,7 +79,7 @@ def plan_layers(params: KernelParams, folding: list[tuple[int, int]]) -> list[La
             raise FoldingError(f"layer {index}: {spec.out_bits}-bit activations; the MVAU's thresholds support 1..8")
         plans.append(LayerPlan(mw=spec.mw, mh=spec.mh, simd=simd, pe=pe, in_bits=spec.in_bits,
                                in_signed=spec.in_signed, w_bits=spec.w_bits, acc_bits=spec.acc_bits,
-                               out_bits=spec.out_bits, out_bias=spec.out_bias))
+                               out_bits=spec.out_bits, out_bias=spec.out_bias, lut_mult=lut_mult[index]))
     for index in range(1, len(plans)):
         if plans[index - 1].pe != plans[index].simd:
             raise FoldingError(f"layers {index - 1} and {index}: PE={plans[index - 1].pe} must equal the next "
