@@ -58,6 +58,8 @@ module hist_mask #(
   reg  [PW-1:0]   pos;         // ids of the current packet seen so far (saturates at LMAX)
   reg  [RW-1:0]   row;         // row of the query being masked
 
+  wire [BW-1:0] wb_next = (NB == 1) ? {BW{1'b0}} : wb + 1'b1;   // NB = 1: a 1-bit index that stays 0
+  wire [BW-1:0] rb_next = (NB == 1) ? {BW{1'b0}} : rb + 1'b1;
   wire start   = in_fire & ~in_packet;
   wire out_end = s_axis_tvalid & m_axis_tready & s_axis_tlast;
   wire counted = (pos < LMAX[PW-1:0]) & ({1'b0, in_id} < N_ITEMS[ID_BITS:0]);
@@ -88,7 +90,7 @@ module hist_mask #(
         if (in_last) begin
           in_packet <= 1'b0;
           pos       <= {PW{1'b0}};
-          wb        <= wb + 1'b1;
+          wb        <= wb_next;
         end else begin
           in_packet <= 1'b1;
           if (pos != LMAX[PW-1:0]) pos <= pos + 1'b1;
@@ -98,7 +100,7 @@ module hist_mask #(
         bank[rb][row*LANES +: LANES] <= {LANES{1'b0}};
         if (s_axis_tlast) begin
           row <= {RW{1'b0}};
-          rb  <= rb + 1'b1;
+          rb  <= rb_next;
         end else begin
           row <= row + 1'b1;
         end

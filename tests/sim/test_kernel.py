@@ -61,3 +61,19 @@ def test_kernel_on_icarus(smoke_build: Path) -> None:
     report = simulate_build(smoke_build, users=3, simulator="icarus", seed=9)
     assert report["passed"] and report["mismatches"] == 0, report["error"]
     assert report["reset_check"]["mismatches"] == 0
+
+
+@pytest.mark.slow
+def test_kernel_one_mask_bank_two_lanes(smoke_run: Path, tmp_path: Path) -> None:
+    """Another configuration of the same model: one history-mask bank (queries cannot overlap between
+    input and mask), two scorer lanes, merge without the split compare."""
+    from hybrec.cli import main
+
+    require_verilator()
+    config = tmp_path / "kernel.yaml"
+    config.write_text("layers: [{simd: 4, pe: 16}, {simd: 16, pe: 4, lut_mult: true}]\nscorer: {lanes: 2}\n"
+                      "topk: {merge_split: 0}\nmask_banks: 1\nhist_agg: {norm_par: 24}\n")
+    build = tmp_path / "build"
+    assert main(["compile", "--run", str(smoke_run), "--out", str(build), "--config", str(config)]) == 0
+    report = run_harness(build, users=200, source_pause=0.3, sink_pause=0.6, seed=3)
+    assert report["passed"] and report["mismatches"] == 0
