@@ -5,9 +5,10 @@ MLP ``F -> hidden -> D``, item vectors ``[N, D]``, top-``k``) in fp16 with PyTor
 CUDA graph, for several batch sizes and catalogue sizes (1,682 items up to 1,000,000). Latency is
 measured with CUDA events around each call (batch-1 distribution: p50/p90/p99 over ``repeats`` calls).
 Weights are random: the timing depends on the shapes only; the ML-100K model's accuracy is measured
-elsewhere (``hybrec train``). Needs only torch and numpy, so it runs on the lent GPU machine from ``sw/``:
+elsewhere (``hybrec train``). Needs only torch and numpy (and deepspeed for ``--deepspeed``), so it runs on
+the lent GPU machine from ``sw/`` (``scripts/device_gpu_fusion.sh``):
 
-    PYTHONPATH=sw python -m hybrec.bench.gpu_fusion --out DIR
+    PYTHONPATH=sw python -m hybrec.bench.gpu_fusion --out DIR [--deepspeed]
 """
 
 from __future__ import annotations
@@ -76,11 +77,37 @@ def measure(n_items: int, batch: int, args: argparse.Namespace) -> dict[str, Any
         with torch.cuda.graph(graph):
             model(history, lengths)
         graphed = time_calls(graph.replay, args.repeats, args.warmup)
-    for name, times in (("eager", eager), ("cuda_graph", graphed)):
+    timings = [("eager", eager), ("cuda_graph", graphed)]
+    if args.deepspeed:
+        try:
+            timings += deepspeed_timings(model, history, lengths, args)
+        except Exception as err:  # recorded, so that the PyTorch figures of the run still come back
+            result["deepspeed_error"] = f"{type(err).__name__}: {err}"
+    for name, times in timings:
         result[name] = {"p50_us": float(np.percentile(times, 50)), "p90_us": float(np.percentile(times, 90)),
                         "p99_us": float(np.percentile(times, 99)), "mean_us": float(times.mean()),
                         "queries_per_s": float(batch / (np.median(times) * 1e-6))}
     return result
+
+
+def deepspeed_timings(model: nn.Module, history: torch.Tensor, lengths: torch.Tensor,
+                      args: argparse.Namespace) -> list[tuple[str, np.ndarray]]:
+    """The same module under ``deepspeed.init_inference`` (fp16), without and with DeepSpeed's own CUDA graph.
+    No kernel injection: DeepSpeed has no injection policy for this module, so it runs PyTorch's kernels."""
+    import copy
+
+    import deepspeed
+
+    out = []
+    for name, graph in (("deepspeed", False), ("deepspeed_cuda_graph", True)):
+        engine = deepspeed.init_inference(copy.deepcopy(model), dtype=torch.half, enable_cuda_graph=graph)
+        with torch.no_grad():
+            engine(history, lengths)  # with a graph: the first call captures it
+            out.append((name, time_calls(lambda engine=engine: engine(history, lengths), args.repeats, args.warmup)))
+            ids_ref = model(history, lengths)[0]
+            if not torch.equal(engine(history, lengths)[0], ids_ref):
+                raise RuntimeError(f"{name}: top-k ids differ from the plain PyTorch module's")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--catalogues", type=int, nargs="+", default=[1682, 10_000, 100_000, 1_000_000])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16, 256])
+    parser.add_argument("--deepspeed", action="store_true",
+                        help="also time deepspeed.init_inference (fp16), with and without enable_cuda_graph")
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
         raise SystemExit("gpu_fusion needs a CUDA device")
@@ -108,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         "what": "fp16 history aggregation + fusion MLP + scores over all items + top-k, random weights",
         "shapes": {k: getattr(args, k) for k in ("features", "hidden", "dim", "lmax", "k")},
         "machine": {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
+                    "deepspeed": _deepspeed_version() if args.deepspeed else None,
                     "cuda": torch.version.cuda, "python": platform.python_version(), "host": platform.node()},
         "timing": "CUDA events around each call; batch latency (a batch of B queries); repeats "
                   f"{args.repeats} after {args.warmup} warm-up calls",
@@ -117,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gpu_fusion.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def _deepspeed_version() -> str:
+    import deepspeed
+
+    return str(deepspeed.__version__)
 
 
 if __name__ == "__main__":
