@@ -99,7 +99,7 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
     elif out.exists() and any(out.iterdir()) and not force:
         raise BuildDirError(f"{out} exists and is not a hybrec build directory; use another --out")
     (out / "manifest.json").unlink(missing_ok=True)  # unfinished from here on
-    for sub in ("export", "finn", "rtl", "vectors"):
+    for sub in ("export", "finn", "rtl", "vectors", "sim", "fit", "hls"):  # nothing of another build stays
         shutil.rmtree(out / sub, ignore_errors=True)
 
     seed = payload["seed"]
