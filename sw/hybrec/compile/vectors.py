@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hybrec.artifacts import atomic_write_bytes
+from hybrec.artifacts import atomic_write_bytes, atomic_write_text
 from hybrec.export.golden import GoldenModel
 
 NO_ID = 0xFFFF  # the kernel's input is 16 bits: an id >= N is out of range, this one always
@@ -80,3 +80,37 @@ def save_vectors(path: Path, vectors: dict[str, np.ndarray]) -> None:
 def load_vectors(path: Path) -> dict[str, np.ndarray]:
     with np.load(path) as data:
         return {key: data[key] for key in data.files}
+
+
+def output_words(vectors: dict[str, np.ndarray]) -> np.ndarray:
+    """The kernel's 64-bit output words ``[Q, K]`` for the golden answers: ``[31:0]`` score, ``[47:32]`` id,
+    ``[50:48]`` flags, ``[51]`` valid (padding: id 0xFFFF, score 0); see hw/kernel/README.md."""
+    valid = vectors["valid"].astype(np.uint64)
+    ids = np.where(valid == 1, vectors["topk"], 0xFFFF).astype(np.uint64)
+    scores = np.where(valid == 1, vectors["scores"], 0).astype(np.int64).astype(np.uint64) & np.uint64(0xFFFFFFFF)
+    flags = np.repeat(vectors["flags"].astype(np.uint64)[:, None], valid.shape[1], axis=1)
+    return (valid << np.uint64(51)) | (flags << np.uint64(48)) | (ids << np.uint64(32)) | scores
+
+
+def select_queries(vectors: dict[str, np.ndarray], users: int | None, seed: int) -> list[int]:
+    """All queries, or ``users`` random user queries plus every corner case."""
+    user_rows = np.flatnonzero(vectors["user"] >= 0)
+    corner_rows = np.flatnonzero(vectors["user"] < 0)
+    if users is not None and users < user_rows.size:
+        rng = np.random.default_rng(seed)
+        user_rows = np.sort(rng.choice(user_rows, size=users, replace=False))
+    return [int(i) for i in np.concatenate([user_rows, corner_rows])]
+
+
+def write_text_vectors(folder: Path, vectors: dict[str, np.ndarray], queries: list[int]) -> tuple[Path, Path]:
+    """The text form the C++ testbenches read: ``queries.txt`` (``n id_1 .. id_n`` per query) and
+    ``expected.txt`` (``K w_1 .. w_K``, the output words in decimal)."""
+    words = output_words(vectors)
+    offsets, ids = vectors["offsets"], vectors["ids"]
+    q_lines = [f"{offsets[q + 1] - offsets[q]} " + " ".join(map(str, ids[offsets[q]: offsets[q + 1]].tolist()))
+               for q in queries]
+    e_lines = [f"{words.shape[1]} " + " ".join(map(str, words[q].tolist())) for q in queries]
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "queries.txt", "\n".join(q_lines) + "\n")
+    atomic_write_text(folder / "expected.txt", "\n".join(e_lines) + "\n")
+    return folder / "queries.txt", folder / "expected.txt"

@@ -16,34 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from hybrec.artifacts import atomic_write_json
 from hybrec.simulate.runner import SIM_DIR, simulator_env
 
 HARNESS = SIM_DIR / "harness" / "kernel_harness.cpp"
-
-
-def output_words(vectors: dict[str, np.ndarray]) -> np.ndarray:
-    """The kernel's 64-bit output words ``[Q, K]`` for the golden answers (see the top's header)."""
-    valid = vectors["valid"].astype(np.uint64)
-    ids = np.where(valid == 1, vectors["topk"], 0xFFFF).astype(np.uint64)
-    scores = np.where(valid == 1, vectors["scores"], 0).astype(np.int64).astype(np.uint64) & np.uint64(0xFFFFFFFF)
-    flags = np.repeat(vectors["flags"].astype(np.uint64)[:, None], valid.shape[1], axis=1)
-    return (valid << np.uint64(51)) | (flags << np.uint64(48)) | (ids << np.uint64(32)) | scores
-
-
-def _write_inputs(folder: Path, vectors: dict[str, np.ndarray], queries: list[int]) -> tuple[Path, Path]:
-    words = output_words(vectors)
-    offsets, ids = vectors["offsets"], vectors["ids"]
-    q_lines, e_lines = [], []
-    for q in queries:
-        packet = ids[offsets[q]: offsets[q + 1]]
-        q_lines.append(f"{packet.size} " + " ".join(map(str, packet.tolist())))
-        e_lines.append(f"{words.shape[1]} " + " ".join(map(str, words[q].tolist())))
-    (folder / "queries.txt").write_text("\n".join(q_lines) + "\n")
-    (folder / "expected.txt").write_text("\n".join(e_lines) + "\n")
-    return folder / "queries.txt", folder / "expected.txt"
 
 
 def build_harness(build_dir: Path, manifest: dict[str, Any], log: Any = print) -> Path:
@@ -79,8 +55,7 @@ def run_harness(build_dir: Path, users: int | None = None, source_pause: float =
     """Every (or ``users``) user queries + the corner cases through the C++ harness; writes
     ``BUILD/sim/harness_report.json``."""
     from hybrec.compile.build import read_manifest
-    from hybrec.compile.vectors import load_vectors
-    from hybrec.simulate.kernel import select_queries
+    from hybrec.compile.vectors import load_vectors, select_queries, write_text_vectors
 
     build_dir = build_dir.resolve()
     manifest = read_manifest(build_dir)
@@ -88,7 +63,7 @@ def run_harness(build_dir: Path, users: int | None = None, source_pause: float =
     queries = select_queries(vectors, users, seed)
     exe = build_harness(build_dir, manifest, log)
     work = build_dir / "sim" / "harness"
-    q_file, e_file = _write_inputs(work, vectors, queries)
+    q_file, e_file = write_text_vectors(work, vectors, queries)
     raw = work / "raw_report.json"
     raw.unlink(missing_ok=True)
     started = time.perf_counter()

@@ -29,21 +29,11 @@ from hybrec.simulate.runner import SIM_DIR, run_cocotb
 MLP_CYCLE_TOLERANCE = 0.05
 
 
-def select_queries(vectors: dict[str, np.ndarray], users: int | None, seed: int) -> list[int]:
-    """All queries, or the first ``users`` user queries plus every corner case."""
-    user_rows = np.flatnonzero(vectors["user"] >= 0)
-    corner_rows = np.flatnonzero(vectors["user"] < 0)
-    if users is not None and users < user_rows.size:
-        rng = np.random.default_rng(seed)
-        user_rows = np.sort(rng.choice(user_rows, size=users, replace=False))
-    return [int(i) for i in np.concatenate([user_rows, corner_rows])]
-
-
 def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "verilator",
                    source_pause: float = 0.3, sink_pause: float = 0.3, seed: int = 1,
                    checks: tuple[str, ...] = ("golden", "latency", "reset"), log: Any = print) -> dict[str, Any]:
     from hybrec.compile.build import read_manifest
-    from hybrec.compile.vectors import load_vectors
+    from hybrec.compile.vectors import load_vectors, select_queries
 
     build_dir = build_dir.resolve()  # the simulator runs in sim/kernel: every path it sees is absolute
     manifest = read_manifest(build_dir)

@@ -1,0 +1,95 @@
+"""Shared helpers of the HLS C-simulation tests: skip without g++ or the ap_types headers, write a block's
+``case.h`` (parameter struct + ROMs), compile its testbench, run it on integers written by Python."""
+
+from __future__ import annotations
+
+import subprocess
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hybrec.compile.hls import HLS_DIR, SOURCE_INCLUDES, HlsToolMissing, ap_types_dir, compile_program, compiler
+from hybrec.compile.hls_headers import StructFields, c_array, c_struct
+
+
+def require_csim() -> None:
+    """Skip (with the reason) where g++ or the hls4ml wheel's ap_types headers are missing."""
+    try:
+        compiler()
+        ap_types_dir()
+    except HlsToolMissing as err:
+        pytest.skip(str(err))
+
+
+def seed_of(case: Mapping[str, object]) -> int:
+    return zlib.crc32(repr(sorted(case.items())).encode())
+
+
+def build_block(block: str, folder: Path, struct_name: str, fields: StructFields,
+                roms: Mapping[str, np.ndarray] | None = None) -> Path:
+    """Write ``folder/case.h`` (``namespace tbcase``) and compile ``hls_kernels/<block>/<block>_tb.cpp``.
+
+    -O0: the blocks' code is compiled with -O2 by the kernel tests; here the compile time dominates.
+    """
+    require_csim()
+    body = c_struct(struct_name, fields) + "".join(c_array(name, values) for name, values in (roms or {}).items())
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "case.h").write_text(f"#pragma once\n#include \"hybrec_hls.h\"\nnamespace tbcase {{\n{body}}}\n")
+    exe = folder / f"{block}_tb"
+    compile_program([HLS_DIR / block / f"{block}_tb.cpp"], exe, [folder, *SOURCE_INCLUDES], opt="-O0")
+    return exe
+
+
+def run_block(exe: Path, lines: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Feed whitespace-separated integers (one query per line) on stdin; returns stdout's lines as ints."""
+    text = "\n".join(" ".join(str(int(v)) for v in line) for line in lines) + "\n"
+    result = subprocess.run([str(exe)], input=text, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"{exe.name} exited {result.returncode}: {result.stderr[-2000:]}"
+    assert "WARNING:" not in result.stderr, f"ap_types reported at run time: {result.stderr[-2000:]}"
+    return [list(map(int, line.split())) for line in result.stdout.splitlines()]
+
+
+def make_tiny_build(out: Path, seed: int = 3) -> Path:
+    """A build directory of a random 9-item kernel (K = 6, LANES = 4, LMAX = 5, two MVAU layers) with the
+    golden model's vectors: histories of 5 distinct items leave fewer than K candidates, so the padding
+    results (valid 0, id 0xFFFF, score 0) are exercised, which the ML-100K and smoke builds never do."""
+    from hybrec.artifacts import atomic_write_json, sha256_file
+    from hybrec.compile.build import FORMAT
+    from hybrec.compile.config import HistAggConfig, KernelConfig, LayerFolding, ScorerConfig
+    from hybrec.compile.rtl import block_parameters, plan_layers
+    from hybrec.compile.vectors import build_vectors, save_vectors
+    from hybrec.export.golden import GoldenModel, KernelParams, LayerSpec, accumulator_range
+
+    rng = np.random.default_rng(seed)
+    n, f, d, lmax = 9, 4, 4, 5
+    # (mw, mh, in_bits, in_signed, w_bits, out_bits, out_bias): 4-bit signed means -> 2-bit -> signed 3-bit users
+    specs = [(f, 8, 4, True, 3, 2, 0), (8, d, 2, False, 3, 3, -4)]
+    weights, thresholds, layers = [], [], []
+    for mw, mh, in_bits, in_signed, w_bits, out_bits, out_bias in specs:
+        w = rng.integers(-4, 4, size=(mw, mh))
+        lo, hi = accumulator_range(w, in_bits, in_signed)
+        t = np.sort(rng.integers(lo // 2, hi // 2 + 2, size=(mh, (1 << out_bits) - 1)), axis=1)
+        weights.append(w)
+        thresholds.append(t)
+        layers.append(LayerSpec(mw, mh, in_bits, in_signed, w_bits, out_bits, out_bias, acc_lo=lo, acc_hi=hi))
+    params = KernelParams(features=rng.integers(-8, 8, size=(n, f)), feature_bits=4, lmax=lmax, weights=weights,
+                          thresholds=thresholds, layers=layers, items=rng.integers(-8, 8, size=(n, d)), item_bits=4,
+                          k=6)
+    params.validate()
+    config = KernelConfig(k=6, layers=(LayerFolding(simd=2, pe=4), LayerFolding(simd=4, pe=2)),
+                          hist_agg=HistAggConfig(norm_par=2), scorer=ScorerConfig(lanes=4), mask_banks=2)
+    plans = plan_layers(params, [(layer.simd, layer.pe) for layer in config.layers or ()])
+    histories = [np.arange(5), np.array([8, 7, 6, 5, 4]), np.array([2, 2, 2]), np.arange(9), np.array([1]),
+                 *(rng.permutation(n)[: int(rng.integers(1, 6))] for _ in range(20))]
+    vectors = build_vectors(GoldenModel(params), histories)
+    params.save(out / "export" / "kernel.npz")
+    save_vectors(out / "vectors" / "golden.npz", vectors)
+    files = {name: sha256_file(out / name) for name in ("export/kernel.npz", "vectors/golden.npz")}
+    atomic_write_json(out / "manifest.json", {
+        "format": FORMAT, "build_id": "tiny-test-build", "inputs": {"kernel_config": config.model_dump(mode="json")},
+        "kernel": {"parameters": block_parameters(params, plans, config)},
+        "vectors": {"file": "vectors/golden.npz", "queries": int(vectors["offsets"].size - 1)}, "files": files})
+    return out
