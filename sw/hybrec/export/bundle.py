@@ -27,7 +27,7 @@ import torch
 from hybrec import __version__
 from hybrec.artifacts import atomic_write_bytes, atomic_write_json, sha256_file
 from hybrec.export.golden import GoldenModel, KernelParams, QueryResult
-from hybrec.export.mlp import ExportError, brevitas_integer_outputs, export_qonnx_file, input_scale, integer_layers
+from hybrec.export.mlp import ExportError, export_qonnx_file, input_scale, integer_layers
 
 FORMAT = "hybrec-export/1"
 DEFAULT_VARIANT = "hybrid_w4a4"
@@ -107,24 +107,17 @@ def load_queries(path: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
 
 def brevitas_topk(model: Any, golden: GoldenModel, histories: list[np.ndarray],
                   batch: int = 256) -> tuple[np.ndarray, list[QueryResult]]:
-    """Brevitas' integer user vectors and the top-K lists its exact integer scores give."""
-    from hybrec.models.quant import integer_mean
-
+    """Brevitas' own integer user vectors (the model's quantized forward) and the top-K lists their exact
+    integer scores give, with the same history exclusion as the kernel."""
     users, results = [], []
-    features = model.item_features()
-    feat_int = model.feature_quant.int_values(features)
     for start in range(0, len(histories), batch):
         chunk = histories[start: start + batch]
         width = max(1, max(h.size for h in chunk))
         padded = np.full((len(chunk), width), -1, dtype=np.int64)
         for row, h in enumerate(chunk):
             padded[row, : h.size] = h
-        history = torch.from_numpy(padded)
         lengths = torch.from_numpy(np.array([h.size for h in chunk], dtype=np.int64))
-        with torch.no_grad():
-            acc = (feat_int[history.clamp_min(0)] * (history >= 0).unsqueeze(-1)).sum(1)
-            means = integer_mean(acc, lengths, model.shape.lmax, model.quant.feature_bits)
-        vectors = brevitas_integer_outputs(model.mlp, means.numpy())
+        vectors = model.integer_user_vectors(torch.from_numpy(padded), lengths).numpy()
         scores = golden.scores(vectors)
         users.append(vectors)
         results += [golden.select(scores[row], golden.counted_ids(h), 0) for row, h in enumerate(chunk)]
