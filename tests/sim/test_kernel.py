@@ -41,6 +41,27 @@ def test_kernel_harness_every_user(smoke_build: Path) -> None:
     assert report["cycles_per_second"] > 0
 
 
+def test_harness_counts_a_corrupted_answer(smoke_build: Path, tmp_path: Path) -> None:
+    """The harness is not a test that cannot fail: one wrong expected word is one mismatching query."""
+    import json
+    import subprocess
+
+    require_verilator()
+    run_harness(smoke_build, users=8)  # builds (or reuses) the program and writes its inputs
+    work = smoke_build.resolve() / "sim" / "harness"
+    lines = (work / "expected.txt").read_text().splitlines()
+    fields = lines[3].split()
+    fields[2] = str(int(fields[2]) ^ 1)  # the second result of query 3, score's lowest bit
+    lines[3] = " ".join(fields)
+    (tmp_path / "expected.txt").write_text("\n".join(lines) + "\n")
+    report = tmp_path / "report.json"
+    result = subprocess.run([str(work / "obj" / "Vhybrec_kernel"), str(work / "queries.txt"),
+                             str(tmp_path / "expected.txt"), str(report), "4", "0.2", "0.2"], check=False)
+    assert result.returncode == 1
+    measured = json.loads(report.read_text())
+    assert measured["mismatches"] == 1 and measured["first_mismatch"] == 3
+
+
 def test_sim_cli_with_a_relative_build_path(smoke_build: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     from hybrec.cli import main
