@@ -78,7 +78,9 @@ module scorer #(
         end
     endgenerate
 
-    reg [ROW_W-1:0] item_rom [0:NROWS-1];
+    // Block RAM, said explicitly: Yosys' synth_xilinx otherwise built this wide, shallow ROM from logic
+    // (about 21k LUTs at the ML-100K sizes instead of 57 RAMB36).
+    (* rom_style = "block" *) reg [ROW_W-1:0] item_rom [0:NROWS-1];
     initial $readmemh(ITEM_FILE, item_rom);
 
     // ------------------------------------------------------------------ control
