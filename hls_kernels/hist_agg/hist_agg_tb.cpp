@@ -16,14 +16,7 @@ int main() {
     hls::stream<mean_word> mean;
     hls::stream<hybrec::flags_t> flags;
     hls::stream<hybrec::excl_token<P::ID_BITS> > excl;
-    for (size_t i = 0; i < ids.size(); i++) {
-      hybrec::id_beat beat;
-      beat.data = ids[i];
-      beat.keep = -1;
-      beat.strb = -1;
-      beat.last = i + 1 == ids.size();
-      in.write(beat);
-    }
+    tb::write_packet(in, ids);
     hybrec::hist_agg<P>(in, tbcase::FEATURES, tbcase::RECIP, mean, flags, excl);
     if (!in.empty() || flags.size() != 1) return 3;
     tb::put(flags.read().to_int());

@@ -40,16 +40,7 @@ int main() {
     }
     hybrec::hist_mask<P>(excl, in, out);
     if (!excl.empty() || !in.empty()) return 3;
-    tb::put(static_cast<long long>(out.size()));
-    while (!out.empty()) {
-      const typename T::row row = out.read();
-      tb::put(row.last ? 1 : 0);
-      for (int l = 0; l < P::LANES; l++) {
-        tb::put(row.valid[l]);
-        tb::put(row.id[l].to_int64());
-        tb::put(row.score[l].to_int64());
-      }
-    }
+    tb::put_rows<P::LANES>(out);
     tb::end_line();
   }
   return 0;

@@ -16,6 +16,7 @@
 
 #include "hybrec_kernel_hls.h"
 #include "params.h"
+#include "tb_io.h"
 
 namespace {
 
@@ -61,14 +62,7 @@ int main(int argc, char** argv) {
   hls::stream<hybrec::result_beat> m_axis("m_axis");
   for (size_t q = 0; q < queries.size(); q++) {
     const std::vector<uint64_t>& ids = queries[q];
-    for (size_t i = 0; i < ids.size(); i++) {
-      hybrec::id_beat beat;
-      beat.data = ids[i];
-      beat.keep = -1;
-      beat.strb = -1;
-      beat.last = i + 1 == ids.size();
-      s_axis.write(beat);
-    }
+    tb::write_packet(s_axis, ids);
     hybrec_kernel_hls(s_axis, m_axis);
     if (!s_axis.empty()) {
       protocol_errors++;

@@ -54,6 +54,15 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def first_changed_file(folder: str | os.PathLike[str], digests: dict[str, str]) -> Path | None:
+    """The first of ``{relative path: sha256}`` under ``folder`` that is missing or differs, else None."""
+    for name, digest in digests.items():
+        path = Path(folder) / name
+        if not path.is_file() or sha256_file(path) != digest:
+            return path
+    return None
+
+
 def sha256_json(obj: Any) -> str:
     """Hash of a JSON-serialisable object in canonical form (sorted keys, no whitespace)."""
     return sha256_bytes(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode("utf-8"))

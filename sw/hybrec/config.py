@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Configuration sections: unknown keys are errors, values are immutable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DatasetConfig(_Strict):
+M = TypeVar("M", bound=BaseModel)
+
+
+class DatasetConfig(StrictModel):
     name: str = "ml-100k"
     """``ml-100k`` (from the recbole wheel) or any name for a user's own files."""
     interactions: Path | None = None
@@ -26,7 +31,7 @@ class DatasetConfig(_Strict):
         return self
 
 
-class SplitConfig(_Strict):
+class SplitConfig(StrictModel):
     kind: Literal["random", "temporal"] = "random"
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 2020
@@ -39,7 +44,7 @@ class SplitConfig(_Strict):
         return value
 
 
-class TextConfig(_Strict):
+class TextConfig(StrictModel):
     model: Literal["minilm", "smollm2"] = "minilm"
     mode: Literal["frozen", "lora", "full"] = "frozen"
     """``frozen``: the pretrained LM's embeddings, cached. ``lora`` / ``full``: before the text variants train,
@@ -59,7 +64,7 @@ class TextConfig(_Strict):
     finetune_max_users: int | None = Field(None, ge=1)  # cut each epoch to this many users: tests only
 
 
-class BPRTrainConfig(_Strict):
+class BPRTrainConfig(StrictModel):
     dim: int = Field(64, ge=2)
     epochs: int = Field(200, ge=1)
     batch_size: int = Field(2048, ge=1)
@@ -76,7 +81,7 @@ class GNNConfig(BPRTrainConfig):
     patience: int = Field(4, ge=1)
 
 
-class QuantVariant(_Strict):
+class QuantVariant(StrictModel):
     weight_bits: int = Field(ge=2, le=16)
     act_bits: int = Field(ge=2, le=16)
     out_bits: int = Field(ge=2, le=16)
@@ -84,7 +89,7 @@ class QuantVariant(_Strict):
     item_bits: int = Field(8, ge=2, le=16)
 
 
-class HybridConfig(_Strict):
+class HybridConfig(StrictModel):
     lmax: int = Field(256, ge=1, le=4096)
     """Maximum history length: the last ``lmax`` training items represent a user (the kernel's LMAX)."""
     text_dim: int = Field(32, ge=1)
@@ -108,12 +113,12 @@ class HybridConfig(_Strict):
     })
 
 
-class EvalConfig(_Strict):
+class EvalConfig(StrictModel):
     k: int = Field(10, ge=1)
     sampled_negatives: int = Field(99, ge=1)
 
 
-class RunConfig(_Strict):
+class RunConfig(StrictModel):
     dataset: DatasetConfig = DatasetConfig()
     split: SplitConfig = SplitConfig()
     seeds: tuple[int, ...] = (0,)
@@ -147,7 +152,8 @@ class ConfigError(ValueError):
     """A configuration file that cannot be used; the message names the file."""
 
 
-def load_config(path: str | Path) -> RunConfig:
+def load_yaml_model(path: str | Path, model: type[M]) -> M:
+    """A YAML file validated as ``model``; every problem a :class:`ConfigError` naming the file (and key)."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -158,11 +164,14 @@ def load_config(path: str | Path) -> RunConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     try:
-        config = RunConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
         raise ConfigError(f"{path}: {problems}") from None
-    return resolve_paths(config, path.parent)
+
+
+def load_config(path: str | Path) -> RunConfig:
+    return resolve_paths(load_yaml_model(path, RunConfig), Path(path).parent)
 
 
 def resolve_paths(config: RunConfig, base: Path) -> RunConfig:

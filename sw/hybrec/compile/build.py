@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from hybrec import __version__
-from hybrec.artifacts import atomic_write_json, sha256_file, sha256_json
+from hybrec.artifacts import atomic_write_json, first_changed_file, sha256_file, sha256_json
 from hybrec.compile.config import KernelConfig
 from hybrec.compile.rtl import BLOCKS, HW_DIR, IN_WIDTH, OUT_WIDTH, TOP, plan_layers, write_rtl
 from hybrec.compile.vectors import build_vectors, save_vectors
-from hybrec.export.bundle import export_kernel, load_queries, read_export
+from hybrec.export.bundle import export_model, load_queries
 from hybrec.export.golden import GoldenModel, KernelParams
 
 FORMAT = "hybrec-build/1"
@@ -69,11 +69,8 @@ def read_manifest(build_dir: Path, verify: bool = True) -> dict[str, Any]:
     manifest: dict[str, Any] = json.loads(path.read_text())
     if manifest.get("format") != FORMAT:
         raise BuildDirError(f"{path}: format {manifest.get('format')!r}; this hybrec ({__version__}) reads {FORMAT}")
-    if verify:
-        for name, digest in manifest["files"].items():
-            file = build_dir / name
-            if not file.is_file() or sha256_file(file) != digest:
-                raise BuildDirError(f"{file}: missing or changed since the build (sha256 mismatch); compile again")
+    if verify and (changed := first_changed_file(build_dir, manifest["files"])) is not None:
+        raise BuildDirError(f"{changed}: missing or changed since the build (sha256 mismatch); compile again")
     return manifest
 
 
@@ -83,7 +80,8 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
     from hybrec.export.bundle import load_quantized_hybrid
 
     started = time.perf_counter()
-    _, payload, ckpt_path = load_quantized_hybrid(run_dir, config.variant, config.seed)
+    loaded = load_quantized_hybrid(run_dir, config.variant, config.seed)  # bad variant/seed: before any change
+    _, payload, ckpt_path = loaded
     key = input_key(sha256_file(ckpt_path), config)
     if (out / "manifest.json").is_file():
         previous = read_manifest(out, verify=False)
@@ -103,8 +101,7 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
         shutil.rmtree(out / sub, ignore_errors=True)
 
     seed = payload["seed"]
-    summary = export_kernel(run_dir, out / "export", cache_dir, config.variant, seed, config.k, log=log)
-    read_export(out / "export")
+    summary = export_model(loaded, run_dir, out / "export", cache_dir, config.k, log=log)
     params = KernelParams.load(out / "export" / "kernel.npz")
     folding = _folding(params, config, log)
     plans = plan_layers(params, folding, [layer.lut_mult for layer in config.layers] if config.layers else None)

@@ -9,17 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from hybrec.config import ConfigError
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from hybrec.config import StrictModel, load_yaml_model
 
 
-class LayerFolding(_Strict):
+class LayerFolding(StrictModel):
     simd: int = Field(ge=1)
     """input elements per cycle (MW % SIMD == 0)"""
     pe: int = Field(ge=1)
@@ -28,12 +23,12 @@ class LayerFolding(_Strict):
     """products from shifts and adds in the fabric instead of DSP blocks (narrow weights, DSP budget)"""
 
 
-class HistAggConfig(_Strict):
+class HistAggConfig(StrictModel):
     norm_par: int = Field(default=8, ge=1)
     """features normalised per cycle (multipliers); F % norm_par == 0"""
 
 
-class ScorerConfig(_Strict):
+class ScorerConfig(StrictModel):
     lanes: int = Field(default=8, ge=1)
     """items scored per cycle"""
     adds_per_stage: int = Field(default=2, ge=1)
@@ -41,11 +36,11 @@ class ScorerConfig(_Strict):
     """1: multiplier-free bit-plane adder trees; 0: `*` products (DSP blocks)"""
 
 
-class TopKConfig(_Strict):
+class TopKConfig(StrictModel):
     merge_split: Literal[0, 1] = 1
 
 
-class KernelConfig(_Strict):
+class KernelConfig(StrictModel):
     variant: str = "hybrid_w4a4"
     """the quantized hybrid checkpoint to compile"""
     seed: int | None = None
@@ -87,17 +82,4 @@ KERNEL_PRESETS = {"ml100k": default_kernel_config, "smoke": smoke_kernel_config}
 
 
 def load_kernel_config(path: str | Path) -> KernelConfig:
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    try:
-        return KernelConfig.model_validate(raw)
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
-        raise ConfigError(f"{path}: {problems}") from None
+    return load_yaml_model(path, KernelConfig)

@@ -8,7 +8,7 @@ working directory); simulators and synthesis pass the ``rtl`` folder's absolute 
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -32,36 +32,8 @@ class FoldingError(ValueError):
     """An impossible folding or block parameter; the message says which and why."""
 
 
-@dataclass(frozen=True)
-class LayerPlan:
-    mw: int
-    mh: int
-    simd: int
-    pe: int
-    in_bits: int
-    in_signed: bool
-    w_bits: int
-    acc_bits: int
-    out_bits: int
-    out_bias: int
-    lut_mult: bool = False
-
-    @property
-    def sf(self) -> int:
-        return self.mw // self.simd
-
-    @property
-    def nf(self) -> int:
-        return self.mh // self.pe
-
-    def mvau_config(self) -> MvauConfig:
-        return MvauConfig(mw=self.mw, mh=self.mh, simd=self.simd, pe=self.pe, in_bits=self.in_bits,
-                          in_signed=self.in_signed, w_bits=self.w_bits, acc_bits=self.acc_bits,
-                          out_bits=self.out_bits, out_bias=self.out_bias, lut_mult=self.lut_mult)
-
-
 def plan_layers(params: KernelParams, folding: list[tuple[int, int]],
-                lut_mult: list[bool] | None = None) -> list[LayerPlan]:
+                lut_mult: list[bool] | None = None) -> list[MvauConfig]:
     """Check a ``[(simd, pe), ...]`` folding against the model; raise :class:`FoldingError` if impossible.
     ``lut_mult[l]``: layer ``l`` builds its products in the fabric (default: DSP blocks)."""
     lut_mult = lut_mult or [False] * len(folding)
@@ -77,7 +49,7 @@ def plan_layers(params: KernelParams, folding: list[tuple[int, int]],
             raise FoldingError(f"layer {index}: impossible folding, MH={spec.mh} is not a multiple of PE={pe}")
         if spec.out_bits > 8:
             raise FoldingError(f"layer {index}: {spec.out_bits}-bit activations; the MVAU's thresholds support 1..8")
-        plans.append(LayerPlan(mw=spec.mw, mh=spec.mh, simd=simd, pe=pe, in_bits=spec.in_bits,
+        plans.append(MvauConfig(mw=spec.mw, mh=spec.mh, simd=simd, pe=pe, in_bits=spec.in_bits,
                                in_signed=spec.in_signed, w_bits=spec.w_bits, acc_bits=spec.acc_bits,
                                out_bits=spec.out_bits, out_bias=spec.out_bias, lut_mult=lut_mult[index]))
     for index in range(1, len(plans)):
@@ -87,7 +59,7 @@ def plan_layers(params: KernelParams, folding: list[tuple[int, int]],
     return plans
 
 
-def block_parameters(params: KernelParams, plans: list[LayerPlan], cfg: KernelConfig) -> dict[str, Any]:
+def block_parameters(params: KernelParams, plans: list[MvauConfig], cfg: KernelConfig) -> dict[str, Any]:
     """Every value the top template needs (and the manifest records)."""
     n, f, d = params.n_items, params.feature_dim, params.out_dim
     if n >= 1 << IN_WIDTH:
@@ -123,7 +95,7 @@ def _render(values: dict[str, Any]) -> str:
     return env.get_template("kernel_top.v.j2").render(**values)
 
 
-def write_rtl(rtl_dir: Path, params: KernelParams, plans: list[LayerPlan], cfg: KernelConfig,
+def write_rtl(rtl_dir: Path, params: KernelParams, plans: list[MvauConfig], cfg: KernelConfig,
               about: dict[str, Any]) -> dict[str, Any]:
     """Write the top, the blocks and the ROM files into ``rtl_dir``; return the parameters and file list."""
     rtl_dir.mkdir(parents=True, exist_ok=True)
@@ -132,10 +104,9 @@ def write_rtl(rtl_dir: Path, params: KernelParams, plans: list[LayerPlan], cfg: 
     memfiles.write_recip_rom(rtl_dir / "recip.hex", params.lmax, params.agg_shift)
     memfiles.write_item_rom(rtl_dir / "items.hex", params.items, params.item_bits, cfg.scorer.lanes)
     for index, (plan, w, t) in enumerate(zip(plans, params.weights, params.thresholds, strict=True)):
-        mcfg = plan.mvau_config()
-        memfiles.write_memh(rtl_dir / f"mvau{index}_weights.hex", weight_words(mcfg, w),
+        memfiles.write_memh(rtl_dir / f"mvau{index}_weights.hex", weight_words(plan, w),
                             plan.pe * plan.simd * plan.w_bits)
-        for j, words in enumerate(threshold_stage_words(mcfg, t)):
+        for j, words in enumerate(threshold_stage_words(plan, t)):
             memfiles.write_memh(rtl_dir / f"mvau{index}_thresh_s{j}.hex", words, plan.pe * plan.acc_bits)
         values["layers"][index].update(weight_file=f"mvau{index}_weights.hex", thresh_prefix=f"mvau{index}_thresh_s")
     values["files"] = {"features": "features.hex", "recip": "recip.hex", "item_rom": "items.hex"}

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from hybrec import __version__
-from hybrec.artifacts import atomic_write_bytes, atomic_write_json, sha256_file
+from hybrec.artifacts import atomic_write_bytes, atomic_write_json, first_changed_file, sha256_file
 from hybrec.export.golden import GoldenModel, KernelParams, QueryResult
 from hybrec.export.mlp import ExportError, export_qonnx_file, input_scale, integer_layers
 
@@ -127,7 +127,14 @@ def brevitas_topk(model: Any, golden: GoldenModel, histories: list[np.ndarray],
 def export_kernel(run_dir: Path, out_dir: Path, cache_dir: Path, variant: str = DEFAULT_VARIANT,
                   seed: int | None = None, k: int = 10, log: Any = print) -> dict[str, Any]:
     """Write the export directory (see the module docstring) and return ``export.json``'s content."""
-    model, payload, ckpt_path = load_quantized_hybrid(run_dir, variant, seed)
+    return export_model(load_quantized_hybrid(run_dir, variant, seed), run_dir, out_dir, cache_dir, k, log)
+
+
+def export_model(loaded: tuple[Any, dict[str, Any], Path], run_dir: Path, out_dir: Path, cache_dir: Path,
+                 k: int = 10, log: Any = print) -> dict[str, Any]:
+    """:func:`export_kernel` for a model :func:`load_quantized_hybrid` already loaded."""
+    model, payload, ckpt_path = loaded
+    variant = payload["variant"]
     shape, quant = model.shape, model.quant
     integer = model.integer_model()
     weights, thresholds, layers = integer_layers(model.mlp, shape.feature_dim)
@@ -183,7 +190,6 @@ def read_export(export_dir: Path) -> dict[str, Any]:
     summary: dict[str, Any] = json.loads(path.read_text())
     if summary.get("format") != FORMAT:
         raise ExportError(f"{path}: format {summary.get('format')!r}, this hybrec reads {FORMAT}")
-    for name, digest in summary["files"].items():
-        if not (export_dir / name).is_file() or sha256_file(export_dir / name) != digest:
-            raise ExportError(f"{export_dir / name}: missing or changed since the export (sha256 mismatch)")
+    if (changed := first_changed_file(export_dir, summary["files"])) is not None:
+        raise ExportError(f"{changed}: missing or changed since the export (sha256 mismatch)")
     return summary
