@@ -63,6 +63,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from hybrec.simulate.kernel import simulate_build
 
     build = Path(args.build)
+    if args.shared_lib:
+        from hybrec.simulate.shared_model import build_shared_model
+
+        lib = build_shared_model(build, log=console.print, force=args.force)
+        console.print(f"kernel model library for the simulated PYNQ device: {lib}")
+        return 0
     if args.harness:
         from hybrec.simulate.harness import run_harness
 
@@ -184,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--harness", action="store_true",
                      help="the fast C++ Verilator harness instead of cocotb (no latency/reset checks)")
+    sim.add_argument("--shared-lib", action="store_true",
+                     help="only build BUILD/sim/model/libkernel.so, the kernel model the simulated PYNQ device "
+                          "(hybrec.driver.simdevice) loads; reused while the RTL is unchanged")
+    sim.add_argument("--force", action="store_true", help="with --shared-lib: rebuild even when up to date")
     sim.set_defaults(func=cmd_sim)
 
     hls = sub.add_parser("hls", help="the HLS C++ kernel: C-simulation against the golden vectors, or Vitis HLS")
@@ -222,13 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     from hybrec.export.golden import KernelParamsError
     from hybrec.export.mlp import ExportError
     from hybrec.simulate.runner import SimulatorMissing
+    from hybrec.simulate.shared_model import SharedModelError
     from hybrec.train.runner import RunDirError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except (DataError, ConfigError, RunDirError, ExportError, BuildDirError, FoldingError, FinnError,
-            KernelParamsError, SimulatorMissing, ToolMissing, HlsError, BitstreamError, VivadoMissing) as err:
+            KernelParamsError, SimulatorMissing, ToolMissing, HlsError, BitstreamError, VivadoMissing,
+            SharedModelError) as err:
         console.print(f"[bold red]error:[/] {err}")
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,129 @@
+"""The kernel as a shared library for the simulated PYNQ device: ``sim/harness/kernel_model.cpp`` around the
+Verilated ``hybrec_kernel``, built into ``BUILD/sim/model/libkernel.so``.
+
+The driver side (``hybrec.driver.simmodel``, numpy + ctypes only, so it runs in the board-like environment)
+only loads the library; building it needs Verilator, which lives in the main environment, hence this
+module and ``hybrec sim --build B --shared-lib``.
+
+The library is rebuilt only when its key changes: the sha256 of the kernel's sources, the C++ wrapper, the
+ROM folder it reads at start-up (``MEM_DIR`` is compiled in) and the stream widths. ``BUILD/sim/model/
+model.json`` (written last) records the key, the widths and the library's own sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from hybrec.artifacts import atomic_write_json, sha256_file
+from hybrec.simulate.runner import SIM_DIR, simulator_env
+
+MODEL_CPP = SIM_DIR / "harness" / "kernel_model.cpp"
+LIB_NAME = "libkernel.so"
+FORMAT = "hybrec-sim-model/1"
+
+
+class SharedModelError(RuntimeError):
+    """The kernel's ports are not what the model expects, or building the library failed."""
+
+
+def _port_width(top_source: str, port: str) -> int | None:
+    """Width of ``port`` in the generated top's ANSI port list (``input wire [15:0] s_axis_tdata``)."""
+    match = re.search(rf"\b(?:input|output)\s+(?:wire|reg|logic)?\s*(\[\s*(\d+)\s*:\s*(\d+)\s*\])?\s*{port}\b",
+                      top_source)
+    if match is None:
+        return None
+    if match.group(1) is None:
+        return 1
+    return abs(int(match.group(2)) - int(match.group(3))) + 1
+
+
+def stream_interface(build_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The kernel's stream widths, read from its top module and checked against the manifest's
+    ``kernel.interface`` (``in_bits``/``out_bits``, or the older ``s_axis_tdata``/``m_axis_tdata``)."""
+    kernel = manifest["kernel"]
+    top_file = next((build_dir / s for s in kernel["sources"] if Path(s).stem == kernel["top"]), None)
+    if top_file is None or not top_file.is_file():
+        raise SharedModelError(f"the kernel's top module {kernel['top']}.v is not among the build's sources")
+    text = top_file.read_text()
+    in_bits, out_bits = _port_width(text, "s_axis_tdata"), _port_width(text, "m_axis_tdata")
+    if in_bits is None or out_bits is None:
+        raise SharedModelError(f"{top_file}: no s_axis_tdata/m_axis_tdata port")
+    keep = _port_width(text, "s_axis_tkeep")
+    declared = kernel.get("interface") or {}
+    for key, old_key, found in (("in_bits", "s_axis_tdata", in_bits), ("out_bits", "m_axis_tdata", out_bits)):
+        stated = declared.get(key, declared.get(old_key))
+        if stated is not None and int(stated) != found:
+            raise SharedModelError(f"the manifest says {key} = {stated}, the kernel's {top_file.name} has {found}")
+    if in_bits % 8 or out_bits % 8 or not 8 <= in_bits <= 64 or not 8 <= out_bits <= 64:
+        raise SharedModelError(f"stream widths must be whole bytes of at most 64 bits (in {in_bits}, out {out_bits})")
+    if keep is not None and keep != in_bits // 8:
+        raise SharedModelError(f"s_axis_tkeep has {keep} bits for a {in_bits}-bit s_axis_tdata")
+    return {"in_bits": in_bits, "out_bits": out_bits, "tkeep": keep is not None}
+
+
+def model_dir(build_dir: Path) -> Path:
+    return build_dir / "sim" / "model"
+
+
+def build_shared_model(build_dir: Path, log: Any = print, force: bool = False) -> Path:
+    """Build (or reuse) ``BUILD/sim/model/libkernel.so``; returns its path."""
+    from hybrec.compile.build import read_manifest
+
+    build_dir = Path(build_dir).resolve()
+    manifest = read_manifest(build_dir)
+    kernel = manifest["kernel"]
+    iface = stream_interface(build_dir, manifest)
+    sources = [build_dir / s for s in kernel["sources"]]
+    mem_dir = f"{(build_dir / 'rtl').resolve()}/"
+    digest = hashlib.sha256()
+    for path in [*sources, MODEL_CPP]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(json.dumps({"mem_dir": mem_dir, **iface, "format": FORMAT}, sort_keys=True).encode())
+    key = digest.hexdigest()
+
+    out = model_dir(build_dir)
+    lib, info_path = out / LIB_NAME, out / "model.json"
+    if not force and lib.is_file() and info_path.is_file():
+        info = json.loads(info_path.read_text())
+        if info.get("key") == key and info.get("sha256") == sha256_file(lib):
+            return lib
+    info_path.unlink(missing_ok=True)
+    obj = out / "obj"
+    shutil.rmtree(obj, ignore_errors=True)
+    obj.mkdir(parents=True, exist_ok=True)
+    defines = (f"-DKM_IN_BYTES={iface['in_bits'] // 8} -DKM_OUT_BYTES={iface['out_bits'] // 8} "
+               f"-DKM_HAS_TKEEP={int(iface['tkeep'])}")
+    cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+           "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-UNOPTFLAT", "--top-module", kernel["top"],
+           f'-G{kernel.get("mem_dir_parameter", "MEM_DIR")}="{mem_dir}"', "-Mdir", str(obj),
+           "-CFLAGS", f"-O2 -std=c++17 -fPIC -DVL_USER_FATAL {defines}", "-LDFLAGS", "-shared",
+           "-o", LIB_NAME, "-j", str(max(1, min(4, os.cpu_count() or 1))), *map(str, sources), str(MODEL_CPP)]
+    log(f"building the kernel model library ({len(sources)} sources, {iface['in_bits']}-bit in, "
+        f"{iface['out_bits']}-bit out) ...")
+    started = time.perf_counter()
+    with simulator_env("verilator"):
+        result = subprocess.run(cmd, capture_output=True, text=True)
+    built = obj / LIB_NAME
+    if result.returncode != 0 or not built.is_file():
+        raise SharedModelError(f"building {LIB_NAME} failed (exit {result.returncode}):\n"
+                               f"{(result.stdout + result.stderr)[-3000:]}")
+    tmp = out / f".{LIB_NAME}.tmp"
+    shutil.copyfile(built, tmp)
+    os.replace(tmp, lib)
+    seconds = time.perf_counter() - started
+    atomic_write_json(info_path, {
+        "format": FORMAT, "key": key, "library": LIB_NAME, "sha256": sha256_file(lib),
+        "build_id": manifest["build_id"], "top": kernel["top"], "mem_dir": mem_dir, **iface,
+        "k": kernel["parameters"]["k"], "n_items": kernel["parameters"]["n_items"],
+        "lmax": kernel["parameters"]["lmax"], "seconds": round(seconds, 1),
+    })
+    log(f"{lib} built in {seconds:.0f} s")
+    return lib
