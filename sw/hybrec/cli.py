@@ -154,6 +154,49 @@ def cmd_hls(args: argparse.Namespace) -> int:
     return 0 if report["passed"] else 1
 
 
+def cmd_hil(args: argparse.Namespace) -> int:
+    from hybrec.bench.hil import BACKENDS, HilError, HilOptions, HostModel, load_workload, prepare_gpu_inputs, run_hil
+
+    build = Path(args.build)
+    try:
+        if args.prepare_gpu or args.prepare_board:
+            work = load_workload(build, cache_dir(), args.run, args.users, log=console.print)
+            if args.prepare_gpu:
+                console.print(f"wrote {prepare_gpu_inputs(work, args.prepare_gpu)} (carry it to the GPU machine: "
+                              "scripts/device_hil_gpu.sh)")
+            if args.prepare_board:
+                from hybrec.artifacts import atomic_write_bytes
+                from hybrec.bench.hil_board import write_queries
+
+                path = args.prepare_board / "queries.npz"
+                atomic_write_bytes(path, write_queries(path, work.histories))
+                console.print(f"wrote {path} (for python -m hybrec.bench.hil_board pynq on the board)")
+            return 0
+        backends = tuple(args.backends) if args.backends else BACKENDS
+        options = HilOptions(backends=backends, cpu_batches=tuple(args.batches), fpga_batches=tuple(args.batches),
+                             cpu_min_calls=args.cpu_calls, cpu_threads=args.cpu_threads, gpu_json=args.gpu_json,
+                             clock_mhz=args.clock_mhz, host=HostModel(dma_us=args.dma_us, register_us=args.register_us),
+                             ddr_gbs=args.ddr_gbs, board_python=args.board_python, pynq_results=args.pynq_results,
+                             bitfile=args.bitfile, bitstream_manifest=args.bitstream_manifest, users=args.users,
+                             run_dir=args.run, progress=not args.quiet)
+        report = run_hil(build, args.out, cache_dir(), options, log=console.print)
+    except HilError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        return 2
+    for name, backend in report["backends"].items():
+        if backend["status"] != "ok":
+            console.print(f"[yellow]{name}: {backend['status']}[/] — {backend['reason']}")
+    for name, ok in report["fpga_equals_golden"].items():
+        console.print(f"{name}: top-10 lists {'equal' if ok else 'DIFFER FROM'} the golden model's for all "
+                      f"{report['workload']['queries']} test users")
+    bar = report["bar_10x"]
+    verdict = {True: "[green]met[/]", False: "[red]not met[/]", None: "[yellow]not evaluated[/]"}[bar["met"]]
+    reason = f" — {bar['reason']}" if bar.get("reason") else ""
+    console.print(f"10x bar (FPGA vs best GPU batch 1): {verdict}{reason}")
+    console.print(f"report: {args.out / 'hil.md'} (and hil.json, plots, topk_*.tsv in {args.out})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hybrec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -216,6 +259,35 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--build", required=True, type=Path, help="build directory of `hybrec compile`")
     fit.add_argument("--target", nargs="+", choices=["ecp5-85k", "xc7z020"], default=["ecp5-85k", "xc7z020"])
     fit.set_defaults(func=cmd_fit)
+
+    hil = sub.add_parser("hil", help="hardware-in-the-loop benchmark: CPU, GPU (committed JSON), simulated FPGA "
+                                     "through the PYNQ driver, PYNQ board; writes OUT/hil.md")
+    hil.add_argument("--build", required=True, type=Path, help="build directory of `hybrec compile`")
+    hil.add_argument("--out", type=Path, default=Path("reports/hil/local"), help="report folder")
+    hil.add_argument("--backends", nargs="+", choices=["cpu", "gpu", "sim", "pynq"],
+                     help="default: all (those that cannot run say why)")
+    hil.add_argument("--batches", type=int, nargs="+", default=[1, 16, 256], help="batch sizes (CPU and FPGA)")
+    hil.add_argument("--users", type=int, help="only the first N test users (default: all)")
+    hil.add_argument("--run", type=Path, help="the run directory the build came from (default: the manifest's)")
+    hil.add_argument("--cpu-calls", type=int, default=50, help="timed CPU calls per batch size (at least one pass)")
+    hil.add_argument("--cpu-threads", type=int, default=1, help="torch threads of the CPU backend")
+    hil.add_argument("--gpu-json", type=Path, help="GPU results (default: the newest reports/hil/gpu/*/hil_gpu.json)")
+    hil.add_argument("--clock-mhz", type=float,
+                     help="an FPGA clock to use when no bitstream of this build exists (labelled ASSUMED)")
+    hil.add_argument("--dma-us", type=float, default=1.0, help="DMA model: fixed time per query (assumed)")
+    hil.add_argument("--register-us", type=float, default=0.2, help="host model: time per DMA register access")
+    hil.add_argument("--ddr-gbs", type=float, default=2.1,
+                     help="board DDR bandwidth for item vectors that do not fit on chip (PYNQ-Z1/Z2 peak: 2.1)")
+    hil.add_argument("--board-python", type=Path, help="python of the board-like environment (default .venv-board)")
+    hil.add_argument("--pynq-results", type=Path, help="R.npz of `python -m hybrec.bench.hil_board pynq` on a board")
+    hil.add_argument("--bitfile", type=Path, help="PYNQ overlay .bit (with its .hwh), to run on this board")
+    hil.add_argument("--bitstream-manifest", type=Path, help="the .bit's manifest (sha256, build id)")
+    hil.add_argument("--prepare-gpu", type=Path, metavar="DIR",
+                     help="only write DIR/inputs.npz for scripts/device_hil_gpu.sh and stop")
+    hil.add_argument("--prepare-board", type=Path, metavar="DIR",
+                     help="only write DIR/queries.npz for hybrec.bench.hil_board on a board and stop")
+    hil.add_argument("--quiet", action="store_true", help="no progress bars")
+    hil.set_defaults(func=cmd_hil)
     return parser
 
 

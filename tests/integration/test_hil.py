@@ -1,0 +1,170 @@
+"""The hardware-in-the-loop benchmark on the smoke build: the CPU backend's lists are the golden model's, the
+top-K files carry the dataset's own ids, the report is written, and what is missing (GPU figures, a
+bitstream, a board) is said, never filled in. The simulated-FPGA run needs .venv-board and a Verilator build
+of the smoke kernel: slow tier."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hybrec.bench.hil import (
+    Backend,
+    HilOptions,
+    HostModel,
+    TopK,
+    Workload,
+    bar_10x,
+    fpga_clock,
+    golden_lists,
+    load_workload,
+    prepare_gpu_inputs,
+    read_gpu,
+    read_topk_tsv,
+    run_cpu,
+    run_hil,
+    write_topk_tsv,
+)
+from hybrec.cli import cache_dir, main
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def work(smoke_build: Path) -> Workload:
+    return load_workload(smoke_build, cache_dir(), log=lambda _: None)
+
+
+def test_cpu_backend_lists_equal_the_golden_model(work: Workload) -> None:
+    golden = golden_lists(work)
+    cpu = run_cpu(work, [1, 7], min_calls=1, threads=1, progress=False, log=lambda _: None)
+    assert cpu.status == "ok" and cpu.lists is not None
+    assert cpu.lists.mismatches(golden).size == 0
+    assert {r["batch"] for r in cpu.data["rows"]} == {1, 7}
+    assert all(r["queries_differing_from_first_row"] == 0 for r in cpu.data["rows"])
+    assert len(cpu.data["rows"][0]["samples_us"]["compute"]) == work.n_queries  # batch 1: one sample per query
+
+
+def test_topk_tsv_uses_the_datasets_ids(work: Workload, tmp_path: Path) -> None:
+    golden = golden_lists(work)
+    lists = TopK(golden.ids.copy(), golden.scores.copy())
+    lists.ids[0, -1], lists.scores[0, -1] = -1, 0  # an invalid result is left out of the file
+    path = tmp_path / "topk_x.tsv"
+    write_topk_tsv(path, work, lists)
+    lines = path.read_text().splitlines()
+    assert lines[0] == "user_id\trank\titem_id\tscore"
+    assert len(lines) == 1 + work.n_queries * work.params.k - 1
+    user, rank, item, score = lines[1].split("\t")
+    assert (user, rank) == (work.user_ids[0], "1")
+    assert item == work.item_ids[int(golden.ids[0, 0])] and int(score) == golden.scores[0, 0]
+    # dataset ids are not kernel indices: ML-100K's item "1" is kernel item 0
+    assert work.item_ids[0] != "0"
+    back = read_topk_tsv(path, work)
+    np.testing.assert_array_equal(back.ids, lists.ids)
+    np.testing.assert_array_equal(back.scores, lists.scores)
+
+
+def test_report_without_gpu_figures_bitstream_or_board(smoke_build: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    options = HilOptions(backends=("cpu", "gpu", "pynq"), cpu_batches=(1, 16), cpu_min_calls=1,
+                         gpu_root=tmp_path / "nothing-here", progress=False)
+    report = run_hil(smoke_build, out, cache_dir(), options, log=lambda _: None)
+    for name in ("hil.json", "hil.md", "topk_golden.tsv", "topk_cpu.tsv", "latency_distribution.png",
+                 "throughput_vs_batch.png", "latency_vs_catalogue.png"):
+        assert (out / name).is_file(), name
+    assert not (out / "topk_gpu.tsv").exists() and not (out / "topk_pynq.tsv").exists()
+    saved = json.loads((out / "hil.json").read_text())
+    assert saved["quality"]["cpu"]["lists_differing_from_golden"] == 0
+    assert saved["quality"]["cpu"]["ndcg"] == pytest.approx(saved["quality"]["golden"]["ndcg"])
+    gpu = saved["backends"]["gpu"]
+    assert gpu["status"] == "unavailable" and "no GPU results" in gpu["reason"] and "rows" not in gpu
+    assert saved["backends"]["pynq"]["status"] == "unavailable" and "board" in saved["backends"]["pynq"]["reason"]
+    assert saved["bar_10x"]["met"] is None and saved["bar_10x"]["gpu"] is None
+    assert all(r["backend"] == "cpu" for r in saved["throughput"])  # no GPU or FPGA row was made up
+    assert not any("gpu" in p for p in saved["catalogue"]["points"])
+    md = (out / "hil.md").read_text()
+    assert "**unavailable**: no GPU results" in md and "not evaluated" in md
+    assert report["protocol_check"]["equal_to_run_metrics"]  # the golden scores reproduce the run's NDCG@10
+
+
+def test_missing_bitstream_gives_cycles_only_and_an_assumed_clock_is_labelled(work: Workload, tmp_path: Path) -> None:
+    clock = fpga_clock(work, None, bitstream_root=tmp_path)
+    assert clock["mhz"] is None and "no bitstream" in clock["label"] and "cycles only" in clock["label"]
+    assumed = fpga_clock(work, 150.0, bitstream_root=tmp_path)
+    assert assumed["mhz"] == 150.0 and "ASSUMED" in assumed["label"]
+    # a bitstream manifest of this build: its Fmax is the clock, whatever the user assumed
+    folder = tmp_path / "ecp5-85k-x"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"build": {"build_id": work.build_id}, "fmax_mhz": 123.4,
+                                                      "timing_met": True, "device": "LFE5U-85F",
+                                                      "clock": {"constraint_mhz": 100.0}}))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "manifest.json").write_text(json.dumps({"build": {"build_id": "another"}, "fmax_mhz": 999}))
+    real = fpga_clock(work, 150.0, bitstream_root=tmp_path)
+    assert real["mhz"] == 123.4 and real["source"] == "bitstream" and real["ignored_assumed_mhz"] == 150.0
+
+    gpu = Backend("gpu", "ok", data={"rows": [
+        {"mode": "cuda_graph", "dtype": "float32", "batch": 1, "exact": True,
+         "compute": {"p50_us": 50.0, "p99_us": 60.0}, "end_to_end": {"p50_us": 100.0, "p99_us": 120.0}},
+        {"mode": "cuda_graph", "dtype": "float16", "batch": 1, "exact": False,  # not the same work: never the best
+         "compute": {"p50_us": 1.0, "p99_us": 1.0}, "end_to_end": {"p50_us": 2.0, "p99_us": 2.0}}]})
+
+    def sim(c: dict) -> Backend:
+        return Backend("sim", "ok", data={"cycles": {"p50": 500.0}, "clock": c,
+                                          "host_model": HostModel(dma_us=1.0, register_us=0.2).terms(10)})
+
+    none = bar_10x(sim(clock), gpu)
+    assert none["met"] is None and "no clock" in none["reason"] and "fpga_kernel_us" not in none
+    assert none["gpu"]["dtype"] == "float32"
+    assert none["clock_needed_mhz"]["device"] == pytest.approx(10 * 500 / 50.0)
+    assert none["clock_needed_mhz"]["end_to_end"] == pytest.approx(500 / (100.0 / 10 - 3.0))
+    at_assumed = bar_10x(sim(assumed), gpu)  # an assumed clock never establishes the bar
+    assert at_assumed["met"] is None and at_assumed["met_at_assumed_clock"] is True
+    assert "assumed" in at_assumed["reason"]
+    met = bar_10x(sim(real), gpu)  # 500 cycles at 123.4 MHz = 4.05 us (12.3x below 50 us); + 3 us: 14.2x below 100
+    assert met["met"] is True
+    assert met["ratios"]["device"] == pytest.approx(50.0 / (500 / 123.4))
+    assert met["ratios"]["end_to_end"] == pytest.approx(100.0 / (500 / 123.4 + 3.0))
+    gpu.data["rows"][0]["end_to_end"]["p50_us"] = 60.0  # now 8.5x end to end: not met
+    assert bar_10x(sim(real), gpu)["met"] is False
+
+
+def test_gpu_script_on_the_cpu_and_its_json_read_back(work: Workload, tmp_path: Path) -> None:
+    """hil_gpu (the lent GPU machine's module) with --device cpu: its lists are the golden model's, and the
+    benchmark reads its JSON back as this build's; a JSON of another kernel gives timings but no lists."""
+    from hybrec.bench.hil_gpu import main as gpu_main
+
+    inputs = prepare_gpu_inputs(work, tmp_path / "in")
+    assert gpu_main(["--inputs", str(inputs), "--out", str(tmp_path / "out"), "--device", "cpu", "--batches", "1",
+                     "5", "--min-calls", "1", "--warmup", "0"]) == 0
+    path = tmp_path / "out" / "hil_gpu.json"
+    gpu = read_gpu(work, path)
+    assert gpu.status == "ok" and gpu.data["same_kernel"] and gpu.data["same_queries"]
+    assert gpu.lists is not None and gpu.lists.mismatches(golden_lists(work)).size == 0
+    assert {(r["mode"], r["batch"]) for r in gpu.data["rows"]} == {("eager", 1), ("eager", 5)}
+    other = json.loads(path.read_text())
+    other["inputs"]["kernel_sha256"] = "f" * 64
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    foreign = read_gpu(work, tmp_path / "other.json")
+    assert foreign.status == "ok" and foreign.lists is None and "not this model's" in foreign.data["note"]
+    assert main(["hil", "--build", str(work.build_dir), "--gpu-json", str(tmp_path / "missing.json"),
+                 "--backends", "gpu", "--out", str(tmp_path / "r")]) == 2
+
+
+@pytest.mark.slow
+def test_sim_backend_through_the_driver_equals_the_golden_model(smoke_build: Path, tmp_path: Path) -> None:
+    if not (ROOT / ".venv-board" / "bin" / "python").is_file():
+        pytest.skip("no .venv-board (make setup builds it)")
+    out = tmp_path / "report"
+    report = run_hil(smoke_build, out, cache_dir(), HilOptions(backends=("sim",), fpga_batches=(1, 8),
+                                                               progress=False, plots=False), log=lambda _: None)
+    sim = report["backends"]["sim"]
+    assert sim["status"] == "ok", sim["reason"]
+    assert report["fpga_equals_golden"] == {"sim": True}
+    assert len(sim["cycles_per_query"]) == report["workload"]["queries"] and sim["cycles"]["min"] > 0
+    assert sim["batches"]["8"]["differ_from_latency_run"] == 0
+    assert (out / "topk_sim.tsv").read_text() == (out / "topk_golden.tsv").read_text()
