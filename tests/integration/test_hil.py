@@ -155,16 +155,32 @@ def test_gpu_script_on_the_cpu_and_its_json_read_back(work: Workload, tmp_path: 
                  "--backends", "gpu", "--out", str(tmp_path / "r")]) == 2
 
 
+def test_pynq_backend_off_a_board_says_so(smoke_build: Path, tmp_path: Path) -> None:
+    if not (ROOT / ".venv-board" / "bin" / "python").is_file():
+        pytest.skip("no .venv-board (make setup builds it)")
+    (tmp_path / "hybrec.bit").write_bytes(b"not a bitstream")
+    (tmp_path / "bit.json").write_text("{}")
+    options = HilOptions(backends=("pynq",), bitfile=tmp_path / "hybrec.bit", bitstream_manifest=tmp_path / "bit.json",
+                         progress=False, plots=False)
+    report = run_hil(smoke_build, tmp_path / "r", cache_dir(), options, log=lambda _: None)
+    pynq = report["backends"]["pynq"]
+    assert pynq["status"] == "unavailable" and pynq["reason"].startswith("hil_board pynq: not on a PYNQ board")
+    assert "pynq" not in report["quality"] and report["fpga_equals_golden"] == {}
+
+
 @pytest.mark.slow
 def test_sim_backend_through_the_driver_equals_the_golden_model(smoke_build: Path, tmp_path: Path) -> None:
     if not (ROOT / ".venv-board" / "bin" / "python").is_file():
         pytest.skip("no .venv-board (make setup builds it)")
     out = tmp_path / "report"
-    report = run_hil(smoke_build, out, cache_dir(), HilOptions(backends=("sim",), fpga_batches=(1, 8),
+    # batch 256 after the 32-query latency chunks: the driver's buffers grow (the simulated device once mixed
+    # re-allocated buffers up; every batched answer is compared with the one-at-a-time answers)
+    report = run_hil(smoke_build, out, cache_dir(), HilOptions(backends=("sim",), fpga_batches=(1, 16, 256),
                                                                progress=False, plots=False), log=lambda _: None)
     sim = report["backends"]["sim"]
     assert sim["status"] == "ok", sim["reason"]
     assert report["fpga_equals_golden"] == {"sim": True}
     assert len(sim["cycles_per_query"]) == report["workload"]["queries"] and sim["cycles"]["min"] > 0
-    assert sim["batches"]["8"]["differ_from_latency_run"] == 0
+    assert sim["batches"]["16"]["differ_from_latency_run"] == 0 == sim["batches"]["256"]["differ_from_latency_run"]
+    assert report["fpga_batched_runs_differing"] == {}
     assert (out / "topk_sim.tsv").read_text() == (out / "topk_golden.tsv").read_text()

@@ -121,7 +121,8 @@ def write_plots(report: dict[str, Any], out_dir: Path) -> list[str]:
     ax.set_xlabel("latency per query, batch 1 (µs, log)")
     ax.set_ylabel("fraction of the test users' queries")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower right")
     ax.set_title("compute time (CPU, GPU) and kernel time (FPGA) unless marked" if f else
                  "CPU and GPU: compute time unless marked", fontsize=9)
     if sim_ok and not f:
@@ -163,7 +164,8 @@ def write_plots(report: dict[str, Any], out_dir: Path) -> list[str]:
     ax.set_xlabel("batch size (queries per call)")
     ax.set_ylabel("queries per second (compute time; log)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    if series:
+        ax.legend(fontsize=7)
     note = "" if f or not sim_ok else "\nFPGA not drawn: no clock (cycles per query are in the report)"
     ax.set_title(f"Throughput vs batch size{note}\n{machines}", fontsize=7)
     files.append(_save(fig, out_dir / "throughput_vs_batch.png"))
@@ -285,6 +287,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append("")
         lines.append(f"**{name}: the FPGA's top-10 lists {'equal' if ok else 'DO NOT equal'} the golden model's for "
                      f"{'every one of the' if ok else 'all'} {report['workload']['queries']} users.**")
+        batches = backends.get(name, {}).get("batches", {})
+        if batches:
+            same = all(not b.get("differ_from_latency_run") for b in batches.values())
+            lines.append(f"Sent back to back in batches of {', '.join(batches)}, the answers "
+                         + ("are the same." if same else "DIFFER: " + ", ".join(
+                             f"batch {k}: {b['differ_from_latency_run']} queries" for k, b in batches.items())
+                            + "."))
     g = backends.get("gpu", {})
     if g.get("note"):
         lines += ["", f"GPU: {g['note']}."]
