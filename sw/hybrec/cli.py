@@ -263,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     hil = sub.add_parser("hil", help="hardware-in-the-loop benchmark: CPU, GPU (committed JSON), simulated FPGA "
                                      "through the PYNQ driver, PYNQ board; writes OUT/hil.md")
     hil.add_argument("--build", required=True, type=Path, help="build directory of `hybrec compile`")
-    hil.add_argument("--out", type=Path, default=Path("reports/hil/local"), help="report folder")
+    hil.add_argument("--out", type=Path, default=Path("reports/local/hil"),
+                     help="report folder (default: reports/local/hil, not committed; make hil: reports/hil/ml100k)")
     hil.add_argument("--backends", nargs="+", choices=["cpu", "gpu", "sim", "pynq"],
                      help="default: all (those that cannot run say why)")
     hil.add_argument("--batches", type=int, nargs="+", default=[1, 16, 256], help="batch sizes (CPU and FPGA)")
