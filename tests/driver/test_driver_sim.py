@@ -4,6 +4,7 @@ each error path (bitstream checks, DMA errors and timeouts, bad input, wrong ans
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from pathlib import Path
@@ -396,3 +397,18 @@ def test_missing_hwh_and_unknown_dma(bitstream_files, fake_overlay, monkeypatch)
 def _two_dmas(self: FakeOverlay, bitfile: str) -> None:
     FakeOverlay.loaded.append(bitfile)
     self.ip_dict = {"dma": {"type": "xilinx.com:ip:axi_dma:7.1"}, "dma2": {"type": "xilinx.com:ip:axi_dma:7.1"}}
+
+
+def test_a_freed_buffer_handle_is_never_given_to_a_new_buffer(sim_build) -> None:
+    """Buffers are found by handle: a new buffer must not take the number of a live one after a free."""
+    dev = scripted(sim_build, lambda packet: [])
+    first, second = dev.allocate(16, "u4"), dev.allocate(16, "u4")
+    second[:] = 7
+    second.flush()
+    del first
+    gc.collect()
+    third = dev.allocate(16, "u4")
+    third[:] = 9
+    third.flush()
+    second.invalidate()
+    assert (second == 7).all(), "writing the new buffer changed a live one"

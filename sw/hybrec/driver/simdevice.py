@@ -201,6 +201,7 @@ class SimDevice(pynq.Device):
         self.cycles_per_poll = int(cycles_per_poll)
         self._blocks: list[_Block] = []
         self._by_id: dict[int, _Block] = {}
+        self._next_bid = 1   # buffer handles are never reused (a freed handle's number may not alias a live one)
         self._next = MEM_BASE
         self.mm2s = _Channel("MM2S", 0x00)
         self.s2mm = _Channel("S2MM", 0x30)
@@ -263,7 +264,8 @@ class SimDevice(pynq.Device):
         size = -(-nbytes // PAGE) * PAGE
         block = _Block(self._next, size)
         self._next += size + PAGE  # an unmapped page after every buffer
-        bid = len(self._by_id) + 1
+        bid = self._next_bid
+        self._next_bid += 1
         self._by_id[bid] = block
         bisect.insort(self._blocks, block, key=lambda b: b.address)
         buf = PynqBuffer(shape, dtype, buffer=block.host, device=self, device_address=block.address, bo=bid,
