@@ -35,7 +35,8 @@ def make_tiny_build(out: Path) -> Path:
     with the same keys), made without training."""
     params = tiny_params()
     config = KernelConfig(layers=(LayerFolding(simd=2, pe=2), LayerFolding(simd=2, pe=1)),
-                          scorer=ScorerConfig(lanes=2), hist_agg=HistAggConfig(norm_par=2), mask_banks=2, k=3)
+                          scorer=ScorerConfig(lanes=2), hist_agg=HistAggConfig(norm_par=2), mask_banks=2, k=3,
+                          ids_per_beat=1)  # one id per beat: the other input width of the RTL, in the default suite
     plans = plan_layers(params, [(2, 2), (2, 1)])
     inputs = {"checkpoint_sha256": "0" * 64, "kernel_config": "tiny", "hybrec": "test"}
     build_id = sha256_json(inputs)[:16]
@@ -52,6 +53,7 @@ def make_tiny_build(out: Path) -> Path:
         "format": FORMAT, "inputs": inputs, "build_id": build_id,
         "kernel": {"top": TOP, "sources": [f"rtl/{name}" for name in rtl["sources"]],
                    "memory_files": [f"rtl/{name}" for name in rtl["memory_files"]], "mem_dir_parameter": "MEM_DIR",
+                   "interface": {"ids_per_beat": 1, "in_bits": 16, "out_bits": 64},
                    "parameters": {k: v for k, v in rtl.items() if k not in ("sources", "memory_files")}},
         "vectors": {"file": "vectors/golden.npz", "queries": int(vectors["offsets"].size - 1),
                     "user_queries": len(histories)},

@@ -5,7 +5,11 @@
 //   mean[j] = sat_FEAT_BITS((acc[j] * R[n] + 2^(AGG_SHIFT-1)) >>> AGG_SHIFT)
 // with R[n] = numerics.reciprocal_table(LMAX, AGG_SHIFT)[n] read from RECIP_FILE.
 //
-// Pipeline (see README.md): S0 accept id + ROM read, S1 ROM output, S2 row register + accumulate,
+// IPB ids per input beat: slot s at s_axis_tdata[s*ID_BITS +: ID_BITS], present when s_axis_tkeep[s]
+// (slots in order; an absent slot is no id at all: not counted, not flagged). The feature ROM has one
+// read port per slot (IPB = 2: both ports of a dual-port block RAM), so a beat takes one cycle.
+//
+// Pipeline (see README.md): S0 accept ids + ROM reads, S1 ROM outputs, S2 rows registered + accumulate,
 // SNAP snapshot of the packet's sums, MUL NORM_PAR products per cycle, OUT round/saturate into the
 // output register.
 `default_nettype none
@@ -18,13 +22,15 @@ module hist_agg #(
     parameter integer LMAX      = 64,        // ids used per packet; later ids are ignored
     parameter integer AGG_SHIFT = 16,        // fixed-point shift of the reciprocal table
     parameter integer NORM_PAR  = F,         // features normalised per cycle (F % NORM_PAR == 0)
+    parameter integer IPB       = 1,         // ids per input beat (1 or 2: the ROM's read ports)
     parameter         FEAT_FILE  = "feat.hex",  // $readmemh: N_ITEMS lines of F*FEAT_BITS bits
     parameter         RECIP_FILE = "recip.hex"  // $readmemh: LMAX+1 lines of AGG_SHIFT+1 bits
 ) (
     input  wire                   ap_clk,
     input  wire                   ap_rst_n,
-    // history ids, one packet (tlast on the final id) per query
-    input  wire [ID_BITS-1:0]     s_axis_tdata,
+    // history ids, one packet (tlast on the final beat) per query
+    input  wire [IPB*ID_BITS-1:0] s_axis_tdata,
+    input  wire [IPB-1:0]         s_axis_tkeep,
     input  wire                   s_axis_tvalid,
     output wire                   s_axis_tready,
     input  wire                   s_axis_tlast,
@@ -57,20 +63,26 @@ module hist_agg #(
         $readmemh(RECIP_FILE, recip_rom);
     end
 
-    // ------------------------------------------------------------------ S0: accept an id
+    // ------------------------------------------------------------------ S0: accept a beat of ids
+    generate
+        if (IPB < 1 || IPB > 2) begin : g_check_ipb
+            hist_agg_error_IPB_must_be_1_or_2 u_error ();
+        end
+    endgenerate
+
     reg [CNT_BITS-1:0] seen;      // ids seen in this packet (saturates at LMAX)
     reg [CNT_BITS-1:0] n_used;    // valid ids counted so far
     reg                f_trunc;
     reg                f_bad;
 
-    // S1 (ROM output) and S2 (ROM data registered in the fabric) registers
-    reg                p1_v,     p2_v;
-    reg                p1_use;
-    reg                p1_last,  p2_last;
-    reg [CNT_BITS-1:0] p1_n,     p2_n;       // final count (valid with *_last)
-    reg [2:0]          p1_flags, p2_flags;   // final flags (valid with *_last)
-    reg [ROW_BITS-1:0] rom_q;                // block-RAM read register
-    reg [ROW_BITS-1:0] row_q;                // the row, or zeros for an ignored id
+    // S1 (ROM outputs) and S2 (ROM data registered in the fabric) registers
+    reg                    p1_v,     p2_v;
+    reg [IPB-1:0]          p1_use;
+    reg                    p1_last,  p2_last;
+    reg [CNT_BITS-1:0]     p1_n,     p2_n;       // final count (valid with *_last)
+    reg [2:0]              p1_flags, p2_flags;   // final flags (valid with *_last)
+    reg [IPB*ROW_BITS-1:0] rom_q;                // block-RAM read registers, one per slot
+    reg [IPB*ROW_BITS-1:0] row_q;                // the rows, or zeros for ignored ids
 
     reg                snap_full;
 
@@ -79,12 +91,35 @@ module hist_agg #(
     wire adv       = !acc_stall;
     wire in_fire   = s_axis_tvalid && adv;
 
-    wire in_room  = (seen != LMAX_CNT);
-    wire in_range = ({1'b0, s_axis_tdata} < N_LIM);
-    wire in_use   = in_room && in_range;
-    wire [CNT_BITS-1:0] n_next = n_used + {{(CNT_BITS - 1){1'b0}}, in_use};
-    wire trunc_next = f_trunc || !in_room;
-    wire bad_next   = f_bad || (in_room && !in_range);
+    // Slot s sits at position seen + (present slots before it); it is used when present, at a position
+    // below LMAX and in range.
+    reg [IPB-1:0]      in_use;
+    reg [CNT_BITS:0]   pos;
+    reg [CNT_BITS:0]   n_acc;
+    reg                trunc_next, bad_next;
+    integer            s;
+    always @* begin
+        pos        = {1'b0, seen};
+        n_acc      = {1'b0, n_used};
+        trunc_next = f_trunc;
+        bad_next   = f_bad;
+        for (s = 0; s < IPB; s = s + 1) begin
+            in_use[s] = 1'b0;
+            if (s_axis_tkeep[s]) begin
+                if (pos >= {1'b0, LMAX_CNT}) begin
+                    trunc_next = 1'b1;
+                end else if ({1'b0, s_axis_tdata[s*ID_BITS +: ID_BITS]} < N_LIM) begin
+                    in_use[s] = 1'b1;
+                    n_acc     = n_acc + 1'b1;
+                end else begin
+                    bad_next = 1'b1;
+                end
+                pos = pos + 1'b1;
+            end
+        end
+    end
+    wire [CNT_BITS-1:0] n_next    = n_acc[CNT_BITS-1:0];     // <= LMAX
+    wire [CNT_BITS-1:0] seen_next = (pos > {1'b0, LMAX_CNT}) ? LMAX_CNT : pos[CNT_BITS-1:0];
 
     assign s_axis_tready = adv;
 
@@ -101,7 +136,7 @@ module hist_agg #(
                 f_trunc <= 1'b0;
                 f_bad   <= 1'b0;
             end else begin
-                seen    <= in_room ? seen + 1'b1 : seen;
+                seen    <= seen_next;
                 n_used  <= n_next;
                 f_trunc <= trunc_next;
                 f_bad   <= bad_next;
@@ -109,20 +144,26 @@ module hist_agg #(
         end
     end
 
-    // ROM read (one registered port; ignored ids read row 0 and are zeroed in S2). The extra S2
-    // register keeps the block RAM's slow clock-to-output off the accumulator adders.
-    wire [AW-1:0] rom_addr = in_use ? s_axis_tdata[AW-1:0] : {AW{1'b0}};
-    always @(posedge ap_clk) begin
-        if (adv) begin
-            rom_q <= feat_rom[rom_addr];
-            row_q <= p1_use ? rom_q : {ROW_BITS{1'b0}};
+    // ROM reads (one registered port per slot; ignored ids read row 0 and are zeroed in S2). The extra
+    // S2 register keeps the block RAM's slow clock-to-output off the accumulator adders.
+    genvar j;
+    generate
+        for (j = 0; j < IPB; j = j + 1) begin : g_read
+            wire [AW-1:0] rom_addr = in_use[j] ? s_axis_tdata[j*ID_BITS +: AW] : {AW{1'b0}};
+            always @(posedge ap_clk) begin
+                if (adv) begin
+                    rom_q[j*ROW_BITS +: ROW_BITS] <= feat_rom[rom_addr];
+                    row_q[j*ROW_BITS +: ROW_BITS] <= p1_use[j] ? rom_q[j*ROW_BITS +: ROW_BITS]
+                                                               : {ROW_BITS{1'b0}};
+                end
+            end
         end
-    end
+    endgenerate
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             p1_v     <= 1'b0;
-            p1_use   <= 1'b0;
+            p1_use   <= {IPB{1'b0}};
             p1_last  <= 1'b0;
             p1_n     <= {CNT_BITS{1'b0}};
             p1_flags <= 3'b000;
@@ -132,7 +173,7 @@ module hist_agg #(
             p2_flags <= 3'b000;
         end else if (adv) begin
             p1_v     <= in_fire;
-            p1_use   <= in_fire && in_use;
+            p1_use   <= in_fire ? in_use : {IPB{1'b0}};
             p1_last  <= s_axis_tlast;
             p1_n     <= n_next;
             p1_flags <= {bad_next, trunc_next, (n_next == {CNT_BITS{1'b0}})};
@@ -146,12 +187,17 @@ module hist_agg #(
     // ------------------------------------------------------------------ S2: accumulate
     reg  [F*ACC_BITS-1:0] acc;
     wire [F*ACC_BITS-1:0] acc_sum;
-    genvar j;
     generate
         for (j = 0; j < F; j = j + 1) begin : g_acc
-            wire signed [FEAT_BITS-1:0] fv  = row_q[j*FEAT_BITS +: FEAT_BITS];
-            wire signed [ACC_BITS-1:0]  ext = {{(ACC_BITS - FEAT_BITS){fv[FEAT_BITS-1]}}, fv};
-            assign acc_sum[j*ACC_BITS +: ACC_BITS] = acc[j*ACC_BITS +: ACC_BITS] + ext;
+            wire signed [FEAT_BITS-1:0] fv0  = row_q[j*FEAT_BITS +: FEAT_BITS];
+            wire signed [ACC_BITS-1:0]  ext0 = {{(ACC_BITS - FEAT_BITS){fv0[FEAT_BITS-1]}}, fv0};
+            if (IPB > 1) begin : g_two
+                wire signed [FEAT_BITS-1:0] fv1  = row_q[ROW_BITS + j*FEAT_BITS +: FEAT_BITS];
+                wire signed [ACC_BITS-1:0]  ext1 = {{(ACC_BITS - FEAT_BITS){fv1[FEAT_BITS-1]}}, fv1};
+                assign acc_sum[j*ACC_BITS +: ACC_BITS] = acc[j*ACC_BITS +: ACC_BITS] + ext0 + ext1;
+            end else begin : g_one
+                assign acc_sum[j*ACC_BITS +: ACC_BITS] = acc[j*ACC_BITS +: ACC_BITS] + ext0;
+            end
         end
     endgenerate
 

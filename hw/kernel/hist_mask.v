@@ -1,14 +1,23 @@
 // hist_mask.v: keeps a query's own history out of its top-K.
 //
 // The kernel's input stream is snooped: an id at position < LMAX of its packet and < N_ITEMS (exactly
-// the ids hist_agg counts) sets its bit in the query's bank, one bank of N_ITEMS bits per query in
-// flight. The scorer's rows pass through on their way to top-K: row r of a query carries items
-// r*LANES + l, and lane l's valid bit (tuser) is cleared where the bank has the item; the row's bits
-// are cleared as it passes, so the bank is empty again after the query's last row.
+// the ids hist_agg counts) sets its bit in the query's bank, one bank per query in flight. The scorer's
+// rows pass through on their way to top-K: row r of a query carries items r*LANES + l, and lane l's
+// valid bit (tuser) is cleared where the bank has the item; the row's bits are cleared as it passes, so
+// the bank is empty again after the query's last row.
+//
+// Memory: for every input slot s (IPB ids per beat) and every lane l, a 1-bit RAM of NB * 2^RW words
+// (RW = clog2(rows)), address {bank, row}: item i lives in lane i % LANES, row i / LANES. Slot s writes
+// only its own RAMs (one write port each); the row stage reads every RAM at {bank, row} and writes zero
+// there in the same cycle (read-before-write), and ORs the slots. Block RAM or LUT RAM, as synthesis
+// prefers; i / LANES is a multiplication by a reciprocal, exact for every ID_BITS-bit id.
+// Snooped ids reach their RAMs 3 cycles after the input beat: far earlier than the query's first row,
+// which waits for the aggregation, the MLP and the scorer.
+// After reset the RAMs are swept to zero (NB * 2^RW cycles) while in_allow stays low.
 //
 // NB banks bound the queries between the kernel input and this stage: in_allow is low while all NB
 // are taken and a new packet would start (the kernel holds s_axis_tready low meanwhile).
-// Pass-through is combinational (valid/ready/data; tuser through one mux of the bank row).
+// Row stage: one register stage (valid/ready, full throughput).
 `default_nettype none
 
 module hist_mask #(
@@ -17,32 +26,43 @@ module hist_mask #(
     parameter integer ID_BITS = 11,    // ids >= N_ITEMS are ignored
     parameter integer LMAX    = 256,
     parameter integer NB      = 4,     // banks (queries in flight), a power of two >= 1
+    parameter integer IPB     = 1,     // ids per input beat
     parameter integer DATA_W  = 8      // scorer beat width, passed through
 ) (
-    input  wire               ap_clk,
-    input  wire               ap_rst_n,
-    // snoop: a kernel input beat was accepted
-    input  wire               in_fire,
-    input  wire [ID_BITS-1:0] in_id,
-    input  wire               in_last,
-    output wire               in_allow,    // a new packet may start (or one is in progress)
+    input  wire                   ap_clk,
+    input  wire                   ap_rst_n,
+    // snoop: a kernel input beat was accepted; slot s holds an id when in_keep[s]
+    input  wire                   in_fire,
+    input  wire [IPB*ID_BITS-1:0] in_id,
+    input  wire [IPB-1:0]         in_keep,
+    input  wire                   in_last,
+    output wire                   in_allow,    // a new packet may start (or one is in progress)
     // scorer rows in, masked rows out
-    input  wire [DATA_W-1:0]  s_axis_tdata,
-    input  wire [LANES-1:0]   s_axis_tuser,
-    input  wire               s_axis_tvalid,
-    output wire               s_axis_tready,
-    input  wire               s_axis_tlast,
-    output wire [DATA_W-1:0]  m_axis_tdata,
-    output wire [LANES-1:0]   m_axis_tuser,
-    output wire               m_axis_tvalid,
-    input  wire               m_axis_tready,
-    output wire               m_axis_tlast
+    input  wire [DATA_W-1:0]      s_axis_tdata,
+    input  wire [LANES-1:0]       s_axis_tuser,
+    input  wire                   s_axis_tvalid,
+    output wire                   s_axis_tready,
+    input  wire                   s_axis_tlast,
+    output wire [DATA_W-1:0]      m_axis_tdata,
+    output wire [LANES-1:0]       m_axis_tuser,
+    output wire                   m_axis_tvalid,
+    input  wire                   m_axis_tready,
+    output wire                   m_axis_tlast
 );
   localparam integer NROWS = (N_ITEMS + LANES - 1) / LANES;
-  localparam integer NPAD  = NROWS * LANES;
   localparam integer BW    = (NB > 1) ? $clog2(NB) : 1;
-  localparam integer PW    = $clog2(LMAX + 1);
+  localparam integer BA    = (NB > 1) ? $clog2(NB) : 0;    // bank bits of a RAM address
+  localparam integer PW    = $clog2(LMAX + 1) + 1;         // positions, with room for IPB past LMAX
   localparam integer RW    = (NROWS > 1) ? $clog2(NROWS) : 1;
+  localparam integer AW    = BA + RW;
+  localparam integer DEPTH = 1 << AW;
+  localparam integer LB    = (LANES > 1) ? $clog2(LANES) : 1;
+  localparam integer LNW   = LB + 1;                        // lane index width (holds LANES)
+  // row = (id * RCP) >> RSH == id / LANES for every id < 2^ID_BITS (RCP = ceil(2^RSH / LANES): the error
+  // id * (RCP * LANES - 2^RSH) / (LANES * 2^RSH) < 2^(ID_BITS - RSH) <= 1 / LANES never crosses an integer)
+  localparam integer RSH   = ID_BITS + LB;
+  localparam integer MW    = ID_BITS + RSH + 1;
+  localparam [MW-1:0] RCP  = ((({{(MW - 1){1'b0}}, 1'b1}) << RSH) + LANES[MW-1:0] - 1'b1) / LANES[MW-1:0];
 
   generate
     if ((1 << $clog2(NB)) != NB) begin : g_check_nb
@@ -50,30 +70,40 @@ module hist_mask #(
     end
   endgenerate
 
-  reg  [NPAD-1:0] bank [0:NB-1];
+  // ------------------------------------------------------------------ bank bookkeeping
   reg  [BW-1:0]   wb;          // bank of the packet being received
   reg  [BW-1:0]   rb;          // bank of the query being masked
   reg  [BW:0]     used;        // banks taken (packet started, last row not yet passed)
   reg             in_packet;   // a packet has started and not ended
   reg  [PW-1:0]   pos;         // ids of the current packet seen so far (saturates at LMAX)
   reg  [RW-1:0]   row;         // row of the query being masked
+  reg             sweeping;    // clearing the RAMs after reset
+  reg  [AW-1:0]   sweep_a;
 
   wire [BW-1:0] wb_next = (NB == 1) ? {BW{1'b0}} : wb + 1'b1;   // NB = 1: a 1-bit index that stays 0
   wire [BW-1:0] rb_next = (NB == 1) ? {BW{1'b0}} : rb + 1'b1;
-  wire start   = in_fire & ~in_packet;
-  wire out_end = s_axis_tvalid & m_axis_tready & s_axis_tlast;
-  wire counted = (pos < LMAX[PW-1:0]) & ({1'b0, in_id} < N_ITEMS[ID_BITS:0]);
+  wire start  = in_fire & ~in_packet;
 
-  assign in_allow = in_packet | (used != NB[BW:0]);
+  reg  out_valid;
+  wire s_take  = s_axis_tvalid & s_axis_tready;
+  wire out_end = s_take & s_axis_tlast;
+  assign s_axis_tready = ~sweeping & (~out_valid | m_axis_tready);
+  assign in_allow      = ~sweeping & (in_packet | (used != NB[BW:0]));
 
-  wire [LANES-1:0] row_bits = bank[rb][row*LANES +: LANES];
-  assign m_axis_tdata  = s_axis_tdata;
-  assign m_axis_tuser  = s_axis_tuser & ~row_bits;
-  assign m_axis_tvalid = s_axis_tvalid;
-  assign m_axis_tlast  = s_axis_tlast;
-  assign s_axis_tready = m_axis_tready;
+  // Which slots are counted: present, at a position below LMAX, in range (as hist_agg).
+  reg [IPB-1:0] counted;
+  reg [PW-1:0]  p;
+  integer s;
+  always @* begin
+    p = pos;
+    for (s = 0; s < IPB; s = s + 1) begin
+      counted[s] = in_keep[s] & (p < LMAX[PW-1:0]) &
+                   ({1'b0, in_id[s*ID_BITS +: ID_BITS]} < N_ITEMS[ID_BITS:0]);
+      if (in_keep[s]) p = p + 1'b1;
+    end
+  end
+  wire [PW-1:0] pos_next = (p > LMAX[PW-1:0]) ? LMAX[PW-1:0] : p;
 
-  integer b;
   always @(posedge ap_clk) begin
     if (!ap_rst_n) begin
       wb        <= {BW{1'b0}};
@@ -82,22 +112,19 @@ module hist_mask #(
       in_packet <= 1'b0;
       pos       <= {PW{1'b0}};
       row       <= {RW{1'b0}};
-      for (b = 0; b < NB; b = b + 1) bank[b] <= {NPAD{1'b0}};
     end else begin
       used <= used + {{BW{1'b0}}, start} - {{BW{1'b0}}, out_end};
       if (in_fire) begin
-        if (counted) bank[wb][in_id] <= 1'b1;
         if (in_last) begin
           in_packet <= 1'b0;
           pos       <= {PW{1'b0}};
           wb        <= wb_next;
         end else begin
           in_packet <= 1'b1;
-          if (pos != LMAX[PW-1:0]) pos <= pos + 1'b1;
+          pos       <= pos_next;
         end
       end
-      if (s_axis_tvalid & m_axis_tready) begin
-        bank[rb][row*LANES +: LANES] <= {LANES{1'b0}};
+      if (s_take) begin
         if (s_axis_tlast) begin
           row <= {RW{1'b0}};
           rb  <= rb_next;
@@ -107,6 +134,121 @@ module hist_mask #(
       end
     end
   end
+
+  always @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      sweeping <= 1'b1;
+      sweep_a  <= {AW{1'b0}};
+    end else if (sweeping) begin
+      sweep_a  <= sweep_a + 1'b1;
+      if (sweep_a == DEPTH[AW-1:0] - 1'b1) sweeping <= 1'b0;
+    end
+  end
+
+  // ------------------------------------------------------------------ row stage: read + clear
+  wire [AW-1:0] rd_addr;
+  generate
+    if (NB > 1) begin : g_rd_bank
+      assign rd_addr = sweeping ? sweep_a : {rb, row};
+    end else begin : g_rd_single
+      assign rd_addr = sweeping ? sweep_a : row;
+    end
+  endgenerate
+  wire rd_clear = sweeping | s_take;
+
+  reg [DATA_W-1:0] out_data;
+  reg [LANES-1:0]  out_user;
+  reg              out_last;
+  always @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      out_valid <= 1'b0;
+    end else if (s_take) begin
+      out_valid <= 1'b1;
+    end else if (m_axis_tready) begin
+      out_valid <= 1'b0;
+    end
+    if (s_take) begin
+      out_data <= s_axis_tdata;
+      out_user <= s_axis_tuser;
+      out_last <= s_axis_tlast;
+    end
+  end
+
+  // ------------------------------------------------------------------ slots: snoop -> row/lane -> write
+  wire [IPB*LANES-1:0] slot_bits;
+  genvar g, l;
+  generate
+    for (g = 0; g < IPB; g = g + 1) begin : g_slot
+      // W1: the id and its bank; W2: row and lane; then the write
+      reg               w1_v;
+      reg [ID_BITS-1:0] w1_id;
+      reg [BW-1:0]      w1_bank;
+      reg               w2_v;
+      reg [RW-1:0]      w2_row;
+      reg [LNW-1:0]     w2_lane;
+      reg [BW-1:0]      w2_bank;
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [MW-1:0]     prod    = {{(MW - ID_BITS){1'b0}}, w1_id} * RCP;
+      wire [ID_BITS-1:0] quot   = prod[RSH +: ID_BITS];
+      wire [ID_BITS+LB:0] back  = {{(LB + 1){1'b0}}, quot} * LANES[ID_BITS+LB:0];
+      wire [ID_BITS+LB:0] rem   = {{(LB + 1){1'b0}}, w1_id} - back;   // < LANES
+      /* verilator lint_on UNUSEDSIGNAL */
+      always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+          w1_v <= 1'b0;
+          w2_v <= 1'b0;
+        end else begin
+          w1_v <= in_fire & counted[g];
+          w2_v <= w1_v;
+        end
+        w1_id   <= in_id[g*ID_BITS +: ID_BITS];
+        w1_bank <= wb;
+        w2_row  <= quot[RW-1:0];
+        w2_lane <= rem[LNW-1:0];
+        w2_bank <= w1_bank;
+      end
+      wire [AW-1:0] wr_addr;
+      if (NB > 1) begin : g_wr_bank
+        assign wr_addr = {w2_bank, w2_row};
+      end else begin : g_wr_single
+        assign wr_addr = w2_row;
+        /* verilator lint_off UNUSEDSIGNAL */
+        wire unused_bank = ^w2_bank;
+        /* verilator lint_on UNUSEDSIGNAL */
+      end
+      for (l = 0; l < LANES; l = l + 1) begin : g_lane
+        // no_rw_check: a set (write port) and a read + clear of the same address never meet (they
+        // belong to different banks), so the RAM's cross-port collision behaviour does not matter;
+        // without it Yosys keeps "read old data" exactly and builds the RAM from flip-flops.
+        (* no_rw_check *) reg mem [0:DEPTH-1];
+        reg q;
+        integer i;
+        initial for (i = 0; i < DEPTH; i = i + 1) mem[i] = 1'b0;
+        always @(posedge ap_clk) begin
+          if (w2_v && (w2_lane == l[LNW-1:0])) mem[wr_addr] <= 1'b1;
+        end
+        always @(posedge ap_clk) begin
+          if (rd_clear) begin
+            q <= mem[rd_addr];
+            mem[rd_addr] <= 1'b0;
+          end
+        end
+        assign slot_bits[g*LANES + l] = q;
+      end
+    end
+  endgenerate
+
+  reg [LANES-1:0] row_bits;
+  integer t;
+  always @* begin
+    row_bits = {LANES{1'b0}};
+    for (t = 0; t < IPB; t = t + 1) row_bits = row_bits | slot_bits[t*LANES +: LANES];
+  end
+
+  assign m_axis_tdata  = out_data;
+  assign m_axis_tuser  = out_user & ~row_bits;
+  assign m_axis_tvalid = out_valid;
+  assign m_axis_tlast  = out_last;
 endmodule
 
 `default_nettype wire

@@ -43,6 +43,8 @@ module mvau #(
     parameter integer OUT_BIAS    = 0,
     parameter integer NO_ACT      = 0,
     parameter integer LUT_MULT    = 0,   // 1: products from shifts and adds (fabric), 0: `*` (DSP blocks)
+    parameter integer LOGIC_DEPTH = 256, // threshold stages of at most this many lines: LUT logic, not block RAM
+    parameter integer WLOGIC_DEPTH = 64, // weight ROMs of at most this many lines: LUT logic, not block RAM
     parameter         WEIGHT_FILE = "mvau_weights.hex",
     parameter         THRESH_FILE = "mvau_thresh_s"
     /* verilator lint_on UNUSEDPARAM */
@@ -160,18 +162,36 @@ module mvau #(
   end
 
   // ---------------------------------------------------------------- stage 1: buffer and weight reads
-  reg [PE*SIMD*W_BITS-1:0] wmem [0:NF*SF-1];
-  initial $readmemh(WEIGHT_FILE, wmem);
-
   reg [SIMD*IN_BITS-1:0]   s1_x;
-  reg [PE*SIMD*W_BITS-1:0] s1_w;
+  wire [PE*SIMD*W_BITS-1:0] s1_w;
   reg                      s1_valid, s1_first, s1_last, s1_vend;
   reg [NF_W-1:0]           s1_nf;
+
+  // A shallow weight ROM (at most WLOGIC_DEPTH lines) is LUT logic: as block RAM its width, not its
+  // depth, would decide how many it takes (one per 36 bits, mostly empty).
+  generate
+    if (NF * SF <= WLOGIC_DEPTH) begin : g_wlogic
+      (* rom_style = "logic" *) reg [PE*SIMD*W_BITS-1:0] wmem [0:NF*SF-1];
+      initial $readmemh(WEIGHT_FILE, wmem);
+      reg [PE*SIMD*W_BITS-1:0] w_q;
+      always @(posedge ap_clk) begin
+        if (issue) w_q <= wmem[wa];
+      end
+      assign s1_w = w_q;
+    end else begin : g_wblock
+      reg [PE*SIMD*W_BITS-1:0] wmem [0:NF*SF-1];
+      initial $readmemh(WEIGHT_FILE, wmem);
+      reg [PE*SIMD*W_BITS-1:0] w_q;
+      always @(posedge ap_clk) begin
+        if (issue) w_q <= wmem[wa];
+      end
+      assign s1_w = w_q;
+    end
+  endgenerate
 
   always @(posedge ap_clk) begin
     if (issue) begin
       s1_x <= ibuf[ib_raddr];
-      s1_w <= wmem[wa];
     end
     s1_valid <= ap_rst_n & issue;
     s1_first <= (sf == {IB_W{1'b0}});
@@ -272,19 +292,25 @@ module mvau #(
 
         for (p = 0; p < PE; p = p + 1) begin : g_pe
           // Each PE reads its own slice of the stage's lines; synthesis drops the other slices.
-          reg [PE*ACC_BITS-1:0] tmem [0:DEPTH-1];
-          initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
-
+          // Stages of at most LOGIC_DEPTH lines are LUT logic (a block RAM each would be mostly empty).
           /* verilator lint_off UNUSEDSIGNAL */
           wire [KW-1:0]         in_key = ch_key[(j*PE+p)*KW +: KW];
           reg  [PE*ACC_BITS-1:0] r_line;
           reg  [KW-1:0]         r_key;
           /* verilator lint_on UNUSEDSIGNAL */
           reg  [ACC_BITS-1:0]   r_acc;
+          if (DEPTH <= LOGIC_DEPTH) begin : g_logic
+            (* rom_style = "logic" *) reg [PE*ACC_BITS-1:0] tmem [0:DEPTH-1];
+            initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
+            always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
+          end else begin : g_block
+            (* rom_style = "block" *) reg [PE*ACC_BITS-1:0] tmem [0:DEPTH-1];
+            initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
+            always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
+          end
           always @(posedge ap_clk) begin
             r_acc  <= ch_acc[(j*PE+p)*ACC_BITS +: ACC_BITS];
             r_key  <= in_key;
-            r_line <= tmem[in_key[AW-1:0]];
           end
           wire pass = $signed(r_acc) >= $signed(r_line[p*ACC_BITS +: ACC_BITS]);
           assign ch_acc[((j+1)*PE+p)*ACC_BITS +: ACC_BITS] = r_acc;

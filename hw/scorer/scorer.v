@@ -20,6 +20,7 @@ module scorer #(
     parameter integer SCORE_BITS     = 24,  // >= UBITS + IBITS + (USER_SIGNED ? 0 : 1) + clog2(D)
     parameter integer ADDS_PER_STAGE = 2,   // adder-tree levels between pipeline registers
     parameter integer BIT_PLANES     = 1,   // 1: per-user-bit adder trees, no multipliers; 0: `*`
+    parameter integer MUL_LANES      = 0,   // BIT_PLANES = 1: lanes 0 .. MUL_LANES-1 use `*` (DSP blocks)
     parameter         ITEM_FILE      = "items.hex"
 ) (
     input  wire                                ap_clk,
@@ -56,8 +57,9 @@ module scorer #(
                 if ((h % per_stage == 0) || (h == levels)) tree_latency = tree_latency + 1;
         end
     endfunction
-    localparam integer DOT_LAT = 1 + tree_latency(D, ADDS_PER_STAGE) +
-        ((BIT_PLANES != 0) ? tree_latency(UBITS + (USER_SIGNED != 0 ? 1 : 0), ADDS_PER_STAGE) : 0);
+    localparam integer COMBINE_LAT = (BIT_PLANES != 0) ? tree_latency(UBITS + (USER_SIGNED != 0 ? 1 : 0),
+                                                                 ADDS_PER_STAGE) : 0;
+    localparam integer DOT_LAT = 1 + tree_latency(D, ADDS_PER_STAGE) + COMBINE_LAT;
     localparam integer TAG_W   = 2 + IW;          // {valid, last, base id}
     // Output FIFO: rows are read only while the FIFO has room for them, so the pipeline never stalls
     // (no enable fans out to its registers). Read-to-FIFO takes DOT_LAT + 2 cycles; FIFO_DEPTH covers
@@ -147,18 +149,33 @@ module scorer #(
     // ------------------------------------------------------------------ lanes
     wire [LANES*SUM_BITS-1:0] sums;
     genvar l;
+    // A multiplier lane (l < MUL_LANES, with BIT_PLANES = 1) has no combining tree: its sum is delayed by
+    // that tree's COMBINE_LAT stages so every lane's result leaves in the same cycle.
     generate
         for (l = 0; l < LANES; l = l + 1) begin : g_lane
+            localparam integer MUL = ((BIT_PLANES != 0) && (l < MUL_LANES)) ? 1 : 0;
+            wire [SUM_BITS-1:0] sum;
             scorer_dot #(
                 .D(D), .UBITS(UBITS), .IBITS(IBITS), .USER_SIGNED(USER_SIGNED),
-                .ADDS_PER_STAGE(ADDS_PER_STAGE), .BIT_PLANES(BIT_PLANES)
+                .ADDS_PER_STAGE(ADDS_PER_STAGE), .BIT_PLANES((MUL != 0) ? 0 : BIT_PLANES)
             ) u_dot (
                 .clk(ap_clk),
                 .en(1'b1),
                 .user(user_row),
                 .item(row_q[l*D*IBITS +: D*IBITS]),
-                .sum(sums[l*SUM_BITS +: SUM_BITS])
+                .sum(sum)
             );
+            if ((MUL != 0) && (COMBINE_LAT > 0)) begin : g_delay
+                reg [SUM_BITS-1:0] dly [0:COMBINE_LAT-1];
+                integer k;
+                always @(posedge ap_clk) begin
+                    dly[0] <= sum;
+                    for (k = 1; k < COMBINE_LAT; k = k + 1) dly[k] <= dly[k-1];
+                end
+                assign sums[l*SUM_BITS +: SUM_BITS] = dly[COMBINE_LAT-1];
+            end else begin : g_direct
+                assign sums[l*SUM_BITS +: SUM_BITS] = sum;
+            end
         end
     endgenerate
 

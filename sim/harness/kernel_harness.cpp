@@ -2,7 +2,8 @@
 //
 //   kernel_harness QUERIES EXPECTED REPORT SEED SOURCE_PAUSE SINK_PAUSE
 //
-// QUERIES:  one line per query: "n id_1 ... id_n" (the packet, tlast on id_n)
+// QUERIES:  one line per query: "n id_1 ... id_n" (the packet: IDS_PER_BEAT ids per beat, a compile-time
+//           constant from the build's manifest; s_axis_tkeep marks the ids of the last beat; tlast on it)
 // EXPECTED: one line per query: "k w_1 ... w_k" (the 64-bit output words, decimal)
 // REPORT:   JSON written at the end: queries, mismatches, first mismatching query, cycles,
 //           wall seconds, simulated cycles per second, per-query cycles (first input beat -> last
@@ -20,7 +21,13 @@
 #include "Vhybrec_kernel.h"
 #include "verilated.h"
 
+#ifndef IDS_PER_BEAT
+#error "compile with -DIDS_PER_BEAT=<ids per input beat> (the build manifest's kernel.interface.ids_per_beat)"
+#endif
+
 namespace {
+
+size_t beats(size_t ids) { return (ids + IDS_PER_BEAT - 1) / IDS_PER_BEAT; }
 
 struct Rng {
   uint64_t s;
@@ -102,8 +109,19 @@ int main(int argc, char** argv) {
     const bool src_go = q_in < nq && !rng.chance(src_pause);
     top->s_axis_tvalid = src_go;
     if (src_go) {
-      top->s_axis_tdata = static_cast<uint16_t>(queries[q_in][beat_in]);
-      top->s_axis_tlast = beat_in + 1 == queries[q_in].size();
+      // IDS_PER_BEAT ids per beat, id j of the beat in bits [16j +: 16]; tkeep has 2 bits per id
+      const auto& ids = queries[q_in];
+      uint64_t data = 0, keep = 0;
+      for (size_t j = 0; j < IDS_PER_BEAT; ++j) {
+        const size_t at = beat_in * IDS_PER_BEAT + j;
+        if (at < ids.size()) {
+          data |= static_cast<uint64_t>(static_cast<uint16_t>(ids[at])) << (16 * j);
+          keep |= 3ull << (2 * j);
+        }
+      }
+      top->s_axis_tdata = data;
+      top->s_axis_tkeep = keep;
+      top->s_axis_tlast = beat_in + 1 == beats(ids.size());
     } else {
       top->s_axis_tlast = 0;
     }
@@ -119,7 +137,7 @@ int main(int argc, char** argv) {
 
     if (in_fire) {
       if (beat_in == 0) start[q_in] = cycle;
-      if (++beat_in == queries[q_in].size()) {
+      if (++beat_in == beats(queries[q_in].size())) {
         ++q_in;
         beat_in = 0;
       }

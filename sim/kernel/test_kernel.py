@@ -30,9 +30,21 @@ def load_vectors(path: str) -> dict[str, np.ndarray]:
 VECTORS = load_vectors(CONFIG["vectors"])
 
 
-def packet(index: int) -> list[int]:
+def packet(index: int) -> bytes:
+    """The query's ids as the kernel's input bytes (little-endian uint16; s_axis_tkeep marks the last
+    beat's present ids, as an AXI DMA does)."""
     start, end = VECTORS["offsets"][index], VECTORS["offsets"][index + 1]
-    return [int(v) for v in VECTORS["ids"][start:end]]
+    return VECTORS["ids"][start:end].astype("<u2").tobytes()
+
+
+def ids_in(index: int) -> int:
+    return int(VECTORS["offsets"][index + 1] - VECTORS["offsets"][index])
+
+
+def beats_in(dut: Any, index: int) -> int:
+    """Input beats of a query: its ids, ``len(s_axis_tkeep) / 2`` per beat."""
+    per_beat = len(dut.s_axis_tkeep) // 2
+    return -(-ids_in(index) // per_beat)
 
 
 def decode(word: int) -> tuple[int, int, int, int]:
@@ -144,7 +156,7 @@ async def latency_and_initiation_interval(dut: Any) -> None:
     latency = tb.ends[-1] - tb.starts[-1] + 1
     mlp_cycles = tb.mlp_out_cycles[-1] - tb.mlp_in_cycles[0] + 1   # first beat into layer 0 .. last beat out
     start = tb.starts[-1]
-    stages = {"first_input": 0, "last_input": tb.starts[-1] + len(packet(longest)) - 1 - start,
+    stages = {"first_input": 0, "last_input": beats_in(dut, longest) - 1,
               "mlp_first_input": tb.mlp_in_cycles[0] - start, "mlp_last_output": tb.mlp_out_cycles[-1] - start}
     for name, cycles in tb.event_cycles.items():
         stages[f"{name}_first"] = cycles[0] - start
@@ -156,10 +168,10 @@ async def latency_and_initiation_interval(dut: Any) -> None:
     assert not await tb.run_queries(burst)
     ends = tb.ends[first:]
     gaps = np.diff(ends)
-    lengths = [len(packet(i)) for i in burst]
+    lengths = [ids_in(i) for i in burst]
     write_report("timing", {"latency_cycles": latency, "mlp_latency_cycles": mlp_cycles, "stage_cycles": stages,
                             "latency_query": longest,
-                            "latency_query_length": len(packet(longest)),
+                            "latency_query_length": ids_in(longest), "latency_query_beats": beats_in(dut, longest),
                             "burst_queries": len(burst), "burst_mean_length": float(np.mean(lengths)),
                             "ii_mean_cycles": float(gaps.mean()) if gaps.size else None,
                             "ii_max_cycles": int(gaps.max()) if gaps.size else None,
@@ -174,7 +186,7 @@ async def reset_in_the_middle_of_a_packet(dut: Any) -> None:
     await tb.reset()
     index = int(CONFIG["longest_query"])
     await tb.source.send(AxiStreamFrame(packet(index)))
-    await ClockCycles(dut.ap_clk, max(2, len(packet(index)) // 2))   # the packet is half way in
+    await ClockCycles(dut.ap_clk, max(2, beats_in(dut, index) // 2))   # the packet is half way in
     await tb.reset(4)
     tb.source.clear()
     tb.sink.clear()

@@ -21,6 +21,13 @@ CASES = [
                  id="f6-b5-lmax13-shift5-par2-saturating"),
     pytest.param(dict(N_ITEMS=1682, F=64, FEAT_BITS=8, ID_BITS=11, LMAX=64, AGG_SHIFT=16, NORM_PAR=16),
                  id="ml100k-f64-lmax64-par16"),
+    # two ids per beat (the kernel's input): odd packets end on a half-empty beat; LMAX odd and even
+    pytest.param(dict(N_ITEMS=40, F=4, FEAT_BITS=8, ID_BITS=6, LMAX=8, AGG_SHIFT=16, NORM_PAR=4, IPB=2),
+                 id="f4-lmax8-ipb2"),
+    pytest.param(dict(N_ITEMS=200, F=6, FEAT_BITS=5, ID_BITS=9, LMAX=13, AGG_SHIFT=5, NORM_PAR=2, IPB=2),
+                 id="f6-lmax13-saturating-ipb2"),
+    pytest.param(dict(N_ITEMS=1682, F=96, FEAT_BITS=8, ID_BITS=11, LMAX=64, AGG_SHIFT=16, NORM_PAR=8, IPB=2),
+                 id="ml100k-f96-lmax64-par8-ipb2"),
 ]
 
 

@@ -87,13 +87,13 @@ def test_kernel_on_icarus(smoke_build: Path) -> None:
 @pytest.mark.slow
 def test_kernel_one_mask_bank_two_lanes(smoke_run: Path, tmp_path: Path) -> None:
     """Another configuration of the same model: one history-mask bank (queries cannot overlap between
-    input and mask), two scorer lanes, merge without the split compare."""
+    input and mask), two scorer lanes, merge without the split compare, one id per input beat."""
     from hybrec.cli import main
 
     require_verilator()
     config = tmp_path / "kernel.yaml"
     config.write_text("layers: [{simd: 4, pe: 16}, {simd: 16, pe: 4, lut_mult: true}]\nscorer: {lanes: 2}\n"
-                      "topk: {merge_split: 0}\nmask_banks: 1\nhist_agg: {norm_par: 24}\n")
+                      "topk: {merge_split: 0}\nmask_banks: 1\nhist_agg: {norm_par: 24}\nids_per_beat: 1\n")
     build = tmp_path / "build"
     assert main(["compile", "--run", str(smoke_run), "--out", str(build), "--config", str(config)]) == 0
     report = run_harness(build, users=200, source_pause=0.3, sink_pause=0.6, seed=3)

@@ -20,6 +20,9 @@ CASES = [
                       ADDS_PER_STAGE=2, BIT_PLANES=1), None, id="d1-lanes1"),
     pytest.param(dict(N_ITEMS=1682, D=64, UBITS=4, IBITS=8, USER_SIGNED=1, LANES=8, ID_BITS=11, SCORE_BITS=20,
                       ADDS_PER_STAGE=2, BIT_PLANES=1), None, id="ml100k-d64-u4-lanes8"),
+    # mixed lanes: two with multipliers (DSP blocks), three with bit planes, the same latency
+    pytest.param(dict(N_ITEMS=83, D=16, UBITS=8, IBITS=8, USER_SIGNED=1, LANES=5, ID_BITS=7, SCORE_BITS=22,
+                      ADDS_PER_STAGE=2, BIT_PLANES=1, MUL_LANES=2), None, id="d16-u8-i8-lanes5-two-multiplier-lanes"),
 ]
 
 

@@ -142,7 +142,8 @@ def test_bist_top_lints_clean(tmp_path: Path) -> None:
     stub.write_text(
         "/* verilator lint_off UNUSEDSIGNAL */ /* verilator lint_off UNUSEDPARAM */\n"
         "module hybrec_kernel #(parameter MEM_DIR = \"./\") (input wire ap_clk, input wire ap_rst_n,\n"
-        "  input wire [15:0] s_axis_tdata, input wire s_axis_tvalid, output wire s_axis_tready,\n"
+        "  input wire [31:0] s_axis_tdata, input wire [3:0] s_axis_tkeep, input wire s_axis_tvalid,\n"
+        "  output wire s_axis_tready,\n"
         "  input wire s_axis_tlast, output wire [63:0] m_axis_tdata, output wire m_axis_tvalid,\n"
         "  input wire m_axis_tready, output wire m_axis_tlast);\n"
         "  assign s_axis_tready = 1'b1; assign m_axis_tdata = 64'd0; assign m_axis_tvalid = 1'b0;\n"
@@ -151,7 +152,8 @@ def test_bist_top_lints_clean(tmp_path: Path) -> None:
         files = [ecp5.BOARD_DIR / "ulx3s_bist.v", stub]
         if use_pll:
             files.append(SIM_DIR / "boards" / "EHXPLLL.v")
-        result = verilator_lint(files, "ulx3s_bist", {"USE_PLL": use_pll, "N_IDS": 20, "N_WORDS": 9}, tmp_path)
+        result = verilator_lint(files, "ulx3s_bist", {"USE_PLL": use_pll, "IPB": 2, "N_IDS": 20, "N_WORDS": 9},
+                                tmp_path)
         assert result.returncode == 0, result.stderr
         own = [line for line in result.stderr.splitlines() if "ulx3s_bist.v" in line]
         assert not own, "\n".join(own)
@@ -170,13 +172,14 @@ def run_bist(build: Path, work: Path, corrupt: bool) -> dict:
     mem.mkdir(parents=True)
     for rel in manifest["kernel"]["memory_files"]:
         shutil.copyfile(build / rel, mem / Path(rel).name)
-    ecp5.write_bist_roms(mem, id_rom, word_rom)
+    ecp5.write_bist_roms(mem, id_rom, word_rom, ecp5.ids_per_beat(manifest))
     report = work / "bist_report.json"
     sources = [build / s for s in manifest["kernel"]["sources"]] + [ecp5.BOARD_DIR / "ulx3s_bist.v"]
     with contextlib.suppress(RuntimeError):  # the testbench records what the LEDs show; assertions below
         run_cocotb(toplevel="ulx3s_bist", sources=sources, test_module="test_ulx3s_bist",
                    test_dir=SIM_DIR / "boards", build_dir=work / "sim",
-                   parameters={"USE_PLL": 0, "N_IDS": len(id_rom), "N_WORDS": len(word_rom), "TIMEOUT": 200000,
+                   parameters={"USE_PLL": 0, "IPB": ecp5.ids_per_beat(manifest), "N_IDS": len(id_rom),
+                               "N_WORDS": len(word_rom), "TIMEOUT": 200000,
                                "MEM_DIR": f'"{mem}/"'},
                    extra_env={"HYBREC_BIST_REPORT": str(report), "HYBREC_BIST_WORDS": str(len(word_rom))})
     return json.loads(report.read_text())

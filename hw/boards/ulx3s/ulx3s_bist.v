@@ -2,9 +2,10 @@
 //
 // An EHXPLLL makes the kernel clock from the 25 MHz oscillator (dividers computed by
 // hybrec.bitstream.ecp5.pll_dividers). After reset (FIRE1 released and the PLL locked) the test streams
-// the id ROM (one {tlast, id[15:0]} entry per beat) into s_axis back to back, and compares every m_axis
+// the id ROM (one entry per beat) into s_axis back to back, and compares every m_axis
 // beat ({tlast, tdata}) with the expected-word ROM; both ROMs are written by Python from the build's
-// golden vectors. LEDs: [0] done, [1] pass, [2] fail (a mismatch, an extra beat or a timeout),
+// golden vectors. An id ROM entry is one input beat: {tlast, tkeep[2*IPB-1:0], tdata[16*IPB-1:0]} (IPB ids
+// per beat, the kernel's ids_per_beat). LEDs: [0] done, [1] pass, [2] fail (a mismatch, an extra beat or a timeout),
 // [3] heartbeat, [7:4] mismatch count (saturating at 15). FIRE1 runs the test again.
 //
 // USE_PLL = 0 drives the kernel straight from clk_25mhz (simulation; no EHXPLLL model needed).
@@ -18,7 +19,8 @@ module ulx3s_bist #(
     parameter integer CLKOP_DIV    = 6,
     parameter integer CLKOP_CPHASE = 5,
     /* verilator lint_on UNUSEDPARAM */
-    parameter integer N_IDS        = 1,      // entries of the id ROM
+    parameter integer IPB          = 1,      // ids per kernel input beat
+    parameter integer N_IDS        = 1,      // entries (beats) of the id ROM
     parameter integer N_WORDS      = 1,      // entries of the expected-word ROM
     parameter integer TIMEOUT      = 1000000, // kernel cycles after reset before an unfinished test fails
     parameter        MEM_DIR      = "./",   // folder of every ROM file (the kernel's too), ending in '/'
@@ -30,6 +32,7 @@ module ulx3s_bist #(
     output wire [7:0] led
 );
   localparam integer IW = $clog2(N_IDS + 1);
+  localparam integer EW = 18 * IPB + 1;     // id ROM entry: {tlast, tkeep, tdata}
   localparam integer WW = $clog2(N_WORDS + 1);
   localparam [IW-1:0] ID_END = N_IDS[IW-1:0];
   localparam [WW-1:0] WORD_END = N_WORDS[WW-1:0];
@@ -75,7 +78,7 @@ module ulx3s_bist #(
   // ------------------------------------------------------------------ ROMs
   // Small ROMs in LUTs: a block RAM's output (no output register) is ~5.6 ns clock-to-out on ECP5 and
   // would set the clock instead of the kernel.
-  (* rom_style = "logic" *) reg [16:0] ids_rom [0:(1 << IW) - 1];
+  (* rom_style = "logic" *) reg [EW-1:0] ids_rom [0:(1 << IW) - 1];
   (* rom_style = "logic" *) reg [64:0] words_rom [0:(1 << WW) - 1];
   initial begin
     $readmemh({MEM_DIR, IDS_FILE}, ids_rom, 0, N_IDS - 1);
@@ -86,7 +89,7 @@ module ulx3s_bist #(
   // The ROM is read into an output register (a synchronous read: block RAM), so the kernel's input
   // comes from flip-flops.
   reg  [IW-1:0] id_idx;
-  reg  [16:0]   s_entry;
+  reg  [EW-1:0] s_entry;
   reg           s_valid;
   wire          s_ready;
   wire          s_load = !s_valid || s_ready;
@@ -107,7 +110,8 @@ module ulx3s_bist #(
   wire        m_last;
   hybrec_kernel #(.MEM_DIR(MEM_DIR)) u_kernel (
       .ap_clk(kclk), .ap_rst_n(rst_n),
-      .s_axis_tdata(s_entry[15:0]), .s_axis_tvalid(s_valid), .s_axis_tready(s_ready), .s_axis_tlast(s_entry[16]),
+      .s_axis_tdata(s_entry[16*IPB-1:0]), .s_axis_tkeep(s_entry[16*IPB +: 2*IPB]), .s_axis_tvalid(s_valid),
+      .s_axis_tready(s_ready), .s_axis_tlast(s_entry[EW-1]),
       .m_axis_tdata(m_data), .m_axis_tvalid(m_valid), .m_axis_tready(1'b1), .m_axis_tlast(m_last)
   );
 

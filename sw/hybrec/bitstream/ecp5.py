@@ -35,6 +35,7 @@ import numpy as np
 
 from hybrec.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, sha256_json
 from hybrec.bitstream.yosys import ToolMissing, yosys_command
+from hybrec.compile.vectors import ids_per_beat
 
 FORMAT = "hybrec-bitstream/1"
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -137,8 +138,8 @@ def pll_dividers(f_out_mhz: float, f_in_mhz: float = REF_MHZ, tolerance: float =
 # ---------------------------------------------------------------------------------------------------- ROMs
 def bist_vectors(build_dir: Path, manifest: dict[str, Any], queries: int) -> tuple[list[int], list[int], int]:
     """The self-test's stimulus and expectation from the build's golden vectors: the first ``queries``
-    user queries and every corner case. Returns (id ROM entries ``{tlast, id}``, word ROM entries
-    ``{tlast, word}``, number of queries)."""
+    user queries and every corner case. Returns (id ROM entries, one per input beat: ``{tlast, tkeep,
+    tdata}`` with :func:`ids_per_beat` ids per beat, word ROM entries ``{tlast, word}``, number of queries)."""
     from hybrec.compile.vectors import load_vectors, output_words
 
     vectors = load_vectors(build_dir / manifest["vectors"]["file"])
@@ -149,16 +150,22 @@ def bist_vectors(build_dir: Path, manifest: dict[str, Any], queries: int) -> tup
     offsets, ids = vectors["offsets"], vectors["ids"]
     id_rom: list[int] = []
     word_rom: list[int] = []
+    ipb = ids_per_beat(manifest)
     for q in chosen:
         packet = [int(x) for x in ids[offsets[q]: offsets[q + 1]]]
-        id_rom += [value | ((1 << 16) if i == len(packet) - 1 else 0) for i, value in enumerate(packet)]
+        beats = [packet[i: i + ipb] for i in range(0, len(packet), ipb)]
+        for b, beat in enumerate(beats):
+            data = sum(value << (16 * j) for j, value in enumerate(beat))
+            keep = (1 << (2 * len(beat))) - 1
+            id_rom.append(data | (keep << (16 * ipb)) | ((1 << (18 * ipb)) if b == len(beats) - 1 else 0))
         row = [int(w) for w in words[q]]
         word_rom += [value | ((1 << 64) if i == len(row) - 1 else 0) for i, value in enumerate(row)]
     return id_rom, word_rom, len(chosen)
 
 
-def write_bist_roms(folder: Path, id_rom: list[int], word_rom: list[int]) -> None:
-    atomic_write_text(folder / IDS_FILE, "".join(f"{v:05x}\n" for v in id_rom))
+def write_bist_roms(folder: Path, id_rom: list[int], word_rom: list[int], ipb: int) -> None:
+    digits = -(-(18 * ipb + 1) // 4)
+    atomic_write_text(folder / IDS_FILE, "".join(f"{v:0{digits}x}\n" for v in id_rom))
     atomic_write_text(folder / WORDS_FILE, "".join(f"{v:017x}\n" for v in word_rom))
 
 
@@ -287,11 +294,12 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
     shutil.copyfile(BOARD_DIR / "ulx3s_bist.v", work / "ulx3s_bist.v")
     shutil.copyfile(lpf_path, work / "board.lpf")
     id_rom, word_rom, n_queries = bist_vectors(build_dir, manifest, bist_queries)
-    write_bist_roms(work, id_rom, word_rom)
+    write_bist_roms(work, id_rom, word_rom, ids_per_beat(manifest))
     k = len(word_rom) // n_queries
     timeout_cycles = 64 * (len(id_rom) + len(word_rom)) + 1_000_000
     params = {"USE_PLL": 1, "CLKI_DIV": pll.clki_div, "CLKFB_DIV": pll.clkfb_div, "CLKOP_DIV": pll.clkop_div,
-              "CLKOP_CPHASE": pll.clkop_cphase, "N_IDS": len(id_rom), "N_WORDS": len(word_rom),
+              "CLKOP_CPHASE": pll.clkop_cphase, "IPB": ids_per_beat(manifest), "N_IDS": len(id_rom),
+              "N_WORDS": len(word_rom),
               "TIMEOUT": timeout_cycles}
     chparam = " ".join(f"-set {name} {value}" for name, value in params.items())
     script = (f"read_verilog -defer {' '.join(sources)} ulx3s_bist.v\n"

@@ -2,10 +2,11 @@
 
 :func:`write_vivado_project` writes ``OUT/create_project.tcl`` (and copies the kernel's sources and ROM
 files to ``OUT/rtl``): a project for the Zynq part with the board preset, a block design with the
-processing system (PS7), an AXI DMA whose MM2S stream (16 bits) feeds the kernel's ``s_axis`` and whose
-S2MM stream (64 bits) takes its ``m_axis``, the kernel as an RTL module reference, FCLK_CLK0 as the clock
-and a ``proc_sys_reset`` for ``ap_rst_n``, the address map, implementation to ``write_bitstream``, and
-the ``.bit``/``.hwh`` copied to ``OUT`` under the overlay's name (what ``pynq.Overlay`` loads).
+processing system (PS7), an AXI DMA whose MM2S stream (``ids_per_beat`` 16-bit ids per beat) feeds the
+kernel's ``s_axis`` and whose S2MM stream (64 bits) takes its ``m_axis``, the kernel as an RTL module
+reference, FCLK_CLK0 as the clock and a ``proc_sys_reset`` for ``ap_rst_n``, the address map,
+implementation to ``write_bitstream``, and the ``.bit``/``.hwh`` copied to ``OUT`` under the overlay's
+name (what ``pynq.Overlay`` loads).
 
 :func:`run_vivado` writes the scripts, then runs ``vivado -mode batch`` where it is on PATH; where it is
 not, it stops with :class:`VivadoMissing` (naming ``vivado``) and the scripts stay for a machine that has
@@ -39,7 +40,7 @@ def _tcl_list(items: list[str]) -> str:
 
 
 def project_tcl(top: str, sources: list[str], memory_files: list[str], part: str, board_part: str | None,
-                clock_mhz: float) -> str:
+                clock_mhz: float, in_bits: int = 16) -> str:
     board = f"set_property board_part {board_part} [current_project]\n" if board_part else ""
     preset = "apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 -config " \
              "{make_external \"FIXED_IO, DDR\" apply_board_preset \"1\" Master \"Disable\" Slave \"Disable\"} " \
@@ -63,10 +64,11 @@ create_bd_cell -type ip -vlnv xilinx.com:ip:processing_system7 ps7
 {preset}set_property -dict [list CONFIG.PCW_USE_S_AXI_HP0 {{1}} CONFIG.PCW_USE_M_AXI_GP0 {{1}} \\
     CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ {{{clock_mhz:g}}}] [get_bd_cells ps7]
 
-# AXI DMA: MM2S (16-bit ids) -> s_axis, m_axis (64-bit results) -> S2MM; no scatter-gather
+# AXI DMA: MM2S ({in_bits}-bit beats of 16-bit ids, tkeep on the last) -> s_axis,
+# m_axis (64-bit results) -> S2MM; no scatter-gather
 create_bd_cell -type ip -vlnv xilinx.com:ip:axi_dma dma
 set_property -dict [list CONFIG.c_include_sg {{0}} CONFIG.c_sg_length_width {{26}} \\
-    CONFIG.c_m_axis_mm2s_tdata_width {{16}} CONFIG.c_s_axis_s2mm_tdata_width {{64}} \\
+    CONFIG.c_m_axis_mm2s_tdata_width {{{in_bits}}} CONFIG.c_s_axis_s2mm_tdata_width {{64}} \\
     CONFIG.c_mm2s_burst_size {{16}} CONFIG.c_s2mm_burst_size {{16}}] [get_bd_cells dma]
 
 # the kernel as an RTL module reference (its ports are inferred as AXI4-Stream by their names)
@@ -128,6 +130,7 @@ def write_vivado_project(build_dir: Path, out_dir: Path, part: str = "xc7z020clg
     """Copy the kernel's files to ``out_dir/rtl`` and write ``out_dir/create_project.tcl``; return what was
     written (nothing is built here)."""
     from hybrec.compile.build import read_manifest
+    from hybrec.compile.vectors import ids_per_beat
 
     build_dir, out_dir = Path(build_dir), Path(out_dir)
     manifest = read_manifest(build_dir)
@@ -138,7 +141,8 @@ def write_vivado_project(build_dir: Path, out_dir: Path, part: str = "xc7z020clg
         shutil.copyfile(build_dir / rel, rtl / Path(rel).name)
     sources = [Path(s).name for s in kernel["sources"]]
     memory_files = [Path(m).name for m in kernel["memory_files"]]
-    tcl = project_tcl(kernel["top"], sources, memory_files, part, BOARD_PARTS.get(board), clock_mhz)
+    in_bits = 16 * ids_per_beat(manifest)
+    tcl = project_tcl(kernel["top"], sources, memory_files, part, BOARD_PARTS.get(board), clock_mhz, in_bits)
     atomic_write_text(out_dir / "create_project.tcl", tcl)
     info = {"tool": "vivado", "part": part, "board": board, "board_part": BOARD_PARTS.get(board),
             "clock_mhz": clock_mhz, "build_id": manifest["build_id"], "tcl": str(out_dir / "create_project.tcl"),

@@ -26,7 +26,7 @@ import numpy as np
 from hybrec import __version__
 from hybrec.artifacts import atomic_write_json, first_changed_file, sha256_file, sha256_json
 from hybrec.compile.config import KernelConfig
-from hybrec.compile.rtl import BLOCKS, HW_DIR, IN_WIDTH, OUT_WIDTH, TOP, plan_layers, write_rtl
+from hybrec.compile.rtl import BLOCKS, HW_DIR, ID_WIDTH, OUT_WIDTH, TOP, plan_layers, write_rtl
 from hybrec.compile.vectors import build_vectors, save_vectors
 from hybrec.export.bundle import export_model, load_queries
 from hybrec.export.golden import GoldenModel, KernelParams
@@ -136,7 +136,11 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
         "kernel": {"top": TOP, "sources": [f"rtl/{name}" for name in rtl["sources"]],
                    "memory_files": [f"rtl/{name}" for name in rtl["memory_files"]],
                    "mem_dir_parameter": "MEM_DIR",
-                   "interface": {"s_axis_tdata": IN_WIDTH, "m_axis_tdata": OUT_WIDTH, "clock": "ap_clk",
+                   "interface": {"s_axis_tdata": ID_WIDTH * config.ids_per_beat,
+                                 "s_axis_tkeep": ID_WIDTH // 8 * config.ids_per_beat,
+                                 "ids_per_beat": config.ids_per_beat, "id_bits": ID_WIDTH,
+                                 "in_bits": ID_WIDTH * config.ids_per_beat, "out_bits": OUT_WIDTH,
+                                 "m_axis_tdata": OUT_WIDTH, "clock": "ap_clk",
                                  "reset": "ap_rst_n (active low, synchronous)"},
                    "parameters": {k: v for k, v in rtl.items() if k not in ("sources", "memory_files")},
                    "folding": [{"simd": p.simd, "pe": p.pe, "lut_mult": p.lut_mult} for p in plans],
@@ -168,12 +172,13 @@ def cycle_model(rtl: dict[str, Any], history: int) -> dict[str, Any]:
     f, norm_par, lanes, k = rtl["feature_dim"], rtl["norm_par"], rtl["lanes"], rtl["k"]
     n_rows = -(-rtl["n_items"] // lanes)
     ids = min(history, rtl["lmax"])
-    agg = ids + f // norm_par + 3
+    beats = -(-history // rtl["ids_per_beat"])
+    agg = beats + f // norm_par + 3
     mlp_first = layers[0]["sf"] * layers[0]["nf"] + 3 + layers[0]["out_bits"]
     mlp_rest = sum((y["nf"] - 1) * y["sf"] + y["sf"] + 3 + y["out_bits"] for y in layers[1:])
     mlp_ideal = sum(y["mw"] * y["mh"] for y in layers)
     step = 2 if rtl["merge_split"] else 1
-    return {"history": ids, "aggregation": agg, "mlp_layer0": mlp_first, "mlp_rest": mlp_rest,
+    return {"history": ids, "input_beats": beats, "aggregation": agg, "mlp_layer0": mlp_first, "mlp_rest": mlp_rest,
             "scorer_rows": n_rows, "topk_merge": step * (lanes + k) + 2,
             "ideal_macs": {"aggregation_adds": ids * f, "mlp": mlp_ideal, "scores": rtl["n_items"] * rtl["out_dim"]},
             "mlp_exp_cycles": [y["sf"] * y["nf"] for y in layers]}

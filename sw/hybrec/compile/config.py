@@ -34,6 +34,8 @@ class ScorerConfig(StrictModel):
     adds_per_stage: int = Field(default=2, ge=1)
     bit_planes: Literal[0, 1] = 1
     """1: multiplier-free bit-plane adder trees; 0: `*` products (DSP blocks)"""
+    mul_lanes: int = Field(default=0, ge=0)
+    """with bit_planes 1: how many of the lanes use `*` products (DSP blocks) instead (<= lanes)"""
 
 
 class TopKConfig(StrictModel):
@@ -53,7 +55,9 @@ class KernelConfig(StrictModel):
     hist_agg: HistAggConfig = HistAggConfig()
     scorer: ScorerConfig = ScorerConfig()
     topk: TopKConfig = TopKConfig()
-    mask_banks: int = Field(default=4, ge=1)
+    ids_per_beat: Literal[1, 2] = 2
+    """16-bit history ids per input beat (s_axis_tdata is 16 * ids_per_beat bits, tkeep marks them)"""
+    mask_banks: int = Field(default=2, ge=1)
     """queries in flight between the input and the history mask (a power of two)"""
     fpga_part: str = "xc7z020clg400-1"
     """the part FINN's resource estimates and layer specialisation assume (PYNQ-Z2)"""
@@ -69,7 +73,8 @@ class KernelConfig(StrictModel):
 
 
 def default_kernel_config() -> KernelConfig:
-    return KernelConfig(layers=(LayerFolding(simd=16, pe=8), LayerFolding(simd=8, pe=16, lut_mult=True)))
+    return KernelConfig(layers=(LayerFolding(simd=4, pe=32, lut_mult=True), LayerFolding(simd=32, pe=4, lut_mult=True)),
+                        scorer=ScorerConfig(lanes=5, mul_lanes=2))
 
 
 def smoke_kernel_config() -> KernelConfig:

@@ -21,7 +21,7 @@ from hybrec.export.golden import KernelParams
 
 HW_DIR = Path(__file__).resolve().parents[3] / "hw"
 TOP = "hybrec_kernel"
-IN_WIDTH = 16      # s_axis_tdata: one item id (uint16)
+ID_WIDTH = 16      # one item id on s_axis (uint16); s_axis_tdata carries ids_per_beat of them
 OUT_WIDTH = 64     # m_axis_tdata: score int32 | id uint16 | flags 3 | valid 1
 BLOCKS = ["hist_agg/hist_agg.v", "mvau/mvau.v", "mvau/mvau_dot.v", "scorer/scorer.v", "scorer/scorer_dot.v",
           "scorer/scorer_tree.v", "topk/topk.v", "stream/axis_serialize.v", "stream/axis_deserialize.v",
@@ -62,10 +62,12 @@ def plan_layers(params: KernelParams, folding: list[tuple[int, int]],
 def block_parameters(params: KernelParams, plans: list[MvauConfig], cfg: KernelConfig) -> dict[str, Any]:
     """Every value the top template needs (and the manifest records)."""
     n, f, d = params.n_items, params.feature_dim, params.out_dim
-    if n >= 1 << IN_WIDTH:
-        raise FoldingError(f"{n} items: ids must fit the {IN_WIDTH}-bit input")
+    if n >= 1 << ID_WIDTH:
+        raise FoldingError(f"{n} items: ids must fit the {ID_WIDTH}-bit input")
     if f % cfg.hist_agg.norm_par:
         raise FoldingError(f"hist_agg: F={f} is not a multiple of norm_par={cfg.hist_agg.norm_par}")
+    if cfg.scorer.mul_lanes > cfg.scorer.lanes:
+        raise FoldingError(f"scorer: mul_lanes={cfg.scorer.mul_lanes} is more than lanes={cfg.scorer.lanes}")
     if cfg.mask_banks & (cfg.mask_banks - 1):
         raise FoldingError(f"mask_banks={cfg.mask_banks} must be a power of two")
     if not params.exclude_history:
@@ -83,8 +85,8 @@ def block_parameters(params: KernelParams, plans: list[MvauConfig], cfg: KernelC
         "layers": [{**asdict(p), "sf": p.sf, "nf": p.nf} for p in plans],
         "out_dim": d, "user_bits": user_bits, "user_signed": user_signed, "item_bits": params.item_bits,
         "lanes": cfg.scorer.lanes, "adds_per_stage": cfg.scorer.adds_per_stage,
-        "bit_planes": cfg.scorer.bit_planes, "score_bits": score_bits, "k": cfg.k,
-        "merge_split": cfg.topk.merge_split, "mask_banks": cfg.mask_banks,
+        "bit_planes": cfg.scorer.bit_planes, "mul_lanes": cfg.scorer.mul_lanes, "score_bits": score_bits, "k": cfg.k,
+        "merge_split": cfg.topk.merge_split, "mask_banks": cfg.mask_banks, "ids_per_beat": cfg.ids_per_beat,
         "flags_depth": max(8, 1 << (cfg.mask_banks + 4).bit_length()),
     }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -90,6 +91,12 @@ def output_words(vectors: dict[str, np.ndarray]) -> np.ndarray:
     scores = np.where(valid == 1, vectors["scores"], 0).astype(np.int64).astype(np.uint64) & np.uint64(0xFFFFFFFF)
     flags = np.repeat(vectors["flags"].astype(np.uint64)[:, None], valid.shape[1], axis=1)
     return (valid << np.uint64(51)) | (flags << np.uint64(48)) | (ids << np.uint64(32)) | scores
+
+
+def ids_per_beat(manifest: dict[str, Any]) -> int:
+    """History ids per kernel input beat (``kernel.interface.ids_per_beat`` of a build manifest; 1 for
+    builds made before the key existed)."""
+    return int(manifest["kernel"]["interface"].get("ids_per_beat", 1))
 
 
 def select_queries(vectors: dict[str, np.ndarray], users: int | None, seed: int) -> list[int]:

@@ -46,11 +46,15 @@ def start_clock(dut: Any) -> None:
 
 
 def axis_pair(dut: Any) -> tuple[AxiStreamSource, AxiStreamSink]:
-    """Source on ``s_axis`` and sink on ``m_axis`` (one word per beat, reset by ``ap_rst_n`` low)."""
-    source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.ap_clk, dut.ap_rst_n,
-                             reset_active_level=False, byte_lanes=1)
-    sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.ap_clk, dut.ap_rst_n,
-                         reset_active_level=False, byte_lanes=1)
+    """Source on ``s_axis`` and sink on ``m_axis``, reset by ``ap_rst_n`` low. A stream without ``tkeep``
+    carries one word per beat; with it, a frame's items fill ``len(tkeep)`` lanes per beat (the lane
+    width is the data width / ``len(tkeep)``: 8-bit bytes on the kernel's input, whole ids on hist_agg's)."""
+    def lanes(bus: AxiStreamBus) -> dict[str, int]:
+        return {} if hasattr(bus, "tkeep") else {"byte_lanes": 1}
+
+    s_bus, m_bus = AxiStreamBus.from_prefix(dut, "s_axis"), AxiStreamBus.from_prefix(dut, "m_axis")
+    source = AxiStreamSource(s_bus, dut.ap_clk, dut.ap_rst_n, reset_active_level=False, **lanes(s_bus))
+    sink = AxiStreamSink(m_bus, dut.ap_clk, dut.ap_rst_n, reset_active_level=False, **lanes(m_bus))
     return source, sink
 
 

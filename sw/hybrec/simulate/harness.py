@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hybrec.artifacts import atomic_write_json
+from hybrec.compile.vectors import ids_per_beat
 from hybrec.simulate.runner import SIM_DIR, simulator_env
 
 HARNESS = SIM_DIR / "harness" / "kernel_harness.cpp"
@@ -28,6 +29,7 @@ def build_harness(build_dir: Path, manifest: dict[str, Any], log: Any = print) -
     digest = hashlib.sha256()
     for path in [*sources, HARNESS]:
         digest.update(path.read_bytes())
+    digest.update(str(ids_per_beat(manifest)).encode())
     work = build_dir / "sim" / "harness"
     exe = work / "obj" / "Vhybrec_kernel"
     stamp = work / "sources.sha256"
@@ -37,7 +39,8 @@ def build_harness(build_dir: Path, manifest: dict[str, Any], log: Any = print) -
     mem_dir = f'"{(build_dir / "rtl").resolve()}/"'
     cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast",
            "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-UNOPTFLAT", "--top-module", manifest["kernel"]["top"],
-           f"-GMEM_DIR={mem_dir}", "-Mdir", str(work / "obj"), "-CFLAGS", "-O2 -std=c++17",
+           f"-GMEM_DIR={mem_dir}", "-Mdir", str(work / "obj"),
+           "-CFLAGS", f"-O2 -std=c++17 -DIDS_PER_BEAT={ids_per_beat(manifest)}",
            "-j", str(max(1, min(4, os.cpu_count() or 1))), *map(str, sources), str(HARNESS)]
     log(f"building the C++ harness ({len(sources)} sources) ...")
     started = time.perf_counter()
@@ -71,7 +74,8 @@ def run_harness(build_dir: Path, users: int | None = None, source_pause: float =
                              str(sink_pause)], capture_output=True, text=True)
     wall = time.perf_counter() - started
     if not raw.is_file():
-        raise RuntimeError(f"the harness wrote no report (exit {result.returncode}): {result.stderr[-2000:]}")
+        raise RuntimeError(f"the harness wrote no report (exit {result.returncode}): "
+                           f"{(result.stdout + result.stderr)[-2000:]}")  # Verilator's $readmem errors go to stdout
     report: dict[str, Any] = json.loads(raw.read_text())
     report.update({"build_id": manifest["build_id"], "simulator": "verilator (C++ harness)",
                    "users": int(sum(1 for q in queries if vectors["user"][q] >= 0)), "wall_seconds": round(wall, 2),
