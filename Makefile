@@ -46,13 +46,17 @@ $(BOARD_STAMP): requirements/board.txt
 	touch $(BOARD_STAMP)
 
 # The main job: train on MovieLens-100K, compile the W4A4 hybrid into the kernel, simulate it (every user
-# through the C++ harness; 50 users, latency, throughput and a mid-packet reset under cocotb), then the
-# hardware-in-the-loop benchmark (CPU, the committed GPU figures, the simulated board), whose report it names.
+# through the C++ harness; 50 users, latency, throughput and a mid-packet reset under cocotb), build the ECP5
+# bitstream, then the hardware-in-the-loop benchmark (CPU, the committed GPU figures, the simulated board at
+# the bitstream's Fmax), whose report it names.
 demo: setup
 	$(PY) -m hybrec.cli train --config $(CONFIG) --out $(RUN)
 	$(PY) -m hybrec.cli compile --run $(RUN) --out $(BUILD) --config $(KERNEL) --force
 	$(PY) -m hybrec.cli sim --build $(BUILD) --harness
 	$(PY) -m hybrec.cli sim --build $(BUILD) --users 50
+	# The ECP5 bitstream (cached by content); a missed timing target or a failed tool is reported and the
+	# benchmark still runs (it reads the Fmax from the bitstream's manifest when there is one).
+	-$(PY) -m hybrec.cli bitstream --build $(BUILD) --target ecp5-85k
 	$(PY) -m hybrec.cli hil --build $(BUILD) --out $(HIL_OUT) $(HIL_ARGS)
 	@echo "hardware-in-the-loop report: $(HIL_OUT)/hil.md"
 
@@ -78,7 +82,7 @@ hls-synth: compile
 	$(PY) -m hybrec.cli hls --build $(BUILD) --synth
 
 # ECP5 bitstream (ULX3S self-test top around the kernel) from the open flow into bitstreams/; exits non-zero
-# when timing is not met. (The ML-100K kernel does not fit the ECP5-85F yet: see README, Resources.)
+# when timing is not met. The manifest carries the Zynq-7020 counts of `make fit` when they exist.
 bitstream: compile
 	$(PY) -m hybrec.cli bitstream --build $(BUILD) --target ecp5-85k
 

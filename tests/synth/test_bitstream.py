@@ -76,6 +76,19 @@ def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) 
     assert set(result["seconds"]) == {"yosys", "nextpnr", "ecppack"}
     assert result["build"]["manifest_sha256"] == sha256_file(Path(result["build"]["dir"]) / "manifest.json")
     assert seconds < 300
+    # the tiny build has no Zynq fit: the manifest says which command makes one instead of leaving it out
+    assert result["zynq_7020"]["yosys_synth_xilinx"] is None and "hybrec fit" in result["zynq_7020"]["missing"]
+
+
+def test_zynq_estimates_sit_beside_finns(tmp_path: Path) -> None:
+    usage = {"LUT": {"used": 51107, "capacity": 53200, "percent": 96.1}}
+    (tmp_path / "fit").mkdir()
+    (tmp_path / "fit" / "xc7z020.json").write_text(json.dumps({"usage": usage, "fits": True, "seconds": 919.1,
+                                                                "command": "synth_xilinx -family xc7"}))
+    finn = {"res_estimation": {"MVAU_hls_0": {"LUT": 1234}}, "part": "xc7z020clg400-1"}
+    got = ecp5.zynq_estimates(tmp_path, {"finn": finn})
+    assert got["yosys_synth_xilinx"]["usage"] == usage and got["yosys_synth_xilinx"]["fits"] is True
+    assert got["finn_res_estimation_mlp"] == finn["res_estimation"] and "missing" not in got
 
 
 def test_second_call_reuses_the_bitstream(first_bitstream: tuple[dict, Path, float], tiny_build: Path) -> None:

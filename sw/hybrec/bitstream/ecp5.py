@@ -163,6 +163,23 @@ def bist_vectors(build_dir: Path, manifest: dict[str, Any], queries: int) -> tup
     return id_rom, word_rom, len(chosen)
 
 
+def zynq_estimates(build_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The PYNQ-Z2's part beside this bitstream: Yosys' ``synth_xilinx`` counts of the same build
+    (``BUILD/fit/xc7z020.json``, written by ``hybrec fit``) and FINN's analytical estimates of the MLP."""
+    fit_path = build_dir / "fit" / "xc7z020.json"
+    finn = manifest.get("finn", {})
+    out: dict[str, Any] = {"finn_res_estimation_mlp": finn.get("res_estimation"), "finn_part": finn.get("part")}
+    if fit_path.is_file():
+        fit = json.loads(fit_path.read_text())
+        out["yosys_synth_xilinx"] = {"usage": fit.get("usage"), "fits": fit.get("fits"),
+                                     "command": fit.get("command"), "seconds": fit.get("seconds"),
+                                     "file": str(fit_path)}
+    else:
+        out["yosys_synth_xilinx"] = None
+        out["missing"] = f"no {fit_path}: run `hybrec fit --build {build_dir} --target xc7z020` (make fit)"
+    return out
+
+
 def write_bist_roms(folder: Path, id_rom: list[int], word_rom: list[int], ipb: int) -> None:
     digits = -(-(18 * ipb + 1) // 4)
     atomic_write_text(folder / IDS_FILE, "".join(f"{v:0{digits}x}\n" for v in id_rom))
@@ -346,6 +363,7 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
                  "leds": "[0] done, [1] pass, [2] fail, [3] heartbeat, [7:4] mismatches (saturating)"},
         "seed": seed, "tools": tool_versions(), "seconds": {name: round(s, 1) for name, s in seconds.items()},
         "source": "fmax and utilisation from nextpnr's --report JSON (work/report.json), post-route",
+        "zynq_7020": zynq_estimates(build_dir, manifest),
         "work": "work/",
     }
     atomic_write_json(out_dir / "manifest.json", result)
