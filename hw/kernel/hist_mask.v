@@ -62,7 +62,10 @@ module hist_mask #(
   // id * (RCP * LANES - 2^RSH) / (LANES * 2^RSH) < 2^(ID_BITS - RSH) <= 1 / LANES never crosses an integer)
   localparam integer RSH   = ID_BITS + LB;
   localparam integer MW    = ID_BITS + RSH + 1;
-  localparam [MW-1:0] RCP  = ((({{(MW - 1){1'b0}}, 1'b1}) << RSH) + LANES[MW-1:0] - 1'b1) / LANES[MW-1:0];
+  localparam [31:0]    LANES32 = LANES;    // MW may exceed 32 bits: widen by concatenation, not part-select
+  localparam [MW+31:0] LANES_X = {{MW{1'b0}}, LANES32};
+  localparam [MW-1:0]  LANES_W = LANES_X[MW-1:0];
+  localparam [MW-1:0] RCP  = ((({{(MW - 1){1'b0}}, 1'b1}) << RSH) + LANES_W - 1'b1) / LANES_W;
 
   generate
     if ((1 << $clog2(NB)) != NB) begin : g_check_nb
@@ -217,19 +220,22 @@ module hist_mask #(
         /* verilator lint_on UNUSEDSIGNAL */
       end
       for (l = 0; l < LANES; l = l + 1) begin : g_lane
-        // no_rw_check: a set (write port) and a read + clear of the same address never meet (they
-        // belong to different banks), so the RAM's cross-port collision behaviour does not matter;
-        // without it Yosys keeps "read old data" exactly and builds the RAM from flip-flops.
-        (* no_rw_check *) reg mem [0:DEPTH-1];
+        // Two write ports: the set (snooped ids) and the clear of the row being read, which must read
+        // the old bit (read-before-write on that port). A set and a read of the same address never meet:
+        // they belong to different banks. The read says so with an 'x in that case, so synthesis may
+        // use a true-dual-port RAM (whose cross-port collisions are undefined) without giving up
+        // read-before-write on the read/clear port; without it Yosys keeps the RAM in flip-flops.
+        reg mem [0:DEPTH-1];
         reg q;
         integer i;
         initial for (i = 0; i < DEPTH; i = i + 1) mem[i] = 1'b0;
+        wire set = w2_v && (w2_lane == l[LNW-1:0]);
         always @(posedge ap_clk) begin
-          if (w2_v && (w2_lane == l[LNW-1:0])) mem[wr_addr] <= 1'b1;
+          if (set) mem[wr_addr] <= 1'b1;
         end
         always @(posedge ap_clk) begin
           if (rd_clear) begin
-            q <= mem[rd_addr];
+            q <= (set && (wr_addr == rd_addr)) ? 1'bx : mem[rd_addr];
             mem[rd_addr] <= 1'b0;
           end
         end

@@ -39,6 +39,11 @@ EXTRA = [
                  id="hist_mask-minimal"),
     pytest.param("kernel/hist_mask.v", dict(N_ITEMS=37, LANES=3, ID_BITS=6, LMAX=5, NB=8, DATA_W=9),
                  id="hist_mask-odd"),
+    # large catalogues: the reciprocal of LANES is wider than 32 bits
+    pytest.param("kernel/hist_mask.v", dict(N_ITEMS=30000, LANES=5, ID_BITS=15, LMAX=256, NB=2, IPB=2, DATA_W=8),
+                 id="hist_mask-id15-lanes5"),
+    pytest.param("kernel/hist_mask.v", dict(N_ITEMS=60000, LANES=16, ID_BITS=16, LMAX=256, NB=2, IPB=2, DATA_W=8),
+                 id="hist_mask-id16-lanes16"),
 ]
 
 

@@ -101,6 +101,16 @@ def test_second_call_reuses_the_bitstream(first_bitstream: tuple[dict, Path, flo
     assert again == result
     assert time.perf_counter() - started < 10 and log.stat().st_mtime_ns == before
     assert len(list(out_root.iterdir())) == 1
+    # a Zynq fit made after the bitstream reaches its manifest without another place-and-route
+    fit = tiny_build / "fit" / "xc7z020.json"
+    fit.parent.mkdir(exist_ok=True)
+    fit.write_text(json.dumps({"usage": {"LUT": {"used": 1, "capacity": 53200}}, "fits": True}))
+    try:
+        third = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seed=1)
+    finally:
+        fit.unlink()
+    assert third["zynq_7020"]["yosys_synth_xilinx"]["fits"] is True and log.stat().st_mtime_ns == before
+    assert json.loads((out_dir / "manifest.json").read_text()) == third
 
 
 def test_bad_constraint_names_the_tool(tiny_build: Path, tmp_path: Path) -> None:
