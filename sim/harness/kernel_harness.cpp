@@ -20,6 +20,7 @@
 
 #include "Vhybrec_kernel.h"
 #include "verilated.h"
+#include "pause_rng.h"
 
 #ifndef IDS_PER_BEAT
 #error "compile with -DIDS_PER_BEAT=<ids per input beat> (the build manifest's kernel.interface.ids_per_beat)"
@@ -29,17 +30,7 @@ namespace {
 
 size_t beats(size_t ids) { return (ids + IDS_PER_BEAT - 1) / IDS_PER_BEAT; }
 
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  uint64_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  bool chance(double p) { return p > 0.0 && static_cast<double>(next() >> 11) * 0x1.0p-53 < p; }
-};
+using hybrec_sim::Rng;
 
 std::vector<std::vector<uint64_t>> read_lines(const char* path) {
   std::ifstream in(path);

@@ -32,6 +32,7 @@
 
 #include "Vhybrec_kernel.h"
 #include "verilated.h"
+#include "pause_rng.h"
 
 #ifndef KM_IN_BYTES
 #define KM_IN_BYTES 2
@@ -60,17 +61,7 @@ constexpr int KM_ABI = 1;
 enum : int { KM_IN_DONE = 1, KM_OUT_DONE = 2, KM_OVERFLOW = 4 };
 enum : int { REC_IN_FIRST = 0, REC_IN_LAST = 1, REC_OUT_FIRST = 2, REC_OUT_LAST = 3 };
 
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  uint64_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  bool chance(double p) { return p > 0.0 && static_cast<double>(next() >> 11) * 0x1.0p-53 < p; }
-};
+using hybrec_sim::Rng;
 
 struct Beat {
   uint64_t data;

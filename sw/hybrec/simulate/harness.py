@@ -21,13 +21,14 @@ from hybrec.compile.vectors import ids_per_beat
 from hybrec.simulate.runner import SIM_DIR, simulator_env
 
 HARNESS = SIM_DIR / "harness" / "kernel_harness.cpp"
+PAUSE_RNG = SIM_DIR / "harness" / "pause_rng.h"  # included by it: part of the rebuild key
 
 
 def build_harness(build_dir: Path, manifest: dict[str, Any], log: Any = print) -> Path:
     """Verilate the kernel with the C++ driver; returns the executable (rebuilt only when sources change)."""
     sources = [build_dir / s for s in manifest["kernel"]["sources"]]
     digest = hashlib.sha256()
-    for path in [*sources, HARNESS]:
+    for path in [*sources, HARNESS, PAUSE_RNG]:
         digest.update(path.read_bytes())
     digest.update(str(ids_per_beat(manifest)).encode())
     work = build_dir / "sim" / "harness"

@@ -26,6 +26,7 @@ from hybrec.artifacts import atomic_write_json, sha256_file
 from hybrec.simulate.runner import SIM_DIR, simulator_env
 
 MODEL_CPP = SIM_DIR / "harness" / "kernel_model.cpp"
+PAUSE_RNG = SIM_DIR / "harness" / "pause_rng.h"  # included by it: part of the rebuild key
 LIB_NAME = "libkernel.so"
 FORMAT = "hybrec-sim-model/1"
 
@@ -84,7 +85,7 @@ def build_shared_model(build_dir: Path, log: Any = print, force: bool = False) -
     sources = [build_dir / s for s in kernel["sources"]]
     mem_dir = f"{(build_dir / 'rtl').resolve()}/"
     digest = hashlib.sha256()
-    for path in [*sources, MODEL_CPP]:
+    for path in [*sources, MODEL_CPP, PAUSE_RNG]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     digest.update(json.dumps({"mem_dir": mem_dir, **iface, "format": FORMAT}, sort_keys=True).encode())
     key = digest.hexdigest()
