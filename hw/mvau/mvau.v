@@ -15,7 +15,8 @@
 // a ping-pong buffer of 2*SF words: the first neuron fold consumes words as soon as they arrive, the
 // other folds reuse them, and the next vector fills the other bank meanwhile.
 //
-// Pipeline (edges after the issue of a step): 1 buffer/ROM read, 2 dot product (mvau_dot), 3 add
+// Pipeline (edges after the issue of a step): 1 buffer/ROM read, 2 dot product (mvau_dot: DOT_LAT
+// more edges when DOT_ADDS > 0), 3 add
 // into the accumulator, then OUT_BITS binary-search stages, one compare per PE each (none when
 // NO_ACT), then an output FIFO. Issue of a neuron fold's last step waits for a FIFO credit, so the
 // pipeline itself never stalls.
@@ -23,9 +24,10 @@
 // Memories ($readmemh, hex, one word per line, PE 0 in the least significant bits of a line):
 //   WEIGHT_FILE          NF*SF lines of PE*SIMD*W_BITS bits; line nf*SF + sf, PE p, lane i holds
 //                        W[sf*SIMD + i][nf*PE + p] at bits [(p*SIMD + i)*W_BITS +: W_BITS].
-//   {THRESH_FILE, "j.hex"} for binary-search stage j = 0 .. OUT_BITS-1: NF*2^j lines of PE*ACC_BITS
-//                        bits; line nf*2^j + q, PE p holds T[nf*PE + p][(q << (OUT_BITS-j))
-//                        + 2^(OUT_BITS-1-j) - 1] at bits [p*ACC_BITS +: ACC_BITS].
+//   {THRESH_FILE, "j.hex"} for binary-search stage j = 0 .. OUT_BITS-1: key nf*2^j + q selects an
+//                        entry of PE*ACC_BITS bits, PE p's T[nf*PE + p][(q << (OUT_BITS-j))
+//                        + 2^(OUT_BITS-1-j) - 1] at bits [p*ACC_BITS +: ACC_BITS]. Stage 0: NF lines
+//                        of one entry; stage j >= 1: NF*2^(j-1) lines {entry 2r+1, entry 2r}.
 // sim/mvau/mem_files.py writes both from numpy arrays.
 `default_nettype none
 
@@ -45,6 +47,7 @@ module mvau #(
     parameter integer LUT_MULT    = 0,   // 1: products from shifts and adds (fabric), 0: `*` (DSP blocks)
     parameter integer LOGIC_DEPTH = 256, // threshold stages of at most this many lines: LUT logic, not block RAM
     parameter integer WLOGIC_DEPTH = 64, // weight ROMs of at most this many lines: LUT logic, not block RAM
+    parameter integer DOT_ADDS    = 2,   // adder levels per pipeline stage of the dot products (0: one cycle)
     parameter         WEIGHT_FILE = "mvau_weights.hex",
     parameter         THRESH_FILE = "mvau_thresh_s"
     /* verilator lint_on UNUSEDPARAM */
@@ -59,6 +62,21 @@ module mvau #(
     input  wire                                                m_axis_tready,
     output wire                                                m_axis_tlast
 );
+  // Register stages of mvau_dot (its rule): 0 when DOT_ADDS = 0, else 1 (products) + registered levels.
+  function integer dot_latency;
+    input integer simd, adds;
+    integer levels, h;
+    begin
+      levels = $clog2(simd);
+      dot_latency = (adds > 0) ? 1 : 0;
+      if (adds > 0) begin
+        for (h = 1; h <= levels; h = h + 1) begin
+          if ((h % adds == 0) || (h == levels)) dot_latency = dot_latency + 1;
+        end
+      end
+    end
+  endfunction
+
   localparam integer SF      = MW / SIMD;                     // input beats per vector
   localparam integer NF      = MH / PE;                       // output beats per vector
   localparam integer OUT_W   = (NO_ACT != 0) ? ACC_BITS : OUT_BITS;
@@ -66,7 +84,8 @@ module mvau #(
   localparam integer IB_W    = $clog2(2 * SF);                 // input buffer address (>= 1)
   localparam integer NF_W    = (NF > 1) ? $clog2(NF) : 1;
   localparam integer WA_W    = (NF * SF > 1) ? $clog2(NF * SF) : 1;
-  localparam integer LATENCY = 3 + STAGES;                    // issue edge to FIFO write edge
+  localparam integer DOT_LAT = dot_latency(SIMD, DOT_ADDS);   // extra cycles of the pipelined dot products
+  localparam integer LATENCY = 3 + DOT_LAT + STAGES;          // issue edge to FIFO write edge
   localparam integer FIFO_D  = 1 << $clog2(LATENCY + 3);       // enough credits for one step a cycle
   localparam integer FD_W    = $clog2(FIFO_D);
   localparam integer FW      = PE * OUT_W + 1;                // FIFO word: {tlast, tdata}
@@ -201,6 +220,7 @@ module mvau #(
   end
 
   // ---------------------------------------------------------------- stage 2: dot products
+  // mvau_dot takes DOT_LAT cycles (pipelined, no enable); the step's control bits wait beside it.
   wire [PE*ACC_BITS-1:0] dot;
   reg  [PE*ACC_BITS-1:0] s2_dot;
   reg                    s2_valid, s2_first, s2_last, s2_vend;
@@ -210,13 +230,15 @@ module mvau #(
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_dot
       mvau_dot #(
-          .SIMD     (SIMD),
-          .IN_BITS  (IN_BITS),
-          .IN_SIGNED(IN_SIGNED),
-          .W_BITS   (W_BITS),
-          .ACC_BITS (ACC_BITS),
-          .LUT_MULT (LUT_MULT)
+          .SIMD          (SIMD),
+          .IN_BITS       (IN_BITS),
+          .IN_SIGNED     (IN_SIGNED),
+          .W_BITS        (W_BITS),
+          .ACC_BITS      (ACC_BITS),
+          .LUT_MULT      (LUT_MULT),
+          .ADDS_PER_STAGE(DOT_ADDS)
       ) u_dot (
+          .clk(ap_clk),
           .x  (s1_x),
           .w  (s1_w[p*SIMD*W_BITS +: SIMD*W_BITS]),
           .sum(dot[p*ACC_BITS +: ACC_BITS])
@@ -224,13 +246,30 @@ module mvau #(
     end
   endgenerate
 
+  localparam integer CTL_W = 4 + NF_W;                        // {valid, first, last, vend, nf}
+  wire [CTL_W-1:0] s1_ctl = {s1_valid, s1_first, s1_last, s1_vend, s1_nf};
+  wire [CTL_W-1:0] dot_ctl;
+  generate
+    if (DOT_LAT == 0) begin : g_ctl_now
+      assign dot_ctl = s1_ctl;
+    end else begin : g_ctl_delay
+      reg [DOT_LAT-1:0]         vq;   // valid bits, cleared in reset
+      reg [DOT_LAT*(CTL_W-1)-1:0] cq;   // {first, last, vend, nf} per stage, stage 0 lowest
+      /* verilator lint_off UNUSEDSIGNAL */
+      wire [DOT_LAT:0]             vnext = {vq, ap_rst_n & s1_ctl[CTL_W-1]};
+      wire [(DOT_LAT+1)*(CTL_W-1)-1:0] cnext = {cq, s1_ctl[CTL_W-2:0]};
+      /* verilator lint_on UNUSEDSIGNAL */
+      always @(posedge ap_clk) begin
+        vq <= vnext[DOT_LAT-1:0] & {DOT_LAT{ap_rst_n}};
+        cq <= cnext[DOT_LAT*(CTL_W-1)-1:0];
+      end
+      assign dot_ctl = {vq[DOT_LAT-1], cq[(DOT_LAT-1)*(CTL_W-1) +: CTL_W-1]};
+    end
+  endgenerate
+
   always @(posedge ap_clk) begin
-    s2_dot   <= dot;
-    s2_valid <= ap_rst_n & s1_valid;
-    s2_first <= s1_first;
-    s2_last  <= s1_last;
-    s2_vend  <= s1_vend;
-    s2_nf    <= s1_nf;
+    s2_dot <= dot;
+    {s2_valid, s2_first, s2_last, s2_vend, s2_nf} <= {ap_rst_n & dot_ctl[CTL_W-1], dot_ctl[CTL_W-2:0]};
   end
 
   // ---------------------------------------------------------------- stage 3: accumulate
@@ -293,20 +332,54 @@ module mvau #(
         for (p = 0; p < PE; p = p + 1) begin : g_pe
           // Each PE reads its own slice of the stage's lines; synthesis drops the other slices.
           // Stages of at most LOGIC_DEPTH lines are LUT logic (a block RAM each would be mostly empty).
+          // Stage 0 reads line nf. Stage j >= 1 holds pairs: line r = {T at q = 2r+1, T at q = 2r}, so its
+          // address is the key without the last decision (registered bits only) and that decision, made by
+          // the previous stage's compare in this cycle, only picks a half: no path runs from a compare
+          // through a ROM. A block RAM (synchronous read) is addressed one edge earlier, with the key the
+          // previous stage registers at that edge.
           /* verilator lint_off UNUSEDSIGNAL */
           wire [KW-1:0]         in_key = ch_key[(j*PE+p)*KW +: KW];
           reg  [PE*ACC_BITS-1:0] r_line;
           reg  [KW-1:0]         r_key;
           /* verilator lint_on UNUSEDSIGNAL */
           reg  [ACC_BITS-1:0]   r_acc;
-          if (DEPTH <= LOGIC_DEPTH) begin : g_logic
-            (* rom_style = "logic" *) reg [PE*ACC_BITS-1:0] tmem [0:DEPTH-1];
-            initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
-            always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
-          end else begin : g_block
-            (* rom_style = "block" *) reg [PE*ACC_BITS-1:0] tmem [0:DEPTH-1];
-            initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
-            always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
+          if (j == 0) begin : g_first
+            if (DEPTH <= LOGIC_DEPTH) begin : g_logic
+              (* rom_style = "logic" *) reg [PE*ACC_BITS-1:0] tmem [0:DEPTH-1];
+              initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
+              always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
+            end else begin : g_block
+              (* rom_style = "block" *) reg [PE*ACC_BITS-1:0] tmem [0:DEPTH-1];
+              initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
+              always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
+            end
+          end else begin : g_pair
+            localparam integer PDEPTH = DEPTH / 2;
+            localparam integer PAW    = (PDEPTH > 1) ? $clog2(PDEPTH) : 1;
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire [KW-1:0] prev_key = ch_key[((j-1)*PE+p)*KW +: KW];  // what the previous stage registers now
+            wire [PAW-1:0] addr_now, addr_next;   // one of them is used (LUT logic: now; block RAM: next)
+            /* verilator lint_on UNUSEDSIGNAL */
+            if (PDEPTH > 1) begin : g_addr
+              assign addr_now  = in_key[PAW:1];
+              assign addr_next = prev_key[PAW-1:0];
+            end else begin : g_addr0
+              assign addr_now  = 1'b0;
+              assign addr_next = 1'b0;
+            end
+            wire [2*PE*ACC_BITS-1:0] pair;
+            if (PDEPTH <= LOGIC_DEPTH / 2) begin : g_logic
+              (* rom_style = "logic" *) reg [2*PE*ACC_BITS-1:0] tmem [0:PDEPTH-1];
+              initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
+              assign pair = tmem[addr_now];
+            end else begin : g_block
+              (* rom_style = "block" *) reg [2*PE*ACC_BITS-1:0] tmem [0:PDEPTH-1];
+              initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
+              reg [2*PE*ACC_BITS-1:0] pair_q;
+              always @(posedge ap_clk) pair_q <= tmem[addr_next];
+              assign pair = pair_q;
+            end
+            always @(posedge ap_clk) r_line <= in_key[0] ? pair[PE*ACC_BITS +: PE*ACC_BITS] : pair[0 +: PE*ACC_BITS];
           end
           always @(posedge ap_clk) begin
             r_acc  <= ch_acc[(j*PE+p)*ACC_BITS +: ACC_BITS];

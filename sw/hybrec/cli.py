@@ -129,7 +129,7 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
     from hybrec.bitstream.ecp5 import build_bitstream
 
     result = build_bitstream(build, target=args.target, out_root=args.out or Path("bitstreams"),
-                             freq_mhz=args.freq, seed=args.seed, log=console.print)
+                             freq_mhz=args.freq, seed=args.seed, timeout_s=args.timeout, log=console.print)
     use = ", ".join(f"{k} {v['used']}/{v['capacity']} ({v['percent']}%)" for k, v in result["utilisation"].items()
                     if k in ("LUT4", "FF", "DP16KD", "MULT18X18D"))
     verdict = "[green]met[/]" if result["timing_met"] else "[red]NOT met[/]"
@@ -253,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     bit.add_argument("--freq", type=float, default=100.0, help="kernel clock in MHz (ECP5: made by the PLL)")
     bit.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     bit.add_argument("--out", type=Path, default=None, help="output root (default bitstreams/)")
+    bit.add_argument("--timeout", type=int, default=3600, metavar="S",
+                     help="seconds each tool may run before the flow stops with an error (ECP5; default 3600)")
     bit.set_defaults(func=cmd_bitstream)
 
     fit = sub.add_parser("fit", help="Yosys resource counts of a build's kernel against FPGA capacities")

@@ -38,6 +38,12 @@ CASES = [
                  id="lut-mult-sin8-w4"),
     pytest.param(dict(mw=16, mh=4, simd=4, pe=2, in_bits=4, w_bits=8, out_bits=8, out_bias=-128, lut_mult=True),
                  id="lut-mult-uin4-w8-sout"),
+    pytest.param(dict(mw=32, mh=4, simd=32, pe=2, in_bits=4, w_bits=3, out_bits=2, lut_mult=True, dot_adds=1),
+                 id="lut-mult-w3-s32-dot-every-level"),
+    pytest.param(dict(mw=12, mh=4, simd=6, pe=2, in_bits=5, in_signed=True, w_bits=5, out_bits=3, out_bias=-4,
+                      dot_adds=0), id="dot-one-cycle-s6-w5"),
+    pytest.param(dict(mw=9, mh=3, simd=3, pe=3, in_bits=4, w_bits=2, out_bits=1, lut_mult=True, dot_adds=3),
+                 id="lut-mult-w2-s3-dot-adds3"),
 ]
 
 
@@ -150,9 +156,10 @@ def test_mem_file_layout() -> None:
                     assert field == weights[sf * 2 + i, nf * 2 + p] & 0xF
     thresholds = np.array([[c * 10 + k for k in range(3)] for c in range(4)])
     stage0, stage1 = mem_files.threshold_stage_words(cfg, thresholds)
-    # stage 0 compares T[c, 1]; stage 1 compares T[c, 0] (q=0) or T[c, 2] (q=1)
+    # stage 0 compares T[c, 1]; stage 1 compares T[c, 0] (q=0) or T[c, 2] (q=1), both in one line per nf
     assert stage0 == [1 | 11 << 8, 21 | 31 << 8]
-    assert stage1 == [0 | 10 << 8, 2 | 12 << 8, 20 | 30 << 8, 22 | 32 << 8]
+    assert stage1 == [0 | 10 << 8 | (2 | 12 << 8) << 16, 20 | 30 << 8 | (22 | 32 << 8) << 16]
+    assert [mem_files.threshold_stage_bits(cfg, j) for j in range(2)] == [16, 32]
     with pytest.raises(ValueError, match="sorted"):
         mem_files.threshold_stage_words(cfg, thresholds[:, ::-1])
     with pytest.raises(ValueError, match="signed 8-bit"):

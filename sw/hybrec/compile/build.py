@@ -104,7 +104,8 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
     summary = export_model(loaded, run_dir, out / "export", cache_dir, config.k, log=log)
     params = KernelParams.load(out / "export" / "kernel.npz")
     folding = _folding(params, config, log)
-    plans = plan_layers(params, folding, [layer.lut_mult for layer in config.layers] if config.layers else None)
+    plans = plan_layers(params, folding, [layer.lut_mult for layer in config.layers] if config.layers else None,
+                        [layer.dot_adds for layer in config.layers] if config.layers else None)
 
     golden = GoldenModel(params)
     histories, _, _ = load_queries(out / "export" / "queries.npz")
@@ -143,7 +144,8 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
                                  "m_axis_tdata": OUT_WIDTH, "clock": "ap_clk",
                                  "reset": "ap_rst_n (active low, synchronous)"},
                    "parameters": {k: v for k, v in rtl.items() if k not in ("sources", "memory_files")},
-                   "folding": [{"simd": p.simd, "pe": p.pe, "lut_mult": p.lut_mult} for p in plans],
+                   "folding": [{"simd": p.simd, "pe": p.pe, "lut_mult": p.lut_mult,
+                               "dot_adds": p.dot_adds} for p in plans],
                    "cycle_model": cycle_model(rtl, max(lengths))},
         "finn": finn,
         "vectors": {"file": "vectors/golden.npz", "queries": int(vectors["offsets"].size - 1),
@@ -174,8 +176,8 @@ def cycle_model(rtl: dict[str, Any], history: int) -> dict[str, Any]:
     ids = min(history, rtl["lmax"])
     beats = -(-history // rtl["ids_per_beat"])
     agg = beats + f // norm_par + 3
-    mlp_first = layers[0]["sf"] * layers[0]["nf"] + 3 + layers[0]["out_bits"]
-    mlp_rest = sum((y["nf"] - 1) * y["sf"] + y["sf"] + 3 + y["out_bits"] for y in layers[1:])
+    mlp_first = layers[0]["sf"] * layers[0]["nf"] + layers[0]["pipeline_depth"]
+    mlp_rest = sum((y["nf"] - 1) * y["sf"] + y["sf"] + y["pipeline_depth"] for y in layers[1:])
     mlp_ideal = sum(y["mw"] * y["mh"] for y in layers)
     step = 2 if rtl["merge_split"] else 1
     return {"history": ids, "input_beats": beats, "aggregation": agg, "mlp_layer0": mlp_first, "mlp_rest": mlp_rest,

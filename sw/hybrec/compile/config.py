@@ -21,6 +21,8 @@ class LayerFolding(StrictModel):
     """output channels per cycle (MH % PE == 0); a layer's PE is the next layer's SIMD"""
     lut_mult: bool = False
     """products from shifts and adds in the fabric instead of DSP blocks (narrow weights, DSP budget)"""
+    dot_adds: int = Field(default=2, ge=0)
+    """adder levels per pipeline stage of the dot products (0: products and tree in one cycle)"""
 
 
 class HistAggConfig(StrictModel):

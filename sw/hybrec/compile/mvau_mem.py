@@ -9,11 +9,13 @@ ROM layout (hex, one word per line, PE 0 in the least significant bits of a line
 - weights, one file: ``NF * SF`` lines of ``PE * SIMD * w_bits`` bits. Line ``nf * SF + sf`` holds, for
   PE ``p`` and SIMD lane ``i``, ``W[sf * SIMD + i, nf * PE + p]`` at bits ``[(p * SIMD + i) * w_bits +:
   w_bits]``. Each PE's memory is one ``SIMD * w_bits`` slice of every line.
-- thresholds, one file per binary-search stage ``j = 0 .. out_bits - 1``, named ``<prefix><j>.hex``:
-  ``NF * 2^j`` lines of ``PE * acc_bits`` bits. Line ``nf * 2^j + q`` holds, for PE ``p``,
-  ``T[nf * PE + p, (q << (out_bits - j)) + 2^(out_bits - 1 - j) - 1]`` at bits ``[p * acc_bits +:
-  acc_bits]``: stage ``j`` decides bit ``out_bits - 1 - j`` of the count given the ``j`` bits above it
-  (``q``). Every threshold appears in exactly one stage.
+- thresholds, one file per binary-search stage ``j = 0 .. out_bits - 1``, named ``<prefix><j>.hex``.
+  Key ``nf * 2^j + q`` of stage ``j`` selects, for PE ``p``, ``T[nf * PE + p, (q << (out_bits - j)) +
+  2^(out_bits - 1 - j) - 1]`` (``acc_bits`` bits, PE ``p`` at ``[p * acc_bits +: acc_bits]`` of a
+  ``PE * acc_bits`` entry): stage ``j`` decides bit ``out_bits - 1 - j`` of the count given the ``j`` bits
+  above it (``q``). Every threshold appears in exactly one stage. Stage 0 has one line per key (``NF``
+  lines); stage ``j >= 1`` has ``NF * 2^(j-1)`` lines of two entries, line ``r`` = ``{entry 2r + 1, entry
+  2r}`` (the hardware reads the pair before the previous stage's decision picks one).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class MvauConfig:
         out_bias: added to the threshold count (``-2^(out_bits-1)`` for a signed output).
         no_act: output the raw accumulator (``acc_bits`` wide) instead of thresholding.
         lut_mult: build the products from shifts and adds (fabric) instead of ``*`` (DSP blocks).
+        dot_adds: adder levels per pipeline stage of the dot products (0: products and tree in one
+            cycle; the ML-100K tree of 32 products needs stages to reach 100 MHz on an ECP5).
     """
 
     mw: int
@@ -58,6 +62,7 @@ class MvauConfig:
     out_bias: int = 0
     no_act: bool = False
     lut_mult: bool = False
+    dot_adds: int = 2
 
     def __post_init__(self) -> None:
         for name in ("mw", "mh", "simd", "pe", "in_bits", "w_bits", "acc_bits"):
@@ -67,6 +72,8 @@ class MvauConfig:
             raise ValueError(f"impossible folding: MW={self.mw} is not a multiple of SIMD={self.simd}")
         if self.mh % self.pe:
             raise ValueError(f"impossible folding: MH={self.mh} is not a multiple of PE={self.pe}")
+        if self.dot_adds < 0:
+            raise ValueError(f"dot_adds={self.dot_adds} must be >= 0")
         if self.w_bits < 2:
             raise ValueError(f"w_bits={self.w_bits}: weights are signed, at least 2 bits")
         if self.acc_bits > 64:
@@ -110,10 +117,16 @@ class MvauConfig:
         return self.no_act or self.out_bias < 0
 
     @property
+    def dot_latency(self) -> int:
+        """Register stages inside the dot product (``hw/mvau/mvau_dot.v``'s rule): none when
+        ``dot_adds == 0``, else the products plus every ``dot_adds``-th tree level and the root."""
+        return dot_latency(self.simd, self.dot_adds)
+
+    @property
     def pipeline_depth(self) -> int:
         """Cycles from a neuron fold's last step (its last input beat, for the first fold) to its output
-        beat: buffer/ROM read, dot product, accumulate, ``out_bits`` threshold stages, FIFO."""
-        return 3 + (0 if self.no_act else self.out_bits)
+        beat: buffer/ROM read, dot product (+ its stages), accumulate, ``out_bits`` threshold stages, FIFO."""
+        return 3 + self.dot_latency + (0 if self.no_act else self.out_bits)
 
     @property
     def vector_latency(self) -> int:
@@ -126,8 +139,16 @@ class MvauConfig:
             "MW": self.mw, "MH": self.mh, "SIMD": self.simd, "PE": self.pe,
             "IN_BITS": self.in_bits, "IN_SIGNED": int(self.in_signed), "W_BITS": self.w_bits,
             "ACC_BITS": self.acc_bits, "OUT_BITS": self.out_bits, "OUT_BIAS": self.out_bias,
-            "NO_ACT": int(self.no_act), "LUT_MULT": int(self.lut_mult),
+            "NO_ACT": int(self.no_act), "LUT_MULT": int(self.lut_mult), "DOT_ADDS": self.dot_adds,
         }
+
+
+def dot_latency(simd: int, adds: int) -> int:
+    """Register stages of ``mvau_dot`` with ``SIMD = simd``, ``ADDS_PER_STAGE = adds``."""
+    if adds == 0:
+        return 0
+    levels = (simd - 1).bit_length()
+    return 1 + sum(1 for h in range(1, levels + 1) if h % adds == 0 or h == levels)
 
 
 def input_range(bits: int, signed: bool) -> tuple[int, int]:
@@ -175,8 +196,16 @@ def weight_words(cfg: MvauConfig, weights: np.ndarray) -> list[int]:
     return _pack(fields.reshape(cfg.nf * cfg.sf, cfg.pe * cfg.simd), cfg.w_bits)
 
 
+def threshold_stage_bits(cfg: MvauConfig, stage: int) -> int:
+    """Bits per line of stage ``stage``'s threshold ROM: one line per key for stage 0, pairs after it."""
+    return cfg.pe * cfg.acc_bits * (1 if stage == 0 else 2)
+
+
 def threshold_stage_words(cfg: MvauConfig, thresholds: np.ndarray) -> list[list[int]]:
-    """The threshold ROM lines of each binary-search stage. ``thresholds``: ``[MH, 2^out_bits - 1]``."""
+    """The threshold ROM lines of each binary-search stage. ``thresholds``: ``[MH, 2^out_bits - 1]``.
+
+    Stage 0: ``NF`` lines of ``PE * acc_bits`` bits. Stage ``j >= 1``: ``NF * 2^(j-1)`` lines of twice that,
+    line ``r`` = ``{key 2r + 1, key 2r}`` (the two thresholds the previous stage's decision picks from)."""
     if cfg.no_act:
         raise ValueError("an MVAU with no_act has no thresholds")
     t = np.asarray(thresholds, dtype=np.int64)
@@ -192,7 +221,10 @@ def threshold_stage_words(cfg: MvauConfig, thresholds: np.ndarray) -> list[list[
     for j in range(b):
         index = (np.arange(1 << j) << (b - j)) + (1 << (b - 1 - j)) - 1   # [2^j]
         fields = per_channel[:, :, index].transpose(0, 2, 1)             # [nf, q, p]
-        stages.append(_pack(fields.reshape(cfg.nf << j, cfg.pe), cfg.acc_bits))
+        lines = _pack(fields.reshape(cfg.nf << j, cfg.pe), cfg.acc_bits)
+        if j:
+            lines = [lo | hi << (cfg.pe * cfg.acc_bits) for lo, hi in zip(lines[0::2], lines[1::2], strict=True)]
+        stages.append(lines)
     return stages
 
 
@@ -217,7 +249,7 @@ def write_mem_files(out_dir: Path, cfg: MvauConfig, weights: np.ndarray,
     prefix = out_dir / f"{stem}_thresh_s"
     if thresholds is not None:
         for j, words in enumerate(threshold_stage_words(cfg, thresholds)):
-            _write_hex(Path(f"{prefix}{j}.hex"), words, cfg.pe * cfg.acc_bits)
+            _write_hex(Path(f"{prefix}{j}.hex"), words, threshold_stage_bits(cfg, j))
     return {"WEIGHT_FILE": str(weight_file), "THRESH_FILE": str(prefix)}
 
 

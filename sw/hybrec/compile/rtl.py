@@ -16,7 +16,7 @@ import jinja2
 
 from hybrec.compile import memfiles
 from hybrec.compile.config import KernelConfig
-from hybrec.compile.mvau_mem import MvauConfig, threshold_stage_words, weight_words
+from hybrec.compile.mvau_mem import MvauConfig, threshold_stage_bits, threshold_stage_words, weight_words
 from hybrec.export.golden import KernelParams
 
 HW_DIR = Path(__file__).resolve().parents[3] / "hw"
@@ -33,10 +33,12 @@ class FoldingError(ValueError):
 
 
 def plan_layers(params: KernelParams, folding: list[tuple[int, int]],
-                lut_mult: list[bool] | None = None) -> list[MvauConfig]:
+                lut_mult: list[bool] | None = None, dot_adds: list[int] | None = None) -> list[MvauConfig]:
     """Check a ``[(simd, pe), ...]`` folding against the model; raise :class:`FoldingError` if impossible.
-    ``lut_mult[l]``: layer ``l`` builds its products in the fabric (default: DSP blocks)."""
+    ``lut_mult[l]``: layer ``l`` builds its products in the fabric (default: DSP blocks);
+    ``dot_adds[l]``: adder levels per pipeline stage of its dot products (default 2)."""
     lut_mult = lut_mult or [False] * len(folding)
+    dot_adds = dot_adds or [2] * len(folding)
     if len(folding) != len(params.layers):
         raise FoldingError(f"the folding lists {len(folding)} layers, the model has {len(params.layers)}")
     plans = []
@@ -51,7 +53,8 @@ def plan_layers(params: KernelParams, folding: list[tuple[int, int]],
             raise FoldingError(f"layer {index}: {spec.out_bits}-bit activations; the MVAU's thresholds support 1..8")
         plans.append(MvauConfig(mw=spec.mw, mh=spec.mh, simd=simd, pe=pe, in_bits=spec.in_bits,
                                in_signed=spec.in_signed, w_bits=spec.w_bits, acc_bits=spec.acc_bits,
-                               out_bits=spec.out_bits, out_bias=spec.out_bias, lut_mult=lut_mult[index]))
+                               out_bits=spec.out_bits, out_bias=spec.out_bias, lut_mult=lut_mult[index],
+                               dot_adds=dot_adds[index]))
     for index in range(1, len(plans)):
         if plans[index - 1].pe != plans[index].simd:
             raise FoldingError(f"layers {index - 1} and {index}: PE={plans[index - 1].pe} must equal the next "
@@ -82,7 +85,7 @@ def block_parameters(params: KernelParams, plans: list[MvauConfig], cfg: KernelC
         "top": TOP, "n_items": n, "feature_dim": f, "feature_bits": params.feature_bits, "lmax": params.lmax,
         "agg_shift": params.agg_shift, "norm_par": cfg.hist_agg.norm_par,
         "id_bits": max(1, n.bit_length()),  # 2^id_bits > n: the all-ones id is out of range
-        "layers": [{**asdict(p), "sf": p.sf, "nf": p.nf} for p in plans],
+        "layers": [{**asdict(p), "sf": p.sf, "nf": p.nf, "pipeline_depth": p.pipeline_depth} for p in plans],
         "out_dim": d, "user_bits": user_bits, "user_signed": user_signed, "item_bits": params.item_bits,
         "lanes": cfg.scorer.lanes, "adds_per_stage": cfg.scorer.adds_per_stage,
         "bit_planes": cfg.scorer.bit_planes, "mul_lanes": cfg.scorer.mul_lanes, "score_bits": score_bits, "k": cfg.k,
@@ -109,7 +112,7 @@ def write_rtl(rtl_dir: Path, params: KernelParams, plans: list[MvauConfig], cfg:
         memfiles.write_memh(rtl_dir / f"mvau{index}_weights.hex", weight_words(plan, w),
                             plan.pe * plan.simd * plan.w_bits)
         for j, words in enumerate(threshold_stage_words(plan, t)):
-            memfiles.write_memh(rtl_dir / f"mvau{index}_thresh_s{j}.hex", words, plan.pe * plan.acc_bits)
+            memfiles.write_memh(rtl_dir / f"mvau{index}_thresh_s{j}.hex", words, threshold_stage_bits(plan, j))
         values["layers"][index].update(weight_file=f"mvau{index}_weights.hex", thresh_prefix=f"mvau{index}_thresh_s")
     values["files"] = {"features": "features.hex", "recip": "recip.hex", "item_rom": "items.hex"}
     text = _render({**values, **about})
