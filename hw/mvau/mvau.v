@@ -24,10 +24,10 @@
 // Memories ($readmemh, hex, one word per line, PE 0 in the least significant bits of a line):
 //   WEIGHT_FILE          NF*SF lines of PE*SIMD*W_BITS bits; line nf*SF + sf, PE p, lane i holds
 //                        W[sf*SIMD + i][nf*PE + p] at bits [(p*SIMD + i)*W_BITS +: W_BITS].
-//   {THRESH_FILE, "j.hex"} for binary-search stage j = 0 .. OUT_BITS-1: key nf*2^j + q selects an
-//                        entry of PE*ACC_BITS bits, PE p's T[nf*PE + p][(q << (OUT_BITS-j))
-//                        + 2^(OUT_BITS-1-j) - 1] at bits [p*ACC_BITS +: ACC_BITS]. Stage 0: NF lines
-//                        of one entry; stage j >= 1: NF*2^(j-1) lines {entry 2r+1, entry 2r}.
+//   {THRESH_FILE, "j_ppp.hex"} for binary-search stage j = 0 .. OUT_BITS-1 and PE p (three decimal
+//                        digits): key nf*2^j + q selects the ACC_BITS entry T[nf*PE + p][(q << (OUT_BITS-j))
+//                        + 2^(OUT_BITS-1-j) - 1]. Stage 0: NF lines of one entry; stage j >= 1:
+//                        NF*2^(j-1) lines {entry 2r+1, entry 2r}.
 // sim/mvau/mem_files.py writes both from numpy arrays.
 `default_nettype none
 
@@ -330,8 +330,8 @@ module mvau #(
         assign ch_vend[j+1]  = r_vend;
 
         for (p = 0; p < PE; p = p + 1) begin : g_pe
-          // Each PE reads its own slice of the stage's lines; synthesis drops the other slices.
-          // Stages of at most LOGIC_DEPTH lines are LUT logic (a block RAM each would be mostly empty).
+          // Each PE has its own memory of the stage (its own file: Yosys does not drop a block RAM's unread
+          // bits). Stages of at most LOGIC_DEPTH thresholds are LUT logic (a block RAM would be mostly empty).
           // Stage 0 reads line nf. Stage j >= 1 holds pairs: line r = {T at q = 2r+1, T at q = 2r}, so its
           // address is the key without the last decision (registered bits only) and that decision, made by
           // the previous stage's compare in this cycle, only picks a half: no path runs from a compare
@@ -339,18 +339,23 @@ module mvau #(
           // previous stage registers at that edge.
           /* verilator lint_off UNUSEDSIGNAL */
           wire [KW-1:0]         in_key = ch_key[(j*PE+p)*KW +: KW];
-          reg  [PE*ACC_BITS-1:0] r_line;
+          reg  [ACC_BITS-1:0]   r_line;
           reg  [KW-1:0]         r_key;
           /* verilator lint_on UNUSEDSIGNAL */
           reg  [ACC_BITS-1:0]   r_acc;
+          // this PE's file of the stage: {THRESH_FILE, "<j>_<ppp>.hex"}
+          localparam [7:0]  P100 = 8'd48 + p / 100;
+          localparam [7:0]  P10  = 8'd48 + (p / 10) % 10;
+          localparam [7:0]  P1   = 8'd48 + p % 10;
+          localparam [23:0] PNUM = {P100, P10, P1};
           if (j == 0) begin : g_first
             if (DEPTH <= LOGIC_DEPTH) begin : g_logic
-              (* rom_style = "logic" *) reg [PE*ACC_BITS-1:0] tmem [0:DEPTH-1];
-              initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
+              (* rom_style = "logic" *) reg [ACC_BITS-1:0] tmem [0:DEPTH-1];
+              initial $readmemh({THRESH_FILE, DIGIT, "_", PNUM, ".hex"}, tmem);
               always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
             end else begin : g_block
-              (* rom_style = "block" *) reg [PE*ACC_BITS-1:0] tmem [0:DEPTH-1];
-              initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
+              (* rom_style = "block" *) reg [ACC_BITS-1:0] tmem [0:DEPTH-1];
+              initial $readmemh({THRESH_FILE, DIGIT, "_", PNUM, ".hex"}, tmem);
               always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
             end
           end else begin : g_pair
@@ -367,25 +372,25 @@ module mvau #(
               assign addr_now  = 1'b0;
               assign addr_next = 1'b0;
             end
-            wire [2*PE*ACC_BITS-1:0] pair;
+            wire [2*ACC_BITS-1:0] pair;   // {entry 2r+1, entry 2r}
             if (PDEPTH <= LOGIC_DEPTH / 2) begin : g_logic
-              (* rom_style = "logic" *) reg [2*PE*ACC_BITS-1:0] tmem [0:PDEPTH-1];
-              initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
+              (* rom_style = "logic" *) reg [2*ACC_BITS-1:0] tmem [0:PDEPTH-1];
+              initial $readmemh({THRESH_FILE, DIGIT, "_", PNUM, ".hex"}, tmem);
               assign pair = tmem[addr_now];
             end else begin : g_block
-              (* rom_style = "block" *) reg [2*PE*ACC_BITS-1:0] tmem [0:PDEPTH-1];
-              initial $readmemh({THRESH_FILE, DIGIT, ".hex"}, tmem);
-              reg [2*PE*ACC_BITS-1:0] pair_q;
+              (* rom_style = "block" *) reg [2*ACC_BITS-1:0] tmem [0:PDEPTH-1];
+              initial $readmemh({THRESH_FILE, DIGIT, "_", PNUM, ".hex"}, tmem);
+              reg [2*ACC_BITS-1:0] pair_q;
               always @(posedge ap_clk) pair_q <= tmem[addr_next];
               assign pair = pair_q;
             end
-            always @(posedge ap_clk) r_line <= in_key[0] ? pair[PE*ACC_BITS +: PE*ACC_BITS] : pair[0 +: PE*ACC_BITS];
+            always @(posedge ap_clk) r_line <= in_key[0] ? pair[ACC_BITS +: ACC_BITS] : pair[0 +: ACC_BITS];
           end
           always @(posedge ap_clk) begin
             r_acc  <= ch_acc[(j*PE+p)*ACC_BITS +: ACC_BITS];
             r_key  <= in_key;
           end
-          wire pass = $signed(r_acc) >= $signed(r_line[p*ACC_BITS +: ACC_BITS]);
+          wire pass = $signed(r_acc) >= $signed(r_line);
           assign ch_acc[((j+1)*PE+p)*ACC_BITS +: ACC_BITS] = r_acc;
           assign ch_key[((j+1)*PE+p)*KW +: KW]             = {r_key[KW-2:0], pass};
         end

@@ -156,10 +156,11 @@ def test_mem_file_layout() -> None:
                     assert field == weights[sf * 2 + i, nf * 2 + p] & 0xF
     thresholds = np.array([[c * 10 + k for k in range(3)] for c in range(4)])
     stage0, stage1 = mem_files.threshold_stage_words(cfg, thresholds)
-    # stage 0 compares T[c, 1]; stage 1 compares T[c, 0] (q=0) or T[c, 2] (q=1), both in one line per nf
-    assert stage0 == [1 | 11 << 8, 21 | 31 << 8]
-    assert stage1 == [0 | 10 << 8 | (2 | 12 << 8) << 16, 20 | 30 << 8 | (22 | 32 << 8) << 16]
-    assert [mem_files.threshold_stage_bits(cfg, j) for j in range(2)] == [16, 32]
+    # [pe][line]: stage 0 compares T[c, 1]; stage 1 T[c, 0] (q=0) or T[c, 2] (q=1), both in one line per nf
+    assert stage0 == [[1, 21], [11, 31]]
+    assert stage1 == [[0 | 2 << 8, 20 | 22 << 8], [10 | 12 << 8, 30 | 32 << 8]]
+    assert [mem_files.threshold_stage_bits(cfg, j) for j in range(2)] == [8, 16]
+    assert mem_files.threshold_file_suffix(1, 7) == "1_007.hex"
     with pytest.raises(ValueError, match="sorted"):
         mem_files.threshold_stage_words(cfg, thresholds[:, ::-1])
     with pytest.raises(ValueError, match="signed 8-bit"):

@@ -9,13 +9,14 @@ ROM layout (hex, one word per line, PE 0 in the least significant bits of a line
 - weights, one file: ``NF * SF`` lines of ``PE * SIMD * w_bits`` bits. Line ``nf * SF + sf`` holds, for
   PE ``p`` and SIMD lane ``i``, ``W[sf * SIMD + i, nf * PE + p]`` at bits ``[(p * SIMD + i) * w_bits +:
   w_bits]``. Each PE's memory is one ``SIMD * w_bits`` slice of every line.
-- thresholds, one file per binary-search stage ``j = 0 .. out_bits - 1``, named ``<prefix><j>.hex``.
-  Key ``nf * 2^j + q`` of stage ``j`` selects, for PE ``p``, ``T[nf * PE + p, (q << (out_bits - j)) +
-  2^(out_bits - 1 - j) - 1]`` (``acc_bits`` bits, PE ``p`` at ``[p * acc_bits +: acc_bits]`` of a
-  ``PE * acc_bits`` entry): stage ``j`` decides bit ``out_bits - 1 - j`` of the count given the ``j`` bits
-  above it (``q``). Every threshold appears in exactly one stage. Stage 0 has one line per key (``NF``
-  lines); stage ``j >= 1`` has ``NF * 2^(j-1)`` lines of two entries, line ``r`` = ``{entry 2r + 1, entry
-  2r}`` (the hardware reads the pair before the previous stage's decision picks one).
+- thresholds, one file per binary-search stage ``j = 0 .. out_bits - 1`` and PE ``p``, named
+  ``<prefix><j>_<ppp>.hex`` (``ppp``: three decimal digits). Key ``nf * 2^j + q`` of stage ``j`` selects
+  ``T[nf * PE + p, (q << (out_bits - j)) + 2^(out_bits - 1 - j) - 1]`` (``acc_bits`` bits): stage ``j``
+  decides bit ``out_bits - 1 - j`` of the count given the ``j`` bits above it (``q``). Every threshold
+  appears in exactly one stage. Stage 0 has one line per key (``NF`` lines); stage ``j >= 1`` has
+  ``NF * 2^(j-1)`` lines of two entries, line ``r`` = ``{entry 2r + 1, entry 2r}`` (the hardware reads
+  the pair before the previous stage's decision picks one). One file per PE because Yosys keeps every
+  bit of a block RAM's line, read or not.
 """
 
 from __future__ import annotations
@@ -197,15 +198,23 @@ def weight_words(cfg: MvauConfig, weights: np.ndarray) -> list[int]:
 
 
 def threshold_stage_bits(cfg: MvauConfig, stage: int) -> int:
-    """Bits per line of stage ``stage``'s threshold ROM: one line per key for stage 0, pairs after it."""
-    return cfg.pe * cfg.acc_bits * (1 if stage == 0 else 2)
+    """Bits per line of a stage's threshold ROM (one PE's file): one entry for stage 0, pairs after it."""
+    return cfg.acc_bits * (1 if stage == 0 else 2)
 
 
-def threshold_stage_words(cfg: MvauConfig, thresholds: np.ndarray) -> list[list[int]]:
-    """The threshold ROM lines of each binary-search stage. ``thresholds``: ``[MH, 2^out_bits - 1]``.
+def threshold_file_suffix(stage: int, pe: int) -> str:
+    """What follows the prefix in the file name of stage ``stage``, PE ``pe`` (``hw/mvau/mvau.v`` builds it)."""
+    return f"{stage}_{pe:03d}.hex"
 
-    Stage 0: ``NF`` lines of ``PE * acc_bits`` bits. Stage ``j >= 1``: ``NF * 2^(j-1)`` lines of twice that,
-    line ``r`` = ``{key 2r + 1, key 2r}`` (the two thresholds the previous stage's decision picks from)."""
+
+def threshold_stage_words(cfg: MvauConfig, thresholds: np.ndarray) -> list[list[list[int]]]:
+    """The threshold ROM lines ``[stage][pe][line]`` of each binary-search stage and PE.
+    ``thresholds``: ``[MH, 2^out_bits - 1]``.
+
+    Key ``nf * 2^j + q`` of stage ``j`` selects, for PE ``p``, ``T[nf * PE + p, (q << (out_bits - j)) +
+    2^(out_bits - 1 - j) - 1]`` (``acc_bits`` bits, two's complement). Stage 0: ``NF`` lines of one entry;
+    stage ``j >= 1``: ``NF * 2^(j-1)`` lines of two, line ``r`` = ``{key 2r + 1, key 2r}`` (the two
+    thresholds the previous stage's decision picks from)."""
     if cfg.no_act:
         raise ValueError("an MVAU with no_act has no thresholds")
     t = np.asarray(thresholds, dtype=np.int64)
@@ -220,11 +229,9 @@ def threshold_stage_words(cfg: MvauConfig, thresholds: np.ndarray) -> list[list[
     stages = []
     for j in range(b):
         index = (np.arange(1 << j) << (b - j)) + (1 << (b - 1 - j)) - 1   # [2^j]
-        fields = per_channel[:, :, index].transpose(0, 2, 1)             # [nf, q, p]
-        lines = _pack(fields.reshape(cfg.nf << j, cfg.pe), cfg.acc_bits)
-        if j:
-            lines = [lo | hi << (cfg.pe * cfg.acc_bits) for lo, hi in zip(lines[0::2], lines[1::2], strict=True)]
-        stages.append(lines)
+        keys = per_channel[:, :, index].transpose(1, 0, 2).reshape(cfg.pe, (cfg.nf << j) // (2 if j else 1),
+                                                                   2 if j else 1)  # [p, line, entry]
+        stages.append([_pack(keys[p], cfg.acc_bits) for p in range(cfg.pe)])
     return stages
 
 
@@ -248,8 +255,9 @@ def write_mem_files(out_dir: Path, cfg: MvauConfig, weights: np.ndarray,
     _write_hex(weight_file, weight_words(cfg, weights), cfg.pe * cfg.simd * cfg.w_bits)
     prefix = out_dir / f"{stem}_thresh_s"
     if thresholds is not None:
-        for j, words in enumerate(threshold_stage_words(cfg, thresholds)):
-            _write_hex(Path(f"{prefix}{j}.hex"), words, threshold_stage_bits(cfg, j))
+        for j, per_pe in enumerate(threshold_stage_words(cfg, thresholds)):
+            for pe, words in enumerate(per_pe):
+                _write_hex(Path(f"{prefix}{threshold_file_suffix(j, pe)}"), words, threshold_stage_bits(cfg, j))
     return {"WEIGHT_FILE": str(weight_file), "THRESH_FILE": str(prefix)}
 
 

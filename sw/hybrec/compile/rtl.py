@@ -16,7 +16,13 @@ import jinja2
 
 from hybrec.compile import memfiles
 from hybrec.compile.config import KernelConfig
-from hybrec.compile.mvau_mem import MvauConfig, threshold_stage_bits, threshold_stage_words, weight_words
+from hybrec.compile.mvau_mem import (
+    MvauConfig,
+    threshold_file_suffix,
+    threshold_stage_bits,
+    threshold_stage_words,
+    weight_words,
+)
 from hybrec.export.golden import KernelParams
 
 HW_DIR = Path(__file__).resolve().parents[3] / "hw"
@@ -111,8 +117,10 @@ def write_rtl(rtl_dir: Path, params: KernelParams, plans: list[MvauConfig], cfg:
     for index, (plan, w, t) in enumerate(zip(plans, params.weights, params.thresholds, strict=True)):
         memfiles.write_memh(rtl_dir / f"mvau{index}_weights.hex", weight_words(plan, w),
                             plan.pe * plan.simd * plan.w_bits)
-        for j, words in enumerate(threshold_stage_words(plan, t)):
-            memfiles.write_memh(rtl_dir / f"mvau{index}_thresh_s{j}.hex", words, threshold_stage_bits(plan, j))
+        for j, per_pe in enumerate(threshold_stage_words(plan, t)):
+            for pe, words in enumerate(per_pe):
+                memfiles.write_memh(rtl_dir / f"mvau{index}_thresh_s{threshold_file_suffix(j, pe)}", words,
+                                    threshold_stage_bits(plan, j))
         values["layers"][index].update(weight_file=f"mvau{index}_weights.hex", thresh_prefix=f"mvau{index}_thresh_s")
     values["files"] = {"features": "features.hex", "recip": "recip.hex", "item_rom": "items.hex"}
     text = _render({**values, **about})
