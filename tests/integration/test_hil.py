@@ -106,6 +106,25 @@ def test_missing_bitstream_gives_cycles_only_and_an_assumed_clock_is_labelled(wo
     (tmp_path / "other" / "manifest.json").write_text(json.dumps({"build": {"build_id": "another"}, "fmax_mhz": 999}))
     real = fpga_clock(work, 150.0, bitstream_root=tmp_path)
     assert real["mhz"] == 123.4 and real["source"] == "bitstream" and real["ignored_assumed_mhz"] == 150.0
+    assert real["bitstream"]["match"] == "same build"
+
+    # another build id with the same kernel files (rtl/) counts; one differing kernel file does not
+    kernel = {k: v for k, v in work.manifest["files"].items() if k.startswith("rtl/")}
+    assert kernel
+    (folder / "manifest.json").unlink()
+    (tmp_path / "other" / "manifest.json").write_text(json.dumps(
+        {"build": {"build_id": "reformatted-compiler", "files": {**kernel, "vectors/golden.npz": "x"}},
+         "fmax_mhz": 87.5, "timing_met": False, "device": "LFE5U-85F"}))
+    (tmp_path / "changed").mkdir()
+    changed = {**kernel, next(iter(kernel)): "0" * 64}
+    (tmp_path / "changed" / "manifest.json").write_text(json.dumps(
+        {"build": {"build_id": "changed-rtl", "files": changed}, "fmax_mhz": 300.0, "timing_met": True}))
+    same_kernel = fpga_clock(work, None, bitstream_root=tmp_path)
+    assert same_kernel["mhz"] == 87.5 and same_kernel["bitstream"]["match"] == "same kernel files, another build"
+    assert same_kernel["bitstream"]["build_id"] == "reformatted-compiler"
+    (folder / "manifest.json").write_text(json.dumps({"build": {"build_id": work.build_id}, "fmax_mhz": 123.4,
+                                                      "timing_met": True, "device": "LFE5U-85F",
+                                                      "clock": {"constraint_mhz": 100.0}}))
 
     gpu = Backend("gpu", "ok", data={"rows": [
         {"mode": "cuda_graph", "dtype": "float32", "batch": 1, "exact": True,

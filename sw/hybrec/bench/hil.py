@@ -408,31 +408,47 @@ class HostModel:
                 "total_us": self.dma_us + registers_per_query * self.register_us}
 
 
+def _kernel_files(files: dict[str, str]) -> dict[str, str]:
+    """The kernel's own files (``rtl/``) of a build's file list, with their sha256."""
+    return {name: digest for name, digest in files.items() if name.startswith("rtl/")}
+
+
 def find_bitstream(work: Workload, root: Path | None = None) -> dict[str, Any] | None:
-    """The best (timing met first, then the highest Fmax) bitstream manifest of this build under ``bitstreams/``."""
+    """The best (timing met first, then the highest Fmax) bitstream manifest of this build's kernel under
+    ``bitstreams/``: of this build, or of another build whose kernel files (``rtl/``: Verilog and ROMs) have
+    the same sha256 (a build id also covers the compiler's own source, so a reformatted compiler makes a new
+    id for the same kernel)."""
     root = root or REPO_ROOT / "bitstreams"
+    mine = _kernel_files(work.manifest.get("files", {}))
     found = []
     for path in sorted(root.glob("*/manifest.json")):
         try:
             m = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if (m.get("build") or {}).get("build_id") == work.build_id and m.get("fmax_mhz"):
-            found.append((bool(m.get("timing_met")), float(m["fmax_mhz"]), path, m))
+        build = m.get("build") or {}
+        same_build = build.get("build_id") == work.build_id
+        same_kernel = bool(mine) and _kernel_files(build.get("files") or {}) == mine
+        if (same_build or same_kernel) and m.get("fmax_mhz"):
+            found.append((bool(m.get("timing_met")), same_build, float(m["fmax_mhz"]), path, m))
     if not found:
         return None
-    met, fmax, path, m = max(found, key=lambda x: (x[0], x[1]))
+    met, same_build, fmax, path, m = max(found, key=lambda x: (x[0], x[1], x[2]))
     return {"manifest": str(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path),
             "device": m.get("device"), "target": m.get("target"), "fmax_mhz": fmax, "timing_met": met,
-            "constraint_mhz": (m.get("clock") or {}).get("constraint_mhz")}
+            "constraint_mhz": (m.get("clock") or {}).get("constraint_mhz"),
+            "build_id": (m.get("build") or {}).get("build_id"),
+            "match": "same build" if same_build else "same kernel files, another build"}
 
 
 def fpga_clock(work: Workload, assumed_mhz: float | None, bitstream_root: Path | None = None) -> dict[str, Any]:
     bit = find_bitstream(work, bitstream_root)
     if bit is not None:
+        other = "" if bit["match"] == "same build" else f"; build {bit['build_id']}, same kernel files"
         clock = {"mhz": bit["fmax_mhz"], "source": "bitstream", "bitstream": bit,
                  "label": f"Fmax {bit['fmax_mhz']:g} MHz of {bit['manifest']} ({bit['device']}, post-route"
-                          f"{', timing met' if bit['timing_met'] else ', timing NOT met'})"}
+                          f"{', timing met' if bit['timing_met'] else ', timing NOT met'}"
+                          f"{other})"}
         if assumed_mhz is not None:
             clock["ignored_assumed_mhz"] = assumed_mhz
         return clock
