@@ -11,7 +11,7 @@
 // only its own RAMs (one write port each); the row stage reads every RAM at {bank, row} and writes zero
 // there in the same cycle (read-before-write), and ORs the slots. Block RAM or LUT RAM, as synthesis
 // prefers; i / LANES is a multiplication by a reciprocal, exact for every ID_BITS-bit id.
-// Snooped ids reach their RAMs 3 cycles after the input beat: far earlier than the query's first row,
+// Snooped ids reach their RAMs 4 cycles after the input beat: far earlier than the query's first row,
 // which waits for the aggregation, the MLP and the scorer.
 // After reset the RAMs are swept to zero (NB * 2^RW cycles) while in_allow stays low.
 //
@@ -66,6 +66,17 @@ module hist_mask #(
   localparam [MW+31:0] LANES_X = {{MW{1'b0}}, LANES32};
   localparam [MW-1:0]  LANES_W = LANES_X[MW-1:0];
   localparam [MW-1:0] RCP  = ((({{(MW - 1){1'b0}}, 1'b1}) << RSH) + LANES_W - 1'b1) / LANES_W;
+
+  // q * LANES from shifts and adds (LANES is a constant: a DSP block here would chain a second multiply)
+  function automatic [ID_BITS+LB:0] times_lanes(input [ID_BITS-1:0] q);
+    integer b;
+    begin
+      times_lanes = {(ID_BITS + LB + 1){1'b0}};
+      for (b = 0; b <= LB; b = b + 1) begin
+        if (LANES32[b]) times_lanes = times_lanes + ({{(LB + 1){1'b0}}, q} << b);
+      end
+    end
+  endfunction
 
   generate
     if ((1 << $clog2(NB)) != NB) begin : g_check_nb
@@ -182,33 +193,42 @@ module hist_mask #(
   genvar g, l;
   generate
     for (g = 0; g < IPB; g = g + 1) begin : g_slot
-      // W1: the id and its bank; W2: row and lane; then the write
+      // W1: the id and its bank; WQ: id / LANES (the multiply by the reciprocal, a DSP block, registered);
+      // W2: row and lane (id - row * LANES from shifts and adds: LANES is a constant); then the write
       reg               w1_v;
       reg [ID_BITS-1:0] w1_id;
       reg [BW-1:0]      w1_bank;
+      reg               wq_v;
+      reg [ID_BITS-1:0] wq_id;
+      reg [ID_BITS-1:0] wq_quot;
+      reg [BW-1:0]      wq_bank;
       reg               w2_v;
       reg [RW-1:0]      w2_row;
       reg [LNW-1:0]     w2_lane;
       reg [BW-1:0]      w2_bank;
       /* verilator lint_off UNUSEDSIGNAL */
       wire [MW-1:0]     prod    = {{(MW - ID_BITS){1'b0}}, w1_id} * RCP;
-      wire [ID_BITS-1:0] quot   = prod[RSH +: ID_BITS];
-      wire [ID_BITS+LB:0] back  = {{(LB + 1){1'b0}}, quot} * LANES[ID_BITS+LB:0];
-      wire [ID_BITS+LB:0] rem   = {{(LB + 1){1'b0}}, w1_id} - back;   // < LANES
+      wire [ID_BITS+LB:0] back  = times_lanes(wq_quot);
+      wire [ID_BITS+LB:0] rem   = {{(LB + 1){1'b0}}, wq_id} - back;   // < LANES
       /* verilator lint_on UNUSEDSIGNAL */
       always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
           w1_v <= 1'b0;
+          wq_v <= 1'b0;
           w2_v <= 1'b0;
         end else begin
           w1_v <= in_fire & counted[g];
-          w2_v <= w1_v;
+          wq_v <= w1_v;
+          w2_v <= wq_v;
         end
         w1_id   <= in_id[g*ID_BITS +: ID_BITS];
         w1_bank <= wb;
-        w2_row  <= quot[RW-1:0];
+        wq_id   <= w1_id;
+        wq_quot <= prod[RSH +: ID_BITS];
+        wq_bank <= w1_bank;
+        w2_row  <= wq_quot[RW-1:0];
         w2_lane <= rem[LNW-1:0];
-        w2_bank <= w1_bank;
+        w2_bank <= wq_bank;
       end
       wire [AW-1:0] wr_addr;
       if (NB > 1) begin : g_wr_bank
