@@ -24,8 +24,8 @@ def test_manifest_records_inputs_tools_and_files(smoke_build: Path) -> None:
     assert manifest["versions"]["finn-plus"] == "1.6.1"
     kernel = manifest["kernel"]
     assert kernel["top"] == "hybrec_kernel" and "rtl/hybrec_kernel.v" in kernel["sources"]
-    assert kernel["folding"] == [{"simd": 8, "pe": 8, "lut_mult": False, "dot_adds": 2},
-                                 {"simd": 8, "pe": 8, "lut_mult": True, "dot_adds": 2}]
+    assert kernel["folding"] == [{"simd": 8, "pe": 8, "lut_mult": False, "dot_adds": 2, "weight_rom": "auto"},
+                                 {"simd": 8, "pe": 8, "lut_mult": True, "dot_adds": 2, "weight_rom": "auto"}]
     assert all(f in manifest["files"] for f in kernel["sources"] + kernel["memory_files"])
     assert manifest["vectors"]["user_queries"] == 943
 

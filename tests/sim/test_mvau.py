@@ -44,6 +44,8 @@ CASES = [
                       dot_adds=0), id="dot-one-cycle-s6-w5"),
     pytest.param(dict(mw=9, mh=3, simd=3, pe=3, in_bits=4, w_bits=2, out_bits=1, lut_mult=True, dot_adds=3),
                  id="lut-mult-w2-s3-dot-adds3"),
+    pytest.param(dict(mw=8, mh=4, simd=4, pe=2, in_bits=4, w_bits=4, out_bits=4, weight_rom="block"),
+                 id="weight-rom-block"),
 ]
 
 
@@ -139,6 +141,14 @@ def test_mvau_rejects_impossible_folding(override: dict[str, int], message: str)
     lint = _lint({k.upper(): v for k, v in {**base, **override}.items()})
     assert lint.returncode != 0
     assert message in lint.stderr
+
+
+def test_mvau_config_rejects_unknown_weight_rom_and_negative_dot_adds() -> None:
+    with pytest.raises(ValueError, match="weight_rom='bram'"):
+        mem_files.MvauConfig(mw=8, mh=4, simd=2, pe=2, weight_rom="bram")
+    with pytest.raises(ValueError, match="dot_adds=-1"):
+        mem_files.MvauConfig(mw=8, mh=4, simd=2, pe=2, dot_adds=-1)
+    assert mem_files.MvauConfig(mw=8, mh=4, simd=2, pe=2, weight_rom="block").parameters()["WLOGIC_DEPTH"] == 0
 
 
 def test_mem_file_layout() -> None:

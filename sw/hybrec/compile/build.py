@@ -105,7 +105,8 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
     params = KernelParams.load(out / "export" / "kernel.npz")
     folding = _folding(params, config, log)
     plans = plan_layers(params, folding, [layer.lut_mult for layer in config.layers] if config.layers else None,
-                        [layer.dot_adds for layer in config.layers] if config.layers else None)
+                        [layer.dot_adds for layer in config.layers] if config.layers else None,
+                        [layer.weight_rom for layer in config.layers] if config.layers else None)
 
     golden = GoldenModel(params)
     histories, _, _ = load_queries(out / "export" / "queries.npz")
@@ -145,7 +146,7 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
                                  "reset": "ap_rst_n (active low, synchronous)"},
                    "parameters": {k: v for k, v in rtl.items() if k not in ("sources", "memory_files")},
                    "folding": [{"simd": p.simd, "pe": p.pe, "lut_mult": p.lut_mult,
-                               "dot_adds": p.dot_adds} for p in plans],
+                               "dot_adds": p.dot_adds, "weight_rom": p.weight_rom} for p in plans],
                    "cycle_model": cycle_model(rtl, max(lengths))},
         "finn": finn,
         "vectors": {"file": "vectors/golden.npz", "queries": int(vectors["offsets"].size - 1),

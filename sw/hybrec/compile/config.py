@@ -23,6 +23,8 @@ class LayerFolding(StrictModel):
     """products from shifts and adds in the fabric instead of DSP blocks (narrow weights, DSP budget)"""
     dot_adds: int = Field(default=2, ge=0)
     """adder levels per pipeline stage of the dot products (0: products and tree in one cycle)"""
+    weight_rom: Literal["auto", "logic", "block"] = "auto"
+    """the weight ROM in LUT logic or block RAM; auto: logic up to 64 lines (the MVAU's WLOGIC_DEPTH)"""
 
 
 class HistAggConfig(StrictModel):

@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+# weight_rom -> the MVAU's WLOGIC_DEPTH (weight ROMs of at most that many lines are LUT logic)
+WEIGHT_ROM_DEPTH = {"auto": 64, "logic": 1 << 30, "block": 0}
+
 
 def _signed_range(bits: int) -> tuple[int, int]:
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
@@ -49,6 +52,8 @@ class MvauConfig:
         lut_mult: build the products from shifts and adds (fabric) instead of ``*`` (DSP blocks).
         dot_adds: adder levels per pipeline stage of the dot products (0: products and tree in one
             cycle; the ML-100K tree of 32 products needs stages to reach 100 MHz on an ECP5).
+        weight_rom: ``"logic"``, ``"block"`` or ``"auto"`` (logic up to 64 lines): the weight ROM's
+            ``WLOGIC_DEPTH``. A wide logic ROM fans its address out to every output bit's LUT tree.
     """
 
     mw: int
@@ -64,6 +69,7 @@ class MvauConfig:
     no_act: bool = False
     lut_mult: bool = False
     dot_adds: int = 2
+    weight_rom: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("mw", "mh", "simd", "pe", "in_bits", "w_bits", "acc_bits"):
@@ -73,6 +79,8 @@ class MvauConfig:
             raise ValueError(f"impossible folding: MW={self.mw} is not a multiple of SIMD={self.simd}")
         if self.mh % self.pe:
             raise ValueError(f"impossible folding: MH={self.mh} is not a multiple of PE={self.pe}")
+        if self.weight_rom not in WEIGHT_ROM_DEPTH:
+            raise ValueError(f"weight_rom={self.weight_rom!r}: one of {', '.join(WEIGHT_ROM_DEPTH)}")
         if self.dot_adds < 0:
             raise ValueError(f"dot_adds={self.dot_adds} must be >= 0")
         if self.w_bits < 2:
@@ -141,6 +149,7 @@ class MvauConfig:
             "IN_BITS": self.in_bits, "IN_SIGNED": int(self.in_signed), "W_BITS": self.w_bits,
             "ACC_BITS": self.acc_bits, "OUT_BITS": self.out_bits, "OUT_BIAS": self.out_bias,
             "NO_ACT": int(self.no_act), "LUT_MULT": int(self.lut_mult), "DOT_ADDS": self.dot_adds,
+            "WLOGIC_DEPTH": WEIGHT_ROM_DEPTH[self.weight_rom],
         }
 
 

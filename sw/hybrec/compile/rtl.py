@@ -39,12 +39,15 @@ class FoldingError(ValueError):
 
 
 def plan_layers(params: KernelParams, folding: list[tuple[int, int]],
-                lut_mult: list[bool] | None = None, dot_adds: list[int] | None = None) -> list[MvauConfig]:
+                lut_mult: list[bool] | None = None, dot_adds: list[int] | None = None,
+                weight_rom: list[str] | None = None) -> list[MvauConfig]:
     """Check a ``[(simd, pe), ...]`` folding against the model; raise :class:`FoldingError` if impossible.
     ``lut_mult[l]``: layer ``l`` builds its products in the fabric (default: DSP blocks);
-    ``dot_adds[l]``: adder levels per pipeline stage of its dot products (default 2)."""
+    ``dot_adds[l]``: adder levels per pipeline stage of its dot products (default 2);
+    ``weight_rom[l]``: its weight ROM in ``"logic"``, ``"block"`` RAM or ``"auto"`` (the default)."""
     lut_mult = lut_mult or [False] * len(folding)
     dot_adds = dot_adds or [2] * len(folding)
+    weight_rom = weight_rom or ["auto"] * len(folding)
     if len(folding) != len(params.layers):
         raise FoldingError(f"the folding lists {len(folding)} layers, the model has {len(params.layers)}")
     plans = []
@@ -60,7 +63,7 @@ def plan_layers(params: KernelParams, folding: list[tuple[int, int]],
         plans.append(MvauConfig(mw=spec.mw, mh=spec.mh, simd=simd, pe=pe, in_bits=spec.in_bits,
                                in_signed=spec.in_signed, w_bits=spec.w_bits, acc_bits=spec.acc_bits,
                                out_bits=spec.out_bits, out_bias=spec.out_bias, lut_mult=lut_mult[index],
-                               dot_adds=dot_adds[index]))
+                               dot_adds=dot_adds[index], weight_rom=weight_rom[index]))
     for index in range(1, len(plans)):
         if plans[index - 1].pe != plans[index].simd:
             raise FoldingError(f"layers {index - 1} and {index}: PE={plans[index - 1].pe} must equal the next "
@@ -91,7 +94,8 @@ def block_parameters(params: KernelParams, plans: list[MvauConfig], cfg: KernelC
         "top": TOP, "n_items": n, "feature_dim": f, "feature_bits": params.feature_bits, "lmax": params.lmax,
         "agg_shift": params.agg_shift, "norm_par": cfg.hist_agg.norm_par,
         "id_bits": max(1, n.bit_length()),  # 2^id_bits > n: the all-ones id is out of range
-        "layers": [{**asdict(p), "sf": p.sf, "nf": p.nf, "pipeline_depth": p.pipeline_depth} for p in plans],
+        "layers": [{**asdict(p), "sf": p.sf, "nf": p.nf, "pipeline_depth": p.pipeline_depth,
+                    "wlogic_depth": p.parameters()["WLOGIC_DEPTH"]} for p in plans],
         "out_dim": d, "user_bits": user_bits, "user_signed": user_signed, "item_bits": params.item_bits,
         "lanes": cfg.scorer.lanes, "adds_per_stage": cfg.scorer.adds_per_stage,
         "bit_planes": cfg.scorer.bit_planes, "mul_lanes": cfg.scorer.mul_lanes, "score_bits": score_bits, "k": cfg.k,
