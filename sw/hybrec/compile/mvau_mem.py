@@ -79,6 +79,8 @@ class MvauConfig:
             raise ValueError(f"impossible folding: MW={self.mw} is not a multiple of SIMD={self.simd}")
         if self.mh % self.pe:
             raise ValueError(f"impossible folding: MH={self.mh} is not a multiple of PE={self.pe}")
+        if self.pe > 999:
+            raise ValueError(f"PE={self.pe}: threshold files are numbered per PE with three digits (<= 999)")
         if self.weight_rom not in WEIGHT_ROM_DEPTH:
             raise ValueError(f"weight_rom={self.weight_rom!r}: one of {', '.join(WEIGHT_ROM_DEPTH)}")
         if self.dot_adds < 0:
