@@ -57,7 +57,9 @@ module hist_agg #(
 
     // ------------------------------------------------------------------ ROMs
     reg [ROW_BITS-1:0]   feat_rom  [0:N_ITEMS-1];
-    reg [RECIP_BITS-1:0] recip_rom [0:LMAX];
+    // LUT logic, not block RAM: a block RAM's slow clock-to-output would feed the normaliser's multipliers
+    // directly (ECP5: 5.6 ns + routing + the DSP, the critical path of the first ML-100K bitstream).
+    (* rom_style = "logic" *) reg [RECIP_BITS-1:0] recip_rom [0:LMAX];
     initial begin
         $readmemh(FEAT_FILE, feat_rom);
         $readmemh(RECIP_FILE, recip_rom);
@@ -86,8 +88,11 @@ module hist_agg #(
 
     reg                snap_full;
 
-    // S0..S2 advance together; they wait only while the snapshot is still busy with the previous packet
-    wire acc_stall = p2_v && p2_last && snap_full;   // registered-only: no path from the output side
+    // S0..S2 advance together; they wait only while the snapshot is still busy with the previous packet:
+    // acc_stall == p2_v && p2_last && snap_full, kept as a register of its own (computed from the next
+    // values of those three) so the enable of about 2k flip-flops starts at one flip-flop.
+    reg  stall_q;
+    wire acc_stall = stall_q;
     wire adv       = !acc_stall;
     wire in_fire   = s_axis_tvalid && adv;
 
@@ -144,12 +149,14 @@ module hist_agg #(
         end
     end
 
-    // ROM reads (one registered port per slot; ignored ids read row 0 and are zeroed in S2). The extra
-    // S2 register keeps the block RAM's slow clock-to-output off the accumulator adders.
+    // ROM reads (one registered port per slot). Every slot reads at its id's low bits, used or not: an
+    // ignored id (absent, past LMAX or out of range) is zeroed in S2 by p1_use, so no decision of S0 lies
+    // on the block RAM's address path. The extra S2 register keeps the block RAM's slow clock-to-output off
+    // the accumulator adders.
     genvar j;
     generate
         for (j = 0; j < IPB; j = j + 1) begin : g_read
-            wire [AW-1:0] rom_addr = in_use[j] ? s_axis_tdata[j*ID_BITS +: AW] : {AW{1'b0}};
+            wire [AW-1:0] rom_addr = s_axis_tdata[j*ID_BITS +: AW];
             always @(posedge ap_clk) begin
                 if (adv) begin
                     rom_q[j*ROW_BITS +: ROW_BITS] <= feat_rom[rom_addr];
@@ -201,7 +208,10 @@ module hist_agg #(
         end
     endgenerate
 
-    wire snap_load = adv && p2_v && p2_last;   // implies !snap_full
+    // snap_load == adv && p2_v && p2_last (== p2_v && p2_last && !snap_full), a register like stall_q: it
+    // selects and enables about 1.1k snapshot flip-flops, so it must not hang off the acc_stall net.
+    reg  load_q;
+    wire snap_load = load_q;
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
@@ -226,7 +236,9 @@ module hist_agg #(
     reg [2:0]                    out_flags;
     reg                          out_valid;
 
-    wire nrm_en     = !(out_valid && !m_axis_tready);
+    // MUL and OUT advance while the output register is empty (a register: this enables about 2k flip-flops,
+    // so m_axis_tready must not reach it); a result taken by the consumer frees it at that edge.
+    wire nrm_en     = !out_valid;
     wire take       = snap_full && nrm_en;
     wire take_last  = take && (chunk == LAST_CH);
 
@@ -241,6 +253,15 @@ module hist_agg #(
             snap_full <= !take_last;
             chunk     <= take_last ? {CH_BITS{1'b0}} : chunk + 1'b1;
         end
+    end
+
+    // the next values of p2_v, p2_last and snap_full (as their always blocks compute them)
+    wire p2_v_next      = ap_rst_n && (adv ? p1_v : p2_v);
+    wire p2_last_next   = ap_rst_n && (adv ? p1_last : p2_last);
+    wire snap_full_next = ap_rst_n && (snap_load || (take ? !take_last : snap_full));
+    always @(posedge ap_clk) begin
+        stall_q <= p2_v_next && p2_last_next && snap_full_next;
+        load_q  <= p2_v_next && p2_last_next && !snap_full_next;
     end
 
     generate
@@ -302,6 +323,8 @@ module hist_agg #(
             mul_flags <= snap_flags;
             out_valid <= mul_v && mul_last;
             if (mul_v && mul_last) out_flags <= mul_flags;
+        end else if (m_axis_tready) begin
+            out_valid <= 1'b0;
         end
     end
 

@@ -124,59 +124,70 @@ module mvau #(
   end
 
   // ---------------------------------------------------------------- step issue
+  // `issue` fans out to the weight and input registers of every PE, so the three conditions it is made
+  // of are registers of their own, computed from the next values of the state they describe:
+  //   word_ok_q   == full[rbank] | ((wbank == rbank) & (waddr > sf))   word sf of the read bank is there
+  //   credit_ok_q == (in_flight != FIFO_D)                             the output FIFO has room
+  //   step_last_q == (sf == SF_LAST)
   reg             rbank;              // bank compute reads
   reg  [IB_W-1:0] sf;                 // SIMD fold of the next step
   reg  [NF_W-1:0] nf;                 // neuron fold of the next step
   reg  [WA_W-1:0] wa;                 // weight ROM address of the next step (nf*SF + sf)
   reg  [FD_W:0]   in_flight;          // neuron folds issued whose output beat has not left the FIFO
-  wire            step_last = (sf == SF_LAST[IB_W-1:0]);
+  reg             word_ok_q, credit_ok_q, step_last_q;
+  wire            step_last = step_last_q;
   wire            step_vend = step_last & (nf == NF_LAST[NF_W-1:0]);
-  // Word sf is there when its bank is complete, or while the writer fills this bank and is past it.
-  wire            word_ok   = full[rbank] | ((wbank == rbank) & (waddr > sf));
-  wire            credit_ok = (in_flight != FIFO_D[FD_W:0]);
-  wire            issue     = word_ok & (~step_last | credit_ok);
+  wire            issue     = word_ok_q & (~step_last | credit_ok_q);
   wire [IB_W-1:0] ib_raddr  = sf + (rbank ? SF[IB_W-1:0] : {IB_W{1'b0}});
   wire            out_fire  = m_axis_tvalid & m_axis_tready;
 
+  // next state
+  wire            done_rd  = issue & step_vend;               // the read bank is finished at this edge
+  wire            done_wr  = in_fire & in_vend;               // the write bank is complete at this edge
+  wire            wbank_n  = wbank ^ done_wr;
+  wire [IB_W-1:0] waddr_n  = in_fire ? (in_vend ? {IB_W{1'b0}} : waddr + 1'b1) : waddr;
+  wire            rbank_n  = rbank ^ done_rd;
+  wire [IB_W-1:0] sf_n     = issue ? (step_last ? {IB_W{1'b0}} : sf + 1'b1) : sf;
+  reg  [1:0]      full_n;
+  always @* begin
+    full_n = full;
+    if (done_wr) full_n[wbank] = 1'b1;
+    if (done_rd) full_n[rbank] = 1'b0;      // never the bank the writer completes in this cycle
+  end
+  wire            fold_in  = issue & step_last;
+  wire [FD_W:0]   in_flight_n = (fold_in & ~out_fire) ? in_flight + 1'b1
+                              : (~fold_in & out_fire) ? in_flight - 1'b1 : in_flight;
+
   always @(posedge ap_clk) begin
     if (!ap_rst_n) begin
-      in_en     <= 1'b0;
-      wbank     <= 1'b0;
-      waddr     <= {IB_W{1'b0}};
-      full      <= 2'b00;
-      rbank     <= 1'b0;
-      sf        <= {IB_W{1'b0}};
-      nf        <= {NF_W{1'b0}};
-      wa        <= {WA_W{1'b0}};
-      in_flight <= {(FD_W+1){1'b0}};
+      in_en       <= 1'b0;
+      wbank       <= 1'b0;
+      waddr       <= {IB_W{1'b0}};
+      full        <= 2'b00;
+      rbank       <= 1'b0;
+      sf          <= {IB_W{1'b0}};
+      nf          <= {NF_W{1'b0}};
+      wa          <= {WA_W{1'b0}};
+      in_flight   <= {(FD_W+1){1'b0}};
+      word_ok_q   <= 1'b0;
+      credit_ok_q <= 1'b1;
+      step_last_q <= (SF_LAST == 0);
     end else begin
-      in_en <= 1'b1;
-      if (in_fire) begin
-        if (in_vend) begin
-          waddr       <= {IB_W{1'b0}};
-          wbank       <= ~wbank;
-          full[wbank] <= 1'b1;
-        end else begin
-          waddr <= waddr + 1'b1;
-        end
-      end
+      in_en       <= 1'b1;
+      wbank       <= wbank_n;
+      waddr       <= waddr_n;
+      full        <= full_n;
+      rbank       <= rbank_n;
+      sf          <= sf_n;
+      in_flight   <= in_flight_n;
+      word_ok_q   <= full_n[rbank_n] | ((wbank_n == rbank_n) & (waddr_n > sf_n));
+      credit_ok_q <= (in_flight_n != FIFO_D[FD_W:0]);
+      step_last_q <= (sf_n == SF_LAST[IB_W-1:0]);
       if (issue) begin
         wa <= (wa == WA_LAST[WA_W-1:0]) ? {WA_W{1'b0}} : wa + 1'b1;
-        if (step_last) begin
-          sf <= {IB_W{1'b0}};
-          if (step_vend) begin
-            nf          <= {NF_W{1'b0}};
-            rbank       <= ~rbank;
-            full[rbank] <= 1'b0;      // never the bank the writer completes in this cycle
-          end else begin
-            nf <= nf + 1'b1;
-          end
-        end else begin
-          sf <= sf + 1'b1;
-        end
+        if (step_vend)      nf <= {NF_W{1'b0}};
+        else if (step_last) nf <= nf + 1'b1;
       end
-      if ((issue & step_last) & ~out_fire) in_flight <= in_flight + 1'b1;
-      else if (~(issue & step_last) & out_fire) in_flight <= in_flight - 1'b1;
     end
   end
 
@@ -198,11 +209,18 @@ module mvau #(
       end
       assign s1_w = w_q;
     end else begin : g_wblock
-      reg [PE*SIMD*W_BITS-1:0] wmem [0:NF*SF-1];
+      // Block RAM read one edge ahead: its output register always holds line `wa` (addressed with the
+      // value wa takes at this edge), and `issue` copies it into a fabric register. The RAM's slow
+      // clock-to-output then ends at that register instead of running on into the products.
+      (* rom_style = "block" *) reg [PE*SIMD*W_BITS-1:0] wmem [0:NF*SF-1];
       initial $readmemh(WEIGHT_FILE, wmem);
+      wire [WA_W-1:0] wa_step = (wa == WA_LAST[WA_W-1:0]) ? {WA_W{1'b0}} : wa + 1'b1;
+      wire [WA_W-1:0] wa_rd   = !ap_rst_n ? {WA_W{1'b0}} : (issue ? wa_step : wa);
+      reg [PE*SIMD*W_BITS-1:0] w_ram;   // block-RAM read register: wmem[wa]
       reg [PE*SIMD*W_BITS-1:0] w_q;
       always @(posedge ap_clk) begin
-        if (issue) w_q <= wmem[wa];
+        w_ram <= wmem[wa_rd];
+        if (issue) w_q <= w_ram;
       end
       assign s1_w = w_q;
     end
@@ -414,6 +432,9 @@ module mvau #(
   reg [FW-1:0]   fifo [0:FIFO_D-1];
   reg [FD_W-1:0] wptr, rptr;
   reg [FD_W:0]   fcount;
+  reg            ovalid;    // fcount != 0, as a register: the consumer's enables start at a flip-flop
+
+  wire [FD_W:0] fcount_next = fcount + {{FD_W{1'b0}}, res_valid} - {{FD_W{1'b0}}, out_fire};
 
   always @(posedge ap_clk) begin
     if (res_valid) fifo[wptr] <= {res_vend, res_data};
@@ -424,15 +445,16 @@ module mvau #(
       wptr   <= {FD_W{1'b0}};
       rptr   <= {FD_W{1'b0}};
       fcount <= {(FD_W+1){1'b0}};
+      ovalid <= 1'b0;
     end else begin
       if (res_valid) wptr <= wptr + 1'b1;
       if (out_fire) rptr <= rptr + 1'b1;
-      if (res_valid & ~out_fire) fcount <= fcount + 1'b1;
-      else if (~res_valid & out_fire) fcount <= fcount - 1'b1;
+      fcount <= fcount_next;
+      ovalid <= (fcount_next != {(FD_W+1){1'b0}});
     end
   end
 
-  assign m_axis_tvalid                = (fcount != {(FD_W+1){1'b0}});
+  assign m_axis_tvalid                = ovalid;
   assign {m_axis_tlast, m_axis_tdata} = fifo[rptr];
 endmodule
 

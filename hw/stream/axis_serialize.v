@@ -3,8 +3,9 @@
 //   s_axis_tdata [N*W]  element i at [i*W +: W]
 //   m_axis_tdata [W]    beat i carries element i; m_axis_tlast on beat N-1
 //
-// One beat per cycle; the next wide word is taken while its predecessor's last element leaves, so
-// back-to-back words stream without a gap. m_axis_tvalid and the data come from registers.
+// One narrow beat per cycle; a wide word is taken only while the serializer is empty, so back-to-back
+// words have one idle cycle between them (N + 1 cycles per word). s_axis_tready, m_axis_tvalid and the
+// data come from registers.
 `default_nettype none
 
 module axis_serialize #(
@@ -31,7 +32,8 @@ module axis_serialize #(
   wire m_fire = full & m_axis_tready;
   wire at_end = (idx == LAST[IW-1:0]);
 
-  assign s_axis_tready = ~full | (m_fire & at_end);
+  // Ready only while empty: no ready chain runs from the consumer through here into the producer.
+  assign s_axis_tready = ~full;
   assign m_axis_tvalid = full;
   assign m_axis_tdata  = word[W-1:0];
   assign m_axis_tlast  = at_end;

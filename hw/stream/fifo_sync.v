@@ -25,25 +25,34 @@ module fifo_sync #(
 
   reg [W-1:0] mem [0:DEPTH-1];
   reg [AW:0]  wr, rd;
+  // Both flags are registers (computed from the next pointers): the handshakes leave this FIFO straight
+  // from flip-flops, so no ready/valid chain runs through it into the enables on either side.
+  reg         full, empty;
 
-  wire full  = (wr[AW] != rd[AW]) & (wr[AW-1:0] == rd[AW-1:0]);
-  wire empty = (wr == rd);
+  wire push = s_axis_tvalid & ~full;
+  wire pop  = m_axis_tready & ~empty;
+  wire [AW:0] wr_next = wr + {{AW{1'b0}}, push};
+  wire [AW:0] rd_next = rd + {{AW{1'b0}}, pop};
 
   assign s_axis_tready = ~full;
   assign m_axis_tvalid = ~empty;
   assign m_axis_tdata  = mem[rd[AW-1:0]];
 
   always @(posedge ap_clk) begin
-    if (s_axis_tvalid & ~full) mem[wr[AW-1:0]] <= s_axis_tdata;
+    if (push) mem[wr[AW-1:0]] <= s_axis_tdata;
   end
 
   always @(posedge ap_clk) begin
     if (!ap_rst_n) begin
-      wr <= {(AW+1){1'b0}};
-      rd <= {(AW+1){1'b0}};
+      wr    <= {(AW+1){1'b0}};
+      rd    <= {(AW+1){1'b0}};
+      full  <= 1'b0;
+      empty <= 1'b1;
     end else begin
-      if (s_axis_tvalid & ~full)  wr <= wr + 1'b1;
-      if (m_axis_tready & ~empty) rd <= rd + 1'b1;
+      wr    <= wr_next;
+      rd    <= rd_next;
+      full  <= (wr_next[AW] != rd_next[AW]) & (wr_next[AW-1:0] == rd_next[AW-1:0]);
+      empty <= (wr_next == rd_next);
     end
   end
 endmodule

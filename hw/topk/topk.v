@@ -74,7 +74,11 @@ module topk #(
     // then goes into empty lists. Both conditions are registers.
     reg  xfer_pending;
     wire transfer = xfer_pending && merge_free;
-    wire in_stall = xfer_pending && !merge_free;
+    // in_stall == xfer_pending && busy, kept as a register (from their next values, below): s_axis_tready
+    // and the IN/LISTS enables then start at one flip-flop, and the ready that the history mask passes on
+    // to the scorer's output stage comes straight from it.
+    reg  in_stall_q;
+    wire in_stall = in_stall_q;
     wire in_adv   = !in_stall;
     assign s_axis_tready = in_adv;
 
@@ -92,24 +96,49 @@ module topk #(
     end
 
     // ------------------------------------------------------------------ LISTS
+    // ins_q[j][i] is "this lane's candidate in IN beats slot i of its list", a register computed one cycle
+    // ahead: every slot of the next list is one of {slot i, slot i-1, this candidate, empty}, so the next
+    // candidate (s_key) is compared with slots i and i-1 and with this candidate, and the current ins_q picks
+    // the comparison that applies. The insertion itself is then only a mux under registered selects.
     reg  [LANES*K*KW-1:0] lane_list;   // lane j, slot i at ((j*K)+i)*KW; slot 0 is the best
     wire [LANES*K*KW-1:0] lane_ins;    // the lists with this beat's candidates inserted
+    reg  [LANES*K-1:0]    ins_q;        // lane j, slot i at j*K+i: in_key[j] > lane_list slot i
+    wire [LANES*K-1:0]    ins_next;
+    // set when the lists are restarted at this edge (transfer), as the LISTS always block below does
+    wire                  restart = transfer;
     generate
         for (j = 0; j < LANES; j = j + 1) begin : g_lane
-            wire [KW-1:0] c = in_key[j*KW +: KW];
-            wire [K-1:0]  gt;
+            wire [KW-1:0] c  = in_key[j*KW +: KW];
+            // The candidate IN takes at this edge is nv ? nk : 0. nv (tuser) may come late (the history
+            // mask reads it from a block RAM), so it only gates the comparisons' results.
+            wire          nv = s_axis_tuser[j];
+            wire [KW-1:0] nk = {1'b1, s_axis_tdata[j*LW +: SCORE_BITS] ^ SIGN,
+                                ~s_axis_tdata[j*LW + SCORE_BITS +: ID_BITS]};
+            wire          b  = nv & (nk > c);                // the next candidate beats this one
+            wire [K-1:0]  gt = ins_q[j*K +: K];
+            wire [K-1:0]  a;                                 // the next candidate beats slot i as it is now
             for (i = 0; i < K; i = i + 1) begin : g_slot
                 wire [KW-1:0] cur = lane_list[(j*K+i)*KW +: KW];
-                assign gt[i] = (c > cur);
+                assign a[i] = nv & (nk > cur);
                 if (i == 0) begin : g_first
                     assign lane_ins[(j*K+i)*KW +: KW] = gt[i] ? c : cur;
+                    assign ins_next[j*K+i] = restart ? (in_v ? b : nv)
+                                          : in_v    ? (gt[i] ? b : a[i])
+                                          :           a[i];
                 end else begin : g_rest
                     wire [KW-1:0] prev = lane_list[(j*K+i-1)*KW +: KW];
                     assign lane_ins[(j*K+i)*KW +: KW] = gt[i] ? (gt[i-1] ? prev : c) : cur;
+                    assign ins_next[j*K+i] = restart ? nv
+                                          : in_v    ? (gt[i] ? (gt[i-1] ? a[i-1] : b) : a[i])
+                                          :           a[i];
                 end
             end
         end
     endgenerate
+
+    always @(posedge ap_clk) begin
+        if (in_adv) ins_q <= ins_next;
+    end
 
     // the beat inserted into empty lists: each lane's candidate alone in slot 0
     wire [LANES*K*KW-1:0] lane_first;
@@ -248,6 +277,11 @@ module topk #(
             cnt       <= cnt + 1'b1;
         end
     end
+
+    // the next values of xfer_pending and busy (as their always blocks compute them)
+    wire xfer_pending_next = ap_rst_n && (in_adv ? (in_v && in_last) : xfer_pending);
+    wire busy_next         = ap_rst_n && (transfer ? 1'b1 : step_out ? (cnt != OUT_LAST) : busy);
+    always @(posedge ap_clk) in_stall_q <= xfer_pending_next && busy_next;
 
     integer q, r;
     always @(posedge ap_clk) begin

@@ -103,7 +103,7 @@ async def throughput_back_to_back(dut) -> None:
     """No pauses: one beat of IPB ids per clock, packets back to back; checks the documented cycle count."""
     bench = Bench(dut, CFG["seed"] + 2)
     await bench.reset()
-    histories = [[bench.rng.randrange(N_ITEMS) for _ in range(bench.rng.randint(min(IPB * (NCH + 1), LMAX), LMAX))]
+    histories = [[bench.rng.randrange(N_ITEMS) for _ in range(bench.rng.randint(min(IPB * (NCH + 2), LMAX), LMAX))]
                  for _ in range(12)]
     start = now_ns()
     for history in histories:
