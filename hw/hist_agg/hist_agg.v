@@ -10,8 +10,8 @@
 // read port per slot (IPB = 2: both ports of a dual-port block RAM), so a beat takes one cycle.
 //
 // Pipeline (see README.md): S0 accept ids + ROM reads, S1 ROM outputs, S2 rows registered + accumulate,
-// SNAP snapshot of the packet's sums, MUL NORM_PAR products per cycle, OUT round/saturate into the
-// output register.
+// SNAP snapshot of the packet's sums, MUL NORM_PAR products per cycle (the DSPs' output registers), FAR
+// the products copied into the fabric, OUT round/saturate into the output register.
 `default_nettype none
 
 module hist_agg #(
@@ -57,9 +57,10 @@ module hist_agg #(
 
     // ------------------------------------------------------------------ ROMs
     reg [ROW_BITS-1:0]   feat_rom  [0:N_ITEMS-1];
-    // LUT logic, not block RAM: a block RAM's slow clock-to-output would feed the normaliser's multipliers
-    // directly (ECP5: 5.6 ns + routing + the DSP, the critical path of the first ML-100K bitstream).
-    (* rom_style = "logic" *) reg [RECIP_BITS-1:0] recip_rom [0:LMAX];
+    // Block RAM read at the S1 -> S2 edge (at p1's final count: its output register is S2's count) and copied
+    // into the snapshot: the RAM's slow clock-to-output ends at a flip-flop, never at a multiplier, and no
+    // LUT ROM hangs off the count register (as logic its 257 lines were 5 LUT levels behind a 6 ns fan-out).
+    (* rom_style = "block" *) reg [RECIP_BITS-1:0] recip_rom [0:LMAX];
     initial begin
         $readmemh(FEAT_FILE, feat_rom);
         $readmemh(RECIP_FILE, recip_rom);
@@ -81,7 +82,7 @@ module hist_agg #(
     reg                    p1_v,     p2_v;
     reg [IPB-1:0]          p1_use;
     reg                    p1_last,  p2_last;
-    reg [CNT_BITS-1:0]     p1_n,     p2_n;       // final count (valid with *_last)
+    reg [CNT_BITS-1:0]     p1_n;                 // final count (valid with p1_last; S2 holds its reciprocal)
     reg [2:0]              p1_flags, p2_flags;   // final flags (valid with *_last)
     reg [IPB*ROW_BITS-1:0] rom_q;                // block-RAM read registers, one per slot
     reg [IPB*ROW_BITS-1:0] row_q;                // the rows, or zeros for ignored ids
@@ -176,7 +177,6 @@ module hist_agg #(
             p1_flags <= 3'b000;
             p2_v     <= 1'b0;
             p2_last  <= 1'b0;
-            p2_n     <= {CNT_BITS{1'b0}};
             p2_flags <= 3'b000;
         end else if (adv) begin
             p1_v     <= in_fire;
@@ -186,7 +186,6 @@ module hist_agg #(
             p1_flags <= {bad_next, trunc_next, (n_next == {CNT_BITS{1'b0}})};
             p2_v     <= p1_v;
             p2_last  <= p1_last;
-            p2_n     <= p1_n;
             p2_flags <= p1_flags;
         end
     end
@@ -224,13 +223,15 @@ module hist_agg #(
     // ------------------------------------------------------------------ SNAP + MUL + OUT
     reg [F*ACC_BITS-1:0]         snap_acc;
     reg [RECIP_BITS-1:0]         snap_recip;
+    reg [RECIP_BITS-1:0]         recip_q;      // S2: the reciprocal of the count (valid with p2_last)
     reg [2:0]                    snap_flags;
     reg [CH_BITS-1:0]            chunk;
 
     reg [NORM_PAR*PROD_BITS-1:0] prod;
-    reg                          mul_v;
-    reg                          mul_last;
-    reg [2:0]                    mul_flags;
+    reg                          mul_v,     far_v;      // MUL: the DSP output register; FAR: the fabric copy
+    reg                          mul_last,  far_last;
+    reg [2:0]                    mul_flags, far_flags;
+    reg [NORM_PAR*PROD_BITS-1:0] prod_far;
 
     reg [ROW_BITS-1:0]           out_data;
     reg [2:0]                    out_flags;
@@ -280,8 +281,12 @@ module hist_agg #(
     endgenerate
 
     always @(posedge ap_clk) begin
+        if (adv) recip_q <= recip_rom[p1_n];
+    end
+
+    always @(posedge ap_clk) begin
         if (snap_load) begin
-            snap_recip <= recip_rom[p2_n];
+            snap_recip <= recip_q;
             snap_flags <= p2_flags;
         end
     end
@@ -295,10 +300,12 @@ module hist_agg #(
             wire signed [ACC_BITS-1:0]  a = snap_acc[p*ACC_BITS +: ACC_BITS];
             always @(posedge ap_clk) begin
                 if (nrm_en) prod[p*PROD_BITS +: PROD_BITS] <= a * recip_s;
+                // the long way from the DSP row to the rounding logic gets a cycle of its own
+                if (nrm_en) prod_far[p*PROD_BITS +: PROD_BITS] <= prod[p*PROD_BITS +: PROD_BITS];
             end
             // (x + 2^(S-1)) >>> S == ((x >>> (S-1)) + 1) >>> 1: a narrower rounding adder
             /* verilator lint_off UNUSEDSIGNAL */
-            wire [PROD_BITS-1:0] pv = prod[p*PROD_BITS +: PROD_BITS];
+            wire [PROD_BITS-1:0] pv = prod_far[p*PROD_BITS +: PROD_BITS];
             wire [RND_BITS:0]    biased = pv[PROD_BITS-1:AGG_SHIFT-1] + 1'b1;
             /* verilator lint_on UNUSEDSIGNAL */
             wire [RND_BITS-1:0]  q      = biased[RND_BITS:1];
@@ -315,14 +322,20 @@ module hist_agg #(
             mul_v     <= 1'b0;
             mul_last  <= 1'b0;
             mul_flags <= 3'b000;
+            far_v     <= 1'b0;
+            far_last  <= 1'b0;
+            far_flags <= 3'b000;
             out_valid <= 1'b0;
             out_flags <= 3'b000;
         end else if (nrm_en) begin
             mul_v     <= take;
             mul_last  <= take_last;
             mul_flags <= snap_flags;
-            out_valid <= mul_v && mul_last;
-            if (mul_v && mul_last) out_flags <= mul_flags;
+            far_v     <= mul_v;
+            far_last  <= mul_last;
+            far_flags <= mul_flags;
+            out_valid <= far_v && far_last;
+            if (far_v && far_last) out_flags <= far_flags;
         end else if (m_axis_tready) begin
             out_valid <= 1'b0;
         end
@@ -331,11 +344,11 @@ module hist_agg #(
     generate
         if (NCH > 1) begin : g_out_shift
             always @(posedge ap_clk) begin
-                if (nrm_en && mul_v) out_data <= {rounded, out_data[ROW_BITS-1:NORM_PAR*FEAT_BITS]};
+                if (nrm_en && far_v) out_data <= {rounded, out_data[ROW_BITS-1:NORM_PAR*FEAT_BITS]};
             end
         end else begin : g_out_load
             always @(posedge ap_clk) begin
-                if (nrm_en && mul_v) out_data <= rounded;
+                if (nrm_en && far_v) out_data <= rounded;
             end
         end
     endgenerate

@@ -149,15 +149,18 @@ module scorer #(
     // ------------------------------------------------------------------ lanes
     wire [LANES*SUM_BITS-1:0] sums;
     genvar l;
-    // A multiplier lane (l < MUL_LANES, with BIT_PLANES = 1) has no combining tree: its sum is delayed by
-    // that tree's COMBINE_LAT stages so every lane's result leaves in the same cycle.
+    // A multiplier lane (l < MUL_LANES, with BIT_PLANES = 1) has no combining tree: a second product register
+    // and COMBINE_LAT - 1 delay stages after its sum stand for that tree's COMBINE_LAT stages, so every
+    // lane's result leaves in the same cycle.
     generate
         for (l = 0; l < LANES; l = l + 1) begin : g_lane
             localparam integer MUL = ((BIT_PLANES != 0) && (l < MUL_LANES)) ? 1 : 0;
+            // a multiplier lane spends one of its COMBINE_LAT delay stages as a second product register
+            localparam integer PREGS = ((MUL != 0) && (COMBINE_LAT > 0)) ? 2 : 1;
             wire [SUM_BITS-1:0] sum;
             scorer_dot #(
                 .D(D), .UBITS(UBITS), .IBITS(IBITS), .USER_SIGNED(USER_SIGNED),
-                .ADDS_PER_STAGE(ADDS_PER_STAGE), .BIT_PLANES((MUL != 0) ? 0 : BIT_PLANES)
+                .ADDS_PER_STAGE(ADDS_PER_STAGE), .BIT_PLANES((MUL != 0) ? 0 : BIT_PLANES), .PROD_REGS(PREGS)
             ) u_dot (
                 .clk(ap_clk),
                 .en(1'b1),
@@ -165,14 +168,14 @@ module scorer #(
                 .item(row_q[l*D*IBITS +: D*IBITS]),
                 .sum(sum)
             );
-            if ((MUL != 0) && (COMBINE_LAT > 0)) begin : g_delay
-                reg [SUM_BITS-1:0] dly [0:COMBINE_LAT-1];
+            if ((MUL != 0) && (COMBINE_LAT > 1)) begin : g_delay
+                reg [SUM_BITS-1:0] dly [0:COMBINE_LAT-2];
                 integer k;
                 always @(posedge ap_clk) begin
                     dly[0] <= sum;
-                    for (k = 1; k < COMBINE_LAT; k = k + 1) dly[k] <= dly[k-1];
+                    for (k = 1; k < COMBINE_LAT - 1; k = k + 1) dly[k] <= dly[k-1];
                 end
-                assign sums[l*SUM_BITS +: SUM_BITS] = dly[COMBINE_LAT-1];
+                assign sums[l*SUM_BITS +: SUM_BITS] = dly[COMBINE_LAT-2];
             end else begin : g_direct
                 assign sums[l*SUM_BITS +: SUM_BITS] = sum;
             end

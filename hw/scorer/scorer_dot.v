@@ -10,7 +10,7 @@
 // every ADDS_PER_STAGE levels and at each root). Latency in cycles of `en`, with tree_latency(n) as in
 // scorer_tree.v:
 //   BIT_PLANES = 1: 1 + tree_latency(D) + tree_latency(UBITS + (USER_SIGNED ? 1 : 0))
-//   BIT_PLANES = 0: 1 + tree_latency(D)
+//   BIT_PLANES = 0: PROD_REGS + tree_latency(D)
 // (scorer.v computes the same number to delay its tags).
 `default_nettype none
 
@@ -20,7 +20,8 @@ module scorer_dot #(
     parameter integer IBITS          = 8,
     parameter integer USER_SIGNED    = 1,   // 0: user values are unsigned UBITS-bit
     parameter integer ADDS_PER_STAGE = 2,
-    parameter integer BIT_PLANES     = 1    // 1: masked adder trees per user bit; 0: multipliers
+    parameter integer BIT_PLANES     = 1,   // 1: masked adder trees per user bit; 0: multipliers
+    parameter integer PROD_REGS      = 1    // BIT_PLANES = 0: register stages after each product (1 or 2)
 ) (
     input  wire                  clk,
     input  wire                  en,
@@ -81,9 +82,20 @@ module scorer_dot #(
                     assign u = {1'b0, user[d*UBITS +: UBITS]};
                 end
                 wire signed [UW+IBITS-1:0] pr = u * v;
-                reg         [UW+IBITS-1:0] q;
+                reg         [UW+IBITS-1:0] q0;   // the DSP's output register (ECP5 flow: ecp5_dsp.py)
                 always @(posedge clk) begin
-                    if (en) q <= pr;
+                    if (en) q0 <= pr;
+                end
+                // A second register takes the long way from the DSP row to the adder tree on its own.
+                wire [UW+IBITS-1:0] q;
+                if (PROD_REGS > 1) begin : g_far
+                    reg [UW+IBITS-1:0] q1;
+                    always @(posedge clk) begin
+                        if (en) q1 <= q0;
+                    end
+                    assign q = q1;
+                end else begin : g_near
+                    assign q = q0;
                 end
                 if (SUM_BITS > UW + IBITS) begin : g_ext
                     assign prods[d*SUM_BITS +: SUM_BITS] = {{(SUM_BITS - UW - IBITS){q[UW+IBITS-1]}}, q};

@@ -48,13 +48,18 @@ module topk #(
     reg                in_v;
     reg                in_last;
     reg [LANES*KW-1:0] in_key;
+    // IN0: the beat as it arrives (its tuser comes late, from the history mask's block RAM)
+    reg                r_v;
+    reg                r_last;
+    reg [LANES*LW-1:0] r_data;
+    reg [LANES-1:0]    r_user;
 
     wire [LANES*KW-1:0] s_key;
     generate
         for (j = 0; j < LANES; j = j + 1) begin : g_key
-            wire [SCORE_BITS-1:0] sc = s_axis_tdata[j*LW +: SCORE_BITS];
-            wire [ID_BITS-1:0]    id = s_axis_tdata[j*LW + SCORE_BITS +: ID_BITS];
-            assign s_key[j*KW +: KW] = s_axis_tuser[j] ? {1'b1, sc ^ SIGN, ~id} : {KW{1'b0}};
+            wire [SCORE_BITS-1:0] sc = r_data[j*LW +: SCORE_BITS];
+            wire [ID_BITS-1:0]    id = r_data[j*LW + SCORE_BITS +: ID_BITS];
+            assign s_key[j*KW +: KW] = r_user[j] ? {1'b1, sc ^ SIGN, ~id} : {KW{1'b0}};
         end
     endgenerate
 
@@ -82,17 +87,26 @@ module topk #(
     wire in_adv   = !in_stall;
     assign s_axis_tready = in_adv;
 
+    // IN0 -> IN (the beat being inserted): both advance together with the input
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
+            r_v     <= 1'b0;
+            r_last  <= 1'b0;
             in_v    <= 1'b0;
             in_last <= 1'b0;
         end else if (in_adv) begin
-            in_v    <= s_axis_tvalid;
-            in_last <= s_axis_tlast;
+            r_v     <= s_axis_tvalid;
+            r_last  <= s_axis_tlast;
+            in_v    <= r_v;
+            in_last <= r_last;
         end
     end
     always @(posedge ap_clk) begin
-        if (in_adv) in_key <= s_key;
+        if (in_adv) begin
+            r_data <= s_axis_tdata;
+            r_user <= s_axis_tuser;
+            in_key <= s_key;
+        end
     end
 
     // ------------------------------------------------------------------ LISTS
@@ -109,11 +123,9 @@ module topk #(
     generate
         for (j = 0; j < LANES; j = j + 1) begin : g_lane
             wire [KW-1:0] c  = in_key[j*KW +: KW];
-            // The candidate IN takes at this edge is nv ? nk : 0. nv (tuser) may come late (the history
-            // mask reads it from a block RAM), so it only gates the comparisons' results.
-            wire          nv = s_axis_tuser[j];
-            wire [KW-1:0] nk = {1'b1, s_axis_tdata[j*LW +: SCORE_BITS] ^ SIGN,
-                                ~s_axis_tdata[j*LW + SCORE_BITS +: ID_BITS]};
+            // The candidate IN takes at this edge (from IN0) is nv ? nk : 0.
+            wire          nv = r_user[j];
+            wire [KW-1:0] nk = {1'b1, r_data[j*LW +: SCORE_BITS] ^ SIGN, ~r_data[j*LW + SCORE_BITS +: ID_BITS]};
             wire          b  = nv & (nk > c);                // the next candidate beats this one
             wire [K-1:0]  gt = ins_q[j*K +: K];
             wire [K-1:0]  a;                                 // the next candidate beats slot i as it is now

@@ -122,9 +122,9 @@ async def throughput_back_to_back(dut) -> None:
     start = now_ns()
     await bench.run_queries(queries)
     cycles = cycles_since(start)
-    # all beats at one per cycle; the last result comes STEP * (LANES + K) + 2 cycles after the last beat
+    # all beats at one per cycle; the last result comes STEP * (LANES + K) + 3 cycles after the last beat
     # (README.md); 2 cycles of testbench slack
-    bound = len(queries) * beats + STEP * (LANES + K) + 2 + 2
+    bound = len(queries) * beats + STEP * (LANES + K) + 3 + 2
     assert cycles <= bound, f"{len(queries)} queries of {beats} beats took {cycles} cycles (bound {bound})"
     dut._log.info("%d queries of %d beats: %d cycles (bound %d)", len(queries), beats, cycles, bound)
 

@@ -176,12 +176,12 @@ def cycle_model(rtl: dict[str, Any], history: int) -> dict[str, Any]:
     n_rows = -(-rtl["n_items"] // lanes)
     ids = min(history, rtl["lmax"])
     beats = -(-history // rtl["ids_per_beat"])
-    agg = beats + f // norm_par + 3
+    agg = beats + f // norm_par + 4
     mlp_first = layers[0]["sf"] * layers[0]["nf"] + layers[0]["pipeline_depth"]
     mlp_rest = sum((y["nf"] - 1) * y["sf"] + y["sf"] + y["pipeline_depth"] for y in layers[1:])
     mlp_ideal = sum(y["mw"] * y["mh"] for y in layers)
     step = 2 if rtl["merge_split"] else 1
     return {"history": ids, "input_beats": beats, "aggregation": agg, "mlp_layer0": mlp_first, "mlp_rest": mlp_rest,
-            "scorer_rows": n_rows, "topk_merge": step * (lanes + k) + 2,
+            "scorer_rows": n_rows, "topk_merge": step * (lanes + k) + 3,
             "ideal_macs": {"aggregation_adds": ids * f, "mlp": mlp_ideal, "scores": rtl["n_items"] * rtl["out_dim"]},
             "mlp_exp_cycles": [y["sf"] * y["nf"] for y in layers]}
