@@ -3,9 +3,9 @@
 //
 // Candidates are compared as keys {valid, score ^ sign, ~id}: a larger key is a better candidate, and an
 // empty slot (key 0) loses to every valid candidate. Structure (see README.md):
-//   IN     one register stage for the input beat;
-//   LISTS  per lane, a sorted K-entry insertion list (K parallel comparators); one candidate per lane
-//          per cycle;
+//   IN0/IN two register stages for the input beat (the comparisons are made while it sits in IN0);
+//   LISTS  per lane, a sorted K-entry insertion list (K parallel comparators, one cycle ahead); one
+//          candidate per lane per cycle;
 //   MERGE  the cycle after the tlast beat went in, the lane lists move to merge lists and restart empty
 //          (the next query streams in at once). A sorted array H holds the best remaining entry of each merge list:
 //          LANES steps build H, then each step emits H[0] and inserts the next entry of H[0]'s list.
