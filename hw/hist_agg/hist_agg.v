@@ -7,11 +7,14 @@
 //
 // IPB ids per input beat: slot s at s_axis_tdata[s*ID_BITS +: ID_BITS], present when s_axis_tkeep[s]
 // (slots in order; an absent slot is no id at all: not counted, not flagged). The feature ROM has one
-// read port per slot (IPB = 2: both ports of a dual-port block RAM), so a beat takes one cycle.
+// read port per slot (IPB = 2: both ports of a dual-port block RAM), so a beat takes one cycle. It is
+// ROM_GROUPS memories of F / ROM_GROUPS features each (one file each), every one addressed by its own
+// copy of the id registers: one address register driving all of the ROM's ~90 block RAMs was an 8 ns net.
 //
-// Pipeline (see README.md): S0 accept ids + ROM reads, S1 ROM outputs, S2 rows registered + accumulate,
-// SNAP snapshot of the packet's sums, MUL NORM_PAR products per cycle (the DSPs' output registers), FAR
-// the products copied into the fabric, OUT round/saturate into the output register.
+// Pipeline (see README.md): IN the beat registered (+ the address copies), S0 count ids + ROM reads, S1
+// ROM outputs, S2 rows registered + accumulate, SNAP snapshot of the packet's sums, MUL NORM_PAR products
+// per cycle (the DSPs' output registers), FAR the products copied into the fabric, OUT round/saturate
+// into the output register.
 `default_nettype none
 
 module hist_agg #(
@@ -23,7 +26,9 @@ module hist_agg #(
     parameter integer AGG_SHIFT = 16,        // fixed-point shift of the reciprocal table
     parameter integer NORM_PAR  = F,         // features normalised per cycle (F % NORM_PAR == 0)
     parameter integer IPB       = 1,         // ids per input beat (1 or 2: the ROM's read ports)
-    parameter         FEAT_FILE  = "feat.hex",  // $readmemh: N_ITEMS lines of F*FEAT_BITS bits
+    parameter integer ROM_GROUPS = 1,        // feature ROM column groups (F % ROM_GROUPS == 0, at most 100)
+    parameter         FEAT_PREFIX = "feat",  // group g: $readmemh {FEAT_PREFIX, "_<gg>.hex"} (gg: 2 digits),
+                                             // N_ITEMS lines of (F/ROM_GROUPS)*FEAT_BITS bits
     parameter         RECIP_FILE = "recip.hex"  // $readmemh: LMAX+1 lines of AGG_SHIFT+1 bits
 ) (
     input  wire                   ap_clk,
@@ -50,26 +55,29 @@ module hist_agg #(
     localparam integer CH_BITS    = (NCH > 1) ? $clog2(NCH) : 1;
     localparam integer ROW_BITS   = F * FEAT_BITS;
     localparam integer AW         = (N_ITEMS > 1) ? $clog2(N_ITEMS) : 1;   // ROM address (<= ID_BITS)
+    localparam integer GF         = F / ROM_GROUPS;                        // features per ROM group
+    localparam integer GROUP_BITS = GF * FEAT_BITS;
 
     localparam [ID_BITS:0]    N_LIM    = N_ITEMS[ID_BITS:0];
     localparam [CNT_BITS-1:0] LMAX_CNT = LMAX[CNT_BITS-1:0];
     localparam [CH_BITS-1:0]  LAST_CH  = NCH[CH_BITS-1:0] - 1'b1;
 
-    // ------------------------------------------------------------------ ROMs
-    reg [ROW_BITS-1:0]   feat_rom  [0:N_ITEMS-1];
+    // ------------------------------------------------------------------ ROMs (the feature ROM: see S0)
     // Block RAM read at the S1 -> S2 edge (at p1's final count: its output register is S2's count) and copied
     // into the snapshot: the RAM's slow clock-to-output ends at a flip-flop, never at a multiplier, and no
     // LUT ROM hangs off the count register (as logic its 257 lines were 5 LUT levels behind a 6 ns fan-out).
     (* rom_style = "block" *) reg [RECIP_BITS-1:0] recip_rom [0:LMAX];
     initial begin
-        $readmemh(FEAT_FILE, feat_rom);
         $readmemh(RECIP_FILE, recip_rom);
     end
 
-    // ------------------------------------------------------------------ S0: accept a beat of ids
+    // ------------------------------------------------------------------ IN, S0: accept and count a beat of ids
     generate
         if (IPB < 1 || IPB > 2) begin : g_check_ipb
             hist_agg_error_IPB_must_be_1_or_2 u_error ();
+        end
+        if (ROM_GROUPS < 1 || ROM_GROUPS > 100 || F % ROM_GROUPS != 0) begin : g_check_groups
+            hist_agg_error_ROM_GROUPS_must_divide_F u_error ();
         end
     endgenerate
 
@@ -95,7 +103,24 @@ module hist_agg #(
     reg  stall_q;
     wire acc_stall = stall_q;
     wire adv       = !acc_stall;
-    wire in_fire   = s_axis_tvalid && adv;
+
+    // IN: the beat as it arrived (IN..S2 advance together, so a beat is taken whenever they advance)
+    reg                   in_v;
+    reg [IPB*ID_BITS-1:0] in_id;
+    reg [IPB-1:0]         in_keep;
+    reg                   in_last;
+    always @(posedge ap_clk) begin
+        if (!ap_rst_n)
+            in_v <= 1'b0;
+        else if (adv)
+            in_v <= s_axis_tvalid;
+        if (adv) begin
+            in_id   <= s_axis_tdata;
+            in_keep <= s_axis_tkeep;
+            in_last <= s_axis_tlast;
+        end
+    end
+    wire in_fire = in_v && adv;     // S0 takes the beat held in IN
 
     // Slot s sits at position seen + (present slots before it); it is used when present, at a position
     // below LMAX and in range.
@@ -111,10 +136,10 @@ module hist_agg #(
         bad_next   = f_bad;
         for (s = 0; s < IPB; s = s + 1) begin
             in_use[s] = 1'b0;
-            if (s_axis_tkeep[s]) begin
+            if (in_keep[s]) begin
                 if (pos >= {1'b0, LMAX_CNT}) begin
                     trunc_next = 1'b1;
-                end else if ({1'b0, s_axis_tdata[s*ID_BITS +: ID_BITS]} < N_LIM) begin
+                end else if ({1'b0, in_id[s*ID_BITS +: ID_BITS]} < N_LIM) begin
                     in_use[s] = 1'b1;
                     n_acc     = n_acc + 1'b1;
                 end else begin
@@ -136,7 +161,7 @@ module hist_agg #(
             f_trunc <= 1'b0;
             f_bad   <= 1'b0;
         end else if (in_fire) begin
-            if (s_axis_tlast) begin
+            if (in_last) begin
                 seen    <= {CNT_BITS{1'b0}};
                 n_used  <= {CNT_BITS{1'b0}};
                 f_trunc <= 1'b0;
@@ -150,19 +175,30 @@ module hist_agg #(
         end
     end
 
-    // ROM reads (one registered port per slot). Every slot reads at its id's low bits, used or not: an
-    // ignored id (absent, past LMAX or out of range) is zeroed in S2 by p1_use, so no decision of S0 lies
-    // on the block RAM's address path. The extra S2 register keeps the block RAM's slow clock-to-output off
-    // the accumulator adders.
-    genvar j;
+    // ROM reads (one registered port per slot and group). Every slot reads at its id's low bits, used or
+    // not: an ignored id (absent, past LMAX or out of range) is zeroed in S2 by p1_use, so no decision of S0
+    // lies on the block RAM's address path. Each group's address is a register of its own, loaded with IN
+    // (`keep`: Yosys would merge the equal copies back into one); the extra S2 register keeps the block
+    // RAM's slow clock-to-output off the accumulator adders.
+    genvar j, g;
     generate
-        for (j = 0; j < IPB; j = j + 1) begin : g_read
-            wire [AW-1:0] rom_addr = s_axis_tdata[j*ID_BITS +: AW];
-            always @(posedge ap_clk) begin
-                if (adv) begin
-                    rom_q[j*ROW_BITS +: ROW_BITS] <= feat_rom[rom_addr];
-                    row_q[j*ROW_BITS +: ROW_BITS] <= p1_use[j] ? rom_q[j*ROW_BITS +: ROW_BITS]
-                                                               : {ROW_BITS{1'b0}};
+        for (g = 0; g < ROM_GROUPS; g = g + 1) begin : g_rom
+            localparam [7:0]  G10  = 8'd48 + g / 10;    // the group number in two ASCII digits
+            localparam [7:0]  G1   = 8'd48 + g % 10;
+            localparam [15:0] GNUM = {G10, G1};
+            reg [GROUP_BITS-1:0] feat_rom [0:N_ITEMS-1];
+            initial $readmemh({FEAT_PREFIX, "_", GNUM, ".hex"}, feat_rom);
+            for (j = 0; j < IPB; j = j + 1) begin : g_read
+                localparam integer BASE = j * ROW_BITS + g * GROUP_BITS;
+                reg [AW-1:0] addr;
+                (* keep *) always @(posedge ap_clk) begin
+                    if (adv) addr <= s_axis_tdata[j*ID_BITS +: AW];
+                end
+                always @(posedge ap_clk) begin
+                    if (adv) begin
+                        rom_q[BASE +: GROUP_BITS] <= feat_rom[addr];
+                        row_q[BASE +: GROUP_BITS] <= p1_use[j] ? rom_q[BASE +: GROUP_BITS] : {GROUP_BITS{1'b0}};
+                    end
                 end
             end
         end
@@ -181,7 +217,7 @@ module hist_agg #(
         end else if (adv) begin
             p1_v     <= in_fire;
             p1_use   <= in_fire ? in_use : {IPB{1'b0}};
-            p1_last  <= s_axis_tlast;
+            p1_last  <= in_last;
             p1_n     <= n_next;
             p1_flags <= {bad_next, trunc_next, (n_next == {CNT_BITS{1'b0}})};
             p2_v     <= p1_v;

@@ -48,6 +48,7 @@ module mvau #(
     parameter integer LOGIC_DEPTH = 256, // threshold stages of at most this many lines: LUT logic, not block RAM
     parameter integer WLOGIC_DEPTH = 64, // weight ROMs of at most this many lines: LUT logic, not block RAM
     parameter integer DOT_ADDS    = 2,   // adder levels per pipeline stage of the dot products (0: one cycle)
+    parameter integer X_GROUP     = 8,   // PEs per copy of the input register and of the step enable
     parameter         WEIGHT_FILE = "mvau_weights.hex",
     parameter         THRESH_FILE = "mvau_thresh_s"
     /* verilator lint_on UNUSEDPARAM */
@@ -92,6 +93,8 @@ module mvau #(
   localparam integer SF_LAST = SF - 1;
   localparam integer NF_LAST = NF - 1;
   localparam integer WA_LAST = NF * SF - 1;
+  localparam integer NXC     = (PE + X_GROUP - 1) / X_GROUP;  // copies of the input register
+  localparam integer XW      = SIMD * IN_BITS;
 
   // ---------------------------------------------------------------- elaboration-time checks
   // An impossible configuration instantiates a module that does not exist; its name is the message.
@@ -101,6 +104,9 @@ module mvau #(
     end
     if (MH % PE != 0) begin : g_check_pe
       mvau_error_MH_not_a_multiple_of_PE u_error ();
+    end
+    if (X_GROUP < 1) begin : g_check_x_group
+      mvau_error_X_GROUP_must_be_positive u_error ();
     end
     if (NO_ACT == 0 && (OUT_BITS < 1 || OUT_BITS > 8)) begin : g_check_out_bits
       mvau_error_OUT_BITS_not_in_1_to_8 u_error ();
@@ -124,8 +130,8 @@ module mvau #(
   end
 
   // ---------------------------------------------------------------- step issue
-  // `issue` fans out to the weight and input registers of every PE, so the three conditions it is made
-  // of are registers of their own, computed from the next values of the state they describe:
+  // `issue` decides the step state; the three conditions it is made of are registers of their own,
+  // computed from the next values of the state they describe (copies of them enable the PEs' registers):
   //   word_ok_q   == full[rbank] | ((wbank == rbank) & (waddr > sf))   word sf of the read bank is there
   //   credit_ok_q == (in_flight != FIFO_D)                             the output FIFO has room
   //   step_last_q == (sf == SF_LAST)
@@ -191,8 +197,31 @@ module mvau #(
     end
   end
 
+  // The same three registers again for every group of X_GROUP PEs: each copy's `issue` enables only its
+  // group's input and weight registers, so `issue` itself drives the step state alone (on MVAU 0, 32 PEs,
+  // the shared enable was a 4 ns net on the critical path). `keep`: Yosys merges equal flip-flops.
+  wire [NXC-1:0] issue_g;
+  genvar c;
+  generate
+    for (c = 0; c < NXC; c = c + 1) begin : g_issue
+      reg word_ok_c, credit_ok_c, step_last_c;
+      (* keep *) always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+          word_ok_c   <= 1'b0;
+          credit_ok_c <= 1'b1;
+          step_last_c <= (SF_LAST == 0);
+        end else begin
+          word_ok_c   <= full_n[rbank_n] | ((wbank_n == rbank_n) & (waddr_n > sf_n));
+          credit_ok_c <= (in_flight_n != FIFO_D[FD_W:0]);
+          step_last_c <= (sf_n == SF_LAST[IB_W-1:0]);
+        end
+      end
+      assign issue_g[c] = word_ok_c & (~step_last_c | credit_ok_c);
+    end
+  endgenerate
+
   // ---------------------------------------------------------------- stage 1: buffer and weight reads
-  reg [SIMD*IN_BITS-1:0]   s1_x;
+  wire [NXC*XW-1:0]         s1_x;     // input word, one copy per PE group (kept: each feeds X_GROUP PEs)
   wire [PE*SIMD*W_BITS-1:0] s1_w;
   reg                      s1_valid, s1_first, s1_last, s1_vend;
   reg [NF_W-1:0]           s1_nf;
@@ -203,9 +232,14 @@ module mvau #(
     if (NF * SF <= WLOGIC_DEPTH) begin : g_wlogic
       (* rom_style = "logic" *) reg [PE*SIMD*W_BITS-1:0] wmem [0:NF*SF-1];
       initial $readmemh(WEIGHT_FILE, wmem);
-      reg [PE*SIMD*W_BITS-1:0] w_q;
-      always @(posedge ap_clk) begin
-        if (issue) w_q <= wmem[wa];
+      wire [PE*SIMD*W_BITS-1:0] w_line = wmem[wa];
+      reg  [PE*SIMD*W_BITS-1:0] w_q;
+      for (c = 0; c < NXC; c = c + 1) begin : g_wq
+        localparam integer LO = c * X_GROUP * SIMD * W_BITS;
+        localparam integer WN = ((PE - c * X_GROUP < X_GROUP) ? PE - c * X_GROUP : X_GROUP) * SIMD * W_BITS;
+        always @(posedge ap_clk) begin
+          if (issue_g[c]) w_q[LO +: WN] <= w_line[LO +: WN];
+        end
       end
       assign s1_w = w_q;
     end else begin : g_wblock
@@ -218,18 +252,29 @@ module mvau #(
       wire [WA_W-1:0] wa_rd   = !ap_rst_n ? {WA_W{1'b0}} : (issue ? wa_step : wa);
       reg [PE*SIMD*W_BITS-1:0] w_ram;   // block-RAM read register: wmem[wa]
       reg [PE*SIMD*W_BITS-1:0] w_q;
-      always @(posedge ap_clk) begin
-        w_ram <= wmem[wa_rd];
-        if (issue) w_q <= w_ram;
+      always @(posedge ap_clk) w_ram <= wmem[wa_rd];
+      for (c = 0; c < NXC; c = c + 1) begin : g_wq
+        localparam integer LO = c * X_GROUP * SIMD * W_BITS;
+        localparam integer WN = ((PE - c * X_GROUP < X_GROUP) ? PE - c * X_GROUP : X_GROUP) * SIMD * W_BITS;
+        always @(posedge ap_clk) begin
+          if (issue_g[c]) w_q[LO +: WN] <= w_ram[LO +: WN];
+        end
       end
       assign s1_w = w_q;
     end
   endgenerate
 
-  always @(posedge ap_clk) begin
-    if (issue) begin
-      s1_x <= ibuf[ib_raddr];
+  generate
+    for (c = 0; c < NXC; c = c + 1) begin : g_x
+      reg [XW-1:0] x_q;
+      (* keep *) always @(posedge ap_clk) begin
+        if (issue_g[c]) x_q <= ibuf[ib_raddr];
+      end
+      assign s1_x[c*XW +: XW] = x_q;
     end
+  endgenerate
+
+  always @(posedge ap_clk) begin
     s1_valid <= ap_rst_n & issue;
     s1_first <= (sf == {IB_W{1'b0}});
     s1_last  <= step_last;
@@ -257,7 +302,7 @@ module mvau #(
           .ADDS_PER_STAGE(DOT_ADDS)
       ) u_dot (
           .clk(ap_clk),
-          .x  (s1_x),
+          .x  (s1_x[(p / X_GROUP)*XW +: XW]),
           .w  (s1_w[p*SIMD*W_BITS +: SIMD*W_BITS]),
           .sum(dot[p*ACC_BITS +: ACC_BITS])
       );
@@ -350,6 +395,8 @@ module mvau #(
         for (p = 0; p < PE; p = p + 1) begin : g_pe
           // Each PE has its own memory of the stage (its own file: Yosys does not drop a block RAM's unread
           // bits). Stages of at most LOGIC_DEPTH thresholds are LUT logic (a block RAM would be mostly empty).
+          // The stage's registers are `keep`: stage 0's key is nf for every PE, so Yosys merged equal
+          // threshold bits and keys across PEs into flip-flops read by dozens of compares (8 ns nets).
           // Stage 0 reads line nf. Stage j >= 1 holds pairs: line r = {T at q = 2r+1, T at q = 2r}, so its
           // address is the key without the last decision (registered bits only) and that decision, made by
           // the previous stage's compare in this cycle, only picks a half: no path runs from a compare
@@ -370,11 +417,11 @@ module mvau #(
             if (DEPTH <= LOGIC_DEPTH) begin : g_logic
               (* rom_style = "logic" *) reg [ACC_BITS-1:0] tmem [0:DEPTH-1];
               initial $readmemh({THRESH_FILE, DIGIT, "_", PNUM, ".hex"}, tmem);
-              always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
+              (* keep *) always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
             end else begin : g_block
               (* rom_style = "block" *) reg [ACC_BITS-1:0] tmem [0:DEPTH-1];
               initial $readmemh({THRESH_FILE, DIGIT, "_", PNUM, ".hex"}, tmem);
-              always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
+              (* keep *) always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
             end
           end else begin : g_pair
             localparam integer PDEPTH = DEPTH / 2;
@@ -402,9 +449,9 @@ module mvau #(
               always @(posedge ap_clk) pair_q <= tmem[addr_next];
               assign pair = pair_q;
             end
-            always @(posedge ap_clk) r_line <= in_key[0] ? pair[ACC_BITS +: ACC_BITS] : pair[0 +: ACC_BITS];
+            (* keep *) always @(posedge ap_clk) r_line <= in_key[0] ? pair[ACC_BITS +: ACC_BITS] : pair[0 +: ACC_BITS];
           end
-          always @(posedge ap_clk) begin
+          (* keep *) always @(posedge ap_clk) begin
             r_acc  <= ch_acc[(j*PE+p)*ACC_BITS +: ACC_BITS];
             r_key  <= in_key;
           end

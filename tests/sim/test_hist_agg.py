@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rtl_support import pack_rows, run_block, verilog_string, write_memh
+from rtl_support import run_block, verilog_string, write_memh
 
+from hybrec.compile.memfiles import write_feature_rom
 from hybrec.numerics import reciprocal_table
 
 pytestmark = [pytest.mark.sim]
@@ -22,12 +23,13 @@ CASES = [
     pytest.param(dict(N_ITEMS=1682, F=64, FEAT_BITS=8, ID_BITS=11, LMAX=64, AGG_SHIFT=16, NORM_PAR=16),
                  id="ml100k-f64-lmax64-par16"),
     # two ids per beat (the kernel's input): odd packets end on a half-empty beat; LMAX odd and even
-    pytest.param(dict(N_ITEMS=40, F=4, FEAT_BITS=8, ID_BITS=6, LMAX=8, AGG_SHIFT=16, NORM_PAR=4, IPB=2),
-                 id="f4-lmax8-ipb2"),
-    pytest.param(dict(N_ITEMS=200, F=6, FEAT_BITS=5, ID_BITS=9, LMAX=13, AGG_SHIFT=5, NORM_PAR=2, IPB=2),
-                 id="f6-lmax13-saturating-ipb2"),
-    pytest.param(dict(N_ITEMS=1682, F=96, FEAT_BITS=8, ID_BITS=11, LMAX=64, AGG_SHIFT=16, NORM_PAR=8, IPB=2),
-                 id="ml100k-f96-lmax64-par8-ipb2"),
+    # ... and the feature ROM in column groups (their own files and address registers)
+    pytest.param(dict(N_ITEMS=40, F=4, FEAT_BITS=8, ID_BITS=6, LMAX=8, AGG_SHIFT=16, NORM_PAR=4, IPB=2,
+                      ROM_GROUPS=2), id="f4-lmax8-ipb2-groups2"),
+    pytest.param(dict(N_ITEMS=200, F=6, FEAT_BITS=5, ID_BITS=9, LMAX=13, AGG_SHIFT=5, NORM_PAR=2, IPB=2,
+                      ROM_GROUPS=3), id="f6-lmax13-saturating-ipb2-groups3"),
+    pytest.param(dict(N_ITEMS=1682, F=96, FEAT_BITS=8, ID_BITS=11, LMAX=64, AGG_SHIFT=16, NORM_PAR=8, IPB=2,
+                      ROM_GROUPS=8), id="ml100k-f96-lmax64-par8-ipb2-groups8"),
 ]
 
 
@@ -40,11 +42,10 @@ def write_roms(params: dict[str, int], folder: Path, seed: int) -> dict[str, Pat
     features[1, :] = lo
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "features.npy", features)
-    feat_hex = write_memh(folder / "features.hex", pack_rows(features, params["FEAT_BITS"]),
-                          params["F"] * params["FEAT_BITS"])
+    write_feature_rom(folder / "features", features, params["FEAT_BITS"], params.get("ROM_GROUPS", 1))
     recip = reciprocal_table(params["LMAX"], params["AGG_SHIFT"])
     recip_hex = write_memh(folder / "recip.hex", [int(r) for r in recip], params["AGG_SHIFT"] + 1)
-    return {"features": folder / "features.npy", "feat_hex": feat_hex, "recip_hex": recip_hex}
+    return {"features": folder / "features.npy", "feat_prefix": folder / "features", "recip_hex": recip_hex}
 
 
 @pytest.mark.parametrize("params", CASES)
@@ -54,7 +55,7 @@ def test_hist_agg(params: dict[str, int], tmp_path: Path, runtime_cache: Path) -
         block="hist_agg",
         build_dir=tmp_path / "build",
         runtime_cache=runtime_cache,
-        parameters={**params, "FEAT_FILE": verilog_string(files["feat_hex"]),
+        parameters={**params, "FEAT_PREFIX": verilog_string(files["feat_prefix"]),
                     "RECIP_FILE": verilog_string(files["recip_hex"])},
         config={"params": params, "features": files["features"], "seed": 7, "packets": 200},
     )

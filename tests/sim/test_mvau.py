@@ -30,10 +30,11 @@ CASES = [
                  id="pe-eq-mh-simd-eq-mw-mw12-mh6-a2"),
     pytest.param(dict(mw=20, mh=4, simd=4, pe=4, in_bits=4, w_bits=4, no_act=True),
                  id="no-act-mw20-mh4-s4-p4"),
+    # x_group < PE: several copies of the input register and step enable, the last one partial
     pytest.param(dict(mw=24, mh=12, simd=8, pe=3, in_bits=3, in_signed=True, w_bits=3, out_bits=3,
-                      out_bias=-4), id="sin-mw24-mh12-s8-p3-w3a3"),
-    pytest.param(dict(mw=64, mh=32, simd=16, pe=8, in_bits=4, w_bits=4, out_bits=4),
-                 id="mlp-mw64-mh32-s16-p8-w4a4"),
+                      out_bias=-4, x_group=2), id="sin-mw24-mh12-s8-p3-w3a3-xgroup2"),
+    pytest.param(dict(mw=64, mh=32, simd=16, pe=8, in_bits=4, w_bits=4, out_bits=4, x_group=3),
+                 id="mlp-mw64-mh32-s16-p8-w4a4-xgroup3"),
     pytest.param(dict(mw=24, mh=8, simd=8, pe=4, in_bits=8, in_signed=True, w_bits=4, out_bits=4, lut_mult=True),
                  id="lut-mult-sin8-w4"),
     pytest.param(dict(mw=16, mh=4, simd=4, pe=2, in_bits=4, w_bits=8, out_bits=8, out_bias=-128, lut_mult=True),
@@ -44,8 +45,8 @@ CASES = [
                       dot_adds=0), id="dot-one-cycle-s6-w5"),
     pytest.param(dict(mw=9, mh=3, simd=3, pe=3, in_bits=4, w_bits=2, out_bits=1, lut_mult=True, dot_adds=3),
                  id="lut-mult-w2-s3-dot-adds3"),
-    pytest.param(dict(mw=8, mh=4, simd=4, pe=2, in_bits=4, w_bits=4, out_bits=4, weight_rom="block"),
-                 id="weight-rom-block"),
+    pytest.param(dict(mw=8, mh=4, simd=4, pe=2, in_bits=4, w_bits=4, out_bits=4, weight_rom="block", x_group=1),
+                 id="weight-rom-block-xgroup1"),
 ]
 
 

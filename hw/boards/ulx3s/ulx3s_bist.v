@@ -76,9 +76,9 @@ module ulx3s_bist #(
   wire rst_n = rst_sync[2];
 
   // ------------------------------------------------------------------ ROMs
-  // Small ROMs in LUTs: a block RAM's output (no output register) is ~5.6 ns clock-to-out on ECP5 and
-  // would set the clock instead of the kernel.
-  (* rom_style = "logic" *) reg [EW-1:0] ids_rom [0:(1 << IW) - 1];
+  // The expected words are a small LUT ROM read into a register. The ids ROM is a block RAM read one edge
+  // ahead (below); as LUT logic its address register fanned out into about 2k LUTs.
+  (* rom_style = "block" *) reg [EW-1:0] ids_rom [0:(1 << IW) - 1];
   (* rom_style = "logic" *) reg [64:0] words_rom [0:(1 << WW) - 1];
   initial begin
     $readmemh({MEM_DIR, IDS_FILE}, ids_rom, 0, N_IDS - 1);
@@ -86,13 +86,18 @@ module ulx3s_bist #(
   end
 
   // ------------------------------------------------------------------ stimulus: every id, back to back
-  // The ROM is read into an output register (a synchronous read: block RAM), so the kernel's input
-  // comes from flip-flops.
+  // The block RAM's output register always holds entry id_idx (it is addressed with the value id_idx takes
+  // at this edge) and a load copies it into s_entry: the kernel's input comes from fabric flip-flops, and
+  // the RAM's slow clock-to-output (~5.6 ns on ECP5) ends there.
   reg  [IW-1:0] id_idx;
+  reg  [EW-1:0] id_ram;
   reg  [EW-1:0] s_entry;
   reg           s_valid;
   wire          s_ready;
   wire          s_load = !s_valid || s_ready;
+  wire [IW-1:0] id_next = (id_idx != ID_END) ? id_idx + 1'b1 : id_idx;
+  wire [IW-1:0] id_rd   = !rst_n ? {IW{1'b0}} : (s_load ? id_next : id_idx);
+  always @(posedge kclk) id_ram <= ids_rom[id_rd];
   always @(posedge kclk) begin
     if (!rst_n) begin
       id_idx <= {IW{1'b0}};
@@ -101,7 +106,7 @@ module ulx3s_bist #(
       s_valid <= (id_idx != ID_END);
       if (id_idx != ID_END) id_idx <= id_idx + 1'b1;
     end
-    if (s_load) s_entry <= ids_rom[id_idx];
+    if (s_load) s_entry <= id_ram;
   end
 
   // ------------------------------------------------------------------ the kernel

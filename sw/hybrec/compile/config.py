@@ -30,6 +30,8 @@ class LayerFolding(StrictModel):
 class HistAggConfig(StrictModel):
     norm_par: int = Field(default=8, ge=1)
     """features normalised per cycle (multipliers); F % norm_par == 0"""
+    rom_groups: int = Field(default=1, ge=1, le=100)
+    """feature ROM column groups, each with its own copy of the address registers (F % rom_groups == 0)"""
 
 
 class ScorerConfig(StrictModel):

@@ -1,7 +1,8 @@
 """``$readmemh`` files of the kernel's ROMs (the layouts the hand-written blocks under ``hw/`` read).
 
-- feature ROM (``hw/hist_agg``): ``N`` lines of ``F * feature_bits`` bits, feature ``j`` at
-  ``[j * bits +: bits]`` (two's complement);
+- feature ROM (``hw/hist_agg``): ``groups`` files ``<prefix>_<gg>.hex`` (``gg``: two digits), group ``g``
+  ``N`` lines of ``(F / groups) * feature_bits`` bits, feature ``g * F / groups + j`` at ``[j * bits +: bits]``
+  (two's complement);
 - reciprocal table (``hw/hist_agg``): ``lmax + 1`` lines of ``agg_shift + 1`` bits,
   ``numerics.reciprocal_table``;
 - item ROM (``hw/scorer``): ``ceil(N / lanes)`` lines of ``lanes * D * item_bits`` bits, item
@@ -49,8 +50,15 @@ def write_memh(path: Path, words: list[int], width: int) -> Path:
     return path
 
 
-def write_feature_rom(path: Path, features: np.ndarray, bits: int) -> Path:
-    return write_memh(path, pack_rows(features, bits), features.shape[1] * bits)
+def write_feature_rom(prefix: Path, features: np.ndarray, bits: int, groups: int = 1) -> list[Path]:
+    """The feature ROM as ``groups`` column groups, ``<prefix>_00.hex``, ``<prefix>_01.hex``, ..."""
+    f = features.shape[1]
+    if groups < 1 or groups > 100 or f % groups:
+        raise ValueError(f"{groups} ROM groups do not divide {f} features")
+    width = f // groups
+    return [write_memh(prefix.with_name(f"{prefix.name}_{g:02d}.hex"),
+                       pack_rows(features[:, g * width:(g + 1) * width], bits), width * bits)
+            for g in range(groups)]
 
 
 def write_recip_rom(path: Path, lmax: int, shift: int = numerics.AGG_SHIFT) -> Path:

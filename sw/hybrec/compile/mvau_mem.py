@@ -54,6 +54,8 @@ class MvauConfig:
             cycle; the ML-100K tree of 32 products needs stages to reach 100 MHz on an ECP5).
         weight_rom: ``"logic"``, ``"block"`` or ``"auto"`` (logic up to 64 lines): the weight ROM's
             ``WLOGIC_DEPTH``. A wide logic ROM fans its address out to every output bit's LUT tree.
+        x_group: PEs per copy of the input register and of the step enable (``X_GROUP``): the copies keep
+            the fan-out of those registers down on a wide MVAU.
     """
 
     mw: int
@@ -70,9 +72,10 @@ class MvauConfig:
     lut_mult: bool = False
     dot_adds: int = 2
     weight_rom: str = "auto"
+    x_group: int = 8
 
     def __post_init__(self) -> None:
-        for name in ("mw", "mh", "simd", "pe", "in_bits", "w_bits", "acc_bits"):
+        for name in ("mw", "mh", "simd", "pe", "in_bits", "w_bits", "acc_bits", "x_group"):
             if getattr(self, name) < 1:
                 raise ValueError(f"MVAU {name}={getattr(self, name)} must be >= 1")
         if self.mw % self.simd:
@@ -151,7 +154,7 @@ class MvauConfig:
             "IN_BITS": self.in_bits, "IN_SIGNED": int(self.in_signed), "W_BITS": self.w_bits,
             "ACC_BITS": self.acc_bits, "OUT_BITS": self.out_bits, "OUT_BIAS": self.out_bias,
             "NO_ACT": int(self.no_act), "LUT_MULT": int(self.lut_mult), "DOT_ADDS": self.dot_adds,
-            "WLOGIC_DEPTH": WEIGHT_ROM_DEPTH[self.weight_rom],
+            "WLOGIC_DEPTH": WEIGHT_ROM_DEPTH[self.weight_rom], "X_GROUP": self.x_group,
         }
 
 

@@ -78,6 +78,8 @@ def block_parameters(params: KernelParams, plans: list[MvauConfig], cfg: KernelC
         raise FoldingError(f"{n} items: ids must fit the {ID_WIDTH}-bit input")
     if f % cfg.hist_agg.norm_par:
         raise FoldingError(f"hist_agg: F={f} is not a multiple of norm_par={cfg.hist_agg.norm_par}")
+    if f % cfg.hist_agg.rom_groups:
+        raise FoldingError(f"hist_agg: F={f} is not a multiple of rom_groups={cfg.hist_agg.rom_groups}")
     if cfg.scorer.mul_lanes > cfg.scorer.lanes:
         raise FoldingError(f"scorer: mul_lanes={cfg.scorer.mul_lanes} is more than lanes={cfg.scorer.lanes}")
     if cfg.mask_banks & (cfg.mask_banks - 1):
@@ -93,6 +95,7 @@ def block_parameters(params: KernelParams, plans: list[MvauConfig], cfg: KernelC
     return {
         "top": TOP, "n_items": n, "feature_dim": f, "feature_bits": params.feature_bits, "lmax": params.lmax,
         "agg_shift": params.agg_shift, "norm_par": cfg.hist_agg.norm_par,
+        "rom_groups": cfg.hist_agg.rom_groups,
         "id_bits": max(1, n.bit_length()),  # 2^id_bits > n: the all-ones id is out of range
         "layers": [{**asdict(p), "sf": p.sf, "nf": p.nf, "pipeline_depth": p.pipeline_depth,
                     "wlogic_depth": p.parameters()["WLOGIC_DEPTH"]} for p in plans],
@@ -115,7 +118,7 @@ def write_rtl(rtl_dir: Path, params: KernelParams, plans: list[MvauConfig], cfg:
     """Write the top, the blocks and the ROM files into ``rtl_dir``; return the parameters and file list."""
     rtl_dir.mkdir(parents=True, exist_ok=True)
     values = block_parameters(params, plans, cfg)
-    memfiles.write_feature_rom(rtl_dir / "features.hex", params.features, params.feature_bits)
+    memfiles.write_feature_rom(rtl_dir / "features", params.features, params.feature_bits, cfg.hist_agg.rom_groups)
     memfiles.write_recip_rom(rtl_dir / "recip.hex", params.lmax, params.agg_shift)
     memfiles.write_item_rom(rtl_dir / "items.hex", params.items, params.item_bits, cfg.scorer.lanes)
     for index, (plan, w, t) in enumerate(zip(plans, params.weights, params.thresholds, strict=True)):
@@ -126,7 +129,7 @@ def write_rtl(rtl_dir: Path, params: KernelParams, plans: list[MvauConfig], cfg:
                 memfiles.write_memh(rtl_dir / f"mvau{index}_thresh_s{threshold_file_suffix(j, pe)}", words,
                                     threshold_stage_bits(plan, j))
         values["layers"][index].update(weight_file=f"mvau{index}_weights.hex", thresh_prefix=f"mvau{index}_thresh_s")
-    values["files"] = {"features": "features.hex", "recip": "recip.hex", "item_rom": "items.hex"}
+    values["files"] = {"features": "features", "recip": "recip.hex", "item_rom": "items.hex"}
     text = _render({**values, **about})
     (rtl_dir / f"{TOP}.v").write_text(text)
     sources = []
