@@ -63,12 +63,19 @@ def plan_layers(params: KernelParams, folding: list[tuple[int, int]],
         plans.append(MvauConfig(mw=spec.mw, mh=spec.mh, simd=simd, pe=pe, in_bits=spec.in_bits,
                                in_signed=spec.in_signed, w_bits=spec.w_bits, acc_bits=spec.acc_bits,
                                out_bits=spec.out_bits, out_bias=spec.out_bias, lut_mult=lut_mult[index],
-                               dot_adds=dot_adds[index], weight_rom=weight_rom[index]))
+                               dot_adds=dot_adds[index], weight_rom=weight_rom[index],
+                               x_group=max(1, X_GROUP_WEIGHT_BITS // (simd * spec.w_bits))))
     for index in range(1, len(plans)):
         if plans[index - 1].pe != plans[index].simd:
             raise FoldingError(f"layers {index - 1} and {index}: PE={plans[index - 1].pe} must equal the next "
                                f"layer's SIMD={plans[index].simd} (the kernel has no width converter between MVAUs)")
     return plans
+
+
+# about this many weight-register bits per copy of an MVAU's step enable and input register (X_GROUP PEs
+# of SIMD * W_BITS bits each): MVAU 0 (SIMD 4) gets a copy per 8 PEs, MVAU 1 (SIMD 32) one per PE; its
+# single enable into 640 flip-flops was an 8.9 ns net on the ECP5
+X_GROUP_WEIGHT_BITS = 128
 
 
 def block_parameters(params: KernelParams, plans: list[MvauConfig], cfg: KernelConfig) -> dict[str, Any]:
