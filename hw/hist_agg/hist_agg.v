@@ -103,10 +103,12 @@ module hist_agg #(
     reg  stall_q;
     wire acc_stall = stall_q;
     wire adv       = !acc_stall;
+    integer si;
 
-    // IN: the beat as it arrived (IN..S2 advance together, so a beat is taken whenever they advance)
+    // IN: the beat as it arrived, each id reduced to "in range" (IN..S2 advance together, so a beat is
+    // taken whenever they advance). The compare sits before the register: from IN, only the count logic.
     reg                   in_v;
-    reg [IPB*ID_BITS-1:0] in_id;
+    reg [IPB-1:0]         in_ok;
     reg [IPB-1:0]         in_keep;
     reg                   in_last;
     always @(posedge ap_clk) begin
@@ -115,7 +117,8 @@ module hist_agg #(
         else if (adv)
             in_v <= s_axis_tvalid;
         if (adv) begin
-            in_id   <= s_axis_tdata;
+            for (si = 0; si < IPB; si = si + 1)
+                in_ok[si] <= ({1'b0, s_axis_tdata[si*ID_BITS +: ID_BITS]} < N_LIM);
             in_keep <= s_axis_tkeep;
             in_last <= s_axis_tlast;
         end
@@ -139,7 +142,7 @@ module hist_agg #(
             if (in_keep[s]) begin
                 if (pos >= {1'b0, LMAX_CNT}) begin
                     trunc_next = 1'b1;
-                end else if ({1'b0, in_id[s*ID_BITS +: ID_BITS]} < N_LIM) begin
+                end else if (in_ok[s]) begin
                     in_use[s] = 1'b1;
                     n_acc     = n_acc + 1'b1;
                 end else begin

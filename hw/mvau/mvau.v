@@ -415,7 +415,9 @@ module mvau #(
           localparam [23:0] PNUM = {P100, P10, P1};
           if (j == 0) begin : g_first
             if (DEPTH <= LOGIC_DEPTH) begin : g_logic
-              (* rom_style = "logic" *) reg [ACC_BITS-1:0] tmem [0:DEPTH-1];
+              // mem2reg: as a memory, Yosys moved this register to the ROM's address side, where it is nf
+              // for every PE (one flip-flop into 32 PEs' ROMs and compares, a 7.6 ns net)
+              (* mem2reg *) reg [ACC_BITS-1:0] tmem [0:DEPTH-1];
               initial $readmemh({THRESH_FILE, DIGIT, "_", PNUM, ".hex"}, tmem);
               (* keep *) always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
             end else begin : g_block

@@ -51,10 +51,12 @@ module axis_serialize #(
     end
   end
 
-  // Element i sits at the bottom after i shifts.
+  // Element i sits at the bottom after i shifts. While empty the word follows s_axis_tdata, so the load
+  // that takes a beat is the same edge and the word's enable depends on this block's registers, not on
+  // s_axis_tvalid (on the ECP5 the producer's valid into 768 enables was a 6 ns net).
   always @(posedge ap_clk) begin
-    if (s_axis_tvalid & s_axis_tready) word <= s_axis_tdata;
-    else if (m_fire)                   word <= word >> W;
+    if (!full)       word <= s_axis_tdata;
+    else if (m_fire) word <= word >> W;
   end
 endmodule
 
