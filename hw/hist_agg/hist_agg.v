@@ -88,7 +88,6 @@ module hist_agg #(
 
     // S1 (ROM outputs) and S2 (ROM data registered in the fabric) registers
     reg                    p1_v,     p2_v;
-    reg [IPB-1:0]          p1_use;
     reg                    p1_last,  p2_last;
     reg [CNT_BITS-1:0]     p1_n;                 // final count (valid with p1_last; S2 holds its reciprocal)
     reg [2:0]              p1_flags, p2_flags;   // final flags (valid with *_last)
@@ -101,6 +100,7 @@ module hist_agg #(
     // acc_stall == p2_v && p2_last && snap_full, kept as a register of its own (computed from the next
     // values of those three) so the enable of about 2k flip-flops starts at one flip-flop.
     reg  stall_q;
+    wire stall_d;                   // its next value (below); the ROM groups keep copies of it
     wire acc_stall = stall_q;
     wire adv       = !acc_stall;
     integer si;
@@ -179,10 +179,11 @@ module hist_agg #(
     end
 
     // ROM reads (one registered port per slot and group). Every slot reads at its id's low bits, used or
-    // not: an ignored id (absent, past LMAX or out of range) is zeroed in S2 by p1_use, so no decision of S0
-    // lies on the block RAM's address path. Each group's address is a register of its own, loaded with IN
-    // (`keep`: Yosys would merge the equal copies back into one); the extra S2 register keeps the block
-    // RAM's slow clock-to-output off the accumulator adders.
+    // not: an ignored id (absent, past LMAX or out of range) is zeroed in S2 (use_g), so no decision of S0
+    // lies on the block RAM's address path. Each group has its own copies (`keep`: Yosys would merge equal
+    // flip-flops back into one) of the address, of the stall register (the block RAMs' clock enables: one
+    // stall register into all of them was a 10.8 ns net) and of the slots' "used" bits; the extra S2 register keeps the
+    // block RAM's slow clock-to-output off the accumulator adders.
     genvar j, g;
     generate
         for (g = 0; g < ROM_GROUPS; g = g + 1) begin : g_rom
@@ -191,16 +192,26 @@ module hist_agg #(
             localparam [15:0] GNUM = {G10, G1};
             reg [GROUP_BITS-1:0] feat_rom [0:N_ITEMS-1];
             initial $readmemh({FEAT_PREFIX, "_", GNUM, ".hex"}, feat_rom);
+            reg           stall_g;               // == stall_q
+            reg [IPB-1:0] use_g;                 // S1: the slots whose ids are used
+            (* keep *) always @(posedge ap_clk) begin
+                stall_g <= stall_d;
+                if (!ap_rst_n)
+                    use_g <= {IPB{1'b0}};
+                else if (adv)
+                    use_g <= in_fire ? in_use : {IPB{1'b0}};
+            end
+            wire adv_g = !stall_g;
             for (j = 0; j < IPB; j = j + 1) begin : g_read
                 localparam integer BASE = j * ROW_BITS + g * GROUP_BITS;
                 reg [AW-1:0] addr;
                 (* keep *) always @(posedge ap_clk) begin
-                    if (adv) addr <= s_axis_tdata[j*ID_BITS +: AW];
+                    if (adv_g) addr <= s_axis_tdata[j*ID_BITS +: AW];
                 end
                 always @(posedge ap_clk) begin
-                    if (adv) begin
+                    if (adv_g) begin
                         rom_q[BASE +: GROUP_BITS] <= feat_rom[addr];
-                        row_q[BASE +: GROUP_BITS] <= p1_use[j] ? rom_q[BASE +: GROUP_BITS] : {GROUP_BITS{1'b0}};
+                        row_q[BASE +: GROUP_BITS] <= use_g[j] ? rom_q[BASE +: GROUP_BITS] : {GROUP_BITS{1'b0}};
                     end
                 end
             end
@@ -210,7 +221,6 @@ module hist_agg #(
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             p1_v     <= 1'b0;
-            p1_use   <= {IPB{1'b0}};
             p1_last  <= 1'b0;
             p1_n     <= {CNT_BITS{1'b0}};
             p1_flags <= 3'b000;
@@ -219,7 +229,6 @@ module hist_agg #(
             p2_flags <= 3'b000;
         end else if (adv) begin
             p1_v     <= in_fire;
-            p1_use   <= in_fire ? in_use : {IPB{1'b0}};
             p1_last  <= in_last;
             p1_n     <= n_next;
             p1_flags <= {bad_next, trunc_next, (n_next == {CNT_BITS{1'b0}})};
@@ -299,8 +308,9 @@ module hist_agg #(
     wire p2_v_next      = ap_rst_n && (adv ? p1_v : p2_v);
     wire p2_last_next   = ap_rst_n && (adv ? p1_last : p2_last);
     wire snap_full_next = ap_rst_n && (snap_load || (take ? !take_last : snap_full));
+    assign stall_d = p2_v_next && p2_last_next && snap_full_next;
     always @(posedge ap_clk) begin
-        stall_q <= p2_v_next && p2_last_next && snap_full_next;
+        stall_q <= stall_d;
         load_q  <= p2_v_next && p2_last_next && !snap_full_next;
     end
 

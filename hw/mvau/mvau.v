@@ -125,8 +125,10 @@ module mvau #(
 
   assign s_axis_tready = in_en & ~full[wbank];
 
+  // Written whenever ready, valid or not: word waddr of the write bank is read by nothing until waddr
+  // passes it, and a beat that does arrive overwrites it; s_axis_tvalid then reaches no write enable.
   always @(posedge ap_clk) begin
-    if (in_fire) ibuf[ib_waddr] <= s_axis_tdata;
+    if (s_axis_tready) ibuf[ib_waddr] <= s_axis_tdata;
   end
 
   // ---------------------------------------------------------------- step issue

@@ -4,7 +4,10 @@
 //   m_axis_tdata [N*W]  beat i at [i*W +: W]
 //
 // Beats are counted (no tlast needed). The wide word moves to an output register when its last beat
-// arrives, so the next group streams in while it waits: one narrow beat per cycle, no gap.
+// arrives, so the next group streams in while it waits: one narrow beat per cycle, no gap. Beat i is
+// written into slot i whenever i is the next beat due, valid or not (a later write replaces it), and the
+// output register loads whenever the last beat is due and it is free: no data enable depends on
+// s_axis_tvalid (on the ECP5 the producer's valid into 1k enables was the critical path).
 `default_nettype none
 
 module axis_deserialize #(
@@ -23,22 +26,27 @@ module axis_deserialize #(
   localparam integer IW = (N > 1) ? $clog2(N) : 1;
   localparam integer LAST = N - 1;
 
-  /* verilator lint_off UNUSEDSIGNAL */
-  reg [N*W-1:0] acc;      // beats collected so far, newest at the top (its lowest beat is shifted out unused)
-  /* verilator lint_on UNUSEDSIGNAL */
   reg [N*W-1:0] out;
   reg           out_valid;
   reg [IW-1:0]  idx;
 
   wire at_end = (idx == LAST[IW-1:0]);
   wire s_fire = s_axis_tvalid & s_axis_tready;
-  wire [N*W-1:0] shifted;
+  wire [N*W-1:0] word;     // the group as it stands: beats 0..N-2 collected, beat N-1 the input
 
+  genvar i;
   generate
-    if (N > 1) begin : g_shift
-      assign shifted = {s_axis_tdata, acc[N*W-1:W]};
+    if (N > 1) begin : g_slots
+      reg [(N-1)*W-1:0] acc;
+      for (i = 0; i < N - 1; i = i + 1) begin : g_slot
+        localparam [IW-1:0] I = i;
+        always @(posedge ap_clk) begin
+          if (idx == I) acc[i*W +: W] <= s_axis_tdata;
+        end
+      end
+      assign word = {s_axis_tdata, acc};
     end else begin : g_one
-      assign shifted = s_axis_tdata;
+      assign word = s_axis_tdata;
     end
   endgenerate
 
@@ -58,8 +66,7 @@ module axis_deserialize #(
   end
 
   always @(posedge ap_clk) begin
-    if (s_fire) acc <= shifted;
-    if (s_fire & at_end) out <= shifted;
+    if (at_end & (~out_valid | m_axis_tready)) out <= word;
   end
 endmodule
 
