@@ -228,22 +228,18 @@ module mvau #(
   reg                      s1_valid, s1_first, s1_last, s1_vend;
   reg [NF_W-1:0]           s1_nf;
 
+  // The weight line of the step being issued; each PE group's copy of `issue` takes its slice into w_q.
+  wire [PE*SIMD*W_BITS-1:0] w_line;
+  reg  [PE*SIMD*W_BITS-1:0] w_q;
+  assign s1_w = w_q;
+
   // A shallow weight ROM (at most WLOGIC_DEPTH lines) is LUT logic: as block RAM its width, not its
   // depth, would decide how many it takes (one per 36 bits, mostly empty).
   generate
     if (NF * SF <= WLOGIC_DEPTH) begin : g_wlogic
       (* rom_style = "logic" *) reg [PE*SIMD*W_BITS-1:0] wmem [0:NF*SF-1];
       initial $readmemh(WEIGHT_FILE, wmem);
-      wire [PE*SIMD*W_BITS-1:0] w_line = wmem[wa];
-      reg  [PE*SIMD*W_BITS-1:0] w_q;
-      for (c = 0; c < NXC; c = c + 1) begin : g_wq
-        localparam integer LO = c * X_GROUP * SIMD * W_BITS;
-        localparam integer WN = ((PE - c * X_GROUP < X_GROUP) ? PE - c * X_GROUP : X_GROUP) * SIMD * W_BITS;
-        always @(posedge ap_clk) begin
-          if (issue_g[c]) w_q[LO +: WN] <= w_line[LO +: WN];
-        end
-      end
-      assign s1_w = w_q;
+      assign w_line = wmem[wa];
     end else begin : g_wblock
       // Block RAM read one edge ahead: its output register always holds line `wa` (addressed with the
       // value wa takes at this edge), and `issue` copies it into a fabric register. The RAM's slow
@@ -253,16 +249,15 @@ module mvau #(
       wire [WA_W-1:0] wa_step = (wa == WA_LAST[WA_W-1:0]) ? {WA_W{1'b0}} : wa + 1'b1;
       wire [WA_W-1:0] wa_rd   = !ap_rst_n ? {WA_W{1'b0}} : (issue ? wa_step : wa);
       reg [PE*SIMD*W_BITS-1:0] w_ram;   // block-RAM read register: wmem[wa]
-      reg [PE*SIMD*W_BITS-1:0] w_q;
       always @(posedge ap_clk) w_ram <= wmem[wa_rd];
-      for (c = 0; c < NXC; c = c + 1) begin : g_wq
-        localparam integer LO = c * X_GROUP * SIMD * W_BITS;
-        localparam integer WN = ((PE - c * X_GROUP < X_GROUP) ? PE - c * X_GROUP : X_GROUP) * SIMD * W_BITS;
-        always @(posedge ap_clk) begin
-          if (issue_g[c]) w_q[LO +: WN] <= w_ram[LO +: WN];
-        end
+      assign w_line = w_ram;
+    end
+    for (c = 0; c < NXC; c = c + 1) begin : g_wq
+      localparam integer LO = c * X_GROUP * SIMD * W_BITS;
+      localparam integer WN = ((PE - c * X_GROUP < X_GROUP) ? PE - c * X_GROUP : X_GROUP) * SIMD * W_BITS;
+      always @(posedge ap_clk) begin
+        if (issue_g[c]) w_q[LO +: WN] <= w_line[LO +: WN];
       end
-      assign s1_w = w_q;
     end
   endgenerate
 
