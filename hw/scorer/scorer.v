@@ -1,8 +1,12 @@
 // Dot-product scorer: for one user vector, the exact score of every item, LANES items per beat.
 //
-// Bit-exact implementation of hybrec.numerics.item_scores. The item ROM (ITEM_FILE, $readmemh) holds
-// NROWS = ceil(N_ITEMS / LANES) rows of LANES*D*IBITS bits: item r*LANES + l at lane l of row r, value d
-// of an item at [d*IBITS +: IBITS] within its lane; lanes past N_ITEMS are zero.
+// Bit-exact implementation of hybrec.numerics.item_scores. The item ROM holds NROWS = ceil(N_ITEMS / LANES)
+// rows of ROW_W = LANES*D*IBITS bits: item r*LANES + l at lane l of row r, value d of an item at
+// [d*IBITS +: IBITS] within its lane; lanes past N_ITEMS are zero. It is kept as column groups of
+// ROM_GROUP_BITS bits (the last one takes the rest; 0: one group, the whole row), group g in its own
+// memory and file {ITEM_PREFIX, "_<gg>.hex"} (gg: two digits, at most 100 groups) of NROWS lines, and
+// read through its own copy of the row address: one address register into 57 block RAMs was a 10.8 ns
+// net on the ECP5. Multiples of the block RAM's width (18 bits on the ECP5) cost no extra RAMs.
 //
 // Output beat r (see README.md): lane l at [l*LW +: LW], LW = ID_BITS + SCORE_BITS, holding
 // {id, score} (score in the low SCORE_BITS bits, two's complement); m_axis_tuser[l] = lane valid.
@@ -21,7 +25,8 @@ module scorer #(
     parameter integer ADDS_PER_STAGE = 2,   // adder-tree levels between pipeline registers
     parameter integer BIT_PLANES     = 1,   // 1: per-user-bit adder trees, no multipliers; 0: `*`
     parameter integer MUL_LANES      = 0,   // BIT_PLANES = 1: lanes 0 .. MUL_LANES-1 use `*` (DSP blocks)
-    parameter         ITEM_FILE      = "items.hex"
+    parameter integer ROM_GROUP_BITS = 0,   // item ROM column group width (0: the whole row)
+    parameter         ITEM_PREFIX    = "items"
 ) (
     input  wire                                ap_clk,
     input  wire                                ap_rst_n,
@@ -68,6 +73,9 @@ module scorer #(
     localparam integer FIFO_DEPTH = 1 << FIFO_AW;
     localparam integer OW         = 1 + LANES + LANES * LW;   // {last, mask, data}
 
+    localparam integer GB       = (ROM_GROUP_BITS <= 0 || ROM_GROUP_BITS > ROW_W) ? ROW_W : ROM_GROUP_BITS;
+    localparam integer NG       = (ROW_W + GB - 1) / GB;   // item ROM column groups
+
     localparam [RB-1:0] LAST_ROW = NROWS[RB-1:0] - 1'b1;
     localparam [IW-1:0] N_LIM    = N_ITEMS[IW-1:0];
     localparam [IW-1:0] STEP     = LANES[IW-1:0];
@@ -78,12 +86,10 @@ module scorer #(
         if (SCORE_BITS < SUM_BITS) begin : g_check
             scorer_error_SCORE_BITS_smaller_than_the_exact_dot_product_width u_error ();
         end
+        if (NG > 100) begin : g_check_groups
+            scorer_error_more_than_100_item_ROM_groups u_error ();
+        end
     endgenerate
-
-    // Block RAM, said explicitly: Yosys' synth_xilinx otherwise built this wide, shallow ROM from logic
-    // (about 21k LUTs at the ML-100K sizes instead of 57 RAMB36).
-    (* rom_style = "block" *) reg [ROW_W-1:0] item_rom [0:NROWS-1];
-    initial $readmemh(ITEM_FILE, item_rom);
 
     // ------------------------------------------------------------------ control
     reg               busy;
@@ -103,16 +109,40 @@ module scorer #(
     reg               v1,    v2;
     reg               last1, last2;
     reg [IW-1:0]      base1, base2;
-    reg [ROW_W-1:0]   rom_q;     // block-RAM read register
+    wire [ROW_W-1:0]  rom_q;     // the block RAMs' read registers
     reg [ROW_W-1:0]   row_q;     // registered again in the fabric: RAM clock-to-output off the products
     reg [D*UBITS-1:0] user_row;  // the user vector that belongs to row_q
 
     always @(posedge ap_clk) begin
         if (s_fire) user_q <= s_axis_tdata;
-        if (rd) rom_q <= item_rom[rd_row];
         row_q    <= rom_q;
         user_row <= user_q;
     end
+
+    // The item ROM's column groups. Each reads every cycle (no enable into the RAMs): a row read while
+    // `rd` is low goes down the pipeline with v1 = 0 and is dropped. Each group's copy of rd_row is
+    // `keep` (Yosys merges equal flip-flops).
+    genvar gi;
+    generate
+        for (gi = 0; gi < NG; gi = gi + 1) begin : g_rom
+            localparam integer LO = gi * GB;
+            localparam integer GW = (ROW_W - LO < GB) ? ROW_W - LO : GB;
+            localparam [7:0] G10 = 8'd48 + gi / 10;
+            localparam [7:0] G1  = 8'd48 + gi % 10;
+            // Block RAM, said explicitly: Yosys' synth_xilinx otherwise built this wide, shallow ROM from
+            // logic (about 21k LUTs at the ML-100K sizes instead of 57 RAMB36).
+            (* rom_style = "block" *) reg [GW-1:0] item_rom [0:NROWS-1];
+            initial $readmemh({ITEM_PREFIX, "_", G10, G1, ".hex"}, item_rom);
+            reg [RB-1:0] row;
+            reg [GW-1:0] q;
+            (* keep *) always @(posedge ap_clk) begin
+                if (!ap_rst_n || s_fire) row <= {RB{1'b0}};
+                else if (rd)             row <= row + 1'b1;
+            end
+            always @(posedge ap_clk) q <= item_rom[row];
+            assign rom_q[LO +: GW] = q;
+        end
+    endgenerate
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin

@@ -1,5 +1,7 @@
 // fifo_sync.v: a small synchronous FIFO with AXI4-Stream handshakes (LUT RAM or registers).
 // DEPTH entries (a power of two); m_axis_tdata shows the oldest entry while m_axis_tvalid is high.
+// Both handshakes leave from flip-flops, so a DEPTH-2 instance is a register slice between two blocks
+// (one cycle, full throughput): no valid/ready chain runs from one block's logic into the other's.
 `default_nettype none
 
 module fifo_sync #(
@@ -38,8 +40,10 @@ module fifo_sync #(
   assign m_axis_tvalid = ~empty;
   assign m_axis_tdata  = mem[rd[AW-1:0]];
 
+  // Written whenever there is room, valid or not: entry wr is free until a push moves wr past it (a beat
+  // that does arrive overwrites it), so s_axis_tvalid reaches no data enable.
   always @(posedge ap_clk) begin
-    if (push) mem[wr[AW-1:0]] <= s_axis_tdata;
+    if (~full) mem[wr[AW-1:0]] <= s_axis_tdata;
   end
 
   always @(posedge ap_clk) begin

@@ -76,8 +76,8 @@ def test_build_of_other_inputs_is_refused(smoke_run: Path, smoke_build: Path, tm
 
 def test_changed_build_file_is_detected(smoke_build: Path, tmp_path: Path) -> None:
     copy = Path(shutil.copytree(smoke_build, tmp_path / "build", ignore=shutil.ignore_patterns("sim")))
-    (copy / "rtl" / "items.hex").write_text("00\n")
-    with pytest.raises(BuildDirError, match=r"items\.hex: missing or changed"):
+    (copy / "rtl" / "items_00.hex").write_text("00\n")
+    with pytest.raises(BuildDirError, match=r"items_00\.hex: missing or changed"):
         read_manifest(copy)
 
 

@@ -23,6 +23,13 @@ CASES = [
     # mixed lanes: two with multipliers (DSP blocks), three with bit planes, the same latency
     pytest.param(dict(N_ITEMS=83, D=16, UBITS=8, IBITS=8, USER_SIGNED=1, LANES=5, ID_BITS=7, SCORE_BITS=22,
                       ADDS_PER_STAGE=2, BIT_PLANES=1, MUL_LANES=2), None, id="d16-u8-i8-lanes5-two-multiplier-lanes"),
+    # the item ROM as column groups with their own row addresses: 126-bit groups across lane boundaries
+    # (the last one 4 bits), and groups that split no item value
+    pytest.param(dict(N_ITEMS=45, D=16, UBITS=8, IBITS=8, USER_SIGNED=1, LANES=2, ID_BITS=6, SCORE_BITS=22,
+                      ADDS_PER_STAGE=2, BIT_PLANES=1, MUL_LANES=2, ROM_GROUP_BITS=126), None,
+                 id="lanes2-multipliers-rom-groups126"),
+    pytest.param(dict(N_ITEMS=31, D=5, UBITS=4, IBITS=3, USER_SIGNED=0, LANES=3, ID_BITS=5, SCORE_BITS=11,
+                      ADDS_PER_STAGE=1, BIT_PLANES=1, ROM_GROUP_BITS=3), (-1, 1), id="lanes3-rom-groups-per-value"),
 ]
 
 
@@ -30,7 +37,8 @@ def write_item_rom(params: dict[str, int], value_range: tuple[int, int] | None, 
                    seed: int) -> tuple[Path, Path]:
     """Random items (row 0 all-max, row 1 all-min, a few duplicated rows for equal scores).
 
-    ROM row r holds items r*LANES .. r*LANES+LANES-1 (item l of the row at lane l, zero past N_ITEMS).
+    ROM row r holds items r*LANES .. r*LANES+LANES-1 (item l of the row at lane l, zero past N_ITEMS),
+    cut into ROM_GROUP_BITS-bit column groups, one file each (``items_<gg>.hex``); returns the prefix.
     """
     rng = np.random.default_rng(seed)
     n, d, lanes, bits = params["N_ITEMS"], params["D"], params["LANES"], params["IBITS"]
@@ -45,19 +53,22 @@ def write_item_rom(params: dict[str, int], value_range: tuple[int, int] | None, 
     padded[:n] = items
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "items.npy", items)
-    item_hex = write_memh(folder / "items.hex", pack_rows(padded.reshape(rows, lanes * d), bits),
-                          lanes * d * bits)
-    return folder / "items.npy", item_hex
+    words, width = pack_rows(padded.reshape(rows, lanes * d), bits), lanes * d * bits
+    step = params.get("ROM_GROUP_BITS", 0) or width
+    for g, lo in enumerate(range(0, width, step)):
+        w = min(step, width - lo)
+        write_memh(folder / f"items_{g:02d}.hex", [(word >> lo) & ((1 << w) - 1) for word in words], w)
+    return folder / "items.npy", folder / "items"
 
 
 @pytest.mark.parametrize(("params", "value_range"), CASES)
 def test_scorer(params: dict[str, int], value_range: tuple[int, int] | None, tmp_path: Path,
                 runtime_cache: Path) -> None:
-    items_npy, item_hex = write_item_rom(params, value_range, tmp_path / "roms", seed=params["N_ITEMS"])
+    items_npy, item_prefix = write_item_rom(params, value_range, tmp_path / "roms", seed=params["N_ITEMS"])
     run_block(
         block="scorer",
         build_dir=tmp_path / "build",
         runtime_cache=runtime_cache,
-        parameters={**params, "ITEM_FILE": verilog_string(item_hex)},
+        parameters={**params, "ITEM_PREFIX": verilog_string(item_prefix)},
         config={"params": params, "items": items_npy, "seed": 11, "queries": 24},
     )

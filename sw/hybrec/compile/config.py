@@ -42,6 +42,9 @@ class ScorerConfig(StrictModel):
     """1: multiplier-free bit-plane adder trees; 0: `*` products (DSP blocks)"""
     mul_lanes: int = Field(default=0, ge=0)
     """with bit_planes 1: how many of the lanes use `*` products (DSP blocks) instead (<= lanes)"""
+    rom_group_bits: int = Field(default=0, ge=0)
+    """item ROM column groups of this many bits, each with its own row address register (0: one group);
+    a multiple of the block RAM's width costs no extra RAMs (18 on the ECP5: 126 = 7 RAMs per address)"""
 
 
 class TopKConfig(StrictModel):

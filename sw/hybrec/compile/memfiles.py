@@ -5,8 +5,9 @@
   (two's complement);
 - reciprocal table (``hw/hist_agg``): ``lmax + 1`` lines of ``agg_shift + 1`` bits,
   ``numerics.reciprocal_table``;
-- item ROM (``hw/scorer``): ``ceil(N / lanes)`` lines of ``lanes * D * item_bits`` bits, item
-  ``r * lanes + l`` at lane ``l`` of line ``r``, zeros past ``N``;
+- item ROM (``hw/scorer``): rows of ``lanes * D * item_bits`` bits, item ``r * lanes + l`` at lane ``l`` of
+  row ``r``, zeros past ``N``, cut into column groups of ``group_bits`` bits (the last takes the rest; 0: the
+  whole row), group ``g`` in ``<prefix>_<gg>.hex``: ``ceil(N / lanes)`` lines of that group's bits;
 - MVAU weights and thresholds: :mod:`hybrec.compile.mvau_mem`.
 """
 
@@ -65,9 +66,21 @@ def write_recip_rom(path: Path, lmax: int, shift: int = numerics.AGG_SHIFT) -> P
     return write_memh(path, [int(r) for r in numerics.reciprocal_table(lmax, shift)], shift + 1)
 
 
-def write_item_rom(path: Path, items: np.ndarray, bits: int, lanes: int) -> Path:
+def write_item_rom(prefix: Path, items: np.ndarray, bits: int, lanes: int, group_bits: int = 0) -> list[Path]:
+    """The item ROM as column groups of ``group_bits`` bits, ``<prefix>_00.hex``, ``<prefix>_01.hex``, ..."""
     n, d = items.shape
     rows = -(-n // lanes)
     padded = np.zeros((rows * lanes, d), dtype=np.int64)
     padded[:n] = items
-    return write_memh(path, pack_rows(padded.reshape(rows, lanes * d), bits), lanes * d * bits)
+    words = pack_rows(padded.reshape(rows, lanes * d), bits)
+    width = lanes * d * bits
+    step = width if group_bits <= 0 or group_bits > width else group_bits
+    groups = -(-width // step)
+    if groups > 100:
+        raise ValueError(f"{groups} item ROM groups of {step} bits: the scorer takes at most 100")
+    files = []
+    for g in range(groups):
+        lo, w = g * step, min(step, width - g * step)
+        files.append(write_memh(prefix.with_name(f"{prefix.name}_{g:02d}.hex"),
+                                [(word >> lo) & ((1 << w) - 1) for word in words], w))
+    return files

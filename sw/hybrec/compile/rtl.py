@@ -89,6 +89,10 @@ def block_parameters(params: KernelParams, plans: list[MvauConfig], cfg: KernelC
         raise FoldingError(f"hist_agg: F={f} is not a multiple of rom_groups={cfg.hist_agg.rom_groups}")
     if cfg.scorer.mul_lanes > cfg.scorer.lanes:
         raise FoldingError(f"scorer: mul_lanes={cfg.scorer.mul_lanes} is more than lanes={cfg.scorer.lanes}")
+    row_bits = cfg.scorer.lanes * d * params.item_bits
+    if cfg.scorer.rom_group_bits and -(-row_bits // cfg.scorer.rom_group_bits) > 100:
+        raise FoldingError(f"scorer: rom_group_bits={cfg.scorer.rom_group_bits} cuts the {row_bits}-bit item rows "
+                           "into more than 100 groups")
     if cfg.mask_banks & (cfg.mask_banks - 1):
         raise FoldingError(f"mask_banks={cfg.mask_banks} must be a power of two")
     if not params.exclude_history:
@@ -108,7 +112,8 @@ def block_parameters(params: KernelParams, plans: list[MvauConfig], cfg: KernelC
                     "wlogic_depth": p.parameters()["WLOGIC_DEPTH"]} for p in plans],
         "out_dim": d, "user_bits": user_bits, "user_signed": user_signed, "item_bits": params.item_bits,
         "lanes": cfg.scorer.lanes, "adds_per_stage": cfg.scorer.adds_per_stage,
-        "bit_planes": cfg.scorer.bit_planes, "mul_lanes": cfg.scorer.mul_lanes, "score_bits": score_bits, "k": cfg.k,
+        "bit_planes": cfg.scorer.bit_planes, "mul_lanes": cfg.scorer.mul_lanes,
+        "item_rom_group_bits": cfg.scorer.rom_group_bits, "score_bits": score_bits, "k": cfg.k,
         "merge_split": cfg.topk.merge_split, "mask_banks": cfg.mask_banks, "ids_per_beat": cfg.ids_per_beat,
         "flags_depth": max(8, 1 << (cfg.mask_banks + 4).bit_length()),
     }
@@ -127,7 +132,8 @@ def write_rtl(rtl_dir: Path, params: KernelParams, plans: list[MvauConfig], cfg:
     values = block_parameters(params, plans, cfg)
     memfiles.write_feature_rom(rtl_dir / "features", params.features, params.feature_bits, cfg.hist_agg.rom_groups)
     memfiles.write_recip_rom(rtl_dir / "recip.hex", params.lmax, params.agg_shift)
-    memfiles.write_item_rom(rtl_dir / "items.hex", params.items, params.item_bits, cfg.scorer.lanes)
+    memfiles.write_item_rom(rtl_dir / "items", params.items, params.item_bits, cfg.scorer.lanes,
+                            cfg.scorer.rom_group_bits)
     for index, (plan, w, t) in enumerate(zip(plans, params.weights, params.thresholds, strict=True)):
         memfiles.write_memh(rtl_dir / f"mvau{index}_weights.hex", weight_words(plan, w),
                             plan.pe * plan.simd * plan.w_bits)
@@ -136,7 +142,7 @@ def write_rtl(rtl_dir: Path, params: KernelParams, plans: list[MvauConfig], cfg:
                 memfiles.write_memh(rtl_dir / f"mvau{index}_thresh_s{threshold_file_suffix(j, pe)}", words,
                                     threshold_stage_bits(plan, j))
         values["layers"][index].update(weight_file=f"mvau{index}_weights.hex", thresh_prefix=f"mvau{index}_thresh_s")
-    values["files"] = {"features": "features", "recip": "recip.hex", "item_rom": "items.hex"}
+    values["files"] = {"features": "features", "recip": "recip.hex", "item_rom": "items"}
     text = _render({**values, **about})
     (rtl_dir / f"{TOP}.v").write_text(text)
     sources = []
