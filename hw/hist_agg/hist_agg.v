@@ -309,10 +309,16 @@ module hist_agg #(
     wire p2_last_next   = ap_rst_n && (adv ? p1_last : p2_last);
     wire snap_full_next = ap_rst_n && (snap_load || (take ? !take_last : snap_full));
     assign stall_d = p2_v_next && p2_last_next && snap_full_next;
-    always @(posedge ap_clk) begin
+    // `keep`: Yosys had merged stall_q into one ROM group's copy, so the pipeline's enables and the
+    // reciprocal ROM hung off a flip-flop placed with that group (6 + 5.5 ns of nets into the ROM's CE)
+    (* keep *) always @(posedge ap_clk) begin
         stall_q <= stall_d;
         load_q  <= p2_v_next && p2_last_next && !snap_full_next;
     end
+
+    // the reciprocal ROM's clock enable: a copy of stall_q of its own
+    reg stall_r;
+    (* keep *) always @(posedge ap_clk) stall_r <= stall_d;
 
     generate
         if (NCH > 1) begin : g_snap_shift
@@ -330,7 +336,7 @@ module hist_agg #(
     endgenerate
 
     always @(posedge ap_clk) begin
-        if (adv) recip_q <= recip_rom[p1_n];
+        if (!stall_r) recip_q <= recip_rom[p1_n];
     end
 
     always @(posedge ap_clk) begin

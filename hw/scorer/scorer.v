@@ -226,15 +226,25 @@ module scorer #(
 
     wire          p_valid = tags[DOT_LAT-1][TAG_W-1];
     wire          p_last  = tags[DOT_LAT-1][TAG_W-2];
-    wire [IW-1:0] p_base  = tags[DOT_LAT-1][IW-1:0];
+    // the lanes' ids and "real item" bits are registered beside the last tag stage (from the stage before
+    // it; DOT_LAT >= 2): the id adders and range compares stay off the way into the FIFO
+    wire [IW-1:0] pre_base = tags[DOT_LAT-2][IW-1:0];
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [IW-1:0] unused_base = tags[DOT_LAT-1][IW-1:0];
+    /* verilator lint_on UNUSEDSIGNAL */
 
     wire [LANES*LW-1:0] p_data;
     wire [LANES-1:0]    p_mask;
     generate
         for (l = 0; l < LANES; l = l + 1) begin : g_pack
             localparam integer LI = l;
-            wire [IW-1:0]       id   = p_base + LI[IW-1:0];
-            wire                ok   = (id < N_LIM);
+            wire [IW-1:0]       id_n = pre_base + LI[IW-1:0];
+            reg  [ID_BITS-1:0]  id;
+            reg                 ok;
+            always @(posedge ap_clk) begin
+                id <= id_n[ID_BITS-1:0];
+                ok <= (id_n < N_LIM);
+            end
             wire [SUM_BITS-1:0] s    = sums[l*SUM_BITS +: SUM_BITS];
             wire [SCORE_BITS-1:0] sc;
             if (SCORE_BITS > SUM_BITS) begin : g_ext
@@ -243,7 +253,7 @@ module scorer #(
                 assign sc = s;
             end
             assign p_mask[l] = ok;
-            assign p_data[l*LW +: LW] = ok ? {id[ID_BITS-1:0], sc}
+            assign p_data[l*LW +: LW] = ok ? {id, sc}
                                            : {{ID_BITS{1'b1}}, 1'b1, {(SCORE_BITS - 1){1'b0}}};
         end
     endgenerate

@@ -69,6 +69,7 @@ module topk #(
     reg           phase_out;      // 0: building H, 1: emitting
     reg [CW-1:0]  cnt;
     reg           skid_valid;
+    reg           out_valid;      // the output register (below) holds a result
     wire          out_en     = !skid_valid;
     reg           half;           // MERGE_SPLIT: the compare of this step is registered in gt_q
     wire          apply      = (MERGE_SPLIT == 0) || half;
@@ -268,21 +269,18 @@ module topk #(
 
     wire step = step_init || step_out;
 
-    // one-hot of `sel` (the merge list popped by an emitting step); registered with the comparisons when
-    // MERGE_SPLIT = 1 (sel does not change between the two cycles of a step)
+    // one-hot of `sel` (the merge list popped by an emitting step; with MERGE_SPLIT, sel does not change
+    // between the two cycles of a step)
     wire [LANES-1:0] sel_hot;
-    reg  [LANES-1:0] sel_hot_q;
     generate
         for (i = 0; i < LANES; i = i + 1) begin : g_sel
             localparam integer II = i;
             assign sel_hot[i] = (sel == II[SW-1:0]);
         end
     endgenerate
-    wire [LANES-1:0] pop_hot = (MERGE_SPLIT != 0) ? sel_hot_q : sel_hot;
 
     always @(posedge ap_clk) begin
         gt_q      <= gt_h;                          // c, H and sel only change on a step
-        sel_hot_q <= sel_hot;
         if (!ap_rst_n || !busy || transfer || step)
             half <= 1'b0;
         else
@@ -312,15 +310,46 @@ module topk #(
     wire busy_next         = ap_rst_n && (transfer ? 1'b1 : step_out ? (cnt != OUT_LAST) : busy);
     always @(posedge ap_clk) in_stall_q <= xfer_pending_next && busy_next;
 
+    // Pop enables of the merge lists' entries, pop_en[q*K + r] == step_out && sel_hot[q] (sel of the step).
+    // With MERGE_SPLIT they are registers, one per entry (`keep`: Yosys merges equal flip-flops), set in a
+    // step's compare cycle from the next values of what step_out is made of: the output stage's skid, busy
+    // and phase_out then reach no merge-list enable (one such enable into the K*KW flip-flops of a list
+    // was a 6.9 ns net on the ECP5).
+    wire [LANES*K-1:0] pop_en;
+    generate
+        if (MERGE_SPLIT != 0) begin : g_pop_reg
+            wire phase_next = ap_rst_n && !transfer && (step_init ? (cnt == INIT_LAST) : phase_out);
+            wire skid_next  = ap_rst_n && (skid_valid ? !m_axis_tready : (out_valid && !m_axis_tready && step_out));
+            wire half_next  = ap_rst_n && busy && !transfer && !step;
+            wire out_next   = busy_next && phase_next && !skid_next && half_next;   // step_out in the next cycle
+            for (j = 0; j < LANES * K; j = j + 1) begin : g_pop
+                reg q;
+                (* keep *) always @(posedge ap_clk) q <= out_next && sel_hot[j / K];
+                assign pop_en[j] = q;
+            end
+        end else begin : g_pop_now
+            for (j = 0; j < LANES * K; j = j + 1) begin : g_pop
+                assign pop_en[j] = step_out && sel_hot[j / K];
+            end
+        end
+    endgenerate
+
     integer q, r;
     always @(posedge ap_clk) begin
-        if (transfer) begin
-            for (q = 0; q < LANES; q = q + 1) begin
-                init_chain[q*KW +: KW] <= lane_list[(q*K)*KW +: KW];
-                for (r = 0; r + 1 < K; r = r + 1)
-                    mlist[(q*K+r)*KW +: KW] <= lane_list[(q*K+r+1)*KW +: KW];
-                mlist[(q*K+K-1)*KW +: KW] <= {KW{1'b0}};
+        for (q = 0; q < LANES; q = q + 1) begin
+            for (r = 0; r < K; r = r + 1) begin
+                if (transfer)
+                    mlist[(q*K+r)*KW +: KW] <= (r + 1 < K) ? lane_list[(q*K+r+1)*KW +: KW] : {KW{1'b0}};
+                else if (pop_en[q*K+r])             // pop the merge list c came from
+                    mlist[(q*K+r)*KW +: KW] <= (r + 1 < K) ? mlist[(q*K+r+1)*KW +: KW] : {KW{1'b0}};
             end
+        end
+    end
+
+    always @(posedge ap_clk) begin
+        if (transfer) begin
+            for (q = 0; q < LANES; q = q + 1)
+                init_chain[q*KW +: KW] <= lane_list[(q*K)*KW +: KW];
             h_key <= {(LANES * KW){1'b0}};
             h_src <= {(LANES * SW){1'b0}};
             nxt   <= {KW{1'b0}};
@@ -333,13 +362,6 @@ module topk #(
                     init_chain[q*KW +: KW] <= init_chain[(q+1)*KW +: KW];
                 init_chain[(LANES-1)*KW +: KW] <= {KW{1'b0}};
             end
-            for (q = 0; q < LANES; q = q + 1) begin
-                if (step_out && pop_hot[q]) begin   // pop the merge list c came from
-                    for (r = 0; r + 1 < K; r = r + 1)
-                        mlist[(q*K+r)*KW +: KW] <= mlist[(q*K+r+1)*KW +: KW];
-                    mlist[(q*K+K-1)*KW +: KW] <= {KW{1'b0}};
-                end
-            end
         end
     end
 
@@ -349,7 +371,6 @@ module topk #(
     wire          p_user = e[KW-1];
     wire          p_last = (cnt == OUT_LAST);
 
-    reg           out_valid;
     reg [LW-1:0]  out_data;
     reg           out_user;
     reg           out_last;
