@@ -103,9 +103,7 @@ module topk #(
             in_last <= r_last;
         end
     end
-    // `keep`: Yosys merged r_data into one lane's next-candidate copy (below), which then also fed IN's
-    // key register far from that copy's compares (a 7.1 ns net on the ECP5)
-    (* keep *) always @(posedge ap_clk) begin
+    always @(posedge ap_clk) begin
         if (in_adv) begin
             r_data <= s_axis_tdata;
             r_user <= s_axis_tuser;
