@@ -88,6 +88,7 @@ def test_changed_build_file_is_detected(smoke_build: Path, tmp_path: Path) -> No
     ("variant: hybrid_float\n", "not a quantized hybrid"),
     ("variant: hybrid_w2a2\n", "no such checkpoint"),
     ("mask_banks: 3\nlayers: [{simd: 8, pe: 8}, {simd: 8, pe: 8}]\n", "mask_banks=3 must be a power of two"),
+    ("scorer: {rom_group_bits: 1}\nlayers: [{simd: 8, pe: 8}, {simd: 8, pe: 8}]\n", "into more than 100 groups"),
     ("layers: [{simd: 0, pe: 8}]\n", "greater than or equal to 1"),
     ("folding: 3\n", "Extra inputs are not permitted"),
 ])

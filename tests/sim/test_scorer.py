@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rtl_support import pack_rows, run_block, verilog_string, write_memh
+from rtl_support import run_block, verilog_string
+
+from hybrec.compile.memfiles import write_item_rom
 
 pytestmark = [pytest.mark.sim]
 
@@ -33,12 +35,13 @@ CASES = [
 ]
 
 
-def write_item_rom(params: dict[str, int], value_range: tuple[int, int] | None, folder: Path,
-                   seed: int) -> tuple[Path, Path]:
+def write_items(params: dict[str, int], value_range: tuple[int, int] | None, folder: Path,
+                seed: int) -> tuple[Path, Path]:
     """Random items (row 0 all-max, row 1 all-min, a few duplicated rows for equal scores).
 
     ROM row r holds items r*LANES .. r*LANES+LANES-1 (item l of the row at lane l, zero past N_ITEMS),
-    cut into ROM_GROUP_BITS-bit column groups, one file each (``items_<gg>.hex``); returns the prefix.
+    cut into ROM_GROUP_BITS-bit column groups, one file each (``items_<gg>.hex``, the compiler's writer);
+    returns the prefix.
     """
     rng = np.random.default_rng(seed)
     n, d, lanes, bits = params["N_ITEMS"], params["D"], params["LANES"], params["IBITS"]
@@ -48,23 +51,16 @@ def write_item_rom(params: dict[str, int], value_range: tuple[int, int] | None, 
         items[0, :], items[1, :] = (1 << (bits - 1)) - 1, -(1 << (bits - 1))
     if n > 6:
         items[n - 3:] = items[2:5]
-    rows = -(-n // lanes)
-    padded = np.zeros((rows * lanes, d), dtype=np.int64)
-    padded[:n] = items
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "items.npy", items)
-    words, width = pack_rows(padded.reshape(rows, lanes * d), bits), lanes * d * bits
-    step = params.get("ROM_GROUP_BITS", 0) or width
-    for g, lo in enumerate(range(0, width, step)):
-        w = min(step, width - lo)
-        write_memh(folder / f"items_{g:02d}.hex", [(word >> lo) & ((1 << w) - 1) for word in words], w)
+    write_item_rom(folder / "items", items, bits, lanes, params.get("ROM_GROUP_BITS", 0))
     return folder / "items.npy", folder / "items"
 
 
 @pytest.mark.parametrize(("params", "value_range"), CASES)
 def test_scorer(params: dict[str, int], value_range: tuple[int, int] | None, tmp_path: Path,
                 runtime_cache: Path) -> None:
-    items_npy, item_prefix = write_item_rom(params, value_range, tmp_path / "roms", seed=params["N_ITEMS"])
+    items_npy, item_prefix = write_items(params, value_range, tmp_path / "roms", seed=params["N_ITEMS"])
     run_block(
         block="scorer",
         build_dir=tmp_path / "build",
