@@ -120,6 +120,39 @@ def test_second_call_reuses_the_bitstream(first_bitstream: tuple[dict, Path, flo
     assert json.loads((out_dir / "manifest.json").read_text()) == third
 
 
+def test_a_recompile_of_the_same_kernel_finds_its_bitstream(first_bitstream: tuple[dict, Path, float],
+                                                           tiny_build: Path, tmp_path: Path) -> None:
+    """The same kernel compiled again elsewhere differs only in FINN's report (its wall time) and the
+    manifest's compile time: no place-and-route, and the bitstream's build record names the new build.
+    A changed kernel file is a new key."""
+    result, out_root, _ = first_bitstream
+    log = next(out_root.iterdir()) / "work" / "nextpnr.log"
+    before = log.stat().st_mtime_ns
+    again = tmp_path / "again"
+    shutil.copytree(tiny_build, again)
+    manifest = json.loads((again / "manifest.json").read_text())
+    # the tiny build runs no FINN: give the copy a FINN report of its own, as a full compile writes one
+    (again / "finn").mkdir(exist_ok=True)
+    (again / "finn" / "finn.json").write_text(json.dumps({"seconds": 12.3}))
+    manifest["files"]["finn/finn.json"] = sha256_file(again / "finn" / "finn.json")
+    manifest["compile_seconds"] = manifest.get("compile_seconds", 0) + 1.0
+    (again / "manifest.json").write_text(json.dumps(manifest))
+    try:
+        found = ecp5.build_bitstream(again, out_root=out_root, freq_mhz=50.0, seed=1)
+        assert log.stat().st_mtime_ns == before and len(list(out_root.iterdir())) == 1
+        assert found["key"] == result["key"] and found["bitstream"] == result["bitstream"]
+        assert found["build"]["dir"] == str(again.resolve())
+        assert found["build"]["manifest_sha256"] == sha256_file(again / "manifest.json") != \
+            result["build"]["manifest_sha256"]
+        rtl = next(rel for rel in manifest["files"] if rel.startswith("rtl/"))
+        changed = json.loads(json.dumps(manifest))
+        changed["files"][rtl] = "0" * 64
+        assert ecp5.sha256_json(ecp5.input_key(changed, "ecp5-85k", 50.0, 1, 8)) != \
+            ecp5.sha256_json(ecp5.input_key(manifest, "ecp5-85k", 50.0, 1, 8))
+    finally:   # the module's bitstream goes back to naming the tiny build
+        assert ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seed=1) == result
+
+
 def test_bad_constraint_names_the_tool(tiny_build: Path, tmp_path: Path) -> None:
     require_open_flow()
     lpf = tmp_path / "bad.lpf"

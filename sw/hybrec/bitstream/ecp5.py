@@ -15,9 +15,12 @@ the PLL really makes (:func:`pll_dividers`). Fmax and utilisation are read from 
 
 Results go to ``bitstreams/<target>-<build_id>-<key>/``: ``ulx3s_bist.bit`` and ``manifest.json`` (written
 last, atomically), with the tool logs and nextpnr's report under ``work/``. The key is the sha256 of
-everything the bitstream is a function of (the build's inputs and file hashes, the board files, this
-module, the tool versions, the seed, the frequency, the self-test size); a folder whose manifest has the
-same key is returned as it is, without running any tool.
+everything the bitstream is a function of (the build's id and inputs, the hashes of the build files the flow
+reads: ``rtl/`` and ``vectors/``, the board files, this module, the tool versions, the seed, the frequency,
+the self-test size); a folder whose manifest has the same key is returned without running any tool. The
+build's other files (FINN's report, which records its own wall time) and its manifest (the compile time) are
+not part of the key, so a recompile of the same kernel finds its bitstream; the ``build`` record of a bitstream
+found that way is updated to the build it was asked for.
 """
 
 from __future__ import annotations
@@ -271,13 +274,22 @@ def last_logged_fmax(log_text: str) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------------------------------- flow
+KEY_FOLDERS = ("rtl/", "vectors/")   # the build files the flow reads (kernel sources + ROMs, golden vectors)
+
+
 def input_key(manifest: dict[str, Any], target: str, freq_mhz: float, seed: int, bist_queries: int) -> dict[str, Any]:
+    files = {rel: sha for rel, sha in manifest["files"].items() if rel.startswith(KEY_FOLDERS)}
     return {"format": FORMAT, "target": target,
-            "build": {"build_id": manifest["build_id"], "inputs": manifest["inputs"], "files": manifest["files"]},
+            "build": {"build_id": manifest["build_id"], "inputs": manifest["inputs"], "files": files},
             "board": {name: sha256_file(BOARD_DIR / name) for name in BOARD_FILES},
             "flow_sha256": sha256_file(Path(__file__)), "dsp_pass_sha256": sha256_file(Path(ecp5_dsp.__file__)),
             "tools": tool_versions(),
             "freq_mhz": freq_mhz, "seed": seed, "bist_queries": bist_queries}
+
+
+def build_record(build_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    return {"dir": str(build_dir), "build_id": manifest["build_id"],
+            "manifest_sha256": sha256_file(build_dir / "manifest.json")}
 
 
 def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = Path("bitstreams"),
@@ -305,9 +317,10 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
         intact = bit_path.is_file() and sha256_file(bit_path) == previous.get("bitstream", {}).get("sha256")
         if previous.get("key") == key and intact:
             log(f"{out_dir}: up to date (same build, board files, tools, seed and frequency); nothing to do")
-            zynq = zynq_estimates(build_dir, manifest)   # `make fit` may have run since: not part of the key
-            if previous.get("zynq_7020") != zynq:
-                previous["zynq_7020"] = zynq
+            # neither is part of the key: `make fit` may have run since, or the kernel was recompiled elsewhere
+            fresh = {"zynq_7020": zynq_estimates(build_dir, manifest), "build": build_record(build_dir, manifest)}
+            if any(previous.get(name) != value for name, value in fresh.items()):
+                previous.update(fresh)
                 atomic_write_json(out_dir / "manifest.json", previous)
             return previous
     (out_dir / "manifest.json").unlink(missing_ok=True)  # unfinished from here on
@@ -373,8 +386,7 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
     result = {
         "format": FORMAT, "key": key, "target": target, "device": spec.device, "board": "ULX3S v3",
         "top": BOARD_TOP, "kernel_top": manifest["kernel"]["top"],
-        "build": {"dir": str(build_dir), "build_id": manifest["build_id"],
-                  "manifest_sha256": sha256_file(build_dir / "manifest.json")},
+        "build": build_record(build_dir, manifest),
         "bitstream": {"file": bit_path.name, "bytes": len(bit), "sha256": sha256_file(bit_path), "compressed": True},
         "clock": {"reference_mhz": REF_MHZ, "requested_mhz": freq_mhz, "pll_mhz": round(pll.f_out_mhz, 4),
                   "pll": {"CLKI_DIV": pll.clki_div, "CLKFB_DIV": pll.clkfb_div, "CLKOP_DIV": pll.clkop_div,
