@@ -103,7 +103,9 @@ module topk #(
             in_last <= r_last;
         end
     end
-    always @(posedge ap_clk) begin
+    // `keep`: Yosys merged r_data into one lane's next-candidate copy (below), which then also fed IN's
+    // key register far from that copy's compares (a 7.1 ns net on the ECP5)
+    (* keep *) always @(posedge ap_clk) begin
         if (in_adv) begin
             r_data <= s_axis_tdata;
             r_user <= s_axis_tuser;
@@ -144,7 +146,13 @@ module topk #(
                 assign nv_c[c_i]          = nv_q;
             end
             wire          nv = r_user[j];                    // (the IN register's own copy)
-            wire          b  = nv_c[K / 4] & (nk_c[(K / 4)*KW +: KW] > c);   // the next candidate beats this one
+            // IN's key again, for this compare only: the register c also feeds every slot's insert mux, and
+            // c -> compare was a 4.3 ns net on the ECP5
+            reg  [KW-1:0] cb;
+            (* keep *) always @(posedge ap_clk) begin
+                if (in_adv) cb <= s_key[j*KW +: KW];
+            end
+            wire          b  = nv_c[K / 4] & (nk_c[(K / 4)*KW +: KW] > cb);  // the next candidate beats this one
             wire [K-1:0]  gt = ins_q[j*K +: K];
             wire [K-1:0]  a;                                 // the next candidate beats slot i as it is now
             for (i = 0; i < K; i = i + 1) begin : g_slot
