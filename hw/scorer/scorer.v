@@ -111,7 +111,7 @@ module scorer #(
     reg [IW-1:0]      base1, base2;
     wire [ROW_W-1:0]  rom_q;     // the block RAMs' read registers
     reg [ROW_W-1:0]   row_q;     // registered again in the fabric: RAM clock-to-output off the products
-    reg [D*UBITS-1:0] user_row;  // the user vector that belongs to row_q
+    reg [D*UBITS-1:0] user_row;  // the user vector that belongs to row_q (the multiplier lanes: copies, below)
 
     always @(posedge ap_clk) begin
         if (s_fire) user_q <= s_axis_tdata;
@@ -188,13 +188,23 @@ module scorer #(
             // a multiplier lane spends one of its COMBINE_LAT delay stages as a second product register
             localparam integer PREGS = ((MUL != 0) && (COMBINE_LAT > 0)) ? 2 : 1;
             wire [SUM_BITS-1:0] sum;
+            // a multiplier lane has its own copy of user_row (`keep`): one register into two lanes'
+            // multipliers sat between their DSP columns (7.1 ns nets on the ECP5)
+            wire [D*UBITS-1:0] user_l;
+            if (MUL != 0) begin : g_user
+                reg [D*UBITS-1:0] q;
+                (* keep *) always @(posedge ap_clk) q <= user_q;
+                assign user_l = q;
+            end else begin : g_user_shared
+                assign user_l = user_row;
+            end
             scorer_dot #(
                 .D(D), .UBITS(UBITS), .IBITS(IBITS), .USER_SIGNED(USER_SIGNED),
                 .ADDS_PER_STAGE(ADDS_PER_STAGE), .BIT_PLANES((MUL != 0) ? 0 : BIT_PLANES), .PROD_REGS(PREGS)
             ) u_dot (
                 .clk(ap_clk),
                 .en(1'b1),
-                .user(user_row),
+                .user(user_l),
                 .item(row_q[l*D*IBITS +: D*IBITS]),
                 .sum(sum)
             );
