@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hybrec.bitstream.sdf_timing import analyse_sdf, group_of
+from hybrec.bitstream.sdf_timing import analyse_sdf, group_of, leading_groups
 
 # u.a.r0 -> LUT u.a.l0 -> u.b.r1 (fails at 4 ns), u.a.r0 -> u.a.r2 direct (meets), a RAM output -> u.b.r3
 # (clock-to-output 5 ns: fails); delays in ps as nextpnr writes them, rise/fall triples (min:typ:max)
@@ -114,3 +114,11 @@ def test_lut_path_is_traced_back_to_its_register(tmp_path: Path) -> None:
 def test_group_of_folds_generate_indices() -> None:
     assert group_of("u_kernel.u_mvau0.g_pe[12].g_dot.q_TRELLIS_FF_Q", 3) == "u_kernel.u_mvau0.g_pe[*]"
     assert group_of("lonely_cell", 3) == "(top)"
+
+
+def test_the_worst_group_leads_however_few_endpoints_it_has() -> None:
+    groups = [{"group": f"g{i}", "failing": 100 - i, "worst_slack_ns": -1.0 - i / 10} for i in range(5)]
+    groups.append({"group": "lone", "failing": 1, "worst_slack_ns": -4.5})
+    assert [g["group"] for g in leading_groups(groups[::-1], 3)] == ["lone", "g0", "g1"]
+    assert [g["group"] for g in leading_groups(groups, 9)] == ["lone", "g0", "g1", "g2", "g3", "g4"]
+    assert leading_groups([], 3) == [] and leading_groups(groups, 0) == []
