@@ -255,9 +255,8 @@ module hist_agg #(
         end
     endgenerate
 
-    // snap_load == adv && p2_v && p2_last (== p2_v && p2_last && !snap_full), a register like stall_q. The
-    // snapshot's ~1.4k flip-flops take their select and enable from copies of their own, one pair per ROM
-    // group's features (below): one load register through one LUT into all of them was 6.8 + 6.1 ns of nets.
+    // snap_load == adv && p2_v && p2_last (== p2_v && p2_last && !snap_full), a register like stall_q: it
+    // selects and enables about 1.1k snapshot flip-flops, so it must not hang off the acc_stall net.
     reg  load_q;
     wire snap_load = load_q;
 
@@ -291,8 +290,6 @@ module hist_agg #(
     wire nrm_en     = !out_valid;
     wire take       = snap_full && nrm_en;
     wire take_last  = take && (chunk == LAST_CH);
-    wire load_d;                    // snap_load's next value, and take's (both below)
-    wire take_d;
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
@@ -311,40 +308,29 @@ module hist_agg #(
     wire p2_v_next      = ap_rst_n && (adv ? p1_v : p2_v);
     wire p2_last_next   = ap_rst_n && (adv ? p1_last : p2_last);
     wire snap_full_next = ap_rst_n && (snap_load || (take ? !take_last : snap_full));
-    // and of out_valid (as the OUT always block below computes it)
-    wire out_valid_next = ap_rst_n && (out_valid ? !m_axis_tready : (far_v && far_last));
     assign stall_d = p2_v_next && p2_last_next && snap_full_next;
-    assign load_d  = p2_v_next && p2_last_next && !snap_full_next;
-    assign take_d  = snap_full_next && !out_valid_next;
     // `keep`: Yosys had merged stall_q into one ROM group's copy, so the pipeline's enables and the
     // reciprocal ROM hung off a flip-flop placed with that group (6 + 5.5 ns of nets into the ROM's CE)
     (* keep *) always @(posedge ap_clk) begin
         stall_q <= stall_d;
-        load_q  <= load_d;
+        load_q  <= p2_v_next && p2_last_next && !snap_full_next;
     end
 
     // the reciprocal ROM's clock enable: a copy of stall_q of its own
     reg stall_r;
     (* keep *) always @(posedge ap_clk) stall_r <= stall_d;
 
-    // the snapshot shifts down by NORM_PAR sums per take (zeros in from the top) or loads the packet's sums
-    wire [F*ACC_BITS-1:0] snap_shifted;
     generate
         if (NCH > 1) begin : g_snap_shift
-            assign snap_shifted = {{(NORM_PAR * ACC_BITS){1'b0}}, snap_acc[F*ACC_BITS-1:NORM_PAR*ACC_BITS]};
-        end else begin : g_snap_hold
-            assign snap_shifted = snap_acc;
-        end
-        for (g = 0; g < ROM_GROUPS; g = g + 1) begin : g_snap
-            localparam integer LO = g * GF * ACC_BITS;
-            reg load_g, en_g;               // == snap_load, snap_load || take (NCH > 1) / snap_load
-            (* keep *) always @(posedge ap_clk) begin
-                load_g <= load_d;
-                en_g   <= load_d || (NCH > 1 && take_d);
-            end
             always @(posedge ap_clk) begin
-                if (en_g)
-                    snap_acc[LO +: GF*ACC_BITS] <= load_g ? acc_sum[LO +: GF*ACC_BITS] : snap_shifted[LO +: GF*ACC_BITS];
+                if (snap_load)
+                    snap_acc <= acc_sum;
+                else if (take)
+                    snap_acc <= {{(NORM_PAR * ACC_BITS){1'b0}}, snap_acc[F*ACC_BITS-1:NORM_PAR*ACC_BITS]};
+            end
+        end else begin : g_snap_hold
+            always @(posedge ap_clk) begin
+                if (snap_load) snap_acc <= acc_sum;
             end
         end
     endgenerate

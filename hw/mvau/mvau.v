@@ -147,8 +147,7 @@ module mvau #(
   wire            step_vend = step_last & (nf == NF_LAST[NF_W-1:0]);
   wire            issue     = word_ok_q & (~step_last | credit_ok_q);
   wire [IB_W-1:0] ib_raddr  = sf + (rbank ? SF[IB_W-1:0] : {IB_W{1'b0}});
-  reg             ovalid;             // the output FIFO holds a beat (below)
-  wire            out_fire  = ovalid & m_axis_tready;
+  wire            out_fire  = m_axis_tvalid & m_axis_tready;
 
   // next state
   wire            done_rd  = issue & step_vend;               // the read bank is finished at this edge
@@ -479,8 +478,7 @@ module mvau #(
   reg [FW-1:0]   fifo [0:FIFO_D-1];
   reg [FD_W-1:0] wptr, rptr;
   reg [FD_W:0]   fcount;
-  // ovalid: fcount != 0, as a register: the consumer's enables start at a flip-flop
-  reg            ovalid_m;  // the same, the consumer's own copy (`keep`): ovalid stays by the FIFO's logic
+  reg            ovalid;    // fcount != 0, as a register: the consumer's enables start at a flip-flop
 
   wire [FD_W:0] fcount_next = fcount + {{FD_W{1'b0}}, res_valid} - {{FD_W{1'b0}}, out_fire};
 
@@ -501,9 +499,8 @@ module mvau #(
       ovalid <= (fcount_next != {(FD_W+1){1'b0}});
     end
   end
-  (* keep *) always @(posedge ap_clk) ovalid_m <= ap_rst_n && (fcount_next != {(FD_W+1){1'b0}});
 
-  assign m_axis_tvalid                = ovalid_m;
+  assign m_axis_tvalid                = ovalid;
   assign {m_axis_tlast, m_axis_tdata} = fifo[rptr];
 endmodule
 

@@ -111,7 +111,7 @@ module scorer #(
     reg [IW-1:0]      base1, base2;
     wire [ROW_W-1:0]  rom_q;     // the block RAMs' read registers
     reg [ROW_W-1:0]   row_q;     // registered again in the fabric: RAM clock-to-output off the products
-    reg [D*UBITS-1:0] user_row;  // the user vector that belongs to row_q (the multiplier lanes: copies, below)
+    reg [D*UBITS-1:0] user_row;  // the user vector that belongs to row_q
 
     always @(posedge ap_clk) begin
         if (s_fire) user_q <= s_axis_tdata;
@@ -121,7 +121,7 @@ module scorer #(
 
     // The item ROM's column groups. Each reads every cycle (no enable into the RAMs): a row read while
     // `rd` is low goes down the pipeline with v1 = 0 and is dropped. Each group's copy of rd_row is
-    // `keep` (Yosys merges equal flip-flops); like rd_row it wraps after the last row.
+    // `keep` (Yosys merges equal flip-flops).
     genvar gi;
     generate
         for (gi = 0; gi < NG; gi = gi + 1) begin : g_rom
@@ -136,8 +136,8 @@ module scorer #(
             reg [RB-1:0] row;
             reg [GW-1:0] q;
             (* keep *) always @(posedge ap_clk) begin
-                if (!ap_rst_n) row <= {RB{1'b0}};
-                else if (rd)   row <= (row == LAST_ROW) ? {RB{1'b0}} : row + 1'b1;
+                if (!ap_rst_n || s_fire) row <= {RB{1'b0}};
+                else if (rd)             row <= row + 1'b1;
             end
             always @(posedge ap_clk) q <= item_rom[row];
             assign rom_q[LO +: GW] = q;
@@ -158,13 +158,13 @@ module scorer #(
             credit_used <= {(FIFO_AW + 1){1'b0}};
         end else begin
             credit_used <= credit_used + {{FIFO_AW{1'b0}}, rd} - {{FIFO_AW{1'b0}}, pop};
-            // the row counters wrap after the last row, so they are 0 when the next user vector comes:
-            // the input's valid reaches only `busy` and user_q, not the counters' resets
             if (s_fire) begin
                 busy    <= 1'b1;
+                rd_row  <= {RB{1'b0}};
+                rd_base <= {IW{1'b0}};
             end else if (rd) begin
-                rd_row  <= (rd_row == LAST_ROW) ? {RB{1'b0}} : rd_row + 1'b1;
-                rd_base <= (rd_row == LAST_ROW) ? {IW{1'b0}} : rd_base + STEP;
+                rd_row  <= rd_row + 1'b1;
+                rd_base <= rd_base + STEP;
                 if (rd_row == LAST_ROW) busy <= 1'b0;
             end
             v1    <= rd;
@@ -188,23 +188,13 @@ module scorer #(
             // a multiplier lane spends one of its COMBINE_LAT delay stages as a second product register
             localparam integer PREGS = ((MUL != 0) && (COMBINE_LAT > 0)) ? 2 : 1;
             wire [SUM_BITS-1:0] sum;
-            // a multiplier lane has its own copy of user_row (`keep`): one register into two lanes'
-            // multipliers sat between their DSP columns (7.1 ns nets on the ECP5)
-            wire [D*UBITS-1:0] user_l;
-            if (MUL != 0) begin : g_user
-                reg [D*UBITS-1:0] q;
-                (* keep *) always @(posedge ap_clk) q <= user_q;
-                assign user_l = q;
-            end else begin : g_user_shared
-                assign user_l = user_row;
-            end
             scorer_dot #(
                 .D(D), .UBITS(UBITS), .IBITS(IBITS), .USER_SIGNED(USER_SIGNED),
                 .ADDS_PER_STAGE(ADDS_PER_STAGE), .BIT_PLANES((MUL != 0) ? 0 : BIT_PLANES), .PROD_REGS(PREGS)
             ) u_dot (
                 .clk(ap_clk),
                 .en(1'b1),
-                .user(user_l),
+                .user(user_row),
                 .item(row_q[l*D*IBITS +: D*IBITS]),
                 .sum(sum)
             );
@@ -284,13 +274,12 @@ module scorer #(
     wire bypass    = out_free && (fifo_n == {(FIFO_AW + 1){1'b0}}) && p_valid;
     wire to_fifo   = p_valid && !bypass;
 
-    // The output register loads whenever it is free, a beat or not (out_valid says which): its enable is
-    // out_free alone, two flip-flops away, not the FIFO count and p_valid (a 9 ns chain on the ECP5).
     always @(posedge ap_clk) begin
         if (to_fifo) fifo[wp] <= {p_last, p_mask, p_data};
-        if (out_free)
-            {out_last, out_mask, out_data} <= (fifo_n != {(FIFO_AW + 1){1'b0}}) ? fifo[rp]
-                                                                                : {p_last, p_mask, p_data};
+        if (from_fifo)
+            {out_last, out_mask, out_data} <= fifo[rp];
+        else if (bypass)
+            {out_last, out_mask, out_data} <= {p_last, p_mask, p_data};
     end
 
     always @(posedge ap_clk) begin

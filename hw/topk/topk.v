@@ -103,9 +103,7 @@ module topk #(
             in_last <= r_last;
         end
     end
-    // `keep`: Yosys merged r_data into one lane's next-candidate copy (below), which then also fed IN's
-    // key register far from that copy's compares (a 7.1 ns net on the ECP5)
-    (* keep *) always @(posedge ap_clk) begin
+    always @(posedge ap_clk) begin
         if (in_adv) begin
             r_data <= s_axis_tdata;
             r_user <= s_axis_tuser;
@@ -122,10 +120,8 @@ module topk #(
     wire [LANES*K*KW-1:0] lane_ins;    // the lists with this beat's candidates inserted
     reg  [LANES*K-1:0]    ins_q;        // lane j, slot i at j*K+i: in_key[j] > lane_list slot i
     wire [LANES*K-1:0]    ins_next;
-    // set when the lists are restarted at this edge (transfer), as the LISTS always block below does; each
-    // lane has a register copy of its own (from the next values of xfer_pending and busy, below): the
-    // xfer_pending -> transfer logic then stays off the compare -> ins_q path
-    wire                  xfer_next;
+    // set when the lists are restarted at this edge (transfer), as the LISTS always block below does
+    wire                  restart = transfer;
     generate
         for (j = 0; j < LANES; j = j + 1) begin : g_lane
             wire [KW-1:0] c  = in_key[j*KW +: KW];
@@ -148,15 +144,7 @@ module topk #(
                 assign nv_c[c_i]          = nv_q;
             end
             wire          nv = r_user[j];                    // (the IN register's own copy)
-            reg           restart;                           // == transfer
-            (* keep *) always @(posedge ap_clk) restart <= xfer_next;
-            // IN's key again, for this compare only: the register c also feeds every slot's insert mux, and
-            // c -> compare was a 4.3 ns net on the ECP5
-            reg  [KW-1:0] cb;
-            (* keep *) always @(posedge ap_clk) begin
-                if (in_adv) cb <= s_key[j*KW +: KW];
-            end
-            wire          b  = nv_c[K / 4] & (nk_c[(K / 4)*KW +: KW] > cb);  // the next candidate beats this one
+            wire          b  = nv_c[K / 4] & (nk_c[(K / 4)*KW +: KW] > c);   // the next candidate beats this one
             wire [K-1:0]  gt = ins_q[j*K +: K];
             wire [K-1:0]  a;                                 // the next candidate beats slot i as it is now
             for (i = 0; i < K; i = i + 1) begin : g_slot
@@ -321,16 +309,13 @@ module topk #(
     wire xfer_pending_next = ap_rst_n && (in_adv ? (in_v && in_last) : xfer_pending);
     wire busy_next         = ap_rst_n && (transfer ? 1'b1 : step_out ? (cnt != OUT_LAST) : busy);
     always @(posedge ap_clk) in_stall_q <= xfer_pending_next && busy_next;
-    assign xfer_next = xfer_pending_next && !busy_next;      // transfer in the next cycle
 
-    // Each merge-list entry loads at a transfer (the lane list's tail) or shifts at a pop (step_out, c taken
-    // from its list: sel of the step); never both (a transfer needs !busy). With MERGE_SPLIT its select and
-    // enable are registers of its own (`keep`: Yosys merges equal flip-flops), set in a step's compare cycle
-    // from the next values of what transfer and step_out are made of: the output stage's skid, busy and
-    // phase_out then reach no merge-list enable (one such enable into the K*KW flip-flops of a list was a
-    // 6.9 ns net on the ECP5, xfer_pending -> transfer -> enable 3.9 + 4.3 ns).
-    wire [LANES*K-1:0] load_en;     // entry j takes the lane list's entry j + 1 (transfer)
-    wire [LANES*K-1:0] list_en;     // transfer or pop
+    // Pop enables of the merge lists' entries, pop_en[q*K + r] == step_out && sel_hot[q] (sel of the step).
+    // With MERGE_SPLIT they are registers, one per entry (`keep`: Yosys merges equal flip-flops), set in a
+    // step's compare cycle from the next values of what step_out is made of: the output stage's skid, busy
+    // and phase_out then reach no merge-list enable (one such enable into the K*KW flip-flops of a list
+    // was a 6.9 ns net on the ECP5).
+    wire [LANES*K-1:0] pop_en;
     generate
         if (MERGE_SPLIT != 0) begin : g_pop_reg
             wire phase_next = ap_rst_n && !transfer && (step_init ? (cnt == INIT_LAST) : phase_out);
@@ -338,18 +323,13 @@ module topk #(
             wire half_next  = ap_rst_n && busy && !transfer && !step;
             wire out_next   = busy_next && phase_next && !skid_next && half_next;   // step_out in the next cycle
             for (j = 0; j < LANES * K; j = j + 1) begin : g_pop
-                reg ld, en;
-                (* keep *) always @(posedge ap_clk) begin
-                    ld <= xfer_next;
-                    en <= xfer_next || (out_next && sel_hot[j / K]);
-                end
-                assign load_en[j] = ld;
-                assign list_en[j] = en;
+                reg q;
+                (* keep *) always @(posedge ap_clk) q <= out_next && sel_hot[j / K];
+                assign pop_en[j] = q;
             end
         end else begin : g_pop_now
             for (j = 0; j < LANES * K; j = j + 1) begin : g_pop
-                assign load_en[j] = transfer;
-                assign list_en[j] = transfer || (step_out && sel_hot[j / K]);
+                assign pop_en[j] = step_out && sel_hot[j / K];
             end
         end
     endgenerate
@@ -358,10 +338,10 @@ module topk #(
     always @(posedge ap_clk) begin
         for (q = 0; q < LANES; q = q + 1) begin
             for (r = 0; r < K; r = r + 1) begin
-                if (list_en[q*K+r])                 // the lane list's tail at a transfer, else pop c's list
-                    mlist[(q*K+r)*KW +: KW] <= (r + 1 >= K)      ? {KW{1'b0}}
-                                             : load_en[q*K+r] ? lane_list[(q*K+r+1)*KW +: KW]
-                                             :                  mlist[(q*K+r+1)*KW +: KW];
+                if (transfer)
+                    mlist[(q*K+r)*KW +: KW] <= (r + 1 < K) ? lane_list[(q*K+r+1)*KW +: KW] : {KW{1'b0}};
+                else if (pop_en[q*K+r])             // pop the merge list c came from
+                    mlist[(q*K+r)*KW +: KW] <= (r + 1 < K) ? mlist[(q*K+r+1)*KW +: KW] : {KW{1'b0}};
             end
         end
     end
