@@ -346,10 +346,12 @@ module topk #(
         end
     end
 
+    // a loop variable of its own: one integer assigned in two clocked blocks is two drivers to Yosys
+    integer hq;
     always @(posedge ap_clk) begin
         if (transfer) begin
-            for (q = 0; q < LANES; q = q + 1)
-                init_chain[q*KW +: KW] <= lane_list[(q*K)*KW +: KW];
+            for (hq = 0; hq < LANES; hq = hq + 1)
+                init_chain[hq*KW +: KW] <= lane_list[(hq*K)*KW +: KW];
             h_key <= {(LANES * KW){1'b0}};
             h_src <= {(LANES * SW){1'b0}};
             nxt   <= {KW{1'b0}};
@@ -358,8 +360,8 @@ module topk #(
             h_src <= h_src_new;
             nxt   <= nxt_new;
             if (step_init) begin                    // next head to insert
-                for (q = 0; q + 1 < LANES; q = q + 1)
-                    init_chain[q*KW +: KW] <= init_chain[(q+1)*KW +: KW];
+                for (hq = 0; hq + 1 < LANES; hq = hq + 1)
+                    init_chain[hq*KW +: KW] <= init_chain[(hq+1)*KW +: KW];
                 init_chain[(LANES-1)*KW +: KW] <= {KW{1'b0}};
             end
         end
