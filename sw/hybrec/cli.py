@@ -126,10 +126,11 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
         info = run_vivado(build, out, clock_mhz=args.freq, log=console.print)  # VivadoMissing: exit 2
         console.print(f"wrote {out / 'hybrec.bit'} and {out / 'hybrec.hwh'} ({info['seconds']} s)")
         return 0
-    from hybrec.bitstream.ecp5 import build_bitstream
+    from hybrec.bitstream.ecp5 import DEFAULT_SEEDS, build_bitstream
 
     result = build_bitstream(build, target=args.target, out_root=args.out or Path("bitstreams"),
-                             freq_mhz=args.freq, seed=args.seed, timeout_s=args.timeout, log=console.print)
+                             freq_mhz=args.freq, seeds=args.seeds or DEFAULT_SEEDS, jobs=args.jobs,
+                             timeout_s=args.timeout, log=console.print)
     use = ", ".join(f"{k} {v['used']}/{v['capacity']} ({v['percent']}%)" for k, v in result["utilisation"].items()
                     if k in ("LUT4", "FF", "DP16KD", "MULT18X18D"))
     verdict = "[green]met[/]" if result["timing_met"] else "[red]NOT met[/]"
@@ -251,7 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     bit.add_argument("--build", required=True, type=Path, help="build directory of `hybrec compile`")
     bit.add_argument("--target", choices=["ecp5-85k", "pynq-z2"], default="ecp5-85k")
     bit.add_argument("--freq", type=float, default=100.0, help="kernel clock in MHz (ECP5: made by the PLL)")
-    bit.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    bit.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                     help="nextpnr seeds, placed and routed side by side; the fastest routed result is kept "
+                          "(default: ecp5.DEFAULT_SEEDS, 1 and 2)")
+    bit.add_argument("--jobs", type=int, default=None,
+                     help="nextpnr runs at a time (default: one per CPU core, up to one per seed)")
     bit.add_argument("--out", type=Path, default=None, help="output root (default bitstreams/)")
     bit.add_argument("--timeout", type=int, default=3600, metavar="S",
                      help="seconds each tool may run before the flow stops with an error (ECP5; default 3600)")
