@@ -130,7 +130,7 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
 
     result = build_bitstream(build, target=args.target, out_root=args.out or Path("bitstreams"),
                              freq_mhz=args.freq, seeds=args.seeds or DEFAULT_SEEDS, jobs=args.jobs,
-                             timeout_s=args.timeout, log=console.print)
+                             timeout_s=args.timeout, log=console.print, console=console)
     use = ", ".join(f"{k} {v['used']}/{v['capacity']} ({v['percent']}%)" for k, v in result["utilisation"].items()
                     if k in ("LUT4", "FF", "DP16KD", "MULT18X18D"))
     verdict = "[green]met[/]" if result["timing_met"] else "[red]NOT met[/]"

@@ -44,6 +44,7 @@ import numpy as np
 
 from hybrec.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, sha256_json
 from hybrec.bitstream import ecp5_dsp, sdf_timing
+from hybrec.bitstream.nextpnr_progress import watch_logs
 from hybrec.bitstream.yosys import ToolMissing, yosys_command
 from hybrec.compile.vectors import ids_per_beat
 
@@ -311,8 +312,9 @@ def seed_file(seed: int, name: str) -> str:
 
 
 def run_seeds(spec: Ecp5Target, work: Path, seeds: Sequence[int], jobs: int | None, timeout_s: int,
-              log: Any) -> list[dict[str, Any]]:
-    """nextpnr on ``work``'s netlist once per seed, ``jobs`` at a time. One record per seed, in seed order:
+              log: Any, console: Any = None) -> list[dict[str, Any]]:
+    """nextpnr on ``work``'s netlist once per seed, ``jobs`` at a time (with a rich ``console``: a live line
+    per seed with the phase its log has reached). One record per seed, in seed order:
     ``{seed, fmax_mhz, seconds}``, or ``{seed, error, failure}`` where nextpnr failed (``failure``: the
     ToolFailed, not for the manifest)."""
     jobs = min(len(seeds), jobs or os.cpu_count() or 1)
@@ -336,7 +338,8 @@ def run_seeds(spec: Ecp5Target, work: Path, seeds: Sequence[int], jobs: int | No
         log(f"nextpnr-ecp5 seed {seed}: {fmax} MHz after {seconds:.0f} s")
         return {"seed": seed, "fmax_mhz": fmax, "seconds": round(seconds, 1)}
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    logs = {f"nextpnr seed {seed}": work / seed_file(seed, "nextpnr.log") for seed in seeds}
+    with watch_logs(logs, console), ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(one, seeds))
 
 
@@ -357,13 +360,13 @@ def build_record(build_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
 def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = Path("bitstreams"),
                     freq_mhz: float = DEFAULT_FREQ_MHZ, seeds: Sequence[int] = DEFAULT_SEEDS, bist_queries: int = 8,
                     lpf: Path | None = None, timeout_s: int = 3600, jobs: int | None = None,
-                    log: Any = print) -> dict[str, Any]:
+                    log: Any = print, console: Any = None) -> dict[str, Any]:
     """Bitstream of ``build_dir``'s kernel in the ULX3S self-test top; returns the bitstream manifest.
 
     nextpnr places and routes the netlist once per seed in ``seeds`` (``jobs`` at a time: default one per
     CPU core, up to one per seed) and the routed result with the highest Fmax is kept (ties: the earlier seed);
-    every seed's Fmax and time is in the manifest's ``seeds``. ``lpf`` replaces the board's constraint file
-    (it is part of the cache key)."""
+    every seed's Fmax and time is in the manifest's ``seeds``; a rich ``console`` shows each run's phase
+    meanwhile. ``lpf`` replaces the board's constraint file (it is part of the cache key)."""
     from hybrec.compile.build import read_manifest
 
     if target not in TARGETS:
@@ -433,7 +436,7 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
     # one nextpnr per seed, `jobs` at a time (each is single-threaded), all on the same netlist; the routed
     # result with the highest Fmax is kept under the plain names (nextpnr.log, report.json, ...)
     started = time.perf_counter()
-    runs = run_seeds(spec, work, seeds, jobs, timeout_s, log)
+    runs = run_seeds(spec, work, seeds, jobs, timeout_s, log, console)
     seconds["nextpnr"] = time.perf_counter() - started
     best = choose_seed(runs)
     for suffix in ("nextpnr.log", "report.json", "post_route.sdf", f"{BOARD_TOP}.config"):

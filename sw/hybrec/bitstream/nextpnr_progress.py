@@ -1,0 +1,90 @@
+"""Where a running nextpnr is, read from its ``--log`` file: one live line per seed for ``hybrec bitstream``.
+
+nextpnr writes its log as it goes (``-q`` only silences the terminal), so the phase, the iteration and the
+figures it prints (wire length, overused wires, the estimate after placement) tell how far a 20-minute
+place-and-route has got. :func:`nextpnr_phase` reads one log's text; :func:`watch_logs` shows a rich progress
+line per log while the runs go on.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+_HEAP_ITER = re.compile(r"at iteration #(\d+), type ALL: .*legal = (\d+)")
+_SA_ITER = re.compile(r"at iteration #(\d+): temp = [\d.]+, timing cost = \d+, wirelen = (\d+)")
+_ROUTE_ITER = re.compile(r"iter=(\d+) wires=\d+ overused=(\d+)")
+_FMAX = re.compile(r"Max frequency for clock '[^']*': ([\d.]+) MHz")
+
+
+def nextpnr_phase(text: str) -> str:
+    """The phase a nextpnr log's text has reached, e.g. ``routing: iteration 23, 94 overused wires (68.7 MHz
+    estimated after placement)`` or ``finished: 73.62 MHz post-route``; ``starting`` for an empty log."""
+    phase = "starting"
+    estimate = last_fmax = ""
+    for line in text.splitlines():
+        if "Packing" in line and phase == "starting":
+            phase = "packing"
+        elif "Running main analytical placer" in line:
+            phase = "analytic placement"
+        elif "Running Static placer" in line:
+            phase = "static placement"
+        elif "Running simulated annealing placer" in line:
+            phase = "annealing"
+        elif "Running router" in line:
+            phase = "routing"
+        elif "Program finished normally" in line:
+            phase = "finished"
+        elif match := _HEAP_ITER.search(line):
+            phase = f"analytic placement: iteration {match[1]}, legal wire length {int(match[2]):,}"
+        elif match := _SA_ITER.search(line):
+            phase = f"annealing: iteration {match[1]}, wire length {int(match[2]):,}"
+        elif match := _ROUTE_ITER.search(line):
+            phase = f"routing: iteration {match[1]}, {int(match[2]):,} overused wires"
+        elif match := _FMAX.search(line):
+            last_fmax = match[1]
+            if phase.startswith("annealing") and not estimate:
+                estimate = f"{float(match[1]):.1f} MHz estimated after placement"
+    if phase == "finished" and last_fmax:
+        return f"finished: {last_fmax} MHz post-route"
+    if estimate and phase.startswith("routing"):
+        return f"{phase} ({estimate})"
+    return phase
+
+
+@contextmanager
+def watch_logs(logs: dict[str, Path], console: Any = None, every_s: float = 2.0) -> Iterator[None]:
+    """While the block runs, one rich progress line per ``label: log file`` with :func:`nextpnr_phase` of
+    that log (polled every ``every_s`` seconds). Without a console nothing is shown."""
+    if console is None:
+        yield
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                        transient=False)
+    tasks = {label: progress.add_task(f"{label}: starting", total=None) for label in logs}
+    stop = threading.Event()
+
+    def refresh() -> None:
+        for label, path in logs.items():
+            text = path.read_text(errors="replace") if path.is_file() else ""
+            progress.update(tasks[label], description=f"{label}: {nextpnr_phase(text)}")
+
+    def poll() -> None:
+        while not stop.wait(every_s):
+            refresh()
+
+    thread = threading.Thread(target=poll, name="nextpnr-progress", daemon=True)
+    with progress:
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            refresh()
