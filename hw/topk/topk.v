@@ -3,13 +3,16 @@
 //
 // Candidates are compared as keys {valid, score ^ sign, ~id}: a larger key is a better candidate, and an
 // empty slot (key 0) loses to every valid candidate. Structure (see README.md):
-//   IN0/IN two register stages for the input beat (the comparisons are made while it sits in IN0);
-//   LISTS  per lane, a sorted K-entry insertion list (K parallel comparators, one cycle ahead); one
-//          candidate per lane per cycle;
-//   MERGE  the cycle after the tlast beat went in, the lane lists move to merge lists and restart empty
-//          (the next query streams in at once). A sorted array H holds the best remaining entry of each merge list:
-//          LANES steps build H, then each step emits H[0] and inserts the next entry of H[0]'s list.
-//          A step takes 1 cycle, or 2 with MERGE_SPLIT = 1 (the comparisons registered in between).
+//   IN0/IN two register stages for the input beat (IN0 takes the beat with its late tuser, IN the keys);
+//   LISTS  per lane, a systolic list of K cells: each cell holds its best key so far and compares it with
+//          the key passed on by the cell before it (IN for cell 0), keeps the larger and passes the smaller
+//          on, one cell per cycle. A query's last beat carries a flag down the list; each cell it reaches
+//          hands its key to the merge (cell 0: the lane's head; cell i: merge-list entry i-1) and restarts
+//          empty, so the next query follows right behind. No signal reaches more than one cell.
+//   MERGE  WAVE_D cycles after the last beat went into cell 0, the merge starts (late enough that its first
+//          pop comes after the flag has left the last cell). A sorted array H holds the best remaining
+//          entry of each merge list: LANES steps build H, then each step emits H[0] and inserts the next
+//          entry of H[0]'s list. A step takes 1 cycle, or 2 with MERGE_SPLIT = 1 (compares registered).
 `default_nettype none
 
 module topk #(
@@ -41,14 +44,18 @@ module topk #(
     localparam [SCORE_BITS-1:0] SIGN = {1'b1, {(SCORE_BITS - 1){1'b0}}};
     localparam [CW-1:0] INIT_LAST = LANES[CW-1:0] - 1'b1;
     localparam [CW-1:0] OUT_LAST  = K[CW-1:0] - 1'b1;
+    // Cycles from the last beat's cycle in cell 0 to the merge's first busy cycle. Its first pop (at the end
+    // of cycle start + STEP*LANES + STEP - 1) must come after the flag's write into the last merge-list entry
+    // (end of cycle K - 1), and its first read of a merge list (the build's first step) after entry 0's
+    // write (end of cycle 1).
+    localparam integer STEP   = (MERGE_SPLIT != 0) ? 2 : 1;
+    localparam integer WAVE_D = (K - STEP * LANES - STEP + 1 > 2) ? (K - STEP * LANES - STEP + 1) : 2;
+    localparam integer NF     = (WAVE_D > K) ? WAVE_D : K;     // stages of the last-beat flag
 
-    genvar j, i, c_i;
-    localparam integer NKC = (K + 4) / 4;   // copies of each lane's next candidate: one per 4 of its K+1 compares
+    genvar j, i;
 
     // ------------------------------------------------------------------ IN
-    reg                in_v;
-    reg                in_last;
-    reg [LANES*KW-1:0] in_key;
+    reg [LANES*KW-1:0] in_key;      // cell 0's input: 0 where no candidate (a bubble, or a lane without one)
     // IN0: the beat as it arrives (its tuser comes late, from the history mask's block RAM)
     reg                r_v;
     reg                r_last;
@@ -60,7 +67,7 @@ module topk #(
         for (j = 0; j < LANES; j = j + 1) begin : g_key
             wire [SCORE_BITS-1:0] sc = r_data[j*LW +: SCORE_BITS];
             wire [ID_BITS-1:0]    id = r_data[j*LW + SCORE_BITS +: ID_BITS];
-            assign s_key[j*KW +: KW] = r_user[j] ? {1'b1, sc ^ SIGN, ~id} : {KW{1'b0}};
+            assign s_key[j*KW +: KW] = (r_v && r_user[j]) ? {1'b1, sc ^ SIGN, ~id} : {KW{1'b0}};
         end
     endgenerate
 
@@ -75,129 +82,78 @@ module topk #(
     wire          apply      = (MERGE_SPLIT == 0) || half;
     wire          step_out   = busy && phase_out && out_en && apply;
     wire          step_init  = busy && !phase_out && apply;
-    wire          merge_free = !busy;   // a register: transfer drives the enables of all merge lists
 
-    // A finished query waits in the lane lists (xfer_pending) until the merge takes it; the next beat
-    // then goes into empty lists. Both conditions are registers.
-    reg  xfer_pending;
-    wire transfer = xfer_pending && merge_free;
-    // in_stall == xfer_pending && busy, kept as a register (from their next values, below): s_axis_tready
-    // and the IN/LISTS enables then start at one flip-flop, and the ready that the history mask passes on
-    // to the scorer's output stage comes straight from it.
+    // The last-beat flag: wave[i] is set while the query's last beat is in cell i (wave[0]: in IN);
+    // stages past the last cell only count the cycles to the merge's start.
+    reg  [NF-1:0] wave;
+    wire          transfer = wave[WAVE_D-1];            // the merge starts at this edge
+
+    // A query's last beat may leave IN0 only when neither the previous query's merge nor its flag (before
+    // the merge took it) is in flight: then its cells' keys can go to the merge lists. Other beats never
+    // wait. in_stall is a register, computed from the next values of what it is made of, so s_axis_tready
+    // and the IN0/IN enables start at one flip-flop.
     reg  in_stall_q;
-    wire in_stall = in_stall_q;
-    wire in_adv   = !in_stall;
+    wire in_adv = !in_stall_q;
     assign s_axis_tready = in_adv;
 
-    // IN0 -> IN (the beat being inserted): both advance together with the input
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
-            r_v     <= 1'b0;
-            r_last  <= 1'b0;
-            in_v    <= 1'b0;
-            in_last <= 1'b0;
+            r_v    <= 1'b0;
+            r_last <= 1'b0;
         end else if (in_adv) begin
-            r_v     <= s_axis_tvalid;
-            r_last  <= s_axis_tlast;
-            in_v    <= r_v;
-            in_last <= r_last;
+            r_v    <= s_axis_tvalid;
+            r_last <= s_axis_tlast;
         end
     end
     always @(posedge ap_clk) begin
         if (in_adv) begin
             r_data <= s_axis_tdata;
             r_user <= s_axis_tuser;
-            in_key <= s_key;
         end
+        in_key <= in_adv ? s_key : {(LANES * KW){1'b0}};   // a stalled IN0 sends a bubble into the lists
     end
 
     // ------------------------------------------------------------------ LISTS
-    // ins_q[j][i] is "this lane's candidate in IN beats slot i of its list", a register computed one cycle
-    // ahead: every slot of the next list is one of {slot i, slot i-1, this candidate, empty}, so the next
-    // candidate (s_key) is compared with slots i and i-1 and with this candidate, and the current ins_q picks
-    // the comparison that applies. The insertion itself is then only a mux under registered selects.
-    reg  [LANES*K*KW-1:0] lane_list;   // lane j, slot i at ((j*K)+i)*KW; slot 0 is the best
-    wire [LANES*K*KW-1:0] lane_ins;    // the lists with this beat's candidates inserted
-    reg  [LANES*K-1:0]    ins_q;        // lane j, slot i at j*K+i: in_key[j] > lane_list slot i
-    wire [LANES*K-1:0]    ins_next;
-    // set when the lists are restarted at this edge (transfer), as the LISTS always block below does
-    wire                  restart = transfer;
+    // cell (j, i): s = its key; x = the key it compares this cycle (cell 0: IN's, cell i: what cell i - 1
+    // passed on). It keeps the larger; the smaller goes on to cell i + 1. With the flag, the larger goes to
+    // the merge instead and the cell restarts empty.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [LANES*K*KW-1:0] pass_all;    // lane j, cell i at ((j*K)+i)*KW: the key it passes on (the last cell's goes nowhere)
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [LANES*K*KW-1:0] hi;          // the larger of each cell's two keys
     generate
         for (j = 0; j < LANES; j = j + 1) begin : g_lane
-            wire [KW-1:0] c  = in_key[j*KW +: KW];
-            // The candidate IN takes at this edge (from IN0) is nv ? nk : 0: IN0's lane j as key, in NKC
-            // copies (`keep`) of which each feeds 4 of the K + 1 compares (one register into all eleven
-            // was a 3.7 ns net on the ECP5).
-            wire [NKC*KW-1:0] nk_c;
-            wire [NKC-1:0]    nv_c;
-            for (c_i = 0; c_i < NKC; c_i = c_i + 1) begin : g_nk
-                reg [KW-1:0] nk_q;
-                reg          nv_q;
-                (* keep *) always @(posedge ap_clk) begin
-                    if (in_adv) begin
-                        nk_q <= {1'b1, s_axis_tdata[j*LW +: SCORE_BITS] ^ SIGN,
-                                 ~s_axis_tdata[j*LW + SCORE_BITS +: ID_BITS]};
-                        nv_q <= s_axis_tuser[j];
-                    end
-                end
-                assign nk_c[c_i*KW +: KW] = nk_q;
-                assign nv_c[c_i]          = nv_q;
-            end
-            wire          nv = r_user[j];                    // (the IN register's own copy)
-            wire          b  = nv_c[K / 4] & (nk_c[(K / 4)*KW +: KW] > c);   // the next candidate beats this one
-            wire [K-1:0]  gt = ins_q[j*K +: K];
-            wire [K-1:0]  a;                                 // the next candidate beats slot i as it is now
-            for (i = 0; i < K; i = i + 1) begin : g_slot
-                wire [KW-1:0] cur = lane_list[(j*K+i)*KW +: KW];
-                assign a[i] = nv_c[i / 4] & (nk_c[(i / 4)*KW +: KW] > cur);
-                if (i == 0) begin : g_first
-                    assign lane_ins[(j*K+i)*KW +: KW] = gt[i] ? c : cur;
-                    assign ins_next[j*K+i] = restart ? (in_v ? b : nv)
-                                          : in_v    ? (gt[i] ? b : a[i])
-                                          :           a[i];
-                end else begin : g_rest
-                    wire [KW-1:0] prev = lane_list[(j*K+i-1)*KW +: KW];
-                    assign lane_ins[(j*K+i)*KW +: KW] = gt[i] ? (gt[i-1] ? prev : c) : cur;
-                    assign ins_next[j*K+i] = restart ? nv
-                                          : in_v    ? (gt[i] ? (gt[i-1] ? a[i-1] : b) : a[i])
-                                          :           a[i];
+            for (i = 0; i < K; i = i + 1) begin : g_cell
+                wire [KW-1:0] x = (i == 0) ? in_key[j*KW +: KW] : pass_all[(j*K+i-1)*KW +: KW];
+                reg  [KW-1:0] s_q;
+                reg  [KW-1:0] pass_q;
+                wire          gt = x > s_q;
+                assign hi[(j*K+i)*KW +: KW]       = gt ? x : s_q;
+                assign pass_all[(j*K+i)*KW +: KW] = pass_q;
+                always @(posedge ap_clk) begin
+                    if (!ap_rst_n || wave[i])
+                        s_q <= {KW{1'b0}};
+                    else
+                        s_q <= hi[(j*K+i)*KW +: KW];
+                    if (!ap_rst_n)
+                        pass_q <= {KW{1'b0}};
+                    else
+                        pass_q <= gt ? s_q : x;
                 end
             end
         end
     endgenerate
 
     always @(posedge ap_clk) begin
-        if (in_adv) ins_q <= ins_next;
-    end
-
-    // the beat inserted into empty lists: each lane's candidate alone in slot 0
-    wire [LANES*K*KW-1:0] lane_first;
-    generate
-        for (j = 0; j < LANES; j = j + 1) begin : g_first
-            if (K > 1) begin : g_k
-                assign lane_first[j*K*KW +: K*KW] = {{((K - 1) * KW){1'b0}}, in_key[j*KW +: KW]};
-            end else begin : g_k1
-                assign lane_first[j*K*KW +: K*KW] = in_key[j*KW +: KW];
-            end
-        end
-    endgenerate
-
-    always @(posedge ap_clk) begin
-        if (!ap_rst_n) begin
-            lane_list    <= {(LANES * K * KW){1'b0}};
-            xfer_pending <= 1'b0;
-        end else if (in_adv) begin             // here xfer_pending implies transfer
-            if (transfer)
-                lane_list <= in_v ? lane_first : {(LANES * K * KW){1'b0}};
-            else if (in_v)
-                lane_list <= lane_ins;
-            xfer_pending <= in_v && in_last;
-        end
+        if (!ap_rst_n)
+            wave <= {NF{1'b0}};
+        else
+            wave <= {wave[NF-2:0], 1'b0} | {{(NF - 1){1'b0}}, in_adv && r_v && r_last};
     end
 
     // ------------------------------------------------------------------ MERGE
-    // At the transfer, lane list j's best entry goes to init_chain[j] and the rest to merge list j.
-    reg  [LANES*K*KW-1:0] mlist;       // merge lists, same layout as lane_list (entry K-1 always empty)
+    // As the flag passes, lane j's cell 0 hands its key to init_chain[j] and cell i to merge-list entry i-1.
+    reg  [LANES*K*KW-1:0] mlist;       // merge lists, lane j entry r at ((j*K)+r)*KW (entry K-1 always empty)
     reg  [LANES*KW-1:0]   init_chain;  // heads, inserted into H one per cycle while building it
     reg  [LANES*KW-1:0]   h_key;       // H: sorted, one entry per merge list (or empty)
     reg  [LANES*SW-1:0]   h_src;       // the merge list each H entry came from
@@ -305,10 +261,18 @@ module topk #(
         end
     end
 
-    // the next values of xfer_pending and busy (as their always blocks compute them)
-    wire xfer_pending_next = ap_rst_n && (in_adv ? (in_v && in_last) : xfer_pending);
-    wire busy_next         = ap_rst_n && (transfer ? 1'b1 : step_out ? (cnt != OUT_LAST) : busy);
-    always @(posedge ap_clk) in_stall_q <= xfer_pending_next && busy_next;
+    // the next values of IN0's last-beat bit, busy and pend (as their always blocks compute them)
+    wire last0_next = in_adv ? (s_axis_tvalid && s_axis_tlast) : (r_v && r_last);
+    wire busy_next  = ap_rst_n && (transfer ? 1'b1 : step_out ? (cnt != OUT_LAST) : busy);
+    wire pend_next;
+    generate
+        if (WAVE_D > 1) begin : g_pend
+            assign pend_next = (in_adv && r_v && r_last) || (|wave[WAVE_D-2:0]);
+        end else begin : g_pend1
+            assign pend_next = in_adv && r_v && r_last;
+        end
+    endgenerate
+    always @(posedge ap_clk) in_stall_q <= ap_rst_n && last0_next && (pend_next || busy_next);
 
     // Pop enables of the merge lists' entries, pop_en[q*K + r] == step_out && sel_hot[q] (sel of the step).
     // With MERGE_SPLIT they are registers, one per entry (`keep`: Yosys merges equal flip-flops), set in a
@@ -338,8 +302,10 @@ module topk #(
     always @(posedge ap_clk) begin
         for (q = 0; q < LANES; q = q + 1) begin
             for (r = 0; r < K; r = r + 1) begin
-                if (transfer)
-                    mlist[(q*K+r)*KW +: KW] <= (r + 1 < K) ? lane_list[(q*K+r+1)*KW +: KW] : {KW{1'b0}};
+                if (r + 1 < K && wave[(r + 1) % K])     // (the modulo keeps the index in range when r + 1 == K)
+                    mlist[(q*K+r)*KW +: KW] <= hi[(q*K+(r+1)%K)*KW +: KW];
+                else if (r + 1 == K && wave[K-1])
+                    mlist[(q*K+r)*KW +: KW] <= {KW{1'b0}};
                 else if (pop_en[q*K+r])             // pop the merge list c came from
                     mlist[(q*K+r)*KW +: KW] <= (r + 1 < K) ? mlist[(q*K+r+1)*KW +: KW] : {KW{1'b0}};
             end
@@ -350,8 +316,6 @@ module topk #(
     integer hq;
     always @(posedge ap_clk) begin
         if (transfer) begin
-            for (hq = 0; hq < LANES; hq = hq + 1)
-                init_chain[hq*KW +: KW] <= lane_list[(hq*K)*KW +: KW];
             h_key <= {(LANES * KW){1'b0}};
             h_src <= {(LANES * SW){1'b0}};
             nxt   <= {KW{1'b0}};
@@ -359,11 +323,14 @@ module topk #(
             h_key <= h_key_new;
             h_src <= h_src_new;
             nxt   <= nxt_new;
-            if (step_init) begin                    // next head to insert
-                for (hq = 0; hq + 1 < LANES; hq = hq + 1)
-                    init_chain[hq*KW +: KW] <= init_chain[(hq+1)*KW +: KW];
-                init_chain[(LANES-1)*KW +: KW] <= {KW{1'b0}};
-            end
+        end
+        if (wave[0]) begin                          // the heads, as the flag passes cell 0
+            for (hq = 0; hq < LANES; hq = hq + 1)
+                init_chain[hq*KW +: KW] <= hi[(hq*K)*KW +: KW];
+        end else if (step_init) begin               // next head to insert
+            for (hq = 0; hq + 1 < LANES; hq = hq + 1)
+                init_chain[hq*KW +: KW] <= init_chain[(hq+1)*KW +: KW];
+            init_chain[(LANES-1)*KW +: KW] <= {KW{1'b0}};
         end
     end
 
