@@ -87,6 +87,7 @@ def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) 
     # one routed run per seed; the kept one is the fastest, under the plain names, and its report is the manifest's
     runs = result["seeds"]
     assert [run["seed"] for run in runs] == list(SEEDS) and all(run["fmax_mhz"] > 0 for run in runs)
+    assert all(set(run) == {"seed", "fmax_mhz", "seconds"} for run in runs)   # no parsed report, no exception
     kept = max(runs, key=lambda run: (run["fmax_mhz"], -run["seed"]))
     assert result["seed"] == kept["seed"] and result["fmax_mhz"] == kept["fmax_mhz"]
     work = out_dir / "work"

@@ -44,7 +44,7 @@ import numpy as np
 
 from hybrec.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, sha256_json
 from hybrec.bitstream import ecp5_dsp, sdf_timing
-from hybrec.bitstream.nextpnr_progress import watch_logs
+from hybrec.bitstream.nextpnr_progress import FMAX_LINE, watch_logs
 from hybrec.bitstream.yosys import ToolMissing, yosys_command
 from hybrec.compile.vectors import ids_per_beat
 
@@ -272,15 +272,7 @@ def read_report(report: dict[str, Any], target: Ecp5Target, clock_hint: str = "c
 
 def last_logged_fmax(log_text: str) -> dict[str, float]:
     """The post-route "Max frequency for clock" lines of a nextpnr log (the last one per clock)."""
-    found: dict[str, float] = {}
-    for line in log_text.splitlines():
-        if "Max frequency for clock" in line:
-            name = line.split("'")[1] if "'" in line else "?"
-            try:
-                found[name] = float(line.split(":", 2)[-1].strip().split()[0])
-            except (ValueError, IndexError):
-                continue
-    return found
+    return {match[1]: float(match[2]) for match in FMAX_LINE.finditer(log_text)}
 
 
 # ---------------------------------------------------------------------------------------------------- flow
@@ -315,8 +307,9 @@ def run_seeds(spec: Ecp5Target, work: Path, seeds: Sequence[int], jobs: int | No
               log: Any, console: Any = None) -> list[dict[str, Any]]:
     """nextpnr on ``work``'s netlist once per seed, ``jobs`` at a time (with a rich ``console``: a live line
     per seed with the phase its log has reached). One record per seed, in seed order:
-    ``{seed, fmax_mhz, seconds}``, or ``{seed, error, failure}`` where nextpnr failed (``failure``: the
-    ToolFailed, not for the manifest)."""
+    ``{seed, fmax_mhz, seconds, timing}`` (``timing``: its report as :func:`read_report` reads it), or
+    ``{seed, error, failure}`` where nextpnr failed (``failure``: the ToolFailed). ``timing`` and ``failure``
+    are not for the manifest (:data:`RUN_ONLY`)."""
     jobs = min(len(seeds), jobs or os.cpu_count() or 1)
 
     def one(seed: int) -> dict[str, Any]:
@@ -334,13 +327,16 @@ def run_seeds(spec: Ecp5Target, work: Path, seeds: Sequence[int], jobs: int | No
         except ToolFailed as err:
             log(f"nextpnr-ecp5 seed {seed}: failed, see {err.log_path}")
             return {"seed": seed, "error": f"exit {err.returncode}; log {err.log_path.name}", "failure": err}
-        fmax = read_report(json.loads(report_path.read_text()), spec)["fmax_mhz"]
-        log(f"nextpnr-ecp5 seed {seed}: {fmax} MHz after {seconds:.0f} s")
-        return {"seed": seed, "fmax_mhz": fmax, "seconds": round(seconds, 1)}
+        timing = read_report(json.loads(report_path.read_text()), spec)
+        log(f"nextpnr-ecp5 seed {seed}: {timing['fmax_mhz']} MHz after {seconds:.0f} s")
+        return {"seed": seed, "fmax_mhz": timing["fmax_mhz"], "seconds": round(seconds, 1), "timing": timing}
 
     logs = {f"nextpnr seed {seed}": work / seed_file(seed, "nextpnr.log") for seed in seeds}
     with watch_logs(logs, console), ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(one, seeds))
+
+
+RUN_ONLY = ("timing", "failure")   # the keys of a run_seeds record that stay out of the manifest
 
 
 def choose_seed(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -444,7 +440,7 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
     seconds["ecppack"] = run_tool("ecppack", [*_tool("yowasp-ecppack"), "--compress", f"{BOARD_TOP}.config",
                                               f"{BOARD_TOP}.bit"], work, "ecppack.log", timeout_s, log)
 
-    timing = read_report(json.loads((work / "report.json").read_text()), spec)
+    timing = best["timing"]
     logged = last_logged_fmax((work / "nextpnr.log").read_text(errors="replace"))
     # every failing endpoint, grouped by block, from nextpnr's post-route SDF (the log names one path only)
     groups = sdf_timing.analyse_sdf(work / "post_route.sdf", 1000.0 / timing["constraint_mhz"])
@@ -477,7 +473,7 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
                               "failing": groups["failing"], "sdf_fmax_mhz": groups["fmax_mhz"],
                               "by_block": [{k: g[k] for k in ("group", "failing", "worst_slack_ns")}
                                            for g in groups["groups"][:12]]},
-        "seed": best["seed"], "seeds": [{k: v for k, v in run.items() if k != "failure"} for run in runs],
+        "seed": best["seed"], "seeds": [{k: v for k, v in run.items() if k not in RUN_ONLY} for run in runs],
         "tools": tool_versions(), "seconds": {name: round(s, 1) for name, s in seconds.items()},
         "source": "fmax and utilisation from nextpnr's --report JSON (work/report.json), post-route",
         "zynq_7020": zynq_estimates(build_dir, manifest),

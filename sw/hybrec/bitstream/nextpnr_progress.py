@@ -18,7 +18,8 @@ from typing import Any
 _HEAP_ITER = re.compile(r"at iteration #(\d+), type ALL: .*legal = (\d+)")
 _SA_ITER = re.compile(r"at iteration #(\d+): temp = [\d.]+, timing cost = \d+, wirelen = (\d+)")
 _ROUTE_ITER = re.compile(r"iter=(\d+) wires=\d+ overused=(\d+)")
-_FMAX = re.compile(r"Max frequency for clock '[^']*': ([\d.]+) MHz")
+# nextpnr's timing lines, "Max frequency for clock '<name>': <MHz> MHz (...)": group 1 the clock, 2 the MHz
+FMAX_LINE = re.compile(r"Max frequency for clock '([^']*)': ([\d.]+) MHz")
 
 
 def nextpnr_phase(text: str) -> str:
@@ -45,10 +46,10 @@ def nextpnr_phase(text: str) -> str:
             phase = f"annealing: iteration {match[1]}, wire length {int(match[2]):,}"
         elif match := _ROUTE_ITER.search(line):
             phase = f"routing: iteration {match[1]}, {int(match[2]):,} overused wires"
-        elif match := _FMAX.search(line):
-            last_fmax = match[1]
+        elif match := FMAX_LINE.search(line):
+            last_fmax = match[2]
             if phase.startswith("annealing") and not estimate:
-                estimate = f"{float(match[1]):.1f} MHz estimated after placement"
+                estimate = f"{float(match[2]):.1f} MHz estimated after placement"
     if phase == "finished" and last_fmax:
         return f"finished: {last_fmax} MHz post-route"
     if estimate and phase.startswith("routing"):
