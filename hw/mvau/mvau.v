@@ -115,7 +115,7 @@ module mvau #(
 
   // ---------------------------------------------------------------- input ping-pong buffer
   reg  [SIMD*IN_BITS-1:0] ibuf [0:2*SF-1];
-  reg                     in_en;      // low during reset and the cycle after it
+  reg                     in_rdy;     // s_axis_tready: low during reset and the cycle after it, else ~full[wbank]
   reg                     wbank;      // bank being written
   reg  [IB_W-1:0]         waddr;      // next word to write in wbank
   reg  [1:0]              full;       // bank holds a whole vector that compute has not finished
@@ -123,7 +123,9 @@ module mvau #(
   wire                    in_vend = (waddr == SF_LAST[IB_W-1:0]);
   wire [IB_W-1:0]         ib_waddr = waddr + (wbank ? SF[IB_W-1:0] : {IB_W{1'b0}});
 
-  assign s_axis_tready = in_en & ~full[wbank];
+  // A register (from the next values of full and wbank), so the producer's enables that take
+  // s_axis_tready start at a flip-flop (the serializer's 768-bit word shifts on it).
+  assign s_axis_tready = in_rdy;
 
   // Written whenever ready, valid or not: word waddr of the write bank is read by nothing until waddr
   // passes it, and a beat that does arrive overwrites it; s_axis_tvalid then reaches no write enable.
@@ -168,7 +170,7 @@ module mvau #(
 
   always @(posedge ap_clk) begin
     if (!ap_rst_n) begin
-      in_en       <= 1'b0;
+      in_rdy      <= 1'b0;
       wbank       <= 1'b0;
       waddr       <= {IB_W{1'b0}};
       full        <= 2'b00;
@@ -181,7 +183,7 @@ module mvau #(
       credit_ok_q <= 1'b1;
       step_last_q <= (SF_LAST == 0);
     end else begin
-      in_en       <= 1'b1;
+      in_rdy      <= ~full_n[wbank_n];
       wbank       <= wbank_n;
       waddr       <= waddr_n;
       full        <= full_n;
@@ -395,10 +397,10 @@ module mvau #(
           // The stage's registers are `keep`: stage 0's key is nf for every PE, so Yosys merged equal
           // threshold bits and keys across PEs into flip-flops read by dozens of compares (8 ns nets).
           // Stage 0 reads line nf. Stage j >= 1 holds pairs: line r = {T at q = 2r+1, T at q = 2r}, so its
-          // address is the key without the last decision (registered bits only) and that decision, made by
-          // the previous stage's compare in this cycle, only picks a half: no path runs from a compare
-          // through a ROM. A block RAM (synchronous read) is addressed one edge earlier, with the key the
-          // previous stage registers at that edge.
+          // address is the key without the last decision (registered bits only); the line and that decision,
+          // made by the previous stage's compare in this cycle, are registered side by side and the decision
+          // picks a half after the edge: no path runs from a compare into a ROM or a mux. A block RAM
+          // (synchronous read) is addressed one edge earlier, with the key the previous stage registers then.
           /* verilator lint_off UNUSEDSIGNAL */
           wire [KW-1:0]         in_key = ch_key[(j*PE+p)*KW +: KW];
           reg  [ACC_BITS-1:0]   r_line;
@@ -448,7 +450,16 @@ module mvau #(
               always @(posedge ap_clk) pair_q <= tmem[addr_next];
               assign pair = pair_q;
             end
-            (* keep *) always @(posedge ap_clk) r_line <= in_key[0] ? pair[ACC_BITS +: ACC_BITS] : pair[0 +: ACC_BITS];
+            // Both entries are registered and the decision with them: the compare that made it ends at a
+            // flip-flop (as the select of the ROM's read, Yosys folded it into the ROM's LUT tree: compare,
+            // then four LUT levels, on the ECP5 MVAU 1's critical path) and picks the entry in this stage.
+            reg [2*ACC_BITS-1:0] r_pair;
+            reg                  r_sel;
+            (* keep *) always @(posedge ap_clk) begin
+              r_pair <= pair;
+              r_sel  <= in_key[0];
+            end
+            always @* r_line = r_sel ? r_pair[ACC_BITS +: ACC_BITS] : r_pair[0 +: ACC_BITS];
           end
           (* keep *) always @(posedge ap_clk) begin
             r_acc  <= ch_acc[(j*PE+p)*ACC_BITS +: ACC_BITS];
