@@ -82,7 +82,8 @@ module mvau #(
   localparam integer NF      = MH / PE;                       // output beats per vector
   localparam integer OUT_W   = (NO_ACT != 0) ? ACC_BITS : OUT_BITS;
   localparam integer STAGES  = (NO_ACT != 0) ? 0 : OUT_BITS;  // binary-search stages
-  localparam integer IB_W    = $clog2(2 * SF);                 // input buffer address (>= 1)
+  localparam integer IB_W    = $clog2(2 * SF);                 // word counters sf, waddr (>= 1)
+  localparam integer SFW     = (SF > 1) ? $clog2(SF) : 1;     // a word's address in its bank
   localparam integer NF_W    = (NF > 1) ? $clog2(NF) : 1;
   localparam integer WA_W    = (NF * SF > 1) ? $clog2(NF * SF) : 1;
   localparam integer DOT_LAT = dot_latency(SIMD, DOT_ADDS);   // extra cycles of the pipelined dot products
@@ -95,6 +96,8 @@ module mvau #(
   localparam integer WA_LAST = NF * SF - 1;
   localparam integer NXC     = (PE + X_GROUP - 1) / X_GROUP;  // copies of the input register
   localparam integer XW      = SIMD * IN_BITS;
+  localparam integer WBLOCK  = (NF * SF > WLOGIC_DEPTH) ? 1 : 0;  // the weight ROM is block RAM
+  localparam integer NIC     = NXC + WBLOCK;                     // copies of the issue conditions
 
   // ---------------------------------------------------------------- elaboration-time checks
   // An impossible configuration instantiates a module that does not exist; its name is the message.
@@ -114,14 +117,15 @@ module mvau #(
   endgenerate
 
   // ---------------------------------------------------------------- input ping-pong buffer
-  reg  [SIMD*IN_BITS-1:0] ibuf [0:2*SF-1];
+  // Bank b's word i at {b, i}: the bank offset is a power of two, so neither address needs an adder.
+  reg  [SIMD*IN_BITS-1:0] ibuf [0:(2 << SFW)-1];
   reg                     in_rdy;     // s_axis_tready: low during reset and the cycle after it, else ~full[wbank]
   reg                     wbank;      // bank being written
   reg  [IB_W-1:0]         waddr;      // next word to write in wbank
   reg  [1:0]              full;       // bank holds a whole vector that compute has not finished
   wire                    in_fire = s_axis_tvalid & s_axis_tready;
   wire                    in_vend = (waddr == SF_LAST[IB_W-1:0]);
-  wire [IB_W-1:0]         ib_waddr = waddr + (wbank ? SF[IB_W-1:0] : {IB_W{1'b0}});
+  wire [SFW:0]            ib_waddr = {wbank, waddr[SFW-1:0]};
 
   // A register (from the next values of full and wbank), so the producer's enables that take
   // s_axis_tready start at a flip-flop (the serializer's 768-bit word shifts on it).
@@ -148,25 +152,43 @@ module mvau #(
   wire            step_last = step_last_q;
   wire            step_vend = step_last & (nf == NF_LAST[NF_W-1:0]);
   wire            issue     = word_ok_q & (~step_last | credit_ok_q);
-  wire [IB_W-1:0] ib_raddr  = sf + (rbank ? SF[IB_W-1:0] : {IB_W{1'b0}});
-  wire            out_fire  = m_axis_tvalid & m_axis_tready;
+  wire [SFW:0]    ib_raddr  = {rbank, sf[SFW-1:0]};
+  reg             ovalid;             // the output FIFO is not empty (m_axis_tvalid has a copy of its own)
+  wire            out_fire  = ovalid & m_axis_tready;
 
   // next state
-  wire            done_rd  = issue & step_vend;               // the read bank is finished at this edge
   wire            done_wr  = in_fire & in_vend;               // the write bank is complete at this edge
   wire            wbank_n  = wbank ^ done_wr;
   wire [IB_W-1:0] waddr_n  = in_fire ? (in_vend ? {IB_W{1'b0}} : waddr + 1'b1) : waddr;
-  wire            rbank_n  = rbank ^ done_rd;
-  wire [IB_W-1:0] sf_n     = issue ? (step_last ? {IB_W{1'b0}} : sf + 1'b1) : sf;
-  reg  [1:0]      full_n;
+  // full, rbank and sf without a step (full_w, rbank, sf) and with one (full_1, rbank_1, sf_1); a step
+  // that ends the vector finishes the read bank (never the bank the writer completes in this cycle)
+  reg  [1:0]      full_w, full_1;
   always @* begin
-    full_n = full;
-    if (done_wr) full_n[wbank] = 1'b1;
-    if (done_rd) full_n[rbank] = 1'b0;      // never the bank the writer completes in this cycle
+    full_w = full;
+    if (done_wr) full_w[wbank] = 1'b1;
+    full_1 = full_w;
+    if (step_vend) full_1[rbank] = 1'b0;
   end
+  wire            rbank_1  = rbank ^ step_vend;
+  wire [IB_W-1:0] sf_1     = step_last ? {IB_W{1'b0}} : sf + 1'b1;
+  wire [1:0]      full_n   = issue ? full_1 : full_w;
+  wire            rbank_n  = issue ? rbank_1 : rbank;
+  wire [IB_W-1:0] sf_n     = issue ? sf_1 : sf;
   wire            fold_in  = issue & step_last;
   wire [FD_W:0]   in_flight_n = (fold_in & ~out_fire) ? in_flight + 1'b1
                               : (~fold_in & out_fire) ? in_flight - 1'b1 : in_flight;
+
+  // The next values of the three conditions, once for a cycle without a step (_0) and once with one (_1);
+  // `issue` only picks between them at the end, so its net (the whole step state hangs on it) is not in
+  // series with the compare and the credit count (on the ECP5, issue -> sf_n -> waddr > sf -> word_ok was
+  // MVAU 0's critical path).
+  wire [FD_W:0]   infl_0   = out_fire ? in_flight - 1'b1 : in_flight;
+  wire [FD_W:0]   infl_1   = step_last ? (out_fire ? in_flight : in_flight + 1'b1) : infl_0;
+  wire            word_ok_0   = full_w[rbank] | ((wbank_n == rbank) & (waddr_n > sf));
+  wire            word_ok_1   = full_1[rbank_1] | ((wbank_n == rbank_1) & (waddr_n > sf_1));
+  wire            word_ok_n   = issue ? word_ok_1 : word_ok_0;
+  wire            credit_ok_n = issue ? (infl_1 != FIFO_D[FD_W:0]) : (infl_0 != FIFO_D[FD_W:0]);
+  wire            step_last_n = issue ? (sf_1 == SF_LAST[IB_W-1:0]) : step_last;
 
   always @(posedge ap_clk) begin
     if (!ap_rst_n) begin
@@ -179,20 +201,14 @@ module mvau #(
       nf          <= {NF_W{1'b0}};
       wa          <= {WA_W{1'b0}};
       in_flight   <= {(FD_W+1){1'b0}};
-      word_ok_q   <= 1'b0;
-      credit_ok_q <= 1'b1;
-      step_last_q <= (SF_LAST == 0);
     end else begin
-      in_rdy      <= ~full_n[wbank_n];
+      in_rdy      <= issue ? ~full_1[wbank_n] : ~full_w[wbank_n];
       wbank       <= wbank_n;
       waddr       <= waddr_n;
       full        <= full_n;
       rbank       <= rbank_n;
       sf          <= sf_n;
       in_flight   <= in_flight_n;
-      word_ok_q   <= full_n[rbank_n] | ((wbank_n == rbank_n) & (waddr_n > sf_n));
-      credit_ok_q <= (in_flight_n != FIFO_D[FD_W:0]);
-      step_last_q <= (sf_n == SF_LAST[IB_W-1:0]);
       if (issue) begin
         wa <= (wa == WA_LAST[WA_W-1:0]) ? {WA_W{1'b0}} : wa + 1'b1;
         if (step_vend)      nf <= {NF_W{1'b0}};
@@ -201,13 +217,28 @@ module mvau #(
     end
   end
 
-  // The same three registers again for every group of X_GROUP PEs: each copy's `issue` enables only its
-  // group's input and weight registers, so `issue` itself drives the step state alone (on MVAU 0, 32 PEs,
-  // the shared enable was a 4 ns net on the critical path). `keep`: Yosys merges equal flip-flops.
-  wire [NXC-1:0] issue_g;
+  // `keep` on these and on every copy below: Yosys merges equal flip-flops (it had made one group's copy the
+  // step state's `issue`, placed with that group).
+  (* keep *) always @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      word_ok_q   <= 1'b0;
+      credit_ok_q <= 1'b1;
+      step_last_q <= (SF_LAST == 0);
+    end else begin
+      word_ok_q   <= word_ok_n;
+      credit_ok_q <= credit_ok_n;
+      step_last_q <= step_last_n;
+    end
+  end
+
+  // The same three registers again for every group of X_GROUP PEs (g_issue[c]) and for the weight ROM's
+  // read address (index NXC, a block-RAM ROM only): each copy's `issue` enables only its group's input and weight registers, so
+  // `issue` itself drives the step state alone (on MVAU 0, 32 PEs, the shared enable was a 4 ns net on the
+  // critical path).
+  wire [NIC-1:0] issue_g;
   genvar c;
   generate
-    for (c = 0; c < NXC; c = c + 1) begin : g_issue
+    for (c = 0; c < NIC; c = c + 1) begin : g_issue
       reg word_ok_c, credit_ok_c, step_last_c;
       (* keep *) always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
@@ -215,9 +246,9 @@ module mvau #(
           credit_ok_c <= 1'b1;
           step_last_c <= (SF_LAST == 0);
         end else begin
-          word_ok_c   <= full_n[rbank_n] | ((wbank_n == rbank_n) & (waddr_n > sf_n));
-          credit_ok_c <= (in_flight_n != FIFO_D[FD_W:0]);
-          step_last_c <= (sf_n == SF_LAST[IB_W-1:0]);
+          word_ok_c   <= word_ok_n;
+          credit_ok_c <= credit_ok_n;
+          step_last_c <= step_last_n;
         end
       end
       assign issue_g[c] = word_ok_c & (~step_last_c | credit_ok_c);
@@ -238,7 +269,7 @@ module mvau #(
   // A shallow weight ROM (at most WLOGIC_DEPTH lines) is LUT logic: as block RAM its width, not its
   // depth, would decide how many it takes (one per 36 bits, mostly empty).
   generate
-    if (NF * SF <= WLOGIC_DEPTH) begin : g_wlogic
+    if (WBLOCK == 0) begin : g_wlogic
       (* rom_style = "logic" *) reg [PE*SIMD*W_BITS-1:0] wmem [0:NF*SF-1];
       initial $readmemh(WEIGHT_FILE, wmem);
       assign w_line = wmem[wa];
@@ -249,7 +280,7 @@ module mvau #(
       (* rom_style = "block" *) reg [PE*SIMD*W_BITS-1:0] wmem [0:NF*SF-1];
       initial $readmemh(WEIGHT_FILE, wmem);
       wire [WA_W-1:0] wa_step = (wa == WA_LAST[WA_W-1:0]) ? {WA_W{1'b0}} : wa + 1'b1;
-      wire [WA_W-1:0] wa_rd   = !ap_rst_n ? {WA_W{1'b0}} : (issue ? wa_step : wa);
+      wire [WA_W-1:0] wa_rd   = !ap_rst_n ? {WA_W{1'b0}} : (issue_g[NXC] ? wa_step : wa);
       reg [PE*SIMD*W_BITS-1:0] w_ram;   // block-RAM read register: wmem[wa]
       always @(posedge ap_clk) w_ram <= wmem[wa_rd];
       assign w_line = w_ram;
@@ -489,9 +520,12 @@ module mvau #(
   reg [FW-1:0]   fifo [0:FIFO_D-1];
   reg [FD_W-1:0] wptr, rptr;
   reg [FD_W:0]   fcount;
-  reg            ovalid;    // fcount != 0, as a register: the consumer's enables start at a flip-flop
+  reg            ovalid_m;  // == ovalid (fcount != 0): m_axis_tvalid, so the consumer's enables start at a flip-flop
 
   wire [FD_W:0] fcount_next = fcount + {{FD_W{1'b0}}, res_valid} - {{FD_W{1'b0}}, out_fire};
+  // fcount_next != 0 with the output handshake picked last (it comes from the consumer's ready): the count
+  // after a pop is not zero when a beat comes in or at least two were there
+  wire          ovalid_next = res_valid | (out_fire ? (fcount > {{FD_W{1'b0}}, 1'b1}) : ovalid);
 
   always @(posedge ap_clk) begin
     if (res_valid) fifo[wptr] <= {res_vend, res_data};
@@ -502,16 +536,18 @@ module mvau #(
       wptr   <= {FD_W{1'b0}};
       rptr   <= {FD_W{1'b0}};
       fcount <= {(FD_W+1){1'b0}};
-      ovalid <= 1'b0;
     end else begin
       if (res_valid) wptr <= wptr + 1'b1;
       if (out_fire) rptr <= rptr + 1'b1;
       fcount <= fcount_next;
-      ovalid <= (fcount_next != {(FD_W+1){1'b0}});
     end
   end
+  (* keep *) always @(posedge ap_clk) begin
+    ovalid   <= ap_rst_n & ovalid_next;
+    ovalid_m <= ap_rst_n & ovalid_next;
+  end
 
-  assign m_axis_tvalid                = ovalid;
+  assign m_axis_tvalid                = ovalid_m;
   assign {m_axis_tlast, m_axis_tdata} = fifo[rptr];
 endmodule
 

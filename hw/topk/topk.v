@@ -6,9 +6,10 @@
 //   IN0/IN two register stages for the input beat (IN0 takes the beat with its late tuser, IN the keys);
 //   LISTS  per lane, a systolic list of K cells: each cell holds its best key so far and compares it with
 //          the key passed on by the cell before it (IN for cell 0), keeps the larger and passes the smaller
-//          on, one cell per cycle. A query's last beat carries a flag down the list; each cell it reaches
-//          hands its key to the merge (cell 0: the lane's head; cell i: merge-list entry i-1) and restarts
-//          empty, so the next query follows right behind. No signal reaches more than one cell.
+//          on, one cell per cycle. A query's last beat carries a flag down the list; the cycle after the flag
+//          was in a cell, the cell hands its key (a register) to the merge (cell 0: the lane's head; cell i:
+//          merge-list entry i-1) and restarts with the key it is offered, so the next query follows right
+//          behind. No signal reaches more than one cell, and no compare reaches the merge.
 //   MERGE  WAVE_D cycles after the last beat went into cell 0, the merge starts (late enough that its first
 //          pop comes after the flag has left the last cell). A sorted array H holds the best remaining
 //          entry of each merge list: LANES steps build H, then each step emits H[0] and inserts the next
@@ -45,12 +46,12 @@ module topk #(
     localparam [CW-1:0] INIT_LAST = LANES[CW-1:0] - 1'b1;
     localparam [CW-1:0] OUT_LAST  = K[CW-1:0] - 1'b1;
     // Cycles from the last beat's cycle in cell 0 to the merge's first busy cycle. Its first pop (at the end
-    // of cycle start + STEP*LANES + STEP - 1) must come after the flag's write into the last merge-list entry
-    // (end of cycle K - 1), and its first read of a merge list (the build's first step) after entry 0's
-    // write (end of cycle 1).
+    // of cycle start + STEP*LANES + STEP - 1) must come after the last cell's hand-over into the last
+    // merge-list entry (end of cycle K), and its first read of a merge list (the build's first step) after
+    // entry 0's (end of cycle 2).
     localparam integer STEP   = (MERGE_SPLIT != 0) ? 2 : 1;
-    localparam integer WAVE_D = (K - STEP * LANES - STEP + 1 > 2) ? (K - STEP * LANES - STEP + 1) : 2;
-    localparam integer NF     = (WAVE_D > K) ? WAVE_D : K;     // stages of the last-beat flag
+    localparam integer WAVE_D = (K - STEP * LANES - STEP + 2 > 3) ? (K - STEP * LANES - STEP + 2) : 3;
+    localparam integer NF     = (WAVE_D > K + 1) ? WAVE_D : K + 1;   // stages of the last-beat flag
 
     genvar j, i;
 
@@ -83,8 +84,8 @@ module topk #(
     wire          step_out   = busy && phase_out && out_en && apply;
     wire          step_init  = busy && !phase_out && apply;
 
-    // The last-beat flag: wave[i] is set while the query's last beat is in cell i (wave[0]: in IN);
-    // stages past the last cell only count the cycles to the merge's start.
+    // The last-beat flag: wave[i] is set while the query's last beat is in cell i (wave[0]: in IN), so
+    // wave[i+1] marks cell i's hand-over; stages past that only count the cycles to the merge's start.
     reg  [NF-1:0] wave;
     wire          transfer = wave[WAVE_D-1];            // the merge starts at this edge
 
@@ -115,27 +116,28 @@ module topk #(
 
     // ------------------------------------------------------------------ LISTS
     // cell (j, i): s = its key; x = the key it compares this cycle (cell 0: IN's, cell i: what cell i - 1
-    // passed on). It keeps the larger; the smaller goes on to cell i + 1. With the flag, the larger goes to
-    // the merge instead and the cell restarts empty.
+    // passed on). It keeps the larger; the smaller goes on to cell i + 1. The cycle after the flag (wave[i+1])
+    // its key goes to the merge and the cell restarts empty: it keeps x and passes nothing on.
     /* verilator lint_off UNUSEDSIGNAL */
     wire [LANES*K*KW-1:0] pass_all;    // lane j, cell i at ((j*K)+i)*KW: the key it passes on (the last cell's goes nowhere)
     /* verilator lint_on UNUSEDSIGNAL */
-    wire [LANES*K*KW-1:0] hi;          // the larger of each cell's two keys
+    wire [LANES*K*KW-1:0] cell_key;    // each cell's key (s_q), lane j cell i at ((j*K)+i)*KW
     generate
         for (j = 0; j < LANES; j = j + 1) begin : g_lane
             for (i = 0; i < K; i = i + 1) begin : g_cell
                 wire [KW-1:0] x = (i == 0) ? in_key[j*KW +: KW] : pass_all[(j*K+i-1)*KW +: KW];
                 reg  [KW-1:0] s_q;
                 reg  [KW-1:0] pass_q;
-                wire          gt = x > s_q;
-                assign hi[(j*K+i)*KW +: KW]       = gt ? x : s_q;
+                wire          gt   = x > s_q;
+                wire          hand = wave[i+1];   // s_q goes to the merge at this edge
+                assign cell_key[(j*K+i)*KW +: KW] = s_q;
                 assign pass_all[(j*K+i)*KW +: KW] = pass_q;
                 always @(posedge ap_clk) begin
-                    if (!ap_rst_n || wave[i])
+                    if (!ap_rst_n)
                         s_q <= {KW{1'b0}};
                     else
-                        s_q <= hi[(j*K+i)*KW +: KW];
-                    if (!ap_rst_n)
+                        s_q <= (gt || hand) ? x : s_q;
+                    if (!ap_rst_n || hand)
                         pass_q <= {KW{1'b0}};
                     else
                         pass_q <= gt ? s_q : x;
@@ -152,7 +154,7 @@ module topk #(
     end
 
     // ------------------------------------------------------------------ MERGE
-    // As the flag passes, lane j's cell 0 hands its key to init_chain[j] and cell i to merge-list entry i-1.
+    // After the flag, lane j's cell 0 hands its key to init_chain[j] and cell i to merge-list entry i-1.
     reg  [LANES*K*KW-1:0] mlist;       // merge lists, lane j entry r at ((j*K)+r)*KW (entry K-1 always empty)
     reg  [LANES*KW-1:0]   init_chain;  // heads, inserted into H one per cycle while building it
     reg  [LANES*KW-1:0]   h_key;       // H: sorted, one entry per merge list (or empty)
@@ -302,9 +304,10 @@ module topk #(
     always @(posedge ap_clk) begin
         for (q = 0; q < LANES; q = q + 1) begin
             for (r = 0; r < K; r = r + 1) begin
-                if (r + 1 < K && wave[(r + 1) % K])     // (the modulo keeps the index in range when r + 1 == K)
-                    mlist[(q*K+r)*KW +: KW] <= hi[(q*K+(r+1)%K)*KW +: KW];
-                else if (r + 1 == K && wave[K-1])
+                // cell r + 1's hand-over (the modulos keep the indices in range when r + 1 == K)
+                if (r + 1 < K && wave[(r + 2) % NF])
+                    mlist[(q*K+r)*KW +: KW] <= cell_key[(q*K+(r+1)%K)*KW +: KW];
+                else if (r + 1 == K && wave[K])
                     mlist[(q*K+r)*KW +: KW] <= {KW{1'b0}};
                 else if (pop_en[q*K+r])             // pop the merge list c came from
                     mlist[(q*K+r)*KW +: KW] <= (r + 1 < K) ? mlist[(q*K+r+1)*KW +: KW] : {KW{1'b0}};
@@ -324,9 +327,9 @@ module topk #(
             h_src <= h_src_new;
             nxt   <= nxt_new;
         end
-        if (wave[0]) begin                          // the heads, as the flag passes cell 0
+        if (wave[1]) begin                          // the heads: cell 0's hand-over
             for (hq = 0; hq < LANES; hq = hq + 1)
-                init_chain[hq*KW +: KW] <= hi[(hq*K)*KW +: KW];
+                init_chain[hq*KW +: KW] <= cell_key[(hq*K)*KW +: KW];
         end else if (step_init) begin               // next head to insert
             for (hq = 0; hq + 1 < LANES; hq = hq + 1)
                 init_chain[hq*KW +: KW] <= init_chain[(hq+1)*KW +: KW];

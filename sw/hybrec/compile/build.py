@@ -181,7 +181,7 @@ def cycle_model(rtl: dict[str, Any], history: int) -> dict[str, Any]:
     mlp_rest = sum((y["nf"] - 1) * y["sf"] + y["sf"] + y["pipeline_depth"] for y in layers[1:])
     mlp_ideal = sum(y["mw"] * y["mh"] for y in layers)
     step = 2 if rtl["merge_split"] else 1
-    wave_d = max(2, k - step * lanes - step + 1)   # topk.v's WAVE_D: the lists' hand-over before the merge
+    wave_d = max(3, k - step * lanes - step + 2)   # topk.v's WAVE_D: the lists' hand-over before the merge
     return {"history": ids, "input_beats": beats, "aggregation": agg, "mlp_layer0": mlp_first, "mlp_rest": mlp_rest,
             "scorer_rows": n_rows, "topk_merge": step * (lanes + k) + wave_d + 1,
             "ideal_macs": {"aggregation_adds": ids * f, "mlp": mlp_ideal, "scores": rtl["n_items"] * rtl["out_dim"]},
