@@ -316,7 +316,7 @@ module mvau #(
   // mvau_dot takes DOT_LAT cycles (pipelined, no enable); the step's control bits wait beside it.
   wire [PE*ACC_BITS-1:0] dot;
   reg  [PE*ACC_BITS-1:0] s2_dot;
-  reg                    s2_valid, s2_first, s2_last, s2_vend;
+  reg                    s2_valid, s2_last, s2_vend;   // (s2_first: a copy per PE group, below)
   reg  [NF_W-1:0]        s2_nf;
 
   genvar p, j;
@@ -362,16 +362,24 @@ module mvau #(
 
   always @(posedge ap_clk) begin
     s2_dot <= dot;
-    {s2_valid, s2_first, s2_last, s2_vend, s2_nf} <= {ap_rst_n & dot_ctl[CTL_W-1], dot_ctl[CTL_W-2:0]};
+    {s2_valid, s2_last, s2_vend, s2_nf} <= {ap_rst_n & dot_ctl[CTL_W-1], dot_ctl[CTL_W-3:0]};
   end
 
   // ---------------------------------------------------------------- stage 3: accumulate
   reg  [PE*ACC_BITS-1:0] acc;
   wire [PE*ACC_BITS-1:0] acc_sum;     // the accumulator after this step; final when s2_last
+  // s2_first again per group of X_GROUP PEs (`keep`): one register into every PE's accumulator select was a
+  // 6.3 ns net on the ECP5 (MVAU 0, 32 PEs)
+  wire [NXC-1:0] s2_first_g;
   generate
+    for (c = 0; c < NXC; c = c + 1) begin : g_first
+      reg q;
+      (* keep *) always @(posedge ap_clk) q <= dot_ctl[CTL_W-2];
+      assign s2_first_g[c] = q;
+    end
     for (p = 0; p < PE; p = p + 1) begin : g_acc
       assign acc_sum[p*ACC_BITS +: ACC_BITS] =
-          (s2_first ? {ACC_BITS{1'b0}} : acc[p*ACC_BITS +: ACC_BITS]) + s2_dot[p*ACC_BITS +: ACC_BITS];
+          (s2_first_g[p / X_GROUP] ? {ACC_BITS{1'b0}} : acc[p*ACC_BITS +: ACC_BITS]) + s2_dot[p*ACC_BITS +: ACC_BITS];
     end
   endgenerate
 
