@@ -181,9 +181,6 @@ module topk #(
     wire [KW-1:0] c       = phase_out ? nxt : init_chain[KW-1:0];
     wire          c_valid = c[KW-1];
 
-    // phase_out's next value (as its always block below computes it)
-    wire phase_n = ap_rst_n && !transfer && (step_init ? (cnt == INIT_LAST) : phase_out);
-
     // c against every H entry; emitting removes H[0], so the output phase inserts into H[1..] + empty
     wire [LANES-1:0]    gt_h;
     reg  [LANES-1:0]    gt_q;
@@ -193,12 +190,7 @@ module topk #(
     wire [LANES*SW-1:0] base_src;
     generate
         for (i = 0; i < LANES; i = i + 1) begin : g_cmp
-            // each compare has its own copy of phase_out and so of the candidate's mux (`keep`): one
-            // phase_out through one mux into every compare was a 3.6 + 4.4 ns path on the ECP5
-            reg ph;                                 // == phase_out
-            (* keep *) always @(posedge ap_clk) ph <= phase_n;
-            wire [KW-1:0] c_i = ph ? nxt : init_chain[KW-1:0];
-            assign gt_h[i] = (c_i > h_key[i*KW +: KW]);
+            assign gt_h[i] = (c > h_key[i*KW +: KW]);
             if (i + 1 < LANES) begin : g_inner
                 assign g[i]                    = phase_out ? gt[i+1] : gt[i];
                 assign base_key[i*KW +: KW]    = phase_out ? h_key[(i+1)*KW +: KW] : h_key[i*KW +: KW];
@@ -292,9 +284,10 @@ module topk #(
     wire [LANES*K-1:0] pop_en;
     generate
         if (MERGE_SPLIT != 0) begin : g_pop_reg
+            wire phase_next = ap_rst_n && !transfer && (step_init ? (cnt == INIT_LAST) : phase_out);
             wire skid_next  = ap_rst_n && (skid_valid ? !m_axis_tready : (out_valid && !m_axis_tready && step_out));
             wire half_next  = ap_rst_n && busy && !transfer && !step;
-            wire out_next   = busy_next && phase_n && !skid_next && half_next;   // step_out in the next cycle
+            wire out_next   = busy_next && phase_next && !skid_next && half_next;   // step_out in the next cycle
             for (j = 0; j < LANES * K; j = j + 1) begin : g_pop
                 reg q;
                 (* keep *) always @(posedge ap_clk) q <= out_next && sel_hot[j / K];
