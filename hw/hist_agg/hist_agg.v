@@ -12,7 +12,7 @@
 // copy of the id registers: one address register driving all of the ROM's ~90 block RAMs was an 8 ns net.
 //
 // Pipeline (see README.md): IN the beat registered (+ the address copies), S0 count ids + ROM reads, S1
-// ROM outputs, S2 rows registered + accumulate, SNAP snapshot of the packet's sums, MUL NORM_PAR products
+// ROM outputs, SO the ROM outputs copied (the block RAMs' output registers), S2 rows registered + accumulate, SNAP snapshot of the packet's sums, MUL NORM_PAR products
 // per cycle (the DSPs' output registers), FAR the products copied into the fabric, OUT round/saturate
 // into the output register.
 `default_nettype none
@@ -63,7 +63,7 @@ module hist_agg #(
     localparam [CH_BITS-1:0]  LAST_CH  = NCH[CH_BITS-1:0] - 1'b1;
 
     // ------------------------------------------------------------------ ROMs (the feature ROM: see S0)
-    // Block RAM read at the S1 -> S2 edge (at p1's final count: its output register is S2's count) and copied
+    // Block RAM read at the SO -> S2 edge (at SO's final count: its read register is S2's count) and copied
     // into the snapshot: the RAM's slow clock-to-output ends at a flip-flop, never at a multiplier, and no
     // LUT ROM hangs off the count register (as logic its 257 lines were 5 LUT levels behind a 6 ns fan-out).
     (* rom_style = "block" *) reg [RECIP_BITS-1:0] recip_rom [0:LMAX];
@@ -86,12 +86,13 @@ module hist_agg #(
     reg                f_trunc;
     reg                f_bad;
 
-    // S1 (ROM outputs) and S2 (ROM data registered in the fabric) registers
-    reg                    p1_v,     p2_v;
-    reg                    p1_last,  p2_last;
-    reg [CNT_BITS-1:0]     p1_n;                 // final count (valid with p1_last; S2 holds its reciprocal)
-    reg [2:0]              p1_flags, p2_flags;   // final flags (valid with *_last)
+    // S1 (ROM outputs), SO (their copies) and S2 (the rows) registers
+    reg                    p1_v,     po_v,     p2_v;
+    reg                    p1_last,  po_last,  p2_last;
+    reg [CNT_BITS-1:0]     p1_n,     po_n;       // final count (valid with *_last; S2 holds its reciprocal)
+    reg [2:0]              p1_flags, po_flags, p2_flags;   // final flags (valid with *_last)
     reg [IPB*ROW_BITS-1:0] rom_q;                // block-RAM read registers, one per slot
+    reg [IPB*ROW_BITS-1:0] rom_o;                // their plain copies: the block RAMs' output registers
     reg [IPB*ROW_BITS-1:0] row_q;                // the rows, or zeros for ignored ids
 
     reg                snap_full;
@@ -179,11 +180,13 @@ module hist_agg #(
     end
 
     // ROM reads (one registered port per slot and group). Every slot reads at its id's low bits, used or
-    // not: an ignored id (absent, past LMAX or out of range) is zeroed in S2 (use_g), so no decision of S0
+    // not: an ignored id (absent, past LMAX or out of range) is zeroed in S2 (use_o), so no decision of S0
     // lies on the block RAM's address path. Each group has its own copies (`keep`: Yosys would merge equal
-    // flip-flops back into one) of the address, of the stall register (the block RAMs' clock enables: one
-    // stall register into all of them was a 10.8 ns net) and of the slots' "used" bits; the extra S2 register keeps the
-    // block RAM's slow clock-to-output off the accumulator adders.
+    // flip-flops back into one) of the address, of the advance register (the block RAMs' clock enables: one
+    // stall register into all of them was a 10.8 ns net) and of the slots' "used" bits. The read register
+    // is copied as it is, on the read's own enable (rom_o): on the ECP5 that copy is the block RAM's output
+    // register (ecp5_bram.py), whose clock-to-output is 0.9 ns against the read register's 5.6; the
+    // zeroing and the accumulator adders come after it.
     genvar j, g;
     generate
         for (g = 0; g < ROM_GROUPS; g = g + 1) begin : g_rom
@@ -192,16 +195,19 @@ module hist_agg #(
             localparam [15:0] GNUM = {G10, G1};
             reg [GROUP_BITS-1:0] feat_rom [0:N_ITEMS-1];
             initial $readmemh({FEAT_PREFIX, "_", GNUM, ".hex"}, feat_rom);
-            reg           stall_g;               // == stall_q
+            reg           adv_g;                 // == adv (not inverted: the read and its copy share it)
             reg [IPB-1:0] use_g;                 // S1: the slots whose ids are used
+            reg [IPB-1:0] use_o;                 // SO
             (* keep *) always @(posedge ap_clk) begin
-                stall_g <= stall_d;
-                if (!ap_rst_n)
+                adv_g <= !stall_d;
+                if (!ap_rst_n) begin
                     use_g <= {IPB{1'b0}};
-                else if (adv)
+                    use_o <= {IPB{1'b0}};
+                end else if (adv) begin
                     use_g <= in_fire ? in_use : {IPB{1'b0}};
+                    use_o <= use_g;
+                end
             end
-            wire adv_g = !stall_g;
             for (j = 0; j < IPB; j = j + 1) begin : g_read
                 localparam integer BASE = j * ROW_BITS + g * GROUP_BITS;
                 reg [AW-1:0] addr;
@@ -211,7 +217,8 @@ module hist_agg #(
                 always @(posedge ap_clk) begin
                     if (adv_g) begin
                         rom_q[BASE +: GROUP_BITS] <= feat_rom[addr];
-                        row_q[BASE +: GROUP_BITS] <= use_g[j] ? rom_q[BASE +: GROUP_BITS] : {GROUP_BITS{1'b0}};
+                        rom_o[BASE +: GROUP_BITS] <= rom_q[BASE +: GROUP_BITS];
+                        row_q[BASE +: GROUP_BITS] <= use_o[j] ? rom_o[BASE +: GROUP_BITS] : {GROUP_BITS{1'b0}};
                     end
                 end
             end
@@ -224,6 +231,10 @@ module hist_agg #(
             p1_last  <= 1'b0;
             p1_n     <= {CNT_BITS{1'b0}};
             p1_flags <= 3'b000;
+            po_v     <= 1'b0;
+            po_last  <= 1'b0;
+            po_n     <= {CNT_BITS{1'b0}};
+            po_flags <= 3'b000;
             p2_v     <= 1'b0;
             p2_last  <= 1'b0;
             p2_flags <= 3'b000;
@@ -232,9 +243,13 @@ module hist_agg #(
             p1_last  <= in_last;
             p1_n     <= n_next;
             p1_flags <= {bad_next, trunc_next, (n_next == {CNT_BITS{1'b0}})};
-            p2_v     <= p1_v;
-            p2_last  <= p1_last;
-            p2_flags <= p1_flags;
+            po_v     <= p1_v;
+            po_last  <= p1_last;
+            po_n     <= p1_n;
+            po_flags <= p1_flags;
+            p2_v     <= po_v;
+            p2_last  <= po_last;
+            p2_flags <= po_flags;
         end
     end
 
@@ -319,8 +334,8 @@ module hist_agg #(
     end
 
     // the next values of p2_v, p2_last and snap_full (as their always blocks compute them)
-    wire p2_v_next      = ap_rst_n && (adv ? p1_v : p2_v);
-    wire p2_last_next   = ap_rst_n && (adv ? p1_last : p2_last);
+    wire p2_v_next      = ap_rst_n && (adv ? po_v : p2_v);
+    wire p2_last_next   = ap_rst_n && (adv ? po_last : p2_last);
     wire snap_full_next = ap_rst_n && (snap_load || (take ? !take_last : snap_full));
     assign stall_d   = p2_v_next && p2_last_next && snap_full_next;
     assign acc_en_d  = !stall_d && p2_v_next;
@@ -364,7 +379,7 @@ module hist_agg #(
     endgenerate
 
     always @(posedge ap_clk) begin
-        if (!stall_r) recip_q <= recip_rom[p1_n];
+        if (!stall_r) recip_q <= recip_rom[po_n];
     end
 
     always @(posedge ap_clk) begin

@@ -112,10 +112,10 @@ async def throughput_back_to_back(dut) -> None:
         await bench.check(history)
     cycles = cycles_since(start)
     ids = sum(len(h) for h in histories)
-    # one beat (IPB ids) per cycle, then the documented latency (NCH + 5) and 2 cycles of testbench
+    # one beat (IPB ids) per cycle, then the documented latency (NCH + 6) and 2 cycles of testbench
     # start/finish
     beats = sum(-(-len(h) // IPB) for h in histories)
-    bound = beats + NCH + 5 + 2
+    bound = beats + NCH + 6 + 2
     assert cycles <= bound, f"{ids} ids in {beats} beats took {cycles} cycles (bound {bound})"
     dut._log.info("%d ids in %d packets: %d cycles (bound %d)", ids, len(histories), cycles, bound)
 

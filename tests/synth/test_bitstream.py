@@ -57,6 +57,18 @@ def test_pll_dividers_hit_the_frequency(mhz: float) -> None:
     assert pll.clkop_cphase == pll.clkop_div - 1
 
 
+def test_the_flow_key_hashes_code_not_comments(tmp_path: Path) -> None:
+    source = Path(ecp5.__file__).read_text()
+    reworded = source.replace('"""The open ECP5 flow:', '"""The open-source ECP5 flow:', 1).replace(
+        "# one nextpnr per seed", "# one nextpnr run per seed", 1)
+    changed = source.replace("DEFAULT_SEEDS", "DEFAULT_SEEDS ", 1).replace("(1, 2)", "(1, 3)", 1)
+    assert reworded != source and changed != source
+    for name, text in (("same.py", reworded), ("other.py", changed)):
+        (tmp_path / name).write_text(text)
+    assert ecp5.code_sha256(tmp_path / "same.py") == ecp5.code_sha256(Path(ecp5.__file__))
+    assert ecp5.code_sha256(tmp_path / "other.py") != ecp5.code_sha256(Path(ecp5.__file__))
+
+
 def test_pll_refuses_what_it_cannot_make() -> None:
     with pytest.raises(ecp5.PllError, match="900 MHz"):
         ecp5.pll_dividers(900.0)
@@ -75,10 +87,14 @@ def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) 
     use = result["utilisation"]
     assert 100 < use["LUT4"]["used"] < use["LUT4"]["capacity"] == 83640
     assert use["FF"]["used"] > 50 and use["EHXPLLL"]["used"] == 1
-    assert set(result["seconds"]) == {"yosys", "dsp_registers", "nextpnr", "ecppack"}
+    assert set(result["seconds"]) == {"yosys", "register_passes", "nextpnr", "ecppack"}
     # the tiny kernel's multipliers (the aggregation's normaliser) write into the DSPs' output registers
     dsp = result["dsp_registers"]
     assert dsp["mult18x18d"] > 0 and dsp["output_ports_registered"] == dsp["mult18x18d"]
+    # and copies of block-RAM reads move into the block RAMs' output registers
+    bram = result["bram_registers"]
+    assert bram["dp16kd"] == use["DP16KD"]["used"] and bram["read_ports_registered"] > 0
+    assert bram["flipflops_removed"] >= bram["read_ports_registered"]
     # the SDF analysis agrees with nextpnr's own Fmax (it times the same graph) and finds nothing failing
     ends = result["failing_endpoints"]
     assert ends["endpoints"] > 1000 and ends["failing"] == 0 and ends["by_block"] == []

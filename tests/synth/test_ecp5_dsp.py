@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cell_models import cells_of, mult_model, synth_and_pass
 
 from hybrec.bitstream.ecp5_dsp import absorb_dsp_registers
-from hybrec.bitstream.yosys import ToolMissing, yosys_command
 
 pytestmark = [pytest.mark.synth]
 
@@ -35,41 +36,6 @@ module dut (input wire clk, input wire rst, input wire en,
     end
 endmodule
 """
-
-# Behaviour of the MULT18X18D features the pass uses (Yosys ships the cell as a black box only): A/B and P
-# registers on CLK0 with a selectable enable, synchronous reset, SIGNEDA/SIGNEDB.
-MULT_MODEL = r"""
-module MULT18X18D #(
-    parameter REG_INPUTA_CLK = "NONE", parameter REG_INPUTA_CE = "CE0", parameter REG_INPUTA_RST = "RST0",
-    parameter REG_INPUTB_CLK = "NONE", parameter REG_INPUTB_CE = "CE0", parameter REG_INPUTB_RST = "RST0",
-    parameter REG_OUTPUT_CLK = "NONE", parameter REG_OUTPUT_CE = "CE0", parameter REG_OUTPUT_RST = "RST0"
-) (
-    {ports}
-);
-    wire [17:0] A = {{{a_bits}}};
-    wire [17:0] B = {{{b_bits}}};
-    wire [3:0] CE = {{CE3, CE2, CE1, CE0}};
-    wire [3:0] RST = {{RST3, RST2, RST1, RST0}};
-    function integer idx; input [8*4-1:0] name; begin idx = name[7:0] - 8'd48; end endfunction
-    reg [17:0] ar, br;
-    reg [35:0] pr;
-    always @(posedge CLK0) begin
-        if (RST[idx(REG_INPUTA_RST)]) ar <= 18'd0; else if (CE[idx(REG_INPUTA_CE)]) ar <= A;
-        if (RST[idx(REG_INPUTB_RST)]) br <= 18'd0; else if (CE[idx(REG_INPUTB_CE)]) br <= B;
-    end
-    wire [17:0] ai = (REG_INPUTA_CLK == "NONE") ? A : ar;
-    wire [17:0] bi = (REG_INPUTB_CLK == "NONE") ? B : br;
-    wire signed [18:0] ax = {{SIGNEDA & ai[17], ai}};
-    wire signed [18:0] bx = {{SIGNEDB & bi[17], bi}};
-    wire signed [37:0] prod = ax * bx;
-    always @(posedge CLK0) begin
-        if (RST[idx(REG_OUTPUT_RST)]) pr <= 36'd0; else if (CE[idx(REG_OUTPUT_CE)]) pr <= prod[35:0];
-    end
-    wire [35:0] P = (REG_OUTPUT_CLK == "NONE") ? prod[35:0] : pr;
-    assign {{{p_bits}}} = P;
-endmodule
-"""
-
 
 # gold (the RTL) and gate (the rewritten netlist) on the same random inputs; an output is compared once the
 # RTL's value is defined (its registers start unknown; the netlist's start at 0)
@@ -101,41 +67,12 @@ endmodule
 """
 
 
-def mult_model() -> str:
-    names = ([f"{k}{i}" for k in "ABC" for i in range(18)] + ["SIGNEDA", "SIGNEDB", "SOURCEA", "SOURCEB"]
-             + [f"{k}{i}" for k in ("CLK", "CE", "RST") for i in range(4)])
-    ports = ", ".join([f"input wire {n}" for n in names] + [f"output wire P{i}" for i in range(36)])
-    return MULT_MODEL.format(ports=ports, a_bits=", ".join(f"A{i}" for i in reversed(range(18))),
-                             b_bits=", ".join(f"B{i}" for i in reversed(range(18))),
-                             p_bits=", ".join(f"P{i}" for i in reversed(range(36))))
-
-
-def yosys(script: str, cwd: Path) -> str:
-    try:
-        cmd = yosys_command()
-    except ToolMissing as err:
-        pytest.skip(str(err))
-    (cwd / "run.ys").write_text(script)
-    proc = subprocess.run([*cmd, "-q", "-l", "run.log", "run.ys"], cwd=cwd, capture_output=True, text=True)
-    log = (cwd / "run.log").read_text() if (cwd / "run.log").is_file() else ""
-    assert proc.returncode == 0, log[-3000:] + proc.stderr[-2000:]
-    return log
-
-
 @pytest.fixture(scope="module")
-def netlists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
+def netlists(tmp_path_factory: pytest.TempPathFactory, yosys: Callable[[str, Path], str]) -> tuple[Path, dict, dict]:
     work = tmp_path_factory.mktemp("dsp")
     (work / "dut.v").write_text(DUT)
-    yosys("read_verilog dut.v\nsynth_ecp5 -top dut -json synth.json\n", work)
-    before = json.loads((work / "synth.json").read_text())
-    after = json.loads((work / "synth.json").read_text())
-    stats = absorb_dsp_registers(after)
-    (work / "dsp.json").write_text(json.dumps(after))
-    return work, before, {"netlist": after, "stats": stats.as_dict()}
-
-
-def cells_of(netlist: dict, kind: str) -> list[dict]:
-    return [c for c in netlist["modules"]["dut"]["cells"].values() if c["type"] == kind]
+    before, after, stats = synth_and_pass(yosys, work, absorb_dsp_registers)
+    return work, before, {"netlist": after, "stats": stats}
 
 
 def test_the_pass_moves_what_it_can_and_nothing_else(netlists: tuple[Path, dict, dict]) -> None:
@@ -156,7 +93,8 @@ def test_the_pass_moves_what_it_can_and_nothing_else(netlists: tuple[Path, dict,
     assert len(cells_of(after["netlist"], "LUT4")) == len(cells_of(before, "LUT4")) + 1   # the inverter
 
 
-def test_the_rewritten_netlist_equals_the_rtl_cycle_by_cycle(netlists: tuple[Path, dict, dict]) -> None:
+def test_the_rewritten_netlist_equals_the_rtl_cycle_by_cycle(netlists: tuple[Path, dict, dict],
+                                                            yosys: Callable[[str, Path], str]) -> None:
     """The RTL and the pass's netlist side by side under Icarus Verilog, 4,000 cycles of random inputs: every
     output equal on every cycle (once the RTL's registers hold defined values). The ECP5 cells are Yosys'
     own simulation models, the MULT18X18D the model above."""

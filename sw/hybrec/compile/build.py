@@ -176,7 +176,7 @@ def cycle_model(rtl: dict[str, Any], history: int) -> dict[str, Any]:
     n_rows = -(-rtl["n_items"] // lanes)
     ids = min(history, rtl["lmax"])
     beats = -(-history // rtl["ids_per_beat"])
-    agg = beats + f // norm_par + 5
+    agg = beats + f // norm_par + 6
     mlp_first = layers[0]["sf"] * layers[0]["nf"] + layers[0]["pipeline_depth"]
     mlp_rest = sum((y["nf"] - 1) * y["sf"] + y["sf"] + y["pipeline_depth"] for y in layers[1:])
     mlp_ideal = sum(y["mw"] * y["mh"] for y in layers)
