@@ -115,9 +115,10 @@ module scorer #(
     reg [D*UBITS-1:0] user_o;    // the user vector that belongs to rom_o
     reg [D*UBITS-1:0] user_row;  // ... and to row_q
 
-    // rom_o is a copy of the read registers and nothing else, so ecp5_bram.py moves it into the block RAMs
-    // (their output register: 0.9 ns clock-to-output against the read register's 5.6); row_q stays in the
-    // fabric between the block-RAM rows and the multipliers.
+    // Two plain registers between the block-RAM rows and the multipliers. On the ECP5, ecp5_dsp.py moves
+    // row_q into the multipliers' input registers (it is fed by a flip-flop), and rom_o then stays in the
+    // fabric as the half-way register: ecp5_bram.py leaves a flip-flop that feeds a multiplier (inside the
+    // block RAM, the whole way would be one net in front of the multiplier).
     always @(posedge ap_clk) begin
         if (s_fire) user_q <= s_axis_tdata;
         rom_o    <= rom_q;

@@ -285,7 +285,8 @@ KEY_FOLDERS = ("rtl/", "vectors/")   # the build files the flow reads (kernel so
 
 def code_sha256(path: Path) -> str:
     """sha256 of a Python module's syntax tree without docstrings (comments are not in the tree): what the
-    code does, not how it is explained."""
+    code does, not how it is explained. The tree's text is Python's own (ast.dump), so another Python version
+    may give another hash, like another tool version does."""
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
