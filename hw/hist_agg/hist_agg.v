@@ -12,9 +12,9 @@
 // copy of the id registers: one address register driving all of the ROM's ~90 block RAMs was an 8 ns net.
 //
 // Pipeline (see README.md): IN the beat registered (+ the address copies), S0 count ids + ROM reads, S1
-// ROM outputs, SO the ROM outputs copied (the block RAMs' output registers), S2 rows registered + accumulate, SNAP snapshot of the packet's sums, MUL NORM_PAR products
-// per cycle (the DSPs' output registers), FAR the products copied into the fabric, OUT round/saturate
-// into the output register.
+// ROM outputs, SO the ROM outputs copied (the block RAMs' output registers), S2 rows registered +
+// accumulate, SNAP snapshot of the packet's sums, MUL NORM_PAR products per cycle (the DSPs' output
+// registers), FAR the products copied into the fabric, OUT round/saturate into the output register.
 `default_nettype none
 
 module hist_agg #(

@@ -15,8 +15,8 @@
 // a ping-pong buffer of 2*SF words: the first neuron fold consumes words as soon as they arrive, the
 // other folds reuse them, and the next vector fills the other bank meanwhile.
 //
-// Pipeline (edges after the issue of a step): 1 buffer/ROM read, 2 dot product (mvau_dot: DOT_LAT
-// more edges when DOT_ADDS > 0), 3 add
+// Pipeline (edges after the issue of a step): 1 buffer/ROM read (+2 when the buffer is block RAM: IB_EXTRA),
+// 2 dot product (mvau_dot: DOT_LAT more edges when DOT_ADDS > 0), 3 add
 // into the accumulator, then OUT_BITS binary-search stages, one compare per PE each (none when
 // NO_ACT), then an output FIFO. Issue of a neuron fold's last step waits for a FIFO credit, so the
 // pipeline itself never stalls.
@@ -49,6 +49,7 @@ module mvau #(
     parameter integer WLOGIC_DEPTH = 64, // weight ROMs of at most this many lines: LUT logic, not block RAM
     parameter integer DOT_ADDS    = 2,   // adder levels per pipeline stage of the dot products (0: one cycle)
     parameter integer X_GROUP     = 8,   // PEs per copy of the input register and of the step enable
+    parameter integer IB_LUT_WORDS = 32, // input buffers of at most this many words (both banks): LUT RAM
     parameter         WEIGHT_FILE = "mvau_weights.hex",
     parameter         THRESH_FILE = "mvau_thresh_s"
     /* verilator lint_on UNUSEDPARAM */
@@ -87,7 +88,9 @@ module mvau #(
   localparam integer NF_W    = (NF > 1) ? $clog2(NF) : 1;
   localparam integer WA_W    = (NF * SF > 1) ? $clog2(NF * SF) : 1;
   localparam integer DOT_LAT = dot_latency(SIMD, DOT_ADDS);   // extra cycles of the pipelined dot products
-  localparam integer LATENCY = 3 + DOT_LAT + STAGES;          // issue edge to FIFO write edge
+  localparam integer IB_WORDS = 2 << SFW;                      // the input buffer's two banks
+  localparam integer IB_EXTRA = (IB_WORDS > IB_LUT_WORDS) ? 2 : 0;  // block RAM: read, copy, group copies
+  localparam integer LATENCY = 3 + IB_EXTRA + DOT_LAT + STAGES;  // issue edge to FIFO write edge
   localparam integer FIFO_D  = 1 << $clog2(LATENCY + 3);       // enough credits for one step a cycle
   localparam integer FD_W    = $clog2(FIFO_D);
   localparam integer FW      = PE * OUT_W + 1;                // FIFO word: {tlast, tdata}
@@ -118,7 +121,7 @@ module mvau #(
 
   // ---------------------------------------------------------------- input ping-pong buffer
   // Bank b's word i at {b, i}: the bank offset is a power of two, so neither address needs an adder.
-  reg  [SIMD*IN_BITS-1:0] ibuf [0:(2 << SFW)-1];
+  // (The memory itself is declared with its reads, in stage 1.)
   reg                     in_rdy;     // s_axis_tready: low during reset and the cycle after it, else ~full[wbank]
   reg                     wbank;      // bank being written
   reg  [IB_W-1:0]         waddr;      // next word to write in wbank
@@ -131,11 +134,6 @@ module mvau #(
   // s_axis_tready start at a flip-flop (the serializer's 768-bit word shifts on it).
   assign s_axis_tready = in_rdy;
 
-  // Written whenever ready, valid or not: word waddr of the write bank is read by nothing until waddr
-  // passes it, and a beat that does arrive overwrites it; s_axis_tvalid then reaches no write enable.
-  always @(posedge ap_clk) begin
-    if (s_axis_tready) ibuf[ib_waddr] <= s_axis_tdata;
-  end
 
   // ---------------------------------------------------------------- step issue
   // `issue` decides the step state; the three conditions it is made of are registers of their own,
@@ -145,6 +143,8 @@ module mvau #(
   //   step_last_q == (sf == SF_LAST)
   reg             rbank;              // bank compute reads
   reg  [IB_W-1:0] sf;                 // SIMD fold of the next step
+  reg  [IB_W-1:0] sf_inc;             // == sf + 1 (IB_W holds SF)
+  localparam [IB_W-1:0] IB_ONE = 1;
   reg  [NF_W-1:0] nf;                 // neuron fold of the next step
   reg  [WA_W-1:0] wa;                 // weight ROM address of the next step (nf*SF + sf)
   reg  [FD_W:0]   in_flight;          // neuron folds issued whose output beat has not left the FIFO
@@ -184,8 +184,18 @@ module mvau #(
   // MVAU 0's critical path).
   wire [FD_W:0]   infl_0   = out_fire ? in_flight - 1'b1 : in_flight;
   wire [FD_W:0]   infl_1   = step_last ? (out_fire ? in_flight : in_flight + 1'b1) : infl_0;
-  wire            word_ok_0   = full_w[rbank] | ((wbank_n == rbank) & (waddr_n > sf));
-  wire            word_ok_1   = full_1[rbank_1] | ((wbank_n == rbank_1) & (waddr_n > sf_1));
+  // waddr_n > sf and waddr_n > sf_1 from compares of registers only (waddr_n is waddr, waddr + 1 or 0; sf_1
+  // is sf + 1 or 0), so the producer's late s_axis_tvalid (in in_fire) comes after the compares, not before
+  // (on the ECP5 it ran through the waddr_n mux into the compare's carry chain: MVAU 0's issue, -0.9 ns).
+  wire            w_gt_sf   = waddr > sf;
+  wire            w_ge_sf   = waddr >= sf;
+  wire            w_gt_sf1  = waddr > sf_inc;
+  wire            w_nz      = waddr != {IB_W{1'b0}};
+  wire            wn_gt_sf  = in_fire ? (~in_vend & w_ge_sf) : w_gt_sf;                 // waddr_n > sf
+  wire            wn_gt_sf1 = step_last ? (in_fire ? ~in_vend : w_nz)                    // waddr_n > sf_1
+                                        : (in_fire ? (~in_vend & w_gt_sf) : w_gt_sf1);
+  wire            word_ok_0   = full_w[rbank] | ((wbank_n == rbank) & wn_gt_sf);
+  wire            word_ok_1   = full_1[rbank_1] | ((wbank_n == rbank_1) & wn_gt_sf1);
   wire            word_ok_n   = issue ? word_ok_1 : word_ok_0;
   wire            credit_ok_n = issue ? (infl_1 != FIFO_D[FD_W:0]) : (infl_0 != FIFO_D[FD_W:0]);
   wire            step_last_n = issue ? (sf_1 == SF_LAST[IB_W-1:0]) : step_last;
@@ -198,6 +208,7 @@ module mvau #(
       full        <= 2'b00;
       rbank       <= 1'b0;
       sf          <= {IB_W{1'b0}};
+      sf_inc      <= IB_ONE;
       nf          <= {NF_W{1'b0}};
       wa          <= {WA_W{1'b0}};
       in_flight   <= {(FD_W+1){1'b0}};
@@ -208,6 +219,7 @@ module mvau #(
       full        <= full_n;
       rbank       <= rbank_n;
       sf          <= sf_n;
+      if (issue) sf_inc <= step_last ? IB_ONE : sf_inc + 1'b1;
       in_flight   <= in_flight_n;
       if (issue) begin
         wa <= (wa == WA_LAST[WA_W-1:0]) ? {WA_W{1'b0}} : wa + 1'b1;
@@ -232,8 +244,8 @@ module mvau #(
   end
 
   // The same three registers again for every group of X_GROUP PEs (g_issue[c]) and for the weight ROM's
-  // read address (index NXC, a block-RAM ROM only): each copy's `issue` enables only its group's input and weight registers, so
-  // `issue` itself drives the step state alone (on MVAU 0, 32 PEs, the shared enable was a 4 ns net on the
+  // read address (index NXC, a block-RAM ROM only): each copy's `issue` enables only its group's input and
+  // weight registers, so `issue` itself drives the step state alone (on MVAU 0, 32 PEs, the shared enable was a 4 ns net on the
   // critical path).
   wire [NIC-1:0] issue_g;
   genvar c;
@@ -256,7 +268,8 @@ module mvau #(
   endgenerate
 
   // ---------------------------------------------------------------- stage 1: buffer and weight reads
-  wire [NXC*XW-1:0]         s1_x;     // input word, one copy per PE group (kept: each feeds X_GROUP PEs)
+  wire [NXC*XW-1:0]         s1_x;     // input word, one copy per PE group (kept: each feeds X_GROUP PEs;
+                                      // IB_EXTRA: plain copies of x_o)
   wire [PE*SIMD*W_BITS-1:0] s1_w;
   reg                      s1_valid, s1_first, s1_last, s1_vend;
   reg [NF_W-1:0]           s1_nf;
@@ -294,13 +307,46 @@ module mvau #(
     end
   endgenerate
 
+  // The buffer is written whenever ready, valid or not: word waddr of the write bank is read by nothing until
+  // waddr passes it, and a beat that does arrive overwrites it; s_axis_tvalid then reaches no write enable.
+  // As LUT RAM (at most IB_LUT_WORDS words) each PE group's input register takes the step's word on its copy
+  // of `issue`. As block RAM the word at the read address goes into the RAM's read register on every cycle,
+  // then into a plain copy (x_o), then into each PE group's input register (IB_EXTRA = 2 cycles; the weights
+  // and the step's control bits wait beside it): on the ECP5 x_o is the block RAM's output register
+  // (ecp5_bram.py), whose clock-to-output is 0.9 ns against the read register's 5.6, and the group copies
+  // keep its fan-out to NXC (one register into MVAU 0's 32 PEs was an 8.5 ns net). Between steps the PEs
+  // see other words; their results carry no valid bit and are dropped.
   generate
-    for (c = 0; c < NXC; c = c + 1) begin : g_x
-      reg [XW-1:0] x_q;
-      (* keep *) always @(posedge ap_clk) begin
-        if (issue_g[c]) x_q <= ibuf[ib_raddr];
+    if (IB_EXTRA != 0) begin : g_ib_block
+      // no_rw_check: a word is never read at an issue edge while it is written (word_ok), so Yosys need not
+      // emulate read-during-write with a bypass multiplexer behind the RAM (which it had done)
+      (* ram_style = "block", no_rw_check *) reg [XW-1:0] ibuf [0:IB_WORDS-1];
+      reg [XW-1:0] x_rd;     // the read register
+      reg [XW-1:0] x_o;      // its plain copy
+      always @(posedge ap_clk) begin
+        if (s_axis_tready) ibuf[ib_waddr] <= s_axis_tdata;
       end
-      assign s1_x[c*XW +: XW] = x_q;
+      always @(posedge ap_clk) begin
+        x_rd <= ibuf[ib_raddr];
+        x_o  <= x_rd;
+      end
+      for (c = 0; c < NXC; c = c + 1) begin : g_x
+        reg [XW-1:0] x_q;
+        (* keep *) always @(posedge ap_clk) x_q <= x_o;
+        assign s1_x[c*XW +: XW] = x_q;
+      end
+    end else begin : g_ib_lut
+      reg [XW-1:0] ibuf [0:IB_WORDS-1];
+      always @(posedge ap_clk) begin
+        if (s_axis_tready) ibuf[ib_waddr] <= s_axis_tdata;
+      end
+      for (c = 0; c < NXC; c = c + 1) begin : g_x
+        reg [XW-1:0] x_q;
+        (* keep *) always @(posedge ap_clk) begin
+          if (issue_g[c]) x_q <= ibuf[ib_raddr];
+        end
+        assign s1_x[c*XW +: XW] = x_q;
+      end
     end
   endgenerate
 
@@ -311,6 +357,29 @@ module mvau #(
     s1_vend  <= step_vend;
     s1_nf    <= nf;
   end
+
+  // What the PEs take: stage 1's weights and control, or (IB_EXTRA) the same two cycles later.
+  localparam integer CTL_W = 4 + NF_W;                        // {valid, first, last, vend, nf}
+  wire [CTL_W-1:0]          s1_ctl = {s1_valid, s1_first, s1_last, s1_vend, s1_nf};
+  wire [CTL_W-1:0]          pe_ctl;
+  wire [PE*SIMD*W_BITS-1:0] pe_w;
+  generate
+    if (IB_EXTRA != 0) begin : g_s1_copy
+      reg [CTL_W-1:0]          ctl_o, ctl_g;
+      reg [PE*SIMD*W_BITS-1:0] w_o, w_g;
+      always @(posedge ap_clk) begin
+        ctl_o <= {ap_rst_n & s1_ctl[CTL_W-1], s1_ctl[CTL_W-2:0]};
+        ctl_g <= {ap_rst_n & ctl_o[CTL_W-1], ctl_o[CTL_W-2:0]};
+        w_o   <= s1_w;
+        w_g   <= w_o;
+      end
+      assign pe_ctl = ctl_g;
+      assign pe_w   = w_g;
+    end else begin : g_s1_now
+      assign pe_ctl = s1_ctl;
+      assign pe_w   = s1_w;
+    end
+  endgenerate
 
   // ---------------------------------------------------------------- stage 2: dot products
   // mvau_dot takes DOT_LAT cycles (pipelined, no enable); the step's control bits wait beside it.
@@ -333,24 +402,22 @@ module mvau #(
       ) u_dot (
           .clk(ap_clk),
           .x  (s1_x[(p / X_GROUP)*XW +: XW]),
-          .w  (s1_w[p*SIMD*W_BITS +: SIMD*W_BITS]),
+          .w  (pe_w[p*SIMD*W_BITS +: SIMD*W_BITS]),
           .sum(dot[p*ACC_BITS +: ACC_BITS])
       );
     end
   endgenerate
 
-  localparam integer CTL_W = 4 + NF_W;                        // {valid, first, last, vend, nf}
-  wire [CTL_W-1:0] s1_ctl = {s1_valid, s1_first, s1_last, s1_vend, s1_nf};
   wire [CTL_W-1:0] dot_ctl;
   generate
     if (DOT_LAT == 0) begin : g_ctl_now
-      assign dot_ctl = s1_ctl;
+      assign dot_ctl = pe_ctl;
     end else begin : g_ctl_delay
       reg [DOT_LAT-1:0]         vq;   // valid bits, cleared in reset
       reg [DOT_LAT*(CTL_W-1)-1:0] cq;   // {first, last, vend, nf} per stage, stage 0 lowest
       /* verilator lint_off UNUSEDSIGNAL */
-      wire [DOT_LAT:0]             vnext = {vq, ap_rst_n & s1_ctl[CTL_W-1]};
-      wire [(DOT_LAT+1)*(CTL_W-1)-1:0] cnext = {cq, s1_ctl[CTL_W-2:0]};
+      wire [DOT_LAT:0]             vnext = {vq, ap_rst_n & pe_ctl[CTL_W-1]};
+      wire [(DOT_LAT+1)*(CTL_W-1)-1:0] cnext = {cq, pe_ctl[CTL_W-2:0]};
       /* verilator lint_on UNUSEDSIGNAL */
       always @(posedge ap_clk) begin
         vq <= vnext[DOT_LAT-1:0] & {DOT_LAT{ap_rst_n}};

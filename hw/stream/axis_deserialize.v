@@ -5,7 +5,8 @@
 //
 // Beats are counted (no tlast needed). Every beat goes into its slot; a complete group moves to the output
 // register at the next edge where that register is free, so the next group streams in while it waits: one
-// narrow beat per cycle, no gap, and the wide beat is valid one cycle after its last narrow beat was taken.
+// narrow beat per cycle, no gap, and the wide beat is valid from the edge after the one that took its last
+// narrow beat.
 // Only while a complete group waits for a busy output register does the input stall. The input beat reaches
 // the slots only (on the ECP5 the producer's register into the slots and the 256-bit output register, placed
 // by the consumer, was a 9.3 ns net), and every enable is a flip-flop computed from next values: no data

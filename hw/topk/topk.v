@@ -128,7 +128,11 @@ module topk #(
                 wire [KW-1:0] x = (i == 0) ? in_key[j*KW +: KW] : pass_all[(j*K+i-1)*KW +: KW];
                 reg  [KW-1:0] s_q;
                 reg  [KW-1:0] pass_q;
+                // the same comparison twice (~s > ~x == x > s), written so that Yosys keeps two comparators:
+                // one drives the KW enables of s_q, the other the KW muxes of pass_q (one comparator into
+                // both was the ECP5's top-K paths, up to -1.3 ns at 100 MHz, most of it the fan-out's nets)
                 wire          gt   = x > s_q;
+                wire          gt_p = ~s_q > ~x;
                 wire          hand = wave[i+1];   // s_q goes to the merge at this edge
                 assign cell_key[(j*K+i)*KW +: KW] = s_q;
                 assign pass_all[(j*K+i)*KW +: KW] = pass_q;
@@ -140,7 +144,7 @@ module topk #(
                     if (!ap_rst_n || hand)
                         pass_q <= {KW{1'b0}};
                     else
-                        pass_q <= gt ? s_q : x;
+                        pass_q <= gt_p ? s_q : x;
                 end
             end
         end

@@ -47,6 +47,11 @@ CASES = [
                  id="lut-mult-w2-s3-dot-adds3"),
     pytest.param(dict(mw=8, mh=4, simd=4, pe=2, in_bits=4, w_bits=4, out_bits=4, weight_rom="block", x_group=1),
                  id="weight-rom-block-xgroup1"),
+    # the input buffer as block RAM: its read copied twice, the weights and control two cycles later
+    pytest.param(dict(mw=96, mh=16, simd=4, pe=8, in_bits=8, in_signed=True, w_bits=4, out_bits=4, lut_mult=True,
+                      x_group=4, input_buffer="block"), id="input-buffer-block-sf24"),
+    pytest.param(dict(mw=12, mh=4, simd=6, pe=2, in_bits=5, in_signed=True, w_bits=5, out_bits=3, out_bias=-4,
+                      dot_adds=0, weight_rom="block", input_buffer="block"), id="input-buffer-block-dot-one-cycle"),
 ]
 
 

@@ -28,6 +28,8 @@ import numpy as np
 
 # weight_rom -> the MVAU's WLOGIC_DEPTH (weight ROMs of at most that many lines are LUT logic)
 WEIGHT_ROM_DEPTH = {"auto": 64, "logic": 1 << 30, "block": 0}
+# input_buffer -> IB_LUT_WORDS: the most words (both banks) the input buffer may have as LUT RAM
+INPUT_BUFFER_WORDS = {"auto": 32, "lut": 1 << 30, "block": 0}
 
 
 def _signed_range(bits: int) -> tuple[int, int]:
@@ -56,6 +58,10 @@ class MvauConfig:
             ``WLOGIC_DEPTH``. A wide logic ROM fans its address out to every output bit's LUT tree.
         x_group: PEs per copy of the input register and of the step enable (``X_GROUP``): the copies keep
             the fan-out of those registers down on a wide MVAU.
+        input_buffer: ``"lut"``, ``"block"`` or ``"auto"`` (LUT RAM up to 32 words, both banks): the input
+            buffer's ``IB_LUT_WORDS``. A block-RAM buffer's read is copied twice before the PEs (two more
+            cycles of latency): once as a whole, a copy the ECP5 flow moves into the block RAM's output
+            register, then once per group of ``x_group`` PEs.
     """
 
     mw: int
@@ -73,6 +79,7 @@ class MvauConfig:
     dot_adds: int = 2
     weight_rom: str = "auto"
     x_group: int = 8
+    input_buffer: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("mw", "mh", "simd", "pe", "in_bits", "w_bits", "acc_bits", "x_group"):
@@ -86,6 +93,8 @@ class MvauConfig:
             raise ValueError(f"PE={self.pe}: threshold files are numbered per PE with three digits (<= 999)")
         if self.weight_rom not in WEIGHT_ROM_DEPTH:
             raise ValueError(f"weight_rom={self.weight_rom!r}: one of {', '.join(WEIGHT_ROM_DEPTH)}")
+        if self.input_buffer not in INPUT_BUFFER_WORDS:
+            raise ValueError(f"input_buffer={self.input_buffer!r}: one of {', '.join(INPUT_BUFFER_WORDS)}")
         if self.dot_adds < 0:
             raise ValueError(f"dot_adds={self.dot_adds} must be >= 0")
         if self.w_bits < 2:
@@ -137,10 +146,18 @@ class MvauConfig:
         return dot_latency(self.simd, self.dot_adds)
 
     @property
+    def input_extra(self) -> int:
+        """``hw/mvau/mvau.v``'s ``IB_EXTRA``: 2 when the input buffer is block RAM (its read copied, then
+        copied per PE group, before the PEs), else 0."""
+        words = 2 << max(1, (self.sf - 1).bit_length())
+        return 2 if words > INPUT_BUFFER_WORDS[self.input_buffer] else 0
+
+    @property
     def pipeline_depth(self) -> int:
         """Cycles from a neuron fold's last step (its last input beat, for the first fold) to its output
-        beat: buffer/ROM read, dot product (+ its stages), accumulate, ``out_bits`` threshold stages, FIFO."""
-        return 3 + self.dot_latency + (0 if self.no_act else self.out_bits)
+        beat: buffer/ROM read (+ the block-RAM buffer's two copies), dot product (+ its stages), accumulate,
+        ``out_bits`` threshold stages, FIFO."""
+        return 3 + self.input_extra + self.dot_latency + (0 if self.no_act else self.out_bits)
 
     @property
     def vector_latency(self) -> int:
@@ -155,6 +172,7 @@ class MvauConfig:
             "ACC_BITS": self.acc_bits, "OUT_BITS": self.out_bits, "OUT_BIAS": self.out_bias,
             "NO_ACT": int(self.no_act), "LUT_MULT": int(self.lut_mult), "DOT_ADDS": self.dot_adds,
             "WLOGIC_DEPTH": WEIGHT_ROM_DEPTH[self.weight_rom], "X_GROUP": self.x_group,
+            "IB_LUT_WORDS": INPUT_BUFFER_WORDS[self.input_buffer],
         }
 
 
