@@ -184,19 +184,32 @@ module mvau #(
   // MVAU 0's critical path).
   wire [FD_W:0]   infl_0   = out_fire ? in_flight - 1'b1 : in_flight;
   wire [FD_W:0]   infl_1   = step_last ? (out_fire ? in_flight : in_flight + 1'b1) : infl_0;
-  // waddr_n > sf and waddr_n > sf_1 from compares of registers only (waddr_n is waddr, waddr + 1 or 0; sf_1
-  // is sf + 1 or 0), so the producer's late s_axis_tvalid (in in_fire) comes after the compares, not before
-  // (on the ECP5 it ran through the waddr_n mux into the compare's carry chain: MVAU 0's issue, -0.9 ns).
+  // word_ok's next value is worked out twice from registers only, once for each value of in_fire (the
+  // producer's s_axis_tvalid comes late), which then picks one: the compares waddr_n > sf and waddr_n > sf_1
+  // are compares of registers (waddr_n is waddr, waddr + 1 or 0; sf_1 is sf + 1 or 0). On the ECP5 in_fire
+  // ran through the waddr_n mux into the compare's carry chain (-0.9 ns), then through seven LUTs (-0.65).
   wire            w_gt_sf   = waddr > sf;
   wire            w_ge_sf   = waddr >= sf;
   wire            w_gt_sf1  = waddr > sf_inc;
   wire            w_nz      = waddr != {IB_W{1'b0}};
-  wire            wn_gt_sf  = in_fire ? (~in_vend & w_ge_sf) : w_gt_sf;                 // waddr_n > sf
-  wire            wn_gt_sf1 = step_last ? (in_fire ? ~in_vend : w_nz)                    // waddr_n > sf_1
-                                        : (in_fire ? (~in_vend & w_gt_sf) : w_gt_sf1);
-  wire            word_ok_0   = full_w[rbank] | ((wbank_n == rbank) & wn_gt_sf);
-  wire            word_ok_1   = full_1[rbank_1] | ((wbank_n == rbank_1) & wn_gt_sf1);
-  wire            word_ok_n   = issue ? word_ok_1 : word_ok_0;
+  wire [1:0]      word_ok_f;          // [f]: word_ok's next value if in_fire == f
+  genvar fi;
+  generate
+    for (fi = 0; fi < 2; fi = fi + 1) begin : g_word_ok
+      localparam      F    = (fi != 0);
+      wire            done = F & in_vend;                                   // done_wr
+      wire            wb_n = wbank ^ done;                                  // wbank_n
+      wire [1:0]      fw   = full | ({1'b0, done} << wbank);                // full_w
+      wire [1:0]      f1   = fw & ~({1'b0, step_vend} << rbank);            // full_1
+      wire            gt0  = F ? (~in_vend & w_ge_sf) : w_gt_sf;            // waddr_n > sf
+      wire            gt1  = step_last ? (F ? ~in_vend : w_nz)              // waddr_n > sf_1
+                                       : (F ? (~in_vend & w_gt_sf) : w_gt_sf1);
+      wire            ok0  = fw[rbank] | ((wb_n == rbank) & gt0);
+      wire            ok1  = f1[rbank_1] | ((wb_n == rbank_1) & gt1);
+      assign word_ok_f[fi] = issue ? ok1 : ok0;
+    end
+  endgenerate
+  wire            word_ok_n   = word_ok_f[in_fire];
   wire            credit_ok_n = issue ? (infl_1 != FIFO_D[FD_W:0]) : (infl_0 != FIFO_D[FD_W:0]);
   wire            step_last_n = issue ? (sf_1 == SF_LAST[IB_W-1:0]) : step_last;
 
