@@ -26,6 +26,7 @@ module scorer #(
     parameter integer BIT_PLANES     = 1,   // 1: per-user-bit adder trees, no multipliers; 0: `*`
     parameter integer MUL_LANES      = 0,   // BIT_PLANES = 1: lanes 0 .. MUL_LANES-1 use `*` (DSP blocks)
     parameter integer ROM_GROUP_BITS = 0,   // item ROM column group width (0: the whole row)
+    parameter integer ROM_OUT_REG    = 0,   // 1: one more plain register behind the item ROM's read (+1 cycle)
     parameter         ITEM_PREFIX    = "items"
 ) (
     input  wire                                ap_clk,
@@ -67,9 +68,10 @@ module scorer #(
     localparam integer DOT_LAT = 1 + tree_latency(D, ADDS_PER_STAGE) + COMBINE_LAT;
     localparam integer TAG_W   = 2 + IW;          // {valid, last, base id}
     // Output FIFO: rows are read only while the FIFO has room for them, so the pipeline never stalls
-    // (no enable fans out to its registers). Read-to-FIFO takes DOT_LAT + 3 cycles; FIFO_DEPTH covers
+    // (no enable fans out to its registers). Read-to-FIFO takes DOT_LAT + 3 + RR cycles; FIFO_DEPTH covers
     // that round trip, so the scorer keeps one beat per cycle while m_axis_tready stays high.
-    localparam integer FIFO_AW    = $clog2(DOT_LAT + 6);
+    localparam integer RR         = (ROM_OUT_REG != 0) ? 1 : 0;
+    localparam integer FIFO_AW    = $clog2(DOT_LAT + 6 + RR);
     localparam integer FIFO_DEPTH = 1 << FIFO_AW;
     localparam integer OW         = 1 + LANES + LANES * LW;   // {last, mask, data}
 
@@ -110,7 +112,8 @@ module scorer #(
     reg               last1, lasto, last2;
     reg [IW-1:0]      base1, baseo, base2;
     wire [ROW_W-1:0]  rom_q;     // the block RAMs' read registers
-    reg [ROW_W-1:0]   rom_o;     // their plain copies: on the ECP5 the block RAMs' output registers
+    wire [ROW_W-1:0]  rom_r;     // the same, or (ROM_OUT_REG) their plain copies one cycle later
+    reg [ROW_W-1:0]   rom_o;     // plain copies of rom_r
     reg [ROW_W-1:0]   row_q;     // registered again in the fabric, half-way to the products
     reg [D*UBITS-1:0] user_o;    // the user vector that belongs to rom_o
     reg [D*UBITS-1:0] user_row;  // ... and to row_q
@@ -118,11 +121,43 @@ module scorer #(
     // Two plain registers between the block-RAM rows and the multipliers. On the ECP5, ecp5_dsp.py moves
     // row_q into the multipliers' input registers (it is fed by a flip-flop), and rom_o then stays in the
     // fabric as the half-way register: ecp5_bram.py leaves a flip-flop that feeds a multiplier (inside the
-    // block RAM, the whole way would be one net in front of the multiplier).
+    // block RAM, the whole way would be one net in front of the multiplier). Then rom_o is fed by the
+    // block RAMs' read itself (no output register: a 5.6 ns clock-to-output on the ECP5, and with the
+    // net to rom_o -0.76 ns at 100 MHz), unless ROM_OUT_REG puts one more register in between, which
+    // ecp5_bram.py then moves into the block RAMs' output registers (0.9 ns).
+    wire [D*UBITS-1:0] user_r;   // the user vector that belongs to rom_r
+    wire               vr, lastr;
+    wire [IW-1:0]      baser;
+    generate
+        if (ROM_OUT_REG != 0) begin : g_rom_reg
+            reg [ROW_W-1:0]   rom_c;
+            reg [D*UBITS-1:0] user_c;
+            reg               v_c, last_c;
+            reg [IW-1:0]      base_c;
+            always @(posedge ap_clk) begin
+                rom_c  <= rom_q;
+                user_c <= user_q;
+            end
+            always @(posedge ap_clk) begin
+                if (!ap_rst_n) begin
+                    v_c    <= 1'b0;
+                    last_c <= 1'b0;
+                    base_c <= {IW{1'b0}};
+                end else begin
+                    v_c    <= v1;
+                    last_c <= last1;
+                    base_c <= base1;
+                end
+            end
+            assign {rom_r, user_r, vr, lastr, baser} = {rom_c, user_c, v_c, last_c, base_c};
+        end else begin : g_rom_direct
+            assign {rom_r, user_r, vr, lastr, baser} = {rom_q, user_q, v1, last1, base1};
+        end
+    endgenerate
     always @(posedge ap_clk) begin
         if (s_fire) user_q <= s_axis_tdata;
-        rom_o    <= rom_q;
-        user_o   <= user_q;
+        rom_o    <= rom_r;
+        user_o   <= user_r;
         row_q    <= rom_o;
         user_row <= user_o;
     end
@@ -181,9 +216,9 @@ module scorer #(
             v1    <= rd;
             last1 <= (rd_row == LAST_ROW);
             base1 <= rd_base;
-            vo    <= v1;
-            lasto <= last1;
-            baseo <= base1;
+            vo    <= vr;
+            lasto <= lastr;
+            baseo <= baser;
             v2    <= vo;
             last2 <= lasto;
             base2 <= baseo;

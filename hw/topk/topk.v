@@ -75,6 +75,7 @@ module topk #(
     // merge control (declared here: the input stall depends on it)
     reg           busy;
     reg           phase_out;      // 0: building H, 1: emitting
+    reg           phase_c;        // == phase_out, for c_cmp alone (below)
     reg [CW-1:0]  cnt;
     reg           skid_valid;
     reg           out_valid;      // the output register (below) holds a result
@@ -111,32 +112,59 @@ module topk #(
             r_data <= s_axis_tdata;
             r_user <= s_axis_tuser;
         end
-        in_key <= in_adv ? s_key : {(LANES * KW){1'b0}};   // a stalled IN0 sends a bubble into the lists
+    end
+    // in_key twice, the copy for the cell-0 comparators alone. `keep` on both: Yosys merges equal flip-flops
+    // unless both of them are kept.
+    reg [LANES*KW-1:0] in_key_c;
+    (* keep *) always @(posedge ap_clk) begin
+        in_key   <= in_adv ? s_key : {(LANES * KW){1'b0}};   // a stalled IN0 sends a bubble into the lists
+        in_key_c <= in_adv ? s_key : {(LANES * KW){1'b0}};
     end
 
     // ------------------------------------------------------------------ LISTS
     // cell (j, i): s = its key; x = the key it compares this cycle (cell 0: IN's, cell i: what cell i - 1
     // passed on). It keeps the larger; the smaller goes on to cell i + 1. The cycle after the flag (wave[i+1])
     // its key goes to the merge and the cell restarts empty: it keeps x and passes nothing on.
+    // The key a cell passes on is registered twice: pass_q goes into the next cell's key, its muxes and the
+    // comparator that drives them, pass_c into the comparator of its key's enables alone (one register into
+    // all of that was a 3.8 ns net in front of the compare, the ECP5's worst path in round 22, -0.66 ns).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [LANES*K*KW-1:0] pass_all;    // lane j, cell i at ((j*K)+i)*KW: the key it passes on (the last cell's goes nowhere)
+    wire [LANES*K*KW-1:0] pass_c_all;  // the same, pass_c (0 for the last cell)
     /* verilator lint_on UNUSEDSIGNAL */
     wire [LANES*K*KW-1:0] cell_key;    // each cell's key (s_q), lane j cell i at ((j*K)+i)*KW
     generate
         for (j = 0; j < LANES; j = j + 1) begin : g_lane
             for (i = 0; i < K; i = i + 1) begin : g_cell
-                wire [KW-1:0] x = (i == 0) ? in_key[j*KW +: KW] : pass_all[(j*K+i-1)*KW +: KW];
+                wire [KW-1:0] x  = (i == 0) ? in_key[j*KW +: KW] : pass_all[(j*K+i-1)*KW +: KW];
+                wire [KW-1:0] xc = (i == 0) ? in_key_c[j*KW +: KW] : pass_c_all[(j*K+i-1)*KW +: KW];   // == x
                 reg  [KW-1:0] s_q;
                 reg  [KW-1:0] pass_q;
-                // the same comparison twice (~s > ~x == x > s), written so that Yosys keeps two comparators:
-                // one drives the KW enables of s_q, the other the KW muxes of pass_q (one comparator into
-                // both was the ECP5's top-K paths, up to -1.3 ns at 100 MHz, most of it the fan-out's nets)
-                wire          gt   = x > s_q;
-                wire          gt_p = ~s_q > ~x;
+                // x > s, computed twice from two copies of x (Yosys merges equal comparators): one drives
+                // the KW enables of s_q, the other the KW muxes of the passed key (one comparator into both
+                // was the ECP5's top-K paths, up to -1.3 ns at 100 MHz, most of it the fan-out's nets).
+                // Written `s < x`: Yosys 0.70 maps `x > s` (and `<=`) for the ECP5 as the carry chain plus
+                // a tree of LUTs for equality behind it (51 LUTs and three more levels at 34 bits), `s < x`
+                // (and `>=`) as the carry chain alone.
+                wire          gt   = s_q < xc;
+                wire          gt_p = s_q < x;
                 wire          hand = wave[i+1];   // s_q goes to the merge at this edge
+                wire [KW-1:0] pass_n = gt_p ? s_q : x;
                 assign cell_key[(j*K+i)*KW +: KW] = s_q;
                 assign pass_all[(j*K+i)*KW +: KW] = pass_q;
-                always @(posedge ap_clk) begin
+                if (i + 1 < K) begin : g_pass_c
+                    reg [KW-1:0] pass_c;
+                    (* keep *) always @(posedge ap_clk) begin
+                        if (!ap_rst_n || hand)
+                            pass_c <= {KW{1'b0}};
+                        else
+                            pass_c <= pass_n;
+                    end
+                    assign pass_c_all[(j*K+i)*KW +: KW] = pass_c;
+                end else begin : g_last
+                    assign pass_c_all[(j*K+i)*KW +: KW] = {KW{1'b0}};
+                end
+                (* keep *) always @(posedge ap_clk) begin   // keep: pass_q and pass_c stay two registers
                     if (!ap_rst_n)
                         s_q <= {KW{1'b0}};
                     else
@@ -144,7 +172,7 @@ module topk #(
                     if (!ap_rst_n || hand)
                         pass_q <= {KW{1'b0}};
                     else
-                        pass_q <= gt_p ? s_q : x;
+                        pass_q <= pass_n;
                 end
             end
         end
@@ -184,6 +212,10 @@ module topk #(
     wire [SW-1:0] sel     = phase_out ? h_src[SW-1:0] : cnt[SW-1:0];
     wire [KW-1:0] c       = phase_out ? nxt : init_chain[KW-1:0];
     wire          c_valid = c[KW-1];
+    // the same c for the compares alone, selected by phase_c (phase_out's copy): phase_out into every mux of
+    // the step, then c into both the compares and H's insertion muxes, was two 3 ns nets in front of the
+    // compare's carry chain on the ECP5 (-0.42 ns at 100 MHz)
+    wire [KW-1:0] c_cmp   = phase_c ? nxt : init_chain[KW-1:0];
 
     // c against every H entry; emitting removes H[0], so the output phase inserts into H[1..] + empty
     wire [LANES-1:0]    gt_h;
@@ -194,7 +226,7 @@ module topk #(
     wire [LANES*SW-1:0] base_src;
     generate
         for (i = 0; i < LANES; i = i + 1) begin : g_cmp
-            assign gt_h[i] = (c > h_key[i*KW +: KW]);
+            assign gt_h[i] = (h_key[i*KW +: KW] < c_cmp);   // c > H[i], as `<` (see the cells)
             if (i + 1 < LANES) begin : g_inner
                 assign g[i]                    = phase_out ? gt[i+1] : gt[i];
                 assign base_key[i*KW +: KW]    = phase_out ? h_key[(i+1)*KW +: KW] : h_key[i*KW +: KW];
@@ -249,7 +281,8 @@ module topk #(
             half <= 1'b1;
     end
 
-    always @(posedge ap_clk) begin
+    // keep: phase_out and phase_c stay two flip-flops (Yosys merges equal ones unless both are kept)
+    (* keep *) always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             busy      <= 1'b0;
             phase_out <= 1'b0;
@@ -265,6 +298,12 @@ module topk #(
             busy      <= (cnt != OUT_LAST);
             cnt       <= cnt + 1'b1;
         end
+    end
+    (* keep *) always @(posedge ap_clk) begin
+        if (!ap_rst_n || transfer)
+            phase_c <= 1'b0;
+        else if (step_init)
+            phase_c <= (cnt == INIT_LAST);
     end
 
     // the next values of IN0's last-beat bit, busy and pend (as their always blocks compute them)

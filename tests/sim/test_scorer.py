@@ -30,6 +30,10 @@ CASES = [
     pytest.param(dict(N_ITEMS=45, D=16, UBITS=8, IBITS=8, USER_SIGNED=1, LANES=2, ID_BITS=6, SCORE_BITS=22,
                       ADDS_PER_STAGE=2, BIT_PLANES=1, MUL_LANES=2, ROM_GROUP_BITS=126), None,
                  id="lanes2-multipliers-rom-groups126"),
+    # the ECP5 kernel's scorer: item ROM groups, multiplier lanes, one more register behind the ROM read
+    pytest.param(dict(N_ITEMS=45, D=16, UBITS=8, IBITS=8, USER_SIGNED=1, LANES=2, ID_BITS=6, SCORE_BITS=22,
+                      ADDS_PER_STAGE=1, BIT_PLANES=1, MUL_LANES=2, ROM_GROUP_BITS=126, ROM_OUT_REG=1), None,
+                 id="lanes2-multipliers-rom-groups126-rom-out-reg"),
     pytest.param(dict(N_ITEMS=31, D=5, UBITS=4, IBITS=3, USER_SIGNED=0, LANES=3, ID_BITS=5, SCORE_BITS=11,
                       ADDS_PER_STAGE=1, BIT_PLANES=1, ROM_GROUP_BITS=3), (-1, 1), id="lanes3-rom-groups-per-value"),
 ]

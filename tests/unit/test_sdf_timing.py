@@ -99,6 +99,12 @@ def test_slacks_groups_and_the_worst_path(tmp_path: Path) -> None:
     assert groups["u.b"]["worst_slack_ns"] == pytest.approx(-1.65)
     path = groups["u.b"]["worst_path"]
     assert [h["cell"] for h in path] == ["u.m[3].ram"] and path[0]["type"] == "DP16KD"
+    # within a margin of failing: at least the failing ones, more with a wider margin, grouped like them
+    near = out["near_critical"]
+    assert [n["margin_ns"] for n in near] == [0.5, 1.0, 2.0]
+    counts = [n["endpoints"] for n in near]
+    assert out["failing"] <= counts[0] <= counts[1] <= counts[2] <= out["endpoints"]
+    assert all(sum(n["groups"].values()) == n["endpoints"] for n in near)
 
 
 def test_lut_path_is_traced_back_to_its_register(tmp_path: Path) -> None:

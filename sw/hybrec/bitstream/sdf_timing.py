@@ -143,8 +143,28 @@ def leading_groups(groups: list[dict[str, Any]], n: int) -> list[dict[str, Any]]
     return [worst, *rest][:n]
 
 
+# slack margins of the near-critical counts: the endpoints that would fail with the period this much shorter
+NEAR_MARGINS_NS = (0.5, 1.0, 2.0)
+
+
+def near_critical(slacks: list[tuple[float, str, str]], depth: int, top: int = 8) -> list[dict[str, Any]]:
+    """Per margin in NEAR_MARGINS_NS, the endpoints whose slack is below it and the ``top`` groups holding most
+    of them: how much of the design sits just behind the failing paths (one Fmax says nothing of that)."""
+    out = []
+    for margin in NEAR_MARGINS_NS:
+        counts: dict[str, int] = defaultdict(int)
+        for slack, cell, _ in slacks:
+            if slack >= margin:
+                break
+            counts[group_of(cell, depth)] += 1
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        out.append({"margin_ns": margin, "endpoints": sum(counts.values()), "groups": dict(ranked)})
+    return out
+
+
 def analyse_sdf(sdf: Path, period_ns: float, depth: int = 3, top: int = 25) -> dict[str, Any]:
-    """Slack of every register input against ``period_ns``; the failing ones grouped by hierarchy."""
+    """Slack of every register input against ``period_ns``; the failing ones grouped by hierarchy, and how
+    many more are within NEAR_MARGINS_NS of failing."""
     with open(sdf, errors="replace") as fh:
         g = parse_sdf(fh)
     arrival, via = _arrivals(g)
@@ -172,6 +192,7 @@ def analyse_sdf(sdf: Path, period_ns: float, depth: int = 3, top: int = 25) -> d
         "period_ns": period_ns, "endpoints": len(slacks), "failing": sum(1 for s, _, _ in slacks if s < 0),
         "worst_slack_ns": round(worst, 3), "fmax_mhz": round(1000.0 / (period_ns - worst), 2) if slacks else None,
         "groups": leading_groups(list(groups.values()), top),   # the first also leads the manifest's by_block
+        "near_critical": near_critical(slacks, depth),
         "method": "static timing over nextpnr's post-route SDF (max delays, one clock, no clock skew)",
     }
 

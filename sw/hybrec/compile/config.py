@@ -45,6 +45,8 @@ class ScorerConfig(StrictModel):
     rom_group_bits: int = Field(default=0, ge=0)
     """item ROM column groups of this many bits, each with its own row address register (0: one group);
     a multiple of the block RAM's width costs no extra RAMs (18 on the ECP5: 126 = 7 RAMs per address)"""
+    rom_out_reg: Literal[0, 1] = 0
+    """1: one more register behind the item ROM's read (+1 cycle; on the ECP5 the block RAMs' output register)"""
 
 
 class TopKConfig(StrictModel):

@@ -114,7 +114,8 @@ def block_parameters(params: KernelParams, plans: list[MvauConfig], cfg: KernelC
         "out_dim": d, "user_bits": user_bits, "user_signed": user_signed, "item_bits": params.item_bits,
         "lanes": cfg.scorer.lanes, "adds_per_stage": cfg.scorer.adds_per_stage,
         "bit_planes": cfg.scorer.bit_planes, "mul_lanes": cfg.scorer.mul_lanes,
-        "item_rom_group_bits": cfg.scorer.rom_group_bits, "score_bits": score_bits, "k": cfg.k,
+        "item_rom_group_bits": cfg.scorer.rom_group_bits, "item_rom_out_reg": cfg.scorer.rom_out_reg,
+        "score_bits": score_bits, "k": cfg.k,
         "merge_split": cfg.topk.merge_split, "mask_banks": cfg.mask_banks, "ids_per_beat": cfg.ids_per_beat,
         "flags_depth": max(8, 1 << (cfg.mask_banks + 4).bit_length()),
     }
