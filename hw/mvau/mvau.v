@@ -94,6 +94,10 @@ module mvau #(
   localparam integer FIFO_D  = 1 << $clog2(LATENCY + 3);       // enough credits for one step a cycle
   localparam integer FD_W    = $clog2(FIFO_D);
   localparam integer FW      = PE * OUT_W + 1;                // FIFO word: {tlast, tdata}
+  localparam integer FIFO_DM1_I = FIFO_D - 1;
+  localparam integer FIFO_DP1_I = FIFO_D + 1;
+  localparam [FD_W:0] FIFO_D_M1 = FIFO_DM1_I[FD_W:0];
+  localparam [FD_W:0] FIFO_D_P1 = FIFO_DP1_I[FD_W:0];
   localparam integer SF_LAST = SF - 1;
   localparam integer NF_LAST = NF - 1;
   localparam integer WA_LAST = NF * SF - 1;
@@ -175,22 +179,22 @@ module mvau #(
   wire            rbank_n  = issue ? rbank_1 : rbank;
   wire [IB_W-1:0] sf_n     = issue ? sf_1 : sf;
   wire            fold_in  = issue & step_last;
-  wire [FD_W:0]   in_flight_n = (fold_in & ~out_fire) ? in_flight + 1'b1
-                              : (~fold_in & out_fire) ? in_flight - 1'b1 : in_flight;
+  // out_fire (from the consumer's ready) picks last, between counts worked out from registers
+  wire [FD_W:0]   in_flight_n = out_fire ? (fold_in ? in_flight : in_flight - 1'b1)
+                                         : (fold_in ? in_flight + 1'b1 : in_flight);
 
   // The next values of the three conditions, once for a cycle without a step (_0) and once with one (_1);
   // `issue` only picks between them at the end, so its net (the whole step state hangs on it) is not in
   // series with the compare and the credit count (on the ECP5, issue -> sf_n -> waddr > sf -> word_ok was
   // MVAU 0's critical path).
-  wire [FD_W:0]   infl_0   = out_fire ? in_flight - 1'b1 : in_flight;
-  wire [FD_W:0]   infl_1   = step_last ? (out_fire ? in_flight : in_flight + 1'b1) : infl_0;
   // word_ok's next value is worked out twice from registers only, once for each value of in_fire (the
   // producer's s_axis_tvalid comes late), which then picks one: the compares waddr_n > sf and waddr_n > sf_1
   // are compares of registers (waddr_n is waddr, waddr + 1 or 0; sf_1 is sf + 1 or 0). On the ECP5 in_fire
   // ran through the waddr_n mux into the compare's carry chain (-0.9 ns), then through seven LUTs (-0.65).
-  wire            w_gt_sf   = waddr > sf;
+  // (written `a < b`: Yosys 0.70 builds `b > a` for the ECP5 as a carry chain plus a LUT tree for equality)
+  wire            w_gt_sf   = sf < waddr;
   wire            w_ge_sf   = waddr >= sf;
-  wire            w_gt_sf1  = waddr > sf_inc;
+  wire            w_gt_sf1  = sf_inc < waddr;
   wire            w_nz      = waddr != {IB_W{1'b0}};
   wire [1:0]      word_ok_f;          // [f]: word_ok's next value if in_fire == f
   genvar fi;
@@ -210,7 +214,17 @@ module mvau #(
     end
   endgenerate
   wire            word_ok_n   = word_ok_f[in_fire];
-  wire            credit_ok_n = issue ? (infl_1 != FIFO_D[FD_W:0]) : (infl_0 != FIFO_D[FD_W:0]);
+  // credit_ok's next value likewise, once for each value of out_fire (the consumer's ready comes late: on the
+  // ECP5 it ran through the count's adder into credit_ok, -0.39 ns at 100 MHz), from compares of the count
+  // register with constants: the count after this cycle is in_flight + fold_in - out_fire, and
+  // credit_ok_n == (that != FIFO_D).
+  wire            infl_eq_dm1 = in_flight == FIFO_D_M1;   // + 1 would reach FIFO_D
+  wire            infl_eq_d   = in_flight == FIFO_D[FD_W:0];
+  wire            infl_eq_dp1 = in_flight == FIFO_D_P1;   // - 1 would reach FIFO_D
+  wire [1:0]      credit_ok_f;       // [f]: credit_ok's next value if out_fire == f
+  assign credit_ok_f[0] = ~((issue & step_last) ? infl_eq_dm1 : infl_eq_d);
+  assign credit_ok_f[1] = ~((issue & step_last) ? infl_eq_d : infl_eq_dp1);
+  wire            credit_ok_n = credit_ok_f[out_fire];
   wire            step_last_n = issue ? (sf_1 == SF_LAST[IB_W-1:0]) : step_last;
 
   always @(posedge ap_clk) begin
@@ -613,7 +627,7 @@ module mvau #(
   wire [FD_W:0] fcount_next = fcount + {{FD_W{1'b0}}, res_valid} - {{FD_W{1'b0}}, out_fire};
   // fcount_next != 0 with the output handshake picked last (it comes from the consumer's ready): the count
   // after a pop is not zero when a beat comes in or at least two were there
-  wire          ovalid_next = res_valid | (out_fire ? (fcount > {{FD_W{1'b0}}, 1'b1}) : ovalid);
+  wire          ovalid_next = res_valid | (out_fire ? ({{FD_W{1'b0}}, 1'b1} < fcount) : ovalid);
 
   always @(posedge ap_clk) begin
     if (res_valid) fifo[wptr] <= {res_vend, res_data};
