@@ -95,9 +95,7 @@ module mvau #(
   localparam integer FD_W    = $clog2(FIFO_D);
   localparam integer FW      = PE * OUT_W + 1;                // FIFO word: {tlast, tdata}
   localparam integer FIFO_DM1_I = FIFO_D - 1;
-  localparam integer FIFO_DP1_I = FIFO_D + 1;
   localparam [FD_W:0] FIFO_D_M1 = FIFO_DM1_I[FD_W:0];
-  localparam [FD_W:0] FIFO_D_P1 = FIFO_DP1_I[FD_W:0];
   localparam integer SF_LAST = SF - 1;
   localparam integer NF_LAST = NF - 1;
   localparam integer WA_LAST = NF * SF - 1;
@@ -143,7 +141,8 @@ module mvau #(
   // `issue` decides the step state; the three conditions it is made of are registers of their own,
   // computed from the next values of the state they describe (copies of them enable the PEs' registers):
   //   word_ok_q   == full[rbank] | ((wbank == rbank) & (waddr > sf))   word sf of the read bank is there
-  //   credit_ok_q == (in_flight != FIFO_D)                             the output FIFO has room
+  //   credit_ok_q == (in_flight + popped != FIFO_D)                    the output FIFO has room (popped: a
+  //                                                                    beat left it at the last edge)
   //   step_last_q == (sf == SF_LAST)
   reg             rbank;              // bank compute reads
   reg  [IB_W-1:0] sf;                 // SIMD fold of the next step
@@ -214,17 +213,15 @@ module mvau #(
     end
   endgenerate
   wire            word_ok_n   = word_ok_f[in_fire];
-  // credit_ok's next value likewise, once for each value of out_fire (the consumer's ready comes late: on the
-  // ECP5 it ran through the count's adder into credit_ok, -0.39 ns at 100 MHz), from compares of the count
-  // register with constants: the count after this cycle is in_flight + fold_in - out_fire, and
-  // credit_ok_n == (that != FIFO_D).
+  // credit_ok's next value counts this cycle's output beat as still in the FIFO: (in_flight + fold_in) !=
+  // FIFO_D, from compares of the count register with constants. The consumer's ready comes late and reaches
+  // no credit register (on the ECP5 it ran through the count's adder into credit_ok, -0.39 ns at 100 MHz,
+  // then as one LUT's output net to every group's copy, 6.5 ns, -0.27). It can only withhold a credit for
+  // one cycle while in_flight sits at FIFO_D - 1, which needs a consumer that stalls: with m_axis_tready
+  // high, in_flight stays below that (FIFO_D >= LATENCY + 3), so throughput and latency are unchanged.
   wire            infl_eq_dm1 = in_flight == FIFO_D_M1;   // + 1 would reach FIFO_D
   wire            infl_eq_d   = in_flight == FIFO_D[FD_W:0];
-  wire            infl_eq_dp1 = in_flight == FIFO_D_P1;   // - 1 would reach FIFO_D
-  wire [1:0]      credit_ok_f;       // [f]: credit_ok's next value if out_fire == f
-  assign credit_ok_f[0] = ~((issue & step_last) ? infl_eq_dm1 : infl_eq_d);
-  assign credit_ok_f[1] = ~((issue & step_last) ? infl_eq_d : infl_eq_dp1);
-  wire            credit_ok_n = credit_ok_f[out_fire];
+  wire            credit_ok_n = ~((issue & step_last) ? infl_eq_dm1 : infl_eq_d);
   wire            step_last_n = issue ? (sf_1 == SF_LAST[IB_W-1:0]) : step_last;
 
   always @(posedge ap_clk) begin

@@ -154,8 +154,23 @@ module scorer #(
             assign {rom_r, user_r, vr, lastr, baser} = {rom_q, user_q, v1, last1, base1};
         end
     endgenerate
+    // user_q is loaded in every cycle the scorer is idle (what it holds matters from the edge that takes a
+    // vector, s_fire, on; busy then holds it), by `keep` copies of !busy, one per 64 bits: s_fire as the
+    // enable of all D*UBITS flip-flops was an 8.8 ns net behind the producer's valid on the ECP5.
+    localparam integer UW = D * UBITS;
+    localparam integer UG = (UW + 63) / 64;
+    wire busy_next = ap_rst_n && (s_fire || (busy && !(rd && rd_row == LAST_ROW)));
+    genvar ug;
+    generate
+        for (ug = 0; ug < UG; ug = ug + 1) begin : g_user
+            localparam integer LO = ug * 64;
+            localparam integer UGW = (UW - LO < 64) ? UW - LO : 64;
+            reg idle_c;   // == !busy
+            (* keep *) always @(posedge ap_clk) idle_c <= !busy_next;
+            always @(posedge ap_clk) if (idle_c) user_q[LO +: UGW] <= s_axis_tdata[LO +: UGW];
+        end
+    endgenerate
     always @(posedge ap_clk) begin
-        if (s_fire) user_q <= s_axis_tdata;
         rom_o    <= rom_r;
         user_o   <= user_r;
         row_q    <= rom_o;

@@ -270,7 +270,7 @@ def test_bist_top_lints_clean(tmp_path: Path) -> None:
         "  assign s_axis_tready = 1'b1; assign m_axis_tdata = 64'd0; assign m_axis_tvalid = 1'b0;\n"
         "  assign m_axis_tlast = 1'b0;\nendmodule\n")
     for use_pll in (0, 1):
-        files = [ecp5.BOARD_DIR / "ulx3s_bist.v", REPO_ROOT / "hw" / "stream" / "fifo_sync.v", stub]
+        files = [ecp5.BOARD_DIR / "ulx3s_bist.v", stub]
         if use_pll:
             files.append(SIM_DIR / "boards" / "EHXPLLL.v")
         result = verilator_lint(files, "ulx3s_bist", {"USE_PLL": use_pll, "IPB": 2, "N_IDS": 20, "N_WORDS": 9},
