@@ -73,10 +73,10 @@ def plan_layers(params: KernelParams, folding: list[tuple[int, int]],
 
 
 # about this many weight-register bits per copy of an MVAU's step enable and input register (X_GROUP PEs
-# of SIMD * W_BITS bits each): MVAU 0 (SIMD 4) gets a copy per 4 PEs, MVAU 1 (SIMD 32) one per PE; its
-# single enable into 640 flip-flops was an 8.9 ns net on the ECP5, and with a copy per 8 PEs the input
-# register into MVAU 0's fabric multipliers was still a 5.2 ns net
-X_GROUP_WEIGHT_BITS = 64
+# of SIMD * W_BITS bits each): MVAU 0 (SIMD 4) gets a copy per 2 PEs, MVAU 1 (SIMD 32) one per PE; its
+# single enable into 640 flip-flops was an 8.9 ns net on the ECP5, with a copy per 8 PEs the input
+# register into MVAU 0's fabric multipliers was still a 5.2 ns net, and with one per 4 PEs 4.8 ns (-0.12)
+X_GROUP_WEIGHT_BITS = 32
 
 
 def block_parameters(params: KernelParams, plans: list[MvauConfig], cfg: KernelConfig) -> dict[str, Any]:
