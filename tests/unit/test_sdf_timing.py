@@ -107,6 +107,17 @@ def test_slacks_groups_and_the_worst_path(tmp_path: Path) -> None:
     assert all(sum(n["groups"].values()) == n["endpoints"] for n in near)
 
 
+def test_near_critical_counts_the_endpoints_within_each_margin(tmp_path: Path) -> None:
+    sdf = tmp_path / "t.sdf"
+    sdf.write_text(SDF)
+    # at a 2 ns period r1 and r3 fail and r2 (in u.a) meets it with between 1 and 2 ns to spare
+    out = analyse_sdf(sdf, period_ns=2.0, depth=2)
+    assert out["failing"] == 2
+    near = {n["margin_ns"]: n for n in out["near_critical"]}
+    assert [near[m]["endpoints"] for m in (0.5, 1.0, 2.0)] == [2, 2, 3]
+    assert near[1.0]["groups"] == {"u.b": 2} and near[2.0]["groups"] == {"u.b": 2, "u.a": 1}
+
+
 def test_lut_path_is_traced_back_to_its_register(tmp_path: Path) -> None:
     sdf = tmp_path / "t.sdf"
     sdf.write_text(SDF.replace("(5000:5000:5000) (5000:5000:5000)", "(1000:1000:1000) (1000:1000:1000)"))
