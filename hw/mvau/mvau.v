@@ -15,8 +15,8 @@
 // a ping-pong buffer of 2*SF words: the first neuron fold consumes words as soon as they arrive, the
 // other folds reuse them, and the next vector fills the other bank meanwhile.
 //
-// Pipeline (edges after the issue of a step): 1 buffer/ROM read (+2 when the buffer is block RAM: IB_EXTRA),
-// 2 dot product (mvau_dot: DOT_LAT more edges when DOT_ADDS > 0), 3 add
+// Pipeline (edges after the issue of a step): 1 buffer/ROM read (+2 when the buffer is block RAM: IB_EXTRA;
+// else +1 when the weight ROM is: W_EXTRA), 2 dot product (mvau_dot: DOT_LAT more edges when DOT_ADDS > 0), 3 add
 // into the accumulator, then OUT_BITS binary-search stages, one compare per PE each (none when
 // NO_ACT), then an output FIFO. Issue of a neuron fold's last step waits for a FIFO credit, so the
 // pipeline itself never stalls.
@@ -90,7 +90,11 @@ module mvau #(
   localparam integer DOT_LAT = dot_latency(SIMD, DOT_ADDS);   // extra cycles of the pipelined dot products
   localparam integer IB_WORDS = 2 << SFW;                      // the input buffer's two banks
   localparam integer IB_EXTRA = (IB_WORDS > IB_LUT_WORDS) ? 2 : 0;  // block RAM: read, copy, group copies
-  localparam integer LATENCY = 3 + IB_EXTRA + DOT_LAT + STAGES;  // issue edge to FIFO write edge
+  localparam integer WBLOCK  = (NF * SF > WLOGIC_DEPTH) ? 1 : 0;  // the weight ROM is block RAM
+  // a block-RAM weight ROM's line goes through one plain copy before the PEs, unless the block-RAM input
+  // buffer's two copies (IB_EXTRA) already give it two
+  localparam integer W_EXTRA = (WBLOCK != 0 && IB_EXTRA == 0) ? 1 : 0;
+  localparam integer LATENCY = 3 + IB_EXTRA + W_EXTRA + DOT_LAT + STAGES;  // issue edge to FIFO write edge
   localparam integer FIFO_D  = 1 << $clog2(LATENCY + 3);       // enough credits for one step a cycle
   localparam integer FD_W    = $clog2(FIFO_D);
   localparam integer FW      = PE * OUT_W + 1;                // FIFO word: {tlast, tdata}
@@ -103,7 +107,6 @@ module mvau #(
   localparam [WA_W-1:0] WA_AFTER_0 = WA_AFTER_0_I[WA_W-1:0];
   localparam integer NXC     = (PE + X_GROUP - 1) / X_GROUP;  // copies of the input register
   localparam integer XW      = SIMD * IN_BITS;
-  localparam integer WBLOCK  = (NF * SF > WLOGIC_DEPTH) ? 1 : 0;  // the weight ROM is block RAM
   localparam integer NIC     = NXC + WBLOCK;                     // copies of the issue conditions
 
   // ---------------------------------------------------------------- elaboration-time checks
@@ -298,7 +301,7 @@ module mvau #(
 
   // ---------------------------------------------------------------- stage 1: buffer and weight reads
   wire [NXC*XW-1:0]         s1_x;     // input word, one copy per PE group (kept: each feeds X_GROUP PEs;
-                                      // IB_EXTRA: plain copies of x_o)
+                                      // IB_EXTRA: plain copies of x_o; W_EXTRA: a cycle later)
   wire [PE*SIMD*W_BITS-1:0] s1_w;
   reg                      s1_valid, s1_first, s1_last, s1_vend;
   reg [NF_W-1:0]           s1_nf;
@@ -375,7 +378,14 @@ module mvau #(
         (* keep *) always @(posedge ap_clk) begin
           if (issue_g[c]) x_q <= ibuf[ib_raddr];
         end
-        assign s1_x[c*XW +: XW] = x_q;
+        if (W_EXTRA != 0) begin : g_wait
+          // the word waits a cycle beside the weight line's copy (below)
+          reg [XW-1:0] x_w;
+          (* keep *) always @(posedge ap_clk) x_w <= x_q;
+          assign s1_x[c*XW +: XW] = x_w;
+        end else begin : g_now
+          assign s1_x[c*XW +: XW] = x_q;
+        end
       end
     end
   endgenerate
@@ -388,7 +398,10 @@ module mvau #(
     s1_nf    <= nf;
   end
 
-  // What the PEs take: stage 1's weights and control, or (IB_EXTRA) the same two cycles later.
+  // What the PEs take: stage 1's weights and control, or the same two (IB_EXTRA) or one (W_EXTRA) cycles
+  // later. W_EXTRA: w_q is the block RAM's output register on the ECP5 (ecp5_bram.py), placed in a block-RAM
+  // row; a plain copy of it may sit beside the PEs (round 29: w_q straight into MVAU 1's products was a
+  // 4.6 ns net, -0.12 at 100 MHz).
   localparam integer CTL_W = 4 + NF_W;                        // {valid, first, last, vend, nf}
   wire [CTL_W-1:0]          s1_ctl = {s1_valid, s1_first, s1_last, s1_vend, s1_nf};
   wire [CTL_W-1:0]          pe_ctl;
@@ -405,6 +418,15 @@ module mvau #(
       end
       assign pe_ctl = ctl_g;
       assign pe_w   = w_g;
+    end else if (W_EXTRA != 0) begin : g_w_copy
+      reg [CTL_W-1:0]          ctl_w;
+      reg [PE*SIMD*W_BITS-1:0] w_w;
+      always @(posedge ap_clk) begin
+        ctl_w <= {ap_rst_n & s1_ctl[CTL_W-1], s1_ctl[CTL_W-2:0]};
+        w_w   <= s1_w;
+      end
+      assign pe_ctl = ctl_w;
+      assign pe_w   = w_w;
     end else begin : g_s1_now
       assign pe_ctl = s1_ctl;
       assign pe_w   = s1_w;

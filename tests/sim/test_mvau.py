@@ -47,6 +47,10 @@ CASES = [
                  id="lut-mult-w2-s3-dot-adds3"),
     pytest.param(dict(mw=8, mh=4, simd=4, pe=2, in_bits=4, w_bits=4, out_bits=4, weight_rom="block", x_group=1),
                  id="weight-rom-block-xgroup1"),
+    # a block-RAM weight ROM behind a LUT-RAM input buffer: its line copied once more, the words and control
+    # waiting a cycle beside it, here with several input copies and a one-cycle dot product
+    pytest.param(dict(mw=24, mh=12, simd=4, pe=6, in_bits=4, in_signed=True, w_bits=3, out_bits=3, out_bias=-4,
+                      dot_adds=0, weight_rom="block", x_group=4), id="weight-rom-block-copy-xgroup4-dot-one-cycle"),
     # the input buffer as block RAM: its read copied twice, the weights and control two cycles later
     pytest.param(dict(mw=96, mh=16, simd=4, pe=8, in_bits=8, in_signed=True, w_bits=4, out_bits=4, lut_mult=True,
                       x_group=4, input_buffer="block"), id="input-buffer-block-sf24"),
@@ -155,6 +159,19 @@ def test_mvau_config_rejects_unknown_weight_rom_and_negative_dot_adds() -> None:
     with pytest.raises(ValueError, match="dot_adds=-1"):
         mem_files.MvauConfig(mw=8, mh=4, simd=2, pe=2, dot_adds=-1)
     assert mem_files.MvauConfig(mw=8, mh=4, simd=2, pe=2, weight_rom="block").parameters()["WLOGIC_DEPTH"] == 0
+
+
+def test_mvau_weight_copy_rule() -> None:
+    """W_EXTRA: a block-RAM weight ROM adds a cycle, unless the block-RAM input buffer's two copies carry it."""
+    base = dict(mw=8, mh=4, simd=2, pe=2)
+    logic, block = (mem_files.MvauConfig(**base, weight_rom=rom) for rom in ("logic", "block"))
+    assert (logic.weight_extra, block.weight_extra) == (0, 1)
+    assert block.pipeline_depth == logic.pipeline_depth + 1
+    both = mem_files.MvauConfig(**base, weight_rom="block", input_buffer="block")
+    assert (both.input_extra, both.weight_extra) == (2, 0)
+    assert both.pipeline_depth == logic.pipeline_depth + 2
+    # auto: block RAM beyond 64 lines (NF * SF = 8 * 16 here)
+    assert mem_files.MvauConfig(mw=32, mh=16, simd=2, pe=2).weight_extra == 1
     with pytest.raises(ValueError, match="three digits"):
         mem_files.MvauConfig(mw=8, mh=1000, simd=2, pe=1000)
 

@@ -153,11 +153,23 @@ class MvauConfig:
         return 2 if words > INPUT_BUFFER_WORDS[self.input_buffer] else 0
 
     @property
+    def weight_block(self) -> bool:
+        """``hw/mvau/mvau.v``'s ``WBLOCK``: the weight ROM is block RAM (more lines than ``WLOGIC_DEPTH``)."""
+        return self.nf * self.sf > WEIGHT_ROM_DEPTH[self.weight_rom]
+
+    @property
+    def weight_extra(self) -> int:
+        """``hw/mvau/mvau.v``'s ``W_EXTRA``: 1 when a block-RAM weight ROM's line is copied once more before
+        the PEs (its read register sits in a block-RAM row), unless the input buffer's copies already wait."""
+        return 1 if self.weight_block and self.input_extra == 0 else 0
+
+    @property
     def pipeline_depth(self) -> int:
         """Cycles from a neuron fold's last step (its last input beat, for the first fold) to its output
-        beat: buffer/ROM read (+ the block-RAM buffer's two copies), dot product (+ its stages), accumulate,
-        ``out_bits`` threshold stages, FIFO."""
-        return 3 + self.input_extra + self.dot_latency + (0 if self.no_act else self.out_bits)
+        beat: buffer/ROM read (+ the block-RAM buffer's two copies, or the block-RAM weight line's one),
+        dot product (+ its stages), accumulate, ``out_bits`` threshold stages, FIFO."""
+        return (3 + self.input_extra + self.weight_extra + self.dot_latency
+                + (0 if self.no_act else self.out_bits))
 
     @property
     def vector_latency(self) -> int:
