@@ -130,7 +130,8 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
 
     result = build_bitstream(build, target=args.target, out_root=args.out or Path("bitstreams"),
                              freq_mhz=args.freq, seeds=args.seeds or DEFAULT_SEEDS, jobs=args.jobs,
-                             timeout_s=args.timeout, log=console.print, console=console)
+                             timeout_s=args.timeout, log=console.print, console=console,
+                             stop_when_met=not args.all_seeds)
     use = ", ".join(f"{k} {v['used']}/{v['capacity']} ({v['percent']}%)" for k, v in result["utilisation"].items()
                     if k in ("LUT4", "FF", "DP16KD", "MULT18X18D"))
     verdict = "[green]met[/]" if result["timing_met"] else "[red]NOT met[/]"
@@ -254,7 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     bit.add_argument("--freq", type=float, default=100.0, help="kernel clock in MHz (ECP5: made by the PLL)")
     bit.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
                      help="nextpnr seeds, placed and routed side by side; the fastest routed result is kept "
-                          "(default: ecp5.DEFAULT_SEEDS, 1 and 2)")
+                          "(default: ecp5.DEFAULT_SEEDS, 1 and 2); the first to meet the clock stops the others")
+    bit.add_argument("--all-seeds", action="store_true",
+                     help="run every seed to the end, even after one has met the clock")
     bit.add_argument("--jobs", type=int, default=None,
                      help="nextpnr runs at a time (default: one per CPU core, up to one per seed)")
     bit.add_argument("--out", type=Path, default=None, help="output root (default bitstreams/)")

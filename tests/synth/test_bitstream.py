@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -43,7 +45,8 @@ def first_bitstream(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) 
     require_open_flow()
     out_root = tmp_path_factory.mktemp("bitstreams")
     started = time.perf_counter()
-    result = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS)
+    result = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
+                                 stop_when_met=False)
     return result, out_root, time.perf_counter() - started
 
 
@@ -139,6 +142,8 @@ def test_the_fastest_routed_seed_is_kept(tmp_path: Path) -> None:
             {"seed": 4, "fmax_mhz": 65.5, "seconds": 1.0}]
     assert ecp5.choose_seed(runs)["seed"] == 1                    # a tie goes to the earlier run
     assert ecp5.choose_seed(runs[2:])["seed"] == 2
+    stopped = {"seed": 5, "stopped": "another seed had met the clock", "seconds": 1.0}
+    assert ecp5.choose_seed([stopped, *runs[3:]])["seed"] == 4    # a stopped seed is never kept
     with pytest.raises(ecp5.ToolFailed, match="no route"):        # nothing routed: the first failure
         ecp5.choose_seed(runs[:1])
     for bad in ((), (1, 1), (1, "2")):
@@ -147,13 +152,43 @@ def test_the_fastest_routed_seed_is_kept(tmp_path: Path) -> None:
     assert ecp5.check_seeds([2, 1]) == (2, 1) and ecp5.seed_file(2, "nextpnr.stdout.log") == "nextpnr_seed2.stdout.log"
 
 
+def test_a_seed_that_meets_the_clock_stops_the_others(tiny_build: Path, tmp_path: Path) -> None:
+    """One nextpnr at a time: seed 1 meets 50 MHz, so seed 2 is never started; the manifest says so."""
+    require_open_flow()
+    result = ecp5.build_bitstream(tiny_build, out_root=tmp_path, freq_mhz=50.0, seeds=(1, 2), jobs=1)
+    assert result["timing_met"] and result["seed"] == 1
+    first, second = result["seeds"]
+    assert first["seed"] == 1 and first["fmax_mhz"] == result["fmax_mhz"]
+    assert second == {"seed": 2, "stopped": "not started: another seed had met the clock"}
+    work = tmp_path / next(p.name for p in tmp_path.iterdir()) / "work"
+    assert (work / "nextpnr.log").is_file() and not (work / "nextpnr_seed2.log").exists()
+
+
+def test_a_stopped_tool_is_terminated(tmp_path: Path) -> None:
+    """run_tool ends a running tool when its stop event is set, and says after how long."""
+    stop = threading.Event()
+    timer = threading.Timer(1.0, stop.set)
+    timer.start()
+    started = time.perf_counter()
+    with pytest.raises(ecp5.ToolStopped) as info:
+        ecp5.run_tool("sleeper", [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"],
+                      tmp_path, "sleeper.log", timeout_s=120, log=lambda _: None, stop=stop)
+    assert 0.9 < info.value.seconds < 10 and time.perf_counter() - started < 20
+    assert "up" in (tmp_path / "sleeper.log").read_text()
+    # a tool that finishes before anything is set returns its time; a stop event that is never set is harmless
+    seconds = ecp5.run_tool("quick", [sys.executable, "-c", "pass"], tmp_path, "quick.log", timeout_s=60,
+                            log=lambda _: None, stop=threading.Event())
+    assert 0 < seconds < 30
+
+
 def test_second_call_reuses_the_bitstream(first_bitstream: tuple[dict, Path, float], tiny_build: Path) -> None:
     result, out_root, _ = first_bitstream
     out_dir = next(out_root.iterdir())
     log = out_dir / "work" / "nextpnr.log"
     before = log.stat().st_mtime_ns
     started = time.perf_counter()
-    again = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS)
+    again = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
+                                 stop_when_met=False)
     assert again == result
     assert time.perf_counter() - started < 10 and log.stat().st_mtime_ns == before
     assert len(list(out_root.iterdir())) == 1
@@ -162,7 +197,8 @@ def test_second_call_reuses_the_bitstream(first_bitstream: tuple[dict, Path, flo
     fit.parent.mkdir(exist_ok=True)
     fit.write_text(json.dumps({"usage": {"LUT": {"used": 1, "capacity": 53200}}, "fits": True}))
     try:
-        third = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS)
+        third = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
+                                 stop_when_met=False)
     finally:
         fit.unlink()
     assert third["zynq_7020"]["yosys_synth_xilinx"]["fits"] is True and log.stat().st_mtime_ns == before
@@ -187,7 +223,8 @@ def test_a_recompile_of_the_same_kernel_finds_its_bitstream(first_bitstream: tup
     manifest["compile_seconds"] = manifest.get("compile_seconds", 0) + 1.0
     (again / "manifest.json").write_text(json.dumps(manifest))
     try:
-        found = ecp5.build_bitstream(again, out_root=out_root, freq_mhz=50.0, seeds=SEEDS)
+        found = ecp5.build_bitstream(again, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
+                                 stop_when_met=False)
         assert log.stat().st_mtime_ns == before and len(list(out_root.iterdir())) == 1
         assert found["key"] == result["key"] and found["bitstream"] == result["bitstream"]
         assert found["build"]["dir"] == str(again.resolve())
@@ -199,7 +236,8 @@ def test_a_recompile_of_the_same_kernel_finds_its_bitstream(first_bitstream: tup
         assert ecp5.sha256_json(ecp5.input_key(changed, "ecp5-85k", 50.0, SEEDS, 8)) != \
             ecp5.sha256_json(ecp5.input_key(manifest, "ecp5-85k", 50.0, SEEDS, 8))
     finally:   # the module's bitstream goes back to naming the tiny build
-        assert ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS) == result
+        assert ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
+                                 stop_when_met=False) == result
 
 
 def test_bad_constraint_names_the_tool(tiny_build: Path, tmp_path: Path) -> None:
