@@ -105,8 +105,10 @@ def test_missing_bitstream_gives_cycles_only_and_an_assumed_clock_is_labelled(wo
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "manifest.json").write_text(json.dumps({"build": {"build_id": "another"}, "fmax_mhz": 999}))
     real = fpga_clock(work, 150.0, bitstream_root=tmp_path)
-    assert real["mhz"] == 123.4 and real["source"] == "bitstream" and real["ignored_assumed_mhz"] == 150.0
-    assert real["bitstream"]["match"] == "same build"
+    # timing met: the clock is the one its PLL makes (100 MHz), not the post-route Fmax above it
+    assert real["mhz"] == 100.0 and real["source"] == "bitstream" and real["ignored_assumed_mhz"] == 150.0
+    assert real["bitstream"]["match"] == "same build" and real["bitstream"]["fmax_mhz"] == 123.4
+    assert "100 MHz" in real["label"] and "123.4" in real["label"] and "timing met" in real["label"]
 
     # another build id with the same kernel files (rtl/) counts; one differing kernel file does not
     kernel = {k: v for k, v in work.manifest["files"].items() if k.startswith("rtl/")}
@@ -144,11 +146,11 @@ def test_missing_bitstream_gives_cycles_only_and_an_assumed_clock_is_labelled(wo
     at_assumed = bar_10x(sim(assumed), gpu)  # an assumed clock never establishes the bar
     assert at_assumed["met"] is None and at_assumed["met_at_assumed_clock"] is True
     assert "assumed" in at_assumed["reason"]
-    met = bar_10x(sim(real), gpu)  # 500 cycles at 123.4 MHz = 4.05 us (12.3x below 50 us); + 3 us: 14.2x below 100
+    met = bar_10x(sim(real), gpu)  # 500 cycles at 100 MHz = 5 us (10x below 50 us); + 3 us: 12.5x below 100
     assert met["met"] is True
-    assert met["ratios"]["device"] == pytest.approx(50.0 / (500 / 123.4))
-    assert met["ratios"]["end_to_end"] == pytest.approx(100.0 / (500 / 123.4 + 3.0))
-    gpu.data["rows"][0]["end_to_end"]["p50_us"] = 60.0  # now 8.5x end to end: not met
+    assert met["ratios"]["device"] == pytest.approx(50.0 / (500 / 100.0))
+    assert met["ratios"]["end_to_end"] == pytest.approx(100.0 / (500 / 100.0 + 3.0))
+    gpu.data["rows"][0]["end_to_end"]["p50_us"] = 60.0  # now 7.5x end to end: not met
     assert bar_10x(sim(real), gpu)["met"] is False
 
 

@@ -414,10 +414,10 @@ def _kernel_files(files: dict[str, str]) -> dict[str, str]:
 
 
 def find_bitstream(work: Workload, root: Path | None = None) -> dict[str, Any] | None:
-    """The best (timing met first, then the highest Fmax) bitstream manifest of this build's kernel under
-    ``bitstreams/``: of this build, or of another build whose kernel files (``rtl/``: Verilog and ROMs) have
-    the same sha256 (a build id also covers the compiler's own source, so a reformatted compiler makes a new
-    id for the same kernel)."""
+    """The best bitstream manifest of this build's kernel under ``bitstreams/`` (timing met first, then the
+    same build, the highest Fmax, the newest manifest): of this build, or of another build whose kernel files
+    (``rtl/``: Verilog and ROMs) have the same sha256 (a build id also covers the compiler's own source, so a
+    reformatted compiler makes a new id for the same kernel)."""
     root = root or REPO_ROOT / "bitstreams"
     mine = _kernel_files(work.manifest.get("files", {}))
     found = []
@@ -430,10 +430,10 @@ def find_bitstream(work: Workload, root: Path | None = None) -> dict[str, Any] |
         same_build = build.get("build_id") == work.build_id
         same_kernel = bool(mine) and _kernel_files(build.get("files") or {}) == mine
         if (same_build or same_kernel) and m.get("fmax_mhz"):
-            found.append((bool(m.get("timing_met")), same_build, float(m["fmax_mhz"]), path, m))
+            found.append((bool(m.get("timing_met")), same_build, float(m["fmax_mhz"]), path.stat().st_mtime, path, m))
     if not found:
         return None
-    met, same_build, fmax, path, m = max(found, key=lambda x: (x[0], x[1], x[2]))
+    met, same_build, fmax, _, path, m = max(found, key=lambda x: x[:4])
     return {"manifest": str(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path),
             "device": m.get("device"), "target": m.get("target"), "fmax_mhz": fmax, "timing_met": met,
             "constraint_mhz": (m.get("clock") or {}).get("constraint_mhz"),
@@ -445,10 +445,17 @@ def fpga_clock(work: Workload, assumed_mhz: float | None, bitstream_root: Path |
     bit = find_bitstream(work, bitstream_root)
     if bit is not None:
         other = "" if bit["match"] == "same build" else f"; build {bit['build_id']}, same kernel files"
-        clock = {"mhz": bit["fmax_mhz"], "source": "bitstream", "bitstream": bit,
-                 "label": f"Fmax {bit['fmax_mhz']:g} MHz of {bit['manifest']} ({bit['device']}, post-route"
-                          f"{', timing met' if bit['timing_met'] else ', timing NOT met'}"
-                          f"{other})"}
+        constraint = bit.get("constraint_mhz")
+        if bit["timing_met"] and constraint and constraint < bit["fmax_mhz"]:
+            # the bitstream's PLL makes the constrained clock: a faster post-route Fmax is slack, not speed
+            mhz = float(constraint)
+            label = (f"{mhz:g} MHz, the clock of {bit['manifest']} ({bit['device']}: timing met, post-route "
+                     f"Fmax {bit['fmax_mhz']:g} MHz{other})")
+        else:
+            mhz = bit["fmax_mhz"]
+            label = (f"Fmax {bit['fmax_mhz']:g} MHz of {bit['manifest']} ({bit['device']}, post-route"
+                     f"{', timing met' if bit['timing_met'] else ', timing NOT met'}{other})")
+        clock = {"mhz": mhz, "source": "bitstream", "bitstream": bit, "label": label}
         if assumed_mhz is not None:
             clock["ignored_assumed_mhz"] = assumed_mhz
         return clock

@@ -61,6 +61,9 @@ def figure_machines(report: dict[str, Any]) -> str:
 def _short_clock(report: dict[str, Any]) -> str:
     clock = report["backends"].get("sim", {}).get("clock") or {}
     if clock.get("source") == "bitstream":
+        fmax = (clock.get("bitstream") or {}).get("fmax_mhz")
+        if fmax is not None and clock["mhz"] < fmax:
+            return f"{clock['mhz']:g} MHz (the bitstream's clock, timing met)"
         return f"{clock['mhz']:g} MHz (bitstream Fmax)"
     if clock.get("source") == "assumed":
         return f"{clock['mhz']:g} MHz ASSUMED"
