@@ -159,6 +159,8 @@ def test_mvau_config_rejects_unknown_weight_rom_and_negative_dot_adds() -> None:
     with pytest.raises(ValueError, match="dot_adds=-1"):
         mem_files.MvauConfig(mw=8, mh=4, simd=2, pe=2, dot_adds=-1)
     assert mem_files.MvauConfig(mw=8, mh=4, simd=2, pe=2, weight_rom="block").parameters()["WLOGIC_DEPTH"] == 0
+    with pytest.raises(ValueError, match="three digits"):
+        mem_files.MvauConfig(mw=8, mh=1000, simd=2, pe=1000)
 
 
 def test_mvau_weight_copy_rule() -> None:
@@ -172,8 +174,6 @@ def test_mvau_weight_copy_rule() -> None:
     assert both.pipeline_depth == logic.pipeline_depth + 2
     # auto: block RAM beyond 64 lines (NF * SF = 8 * 16 here)
     assert mem_files.MvauConfig(mw=32, mh=16, simd=2, pe=2).weight_extra == 1
-    with pytest.raises(ValueError, match="three digits"):
-        mem_files.MvauConfig(mw=8, mh=1000, simd=2, pe=1000)
 
 
 def test_mem_file_layout() -> None:
