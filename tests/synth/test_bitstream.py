@@ -46,7 +46,7 @@ def first_bitstream(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) 
     out_root = tmp_path_factory.mktemp("bitstreams")
     started = time.perf_counter()
     result = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
-                                 stop_when_met=False)
+                                  stop_when_met=False)
     return result, out_root, time.perf_counter() - started
 
 
@@ -152,11 +152,14 @@ def test_the_fastest_routed_seed_is_kept(tmp_path: Path) -> None:
     assert ecp5.check_seeds([2, 1]) == (2, 1) and ecp5.seed_file(2, "nextpnr.stdout.log") == "nextpnr_seed2.stdout.log"
 
 
-def test_a_seed_that_meets_the_clock_stops_the_others(tiny_build: Path, tmp_path: Path) -> None:
-    """One nextpnr at a time: seed 1 meets 50 MHz, so seed 2 is never started; the manifest says so."""
+def test_a_seed_that_meets_the_clock_stops_the_others(first_bitstream: tuple[dict, Path, float], tiny_build: Path,
+                                                       tmp_path: Path) -> None:
+    """One nextpnr at a time: seed 1 meets 50 MHz, so seed 2 is never started; the manifest says so. The
+    policy is part of the cache key: the all-seeds bitstream of the same build is another folder."""
     require_open_flow()
     result = ecp5.build_bitstream(tiny_build, out_root=tmp_path, freq_mhz=50.0, seeds=(1, 2), jobs=1)
     assert result["timing_met"] and result["seed"] == 1
+    assert result["key"] != first_bitstream[0]["key"]
     first, second = result["seeds"]
     assert first["seed"] == 1 and first["fmax_mhz"] == result["fmax_mhz"]
     assert second == {"seed": 2, "stopped": "not started: another seed had met the clock"}
@@ -198,7 +201,7 @@ def test_second_call_reuses_the_bitstream(first_bitstream: tuple[dict, Path, flo
     fit.write_text(json.dumps({"usage": {"LUT": {"used": 1, "capacity": 53200}}, "fits": True}))
     try:
         third = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
-                                 stop_when_met=False)
+                                     stop_when_met=False)
     finally:
         fit.unlink()
     assert third["zynq_7020"]["yosys_synth_xilinx"]["fits"] is True and log.stat().st_mtime_ns == before
@@ -224,7 +227,7 @@ def test_a_recompile_of_the_same_kernel_finds_its_bitstream(first_bitstream: tup
     (again / "manifest.json").write_text(json.dumps(manifest))
     try:
         found = ecp5.build_bitstream(again, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
-                                 stop_when_met=False)
+                                     stop_when_met=False)
         assert log.stat().st_mtime_ns == before and len(list(out_root.iterdir())) == 1
         assert found["key"] == result["key"] and found["bitstream"] == result["bitstream"]
         assert found["build"]["dir"] == str(again.resolve())
@@ -237,7 +240,7 @@ def test_a_recompile_of_the_same_kernel_finds_its_bitstream(first_bitstream: tup
             ecp5.sha256_json(ecp5.input_key(manifest, "ecp5-85k", 50.0, SEEDS, 8))
     finally:   # the module's bitstream goes back to naming the tiny build
         assert ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
-                                 stop_when_met=False) == result
+                                    stop_when_met=False) == result
 
 
 def test_bad_constraint_names_the_tool(tiny_build: Path, tmp_path: Path) -> None:
