@@ -9,7 +9,7 @@
 // (slots in order; an absent slot is no id at all: not counted, not flagged). The feature ROM has one
 // read port per slot (IPB = 2: both ports of a dual-port block RAM), so a beat takes one cycle. It is
 // ROM_GROUPS memories of F / ROM_GROUPS features each (one file each), every one addressed by its own
-// copy of the id registers: one address register driving all of the ROM's ~90 block RAMs was an 8 ns net.
+// copy of the id registers: one address register driving all of the ROM's ~90 block RAMs is too long a net.
 //
 // Pipeline (see README.md): IN the beat registered (+ the address copies), S0 count ids + ROM reads, S1
 // ROM outputs, SO the ROM outputs copied (the block RAMs' output registers), S2 rows registered +
@@ -65,7 +65,7 @@ module hist_agg #(
     // ------------------------------------------------------------------ ROMs (the feature ROM: see S0)
     // Block RAM read at the SO -> S2 edge (at SO's final count: its read register is S2's count) and copied
     // into the snapshot: the RAM's slow clock-to-output ends at a flip-flop, never at a multiplier, and no
-    // LUT ROM hangs off the count register (as logic its 257 lines were 5 LUT levels behind a 6 ns fan-out).
+    // LUT ROM hangs off the count register (as logic its 257 lines would be 5 LUT levels behind a wide fan-out).
     (* rom_style = "block" *) reg [RECIP_BITS-1:0] recip_rom [0:LMAX];
     initial begin
         $readmemh(RECIP_FILE, recip_rom);
@@ -129,8 +129,8 @@ module hist_agg #(
     // Slot s sits at position seen + k (k: the present slots before it); it is used when present, at a
     // position below LMAX and in range. seen <= LMAX, so "seen + k < LMAX" and the saturation "seen + k >
     // LMAX" are compares of seen with constants (below[k], above[k]), picked by the slots' count, and n_next
-    // is zero only if n_used is and no slot is used: no compare waits for a sum (on the ECP5 the count
-    // into the zero test and the flags was -0.2 ns).
+    // is zero only if n_used is and no slot is used: no compare waits for a sum (the count through an adder
+    // into the zero test and the flags is too slow for 100 MHz on the ECP5).
     localparam integer NW = $clog2(IPB + 1);   // holds IPB
     wire [IPB:0] below;                       // [k]: seen + k < LMAX
     wire [IPB:0] above;                       // [k]: seen + k > LMAX
@@ -198,7 +198,7 @@ module hist_agg #(
     // not: an ignored id (absent, past LMAX or out of range) is zeroed in S2 (use_o), so no decision of S0
     // lies on the block RAM's address path. Each group has its own copies (`keep`: Yosys would merge equal
     // flip-flops back into one) of the address, of the advance register (the block RAMs' clock enables: one
-    // stall register into all of them was a 10.8 ns net) and of the slots' "used" bits. The read register
+    // stall register into all of them is too long a net) and of the slots' "used" bits. The read register
     // is copied as it is, on the read's own enable (rom_o): on the ECP5 that copy is the block RAM's output
     // register (ecp5_bram.py), whose clock-to-output is 0.9 ns against the read register's 5.6; the
     // zeroing and the accumulator adders come after it.
@@ -292,7 +292,7 @@ module hist_agg #(
 
     // The accumulators' enable (adv && p2_v) and clear (p2_last) are registers too, one copy per ROM group
     // of features, computed from the next values (declared below): one LUT of stall_q and p2_v into the
-    // enables of all F accumulators was the ECP5's hist_agg critical path (5.1 + 6.0 ns of nets).
+    // enables of all F accumulators puts two long nets in series, too slow for 100 MHz on the ECP5.
     wire acc_en_d, acc_clr_d;
     generate
         for (g = 0; g < ROM_GROUPS; g = g + 1) begin : g_acc_en
@@ -355,8 +355,8 @@ module hist_agg #(
     assign stall_d   = p2_v_next && p2_last_next && snap_full_next;
     assign acc_en_d  = !stall_d && p2_v_next;
     assign acc_clr_d = p2_last_next;
-    // `keep`: Yosys had merged stall_q into one ROM group's copy, so the pipeline's enables and the
-    // reciprocal ROM hung off a flip-flop placed with that group (6 + 5.5 ns of nets into the ROM's CE)
+    // `keep`: Yosys would merge stall_q into one ROM group's copy, and the pipeline's enables and the
+    // reciprocal ROM's clock enable would then hang off a flip-flop placed with that group, far from them
     (* keep *) always @(posedge ap_clk) begin
         stall_q <= stall_d;
         load_q  <= p2_v_next && p2_last_next && !snap_full_next;
@@ -368,7 +368,7 @@ module hist_agg #(
 
     // The snapshot's load (snap_load) and shift (take) enables as registers of their own, one pair per chunk
     // of NORM_PAR sums, from the next values of what they are made of: `take` (snap_full && !out_valid) into
-    // all F*ACC_BITS enables was an 8.1 ns net on the ECP5.
+    // all F*ACC_BITS enables is too long a net for 100 MHz on the ECP5.
     localparam integer SCHUNK = NORM_PAR * ACC_BITS;
     wire out_valid_nx;             // out_valid's next value (below)
     genvar sc;
@@ -456,7 +456,7 @@ module hist_agg #(
 
     // The output register's enable (nrm_en && far_v) is a register as well, one copy per chunk of NORM_PAR
     // features, computed from the next values of out_valid and far_v: one LUT of far_v into the enables of
-    // all ROW_BITS flip-flops and into out_valid's logic was a 2.9 + 6.5 ns path on the ECP5.
+    // all ROW_BITS flip-flops and into out_valid's logic is too slow a path for 100 MHz on the ECP5.
     wire far_v_next     = ap_rst_n && (nrm_en ? mul_v : far_v);
     wire out_valid_next = ap_rst_n && (nrm_en ? (far_v && far_last) : (out_valid && !m_axis_tready));
     assign out_valid_nx = out_valid_next;

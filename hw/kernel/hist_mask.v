@@ -107,7 +107,7 @@ module hist_mask #(
   // Which slots are counted: present, at a position below LMAX, in range (as hist_agg). Slot s's position
   // is pos + k (k: the kept slots before it), and pos <= LMAX, so both "pos + k < LMAX" and the saturation
   // "pos + n > LMAX" are compares of pos with constants (below[k], above[n]), picked by the keep count:
-  // no compare waits for a sum (on the ECP5 pos -> two carry chains -> four LUTs -> pos was -0.3 ns).
+  // no compare waits for a sum (pos -> two carry chains -> four LUTs -> pos is too slow for 100 MHz on the ECP5).
   wire [IPB:0] below;          // [k]: pos + k < LMAX
   wire [IPB:0] above;          // [n]: pos + n > LMAX
   genvar k;

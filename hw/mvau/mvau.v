@@ -28,7 +28,7 @@
 //                        digits): key nf*2^j + q selects the ACC_BITS entry T[nf*PE + p][(q << (OUT_BITS-j))
 //                        + 2^(OUT_BITS-1-j) - 1]. Stage 0: NF lines of one entry; stage j >= 1:
 //                        NF*2^(j-1) lines {entry 2r+1, entry 2r}.
-// sim/mvau/mem_files.py writes both from numpy arrays.
+// sw/hybrec/compile/blocks/mvau.py (write_mem_files) writes both from numpy arrays.
 `default_nettype none
 
 module mvau #(
@@ -190,12 +190,12 @@ module mvau #(
 
   // The next values of the three conditions, once for a cycle without a step (_0) and once with one (_1);
   // `issue` only picks between them at the end, so its net (the whole step state hangs on it) is not in
-  // series with the compare and the credit count (on the ECP5, issue -> sf_n -> waddr > sf -> word_ok was
-  // MVAU 0's critical path).
+  // series with the compare and the credit count (issue -> sf_n -> waddr > sf -> word_ok in series is too
+  // slow for 100 MHz on the ECP5).
   // word_ok's next value is worked out twice from registers only, once for each value of in_fire (the
   // producer's s_axis_tvalid comes late), which then picks one: the compares waddr_n > sf and waddr_n > sf_1
-  // are compares of registers (waddr_n is waddr, waddr + 1 or 0; sf_1 is sf + 1 or 0). On the ECP5 in_fire
-  // ran through the waddr_n mux into the compare's carry chain (-0.9 ns), then through seven LUTs (-0.65).
+  // are compares of registers (waddr_n is waddr, waddr + 1 or 0; sf_1 is sf + 1 or 0). Otherwise in_fire
+  // runs through the waddr_n mux into the compare's carry chain, or through seven LUTs: too slow on the ECP5.
   // (written `a < b`: Yosys 0.70 builds `b > a` for the ECP5 as a carry chain plus a LUT tree for equality)
   wire            w_gt_sf   = sf < waddr;
   wire            w_ge_sf   = waddr >= sf;
@@ -221,8 +221,8 @@ module mvau #(
   wire            word_ok_n   = word_ok_f[in_fire];
   // credit_ok's next value counts this cycle's output beat as still in the FIFO: (in_flight + fold_in) !=
   // FIFO_D, from compares of the count register with constants. The consumer's ready comes late and reaches
-  // no credit register (on the ECP5 it ran through the count's adder into credit_ok, -0.39 ns at 100 MHz,
-  // then as one LUT's output net to every group's copy, 6.5 ns, -0.27). It can only withhold a credit for
+  // no credit register (through the count's adder into credit_ok, then as one LUT's output net to every
+  // group's copy, it would be too slow for 100 MHz on the ECP5). It can only withhold a credit for
   // one cycle while in_flight sits at FIFO_D - 1, which needs a consumer that stalls: with m_axis_tready
   // high, in_flight stays below that (FIFO_D >= LATENCY + 3), so throughput and latency are unchanged.
   wire            infl_eq_dm1 = in_flight == FIFO_D_M1;   // + 1 would reach FIFO_D
@@ -261,7 +261,7 @@ module mvau #(
     end
   end
 
-  // `keep` on these and on every copy below: Yosys merges equal flip-flops (it had made one group's copy the
+  // `keep` on these and on every copy below: Yosys merges equal flip-flops (it would make one group's copy the
   // step state's `issue`, placed with that group).
   (* keep *) always @(posedge ap_clk) begin
     if (!ap_rst_n) begin
@@ -277,8 +277,8 @@ module mvau #(
 
   // The same three registers again for every group of X_GROUP PEs (g_issue[c]) and for the weight ROM's
   // read address (index NXC, a block-RAM ROM only): each copy's `issue` enables only its group's input and
-  // weight registers, so `issue` itself drives the step state alone (on MVAU 0, 32 PEs, the shared enable was a 4 ns net on the
-  // critical path).
+  // weight registers, so `issue` itself drives the step state alone (one `issue` into all of MVAU 0's 32 PEs is
+  // too long a net for 100 MHz on the ECP5).
   wire [NIC-1:0] issue_g;
   genvar c;
   generate
@@ -324,8 +324,8 @@ module mvau #(
       // clock-to-output then ends at that register instead of running on into the products.
       (* rom_style = "block" *) reg [PE*SIMD*W_BITS-1:0] wmem [0:NF*SF-1];
       initial $readmemh(WEIGHT_FILE, wmem);
-      // (the next line is a register, wa_nxt: its increment and wrap into the address were -0.03 ns at
-      // 100 MHz on the ECP5)
+      // (the next line is a register, wa_nxt: an increment and wrap in front of the block RAM's address
+      // would leave no slack at 100 MHz on the ECP5)
       wire [WA_W-1:0] wa_rd   = !ap_rst_n ? {WA_W{1'b0}} : (issue_g[NXC] ? wa_nxt : wa);
       reg [PE*SIMD*W_BITS-1:0] w_ram;   // block-RAM read register: wmem[wa]
       always @(posedge ap_clk) w_ram <= wmem[wa_rd];
@@ -347,12 +347,12 @@ module mvau #(
   // then into a plain copy (x_o), then into each PE group's input register (IB_EXTRA = 2 cycles; the weights
   // and the step's control bits wait beside it): on the ECP5 x_o is the block RAM's output register
   // (ecp5_bram.py), whose clock-to-output is 0.9 ns against the read register's 5.6, and the group copies
-  // keep its fan-out to NXC (one register into MVAU 0's 32 PEs was an 8.5 ns net). Between steps the PEs
+  // keep its fan-out to NXC (one register into MVAU 0's 32 PEs is too long a net). Between steps the PEs
   // see other words; their results carry no valid bit and are dropped.
   generate
     if (IB_EXTRA != 0) begin : g_ib_block
       // no_rw_check: a word is never read at an issue edge while it is written (word_ok), so Yosys need not
-      // emulate read-during-write with a bypass multiplexer behind the RAM (which it had done)
+      // emulate read-during-write with a bypass multiplexer behind the RAM (which it does otherwise)
       (* ram_style = "block", no_rw_check *) reg [XW-1:0] ibuf [0:IB_WORDS-1];
       reg [XW-1:0] x_rd;     // the read register
       reg [XW-1:0] x_o;      // its plain copy
@@ -400,8 +400,8 @@ module mvau #(
 
   // What the PEs take: stage 1's weights and control, or the same two (IB_EXTRA) or one (W_EXTRA) cycles
   // later. W_EXTRA: w_q is the block RAM's output register on the ECP5 (ecp5_bram.py), placed in a block-RAM
-  // row; a plain copy of it may sit beside the PEs (round 29: w_q straight into MVAU 1's products was a
-  // 4.6 ns net, -0.12 at 100 MHz).
+  // row; a plain copy of it may sit beside the PEs (w_q straight into MVAU 1's products is too long a net
+  // for 100 MHz on the ECP5).
   localparam integer CTL_W = 4 + NF_W;                        // {valid, first, last, vend, nf}
   wire [CTL_W-1:0]          s1_ctl = {s1_valid, s1_first, s1_last, s1_vend, s1_nf};
   wire [CTL_W-1:0]          pe_ctl;
@@ -487,8 +487,8 @@ module mvau #(
   // ---------------------------------------------------------------- stage 3: accumulate
   reg  [PE*ACC_BITS-1:0] acc;
   wire [PE*ACC_BITS-1:0] acc_sum;     // the accumulator after this step; final when s2_last
-  // s2_first again per group of X_GROUP PEs (`keep`): one register into every PE's accumulator select was a
-  // 6.3 ns net on the ECP5 (MVAU 0, 32 PEs)
+  // s2_first again per group of X_GROUP PEs (`keep`): one register into every PE's accumulator select is too
+  // long a net on the ECP5 (MVAU 0, 32 PEs)
   wire [NXC-1:0] s2_first_g;
   generate
     for (c = 0; c < NXC; c = c + 1) begin : g_first
@@ -552,8 +552,8 @@ module mvau #(
         for (p = 0; p < PE; p = p + 1) begin : g_pe
           // Each PE has its own memory of the stage (its own file: Yosys does not drop a block RAM's unread
           // bits). Stages of at most LOGIC_DEPTH thresholds are LUT logic (a block RAM would be mostly empty).
-          // The stage's registers are `keep`: stage 0's key is nf for every PE, so Yosys merged equal
-          // threshold bits and keys across PEs into flip-flops read by dozens of compares (8 ns nets).
+          // The stage's registers are `keep`: stage 0's key is nf for every PE, so Yosys would merge equal
+          // threshold bits and keys across PEs into flip-flops read by dozens of compares (long nets).
           // Stage 0 reads line nf. Stage j >= 1 holds pairs: line r = {T at q = 2r+1, T at q = 2r}, so its
           // address is the key without the last decision (registered bits only); the line and that decision,
           // made by the previous stage's compare in this cycle, are registered side by side and the decision
@@ -572,8 +572,8 @@ module mvau #(
           localparam [23:0] PNUM = {P100, P10, P1};
           if (j == 0) begin : g_first
             if (DEPTH <= LOGIC_DEPTH) begin : g_logic
-              // mem2reg: as a memory, Yosys moved this register to the ROM's address side, where it is nf
-              // for every PE (one flip-flop into 32 PEs' ROMs and compares, a 7.6 ns net)
+              // mem2reg: as a memory, Yosys moves this register to the ROM's address side, where it is nf
+              // for every PE (one flip-flop into 32 PEs' ROMs and compares: too long a net)
               (* mem2reg *) reg [ACC_BITS-1:0] tmem [0:DEPTH-1];
               initial $readmemh({THRESH_FILE, DIGIT, "_", PNUM, ".hex"}, tmem);
               (* keep *) always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
@@ -609,8 +609,8 @@ module mvau #(
               assign pair = pair_q;
             end
             // Both entries are registered and the decision with them: the compare that made it ends at a
-            // flip-flop (as the select of the ROM's read, Yosys folded it into the ROM's LUT tree: compare,
-            // then four LUT levels, on the ECP5 MVAU 1's critical path) and picks the entry in this stage.
+            // flip-flop (as the select of the ROM's read, Yosys folds it into the ROM's LUT tree: compare,
+            // then four LUT levels, too slow for 100 MHz on the ECP5) and picks the entry in this stage.
             reg [2*ACC_BITS-1:0] r_pair;
             reg                  r_sel;
             (* keep *) always @(posedge ap_clk) begin

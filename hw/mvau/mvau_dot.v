@@ -12,7 +12,7 @@
 // ADDS_PER_STAGE = A > 0: the products are registered, then tree level h (1 = the adders of two
 // products, LV = clog2(SIMD padded to a power of two) = the root) is registered when h % A == 0 or
 // h == LV. Latency in clock cycles (no enable: the caller's pipeline never stalls):
-//   1 + |{h in 1..LV : h % A == 0 or h == LV}|          (hybrec.compile.mvau_mem.dot_latency)
+//   1 + |{h in 1..LV : h % A == 0 or h == LV}|          (hybrec.compile.blocks.mvau.dot_latency)
 `default_nettype none
 
 module mvau_dot #(

@@ -5,8 +5,8 @@
 // [d*IBITS +: IBITS] within its lane; lanes past N_ITEMS are zero. It is kept as column groups of
 // ROM_GROUP_BITS bits (the last one takes the rest; 0: one group, the whole row), group g in its own
 // memory and file {ITEM_PREFIX, "_<gg>.hex"} (gg: two digits, at most 100 groups) of NROWS lines, and
-// read through its own copy of the row address: one address register into 57 block RAMs was a 10.8 ns
-// net on the ECP5. Multiples of the block RAM's width (18 bits on the ECP5) cost no extra RAMs.
+// read through its own copy of the row address: one address register into 57 block RAMs is too long a
+// net for 100 MHz on the ECP5. Multiples of the block RAM's width (18 bits on the ECP5) cost no extra RAMs.
 //
 // Output beat r (see README.md): lane l at [l*LW +: LW], LW = ID_BITS + SCORE_BITS, holding
 // {id, score} (score in the low SCORE_BITS bits, two's complement); m_axis_tuser[l] = lane valid.
@@ -122,8 +122,8 @@ module scorer #(
     // row_q into the multipliers' input registers (it is fed by a flip-flop), and rom_o then stays in the
     // fabric as the half-way register: ecp5_bram.py leaves a flip-flop that feeds a multiplier (inside the
     // block RAM, the whole way would be one net in front of the multiplier). Then rom_o is fed by the
-    // block RAMs' read itself (no output register: a 5.6 ns clock-to-output on the ECP5, and with the
-    // net to rom_o -0.76 ns at 100 MHz), unless ROM_OUT_REG puts one more register in between, which
+    // block RAMs' read itself (no output register: a 5.6 ns clock-to-output on the ECP5, which with the
+    // net to rom_o leaves no slack at 100 MHz), unless ROM_OUT_REG puts one more register in between, which
     // ecp5_bram.py then moves into the block RAMs' output registers (0.9 ns).
     wire [D*UBITS-1:0] user_r;   // the user vector that belongs to rom_r
     wire               vr, lastr;
@@ -156,7 +156,7 @@ module scorer #(
     endgenerate
     // user_q is loaded in every cycle the scorer is idle (what it holds matters from the edge that takes a
     // vector, s_fire, on; busy then holds it), by `keep` copies of !busy, one per 64 bits: s_fire as the
-    // enable of all D*UBITS flip-flops was an 8.8 ns net behind the producer's valid on the ECP5.
+    // enable of all D*UBITS flip-flops, behind the producer's late valid, is too long a net for the ECP5.
     localparam integer UW = D * UBITS;
     localparam integer UG = (UW + 63) / 64;
     wire busy_next = ap_rst_n && (s_fire || (busy && !(rd && rd_row == LAST_ROW)));
@@ -328,7 +328,7 @@ module scorer #(
     // past the read, and while the FIFO holds any the output register holds one too), so it is written on
     // every cycle and only wp waits for a row: no write enable. `empty` is a register of its own, so the
     // output register's enable and select are one LUT from flip-flops (on the ECP5 the count's zero test
-    // into the FIFO's write enables and the output register was -1.4 ns at 100 MHz).
+    // into the FIFO's write enables and the output register is too slow for 100 MHz).
     reg [OW-1:0]      fifo [0:FIFO_DEPTH-1];
     reg [FIFO_AW-1:0] wp;
     reg [FIFO_AW-1:0] rp;

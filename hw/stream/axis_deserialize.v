@@ -8,9 +8,9 @@
 // narrow beat per cycle, no gap, and the wide beat is valid from the edge after the one that took its last
 // narrow beat.
 // Only while a complete group waits for a busy output register does the input stall. The input beat reaches
-// the slots only (on the ECP5 the producer's register into the slots and the 256-bit output register, placed
-// by the consumer, was a 9.3 ns net), and every enable is a flip-flop computed from next values: no data
-// enable depends on s_axis_tvalid or m_axis_tready.
+// the slots only (the producer's register into the slots and the 256-bit output register, placed by the
+// consumer, is too long a net for 100 MHz on the ECP5), and every enable is a flip-flop computed from next
+// values: no data enable depends on s_axis_tvalid or m_axis_tready.
 `default_nettype none
 
 module axis_deserialize #(

@@ -51,7 +51,7 @@ module axis_serialize #(
   assign m_axis_tlast  = at_end;
 
   // `keep` on every copy of `full`: Yosys merges equal flip-flops back into one (on the ECP5 one `full`
-  // into 768 word enables and the consumer's handshake was a 4.5 ns net on the critical path).
+  // into 768 word enables and the consumer's handshake is too long a net for 100 MHz).
   (* keep *) always @(posedge ap_clk) begin
     full   <= full_n;
     full_v <= full_n;
@@ -65,7 +65,7 @@ module axis_serialize #(
 
   // Element i sits at the bottom after i shifts. While empty the word follows s_axis_tdata, so the load
   // that takes a beat is the same edge and the word's enable depends on this block's registers, not on
-  // s_axis_tvalid (on the ECP5 the producer's valid into 768 enables was a 6 ns net). Each group of G bits
+  // s_axis_tvalid (on the ECP5 the producer's valid into 768 enables is too long a net). Each group of G bits
   // has its own copy of `full`.
   wire [NB-1:0] shifted = word >> W;
   genvar g;

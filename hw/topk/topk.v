@@ -127,7 +127,7 @@ module topk #(
     // its key goes to the merge and the cell restarts empty: it keeps x and passes nothing on.
     // The key a cell passes on is registered twice: pass_q goes into the next cell's key, its muxes and the
     // comparator that drives them, pass_c into the comparator of its key's enables alone (one register into
-    // all of that was a 3.8 ns net in front of the compare, the ECP5's worst path in round 22, -0.66 ns).
+    // all of that is too long a net in front of the compare's carry chain for 100 MHz on the ECP5).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [LANES*K*KW-1:0] pass_all;    // lane j, cell i at ((j*K)+i)*KW: the key it passes on (the last cell's goes nowhere)
     wire [LANES*K*KW-1:0] pass_c_all;  // the same, pass_c (0 for the last cell)
@@ -142,7 +142,7 @@ module topk #(
                 reg  [KW-1:0] pass_q;
                 // x > s, computed twice from two copies of x (Yosys merges equal comparators): one drives
                 // the KW enables of s_q, the other the KW muxes of the passed key (one comparator into both
-                // was the ECP5's top-K paths, up to -1.3 ns at 100 MHz, most of it the fan-out's nets).
+                // is too slow for 100 MHz on the ECP5, most of it the fan-out's nets).
                 // Written `s < x`: Yosys 0.70 maps `x > s` (and `<=`) for the ECP5 as the carry chain plus
                 // a tree of LUTs for equality behind it (51 LUTs and three more levels at 34 bits), `s < x`
                 // (and `>=`) as the carry chain alone.
@@ -213,8 +213,8 @@ module topk #(
     wire [KW-1:0] c       = phase_out ? nxt : init_chain[KW-1:0];
     wire          c_valid = c[KW-1];
     // the same c for the compares alone, selected by phase_c (phase_out's copy): phase_out into every mux of
-    // the step, then c into both the compares and H's insertion muxes, was two 3 ns nets in front of the
-    // compare's carry chain on the ECP5 (-0.42 ns at 100 MHz)
+    // the step, then c into both the compares and H's insertion muxes, puts two long nets in front of the
+    // compare's carry chain, too slow for 100 MHz on the ECP5
     wire [KW-1:0] c_cmp   = phase_c ? nxt : init_chain[KW-1:0];
 
     // c against every H entry; emitting removes H[0], so the output phase inserts into H[1..] + empty
@@ -323,7 +323,7 @@ module topk #(
     // With MERGE_SPLIT they are registers, one per entry (`keep`: Yosys merges equal flip-flops), set in a
     // step's compare cycle from the next values of what step_out is made of: the output stage's skid, busy
     // and phase_out then reach no merge-list enable (one such enable into the K*KW flip-flops of a list
-    // was a 6.9 ns net on the ECP5).
+    // is too long a net for 100 MHz on the ECP5).
     wire [LANES*K-1:0] pop_en;
     generate
         if (MERGE_SPLIT != 0) begin : g_pop_reg

@@ -77,7 +77,7 @@ module ulx3s_bist #(
 
   // ------------------------------------------------------------------ ROMs
   // The expected words are a small LUT ROM read into a register. The ids ROM is a block RAM read one edge
-  // ahead (below); as LUT logic its address register fanned out into about 2k LUTs.
+  // ahead (below); as LUT logic its address register would fan out into about 2k LUTs.
   (* rom_style = "block" *) reg [EW-1:0] ids_rom [0:(1 << IW) - 1];
   (* rom_style = "logic" *) reg [64:0] words_rom [0:(1 << WW) - 1];
   initial begin
@@ -112,9 +112,9 @@ module ulx3s_bist #(
   // ------------------------------------------------------------------ input register slice
   // The id ROM's entry goes to the kernel through a register slice (an output register and a skid register,
   // every output a flip-flop that nextpnr can place beside the kernel's input logic), as a DMA's stream
-  // would. Without it the kernel's id checks and the aggregation's addresses hung off the block RAM's
-  // output register (the block-RAM pass moves s_entry there), a 3.8 ns net away: -0.50 ns at 100 MHz; with
-  // a 2-entry fifo_sync (a LUT RAM read behind its read pointer) -1.24 ns.
+  // would. Without it the kernel's id checks and the aggregation's addresses hang off the block RAM's
+  // output register (the block-RAM pass moves s_entry there), a long net away, too slow for 100 MHz; so do
+  // they behind a 2-entry fifo_sync (a LUT RAM read behind its read pointer).
   reg  [EW-1:0] k_entry, k_skid;
   reg           k_valid, k_skid_v;
   wire          k_ready;
