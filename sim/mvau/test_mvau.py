@@ -3,7 +3,7 @@
 The pytest driver (``tests/sim/test_mvau.py``) writes the ROM files, builds the unit and names a JSON
 file in ``HYBREC_TB_CONFIG``::
 
-    {"config": {MvauConfig fields}, "weights": "W.npy", "thresholds": "T.npy" | null,
+    {"config": {Mvau fields}, "weights": "W.npy", "thresholds": "T.npy" | null,
      "seed": int, "vectors": int, "report": "report.json", "cycle_tolerance": float}
 
 Tests: random vectors with random stalls on both streams; cycles per vector and latency with no stalls
@@ -22,14 +22,14 @@ import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiStreamFrame
 
-from hybrec.compile.mvau_mem import MvauConfig, input_range, pack_input, unpack_output
+from hybrec.compile.blocks.mvau import Mvau, input_range, pack_input, unpack_output
 from hybrec.numerics import mvau
 from hybrec.simulate.cocotb_tb import axis_pair, load_config, pauses, reset, start_clock
 
 
 @dataclass
 class Case:
-    cfg: MvauConfig
+    cfg: Mvau
     weights: np.ndarray
     thresholds: np.ndarray | None
     seed: int
@@ -41,7 +41,7 @@ class Case:
     def load(cls) -> Case:
         raw = load_config()
         return cls(
-            cfg=MvauConfig(**raw["config"]),
+            cfg=Mvau(**raw["config"]),
             weights=np.load(raw["weights"]),
             thresholds=None if raw["thresholds"] is None else np.load(raw["thresholds"]),
             seed=int(raw["seed"]),
@@ -72,8 +72,6 @@ class Testbench:
         self.cfg = case.cfg
         start_clock(dut)
         self.source, self.sink = axis_pair(dut)
-        for bus in (self.source, self.sink):
-            bus.log.setLevel("WARNING")
         self.cycle = 0
         self.in_beats = 0
         self.vector_in_cycles: list[int] = []     # cycle of each vector's first input beat

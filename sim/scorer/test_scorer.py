@@ -74,11 +74,6 @@ class Bench(StreamBench):
                     assert (valid, item_id, score) == (0, (1 << ID_BITS) - 1, -(1 << (SCORE_BITS - 1))), \
                         f"padded row {row} lane {lane}: got ({valid}, {item_id}, {score})"
 
-    async def run_queries(self, users: list[np.ndarray]) -> None:
-        for user in users:
-            await self.send(user)
-        for user in users:
-            await self.check(user)
 
 
 @cocotb.test()
@@ -86,9 +81,8 @@ async def random_queries_with_backpressure(dut) -> None:
     """Random, extreme and small-range user vectors back to back; random pauses on both sides."""
     bench = Bench(dut, CFG["seed"])
     await bench.reset()
-    for src, snk in [(0.3, 0.3), (0.0, 0.6), (0.7, 0.1), (0.0, 0.0)]:
-        bench.set_pauses(src, snk)
-        await bench.run_queries([bench.random_user() for _ in range(max(1, CFG["queries"] // 4))])
+    await bench.under_pauses([(0.3, 0.3), (0.0, 0.6), (0.7, 0.1), (0.0, 0.0)],
+                             lambda: [bench.random_user() for _ in range(max(1, CFG["queries"] // 4))])
 
 
 @cocotb.test()
@@ -98,7 +92,7 @@ async def throughput_back_to_back(dut) -> None:
     await bench.reset()
     users = [bench.random_user() for _ in range(6)]
     start = now_ns()
-    await bench.run_queries(users)
+    await bench.run_all(users)
     cycles = cycles_since(start)
     # II = NROWS + 1, then the documented first-beat latency DOT_LAT + 4 + ROM_OUT_REG and 2 cycles of
     # testbench slack
@@ -114,12 +108,12 @@ async def reset_in_the_middle_of_a_query(dut) -> None:
     bench = Bench(dut, CFG["seed"] + 2)
     await bench.reset()
     bench.set_pauses(0.2, 0.3)
-    await bench.run_queries([bench.random_user() for _ in range(2)])
+    await bench.run_all([bench.random_user() for _ in range(2)])
     await bench.send(bench.random_user())
     await ClockCycles(dut.ap_clk, 4 + NROWS // 2)
     await bench.reset(cycles=2)
     bench.source.clear()
     bench.sink.clear()
-    await bench.run_queries([bench.random_user() for _ in range(3)])
+    await bench.run_all([bench.random_user() for _ in range(3)])
     await ClockCycles(dut.ap_clk, 20)
     assert bench.sink.empty(), "unexpected output after the checked queries"

@@ -96,11 +96,8 @@ class Bench(StreamBench):
         want += [(0, PAD_ID, S_LO)] * (K - len(want))
         assert got == want, f"top-{K} mismatch:\n got  {got}\n want {want}"
 
-    async def run_queries(self, queries: list[Query]) -> None:
-        for query in queries:
-            await self.source.send(query.frame())
-        for query in queries:
-            await self.check(query)
+    async def send(self, query: Query) -> None:
+        await self.source.send(query.frame())
 
 
 @cocotb.test()
@@ -108,9 +105,8 @@ async def random_queries_with_backpressure(dut) -> None:
     """Random lengths (1 beat to several), ties, extreme scores, empty lanes; pauses on both sides."""
     bench = Bench(dut, CFG["seed"])
     await bench.reset()
-    for src, snk in [(0.3, 0.3), (0.0, 0.8), (0.6, 0.0), (0.0, 0.0)]:
-        bench.set_pauses(src, snk)
-        await bench.run_queries([bench.random_query() for _ in range(CFG["queries"] // 4)])
+    await bench.under_pauses([(0.3, 0.3), (0.0, 0.8), (0.6, 0.0), (0.0, 0.0)],
+                             lambda: [bench.random_query() for _ in range(CFG["queries"] // 4)])
 
 
 @cocotb.test()
@@ -122,7 +118,7 @@ async def throughput_back_to_back(dut) -> None:
     beats = STEP * (LANES + K) + WAVE_D + 1
     queries = [bench.random_query(beats) for _ in range(6)]
     start = now_ns()
-    await bench.run_queries(queries)
+    await bench.run_all(queries)
     cycles = cycles_since(start)
     # all beats at one per cycle; the last result comes STEP * (LANES + K) + WAVE_D + 1 cycles after the last
     # beat (README.md); 2 cycles of testbench slack
@@ -137,12 +133,12 @@ async def reset_in_the_middle_of_a_query(dut) -> None:
     bench = Bench(dut, CFG["seed"] + 2)
     await bench.reset()
     bench.set_pauses(0.2, 0.3)
-    await bench.run_queries([bench.random_query() for _ in range(2)])
+    await bench.run_all([bench.random_query() for _ in range(2)])
     await bench.source.send(bench.random_query(4 * (LANES + K)).frame())
     await ClockCycles(dut.ap_clk, 2 * (LANES + K))
     await bench.reset(cycles=2)
     bench.source.clear()
     bench.sink.clear()
-    await bench.run_queries([bench.random_query() for _ in range(4)])
+    await bench.run_all([bench.random_query() for _ in range(4)])
     await ClockCycles(dut.ap_clk, 20)
     assert bench.sink.empty(), "unexpected output after the checked queries"

@@ -3,16 +3,21 @@
 Every file hybrec writes as a result (checkpoints, metrics, splits, reports) goes through
 :func:`atomic_write_bytes` or one of its wrappers: the data are written to a temporary file in the
 same directory, flushed and fsync'ed, then renamed over the target. A crash therefore leaves either
-the old file or the new one, never a half-written one that looks whole.
+the old file or the new one, never a half-written one that looks whole. A result that is a whole folder
+(a build directory, a bitstream folder) is made in a staging folder beside it and renamed into place
+(:func:`staged_directory`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
+import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +45,12 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def compact_json(obj: Any) -> str:
+    """JSON with one key per line but lists of numbers on one line (readable, and small in a diff)."""
+    text = json.dumps(obj, indent=1)
+    return re.sub(r"\[[\s\d.,eE+-]*\]", lambda m: re.sub(r"\s+", "", m.group(0)).replace(",", ", "), text) + "\n"
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -75,3 +86,28 @@ def sha256_strings(items: Iterable[str]) -> str:
         digest.update(len(encoded).to_bytes(8, "little"))
         digest.update(encoded)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def staged_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Make a folder that replaces ``target`` only when it is complete.
+
+    Yields an empty staging folder beside ``target`` (same file system). When the block ends without an
+    error, ``target`` (if any) is moved aside, the staging folder renamed to ``target`` and the old one
+    deleted; on an error the staging folder is deleted and ``target`` is left as it was. Staging folders
+    left behind by a crash are removed on the next call."""
+    final = Path(target)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = final.parent / f".{final.name}.staging-old-{os.getpid()}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(staging, final)
+    shutil.rmtree(old, ignore_errors=True)

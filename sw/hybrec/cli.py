@@ -1,13 +1,24 @@
-"""The ``hybrec`` command line. The only module that reads the environment."""
+"""The ``hybrec`` command line. The only module that reads the environment.
+
+Each command imports its stage only once its arguments are read (the stages load torch, Brevitas, FINN or
+cocotb), so ``--help`` and argument errors answer at once. The terminal gets progress and a short summary;
+the external tools' output goes to log files whose paths are printed (``-v`` shows it as it comes), and an
+error names what failed and the way out (exit status 2).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
+
+from hybrec import tools
+from hybrec.errors import HybrecError
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -16,8 +27,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("HYBREC_CACHE", ".cache/hybrec")).resolve()
 
 
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars only on a terminal (in a log they would be redrawn line by line)."""
+    return not getattr(args, "quiet", False) and console.is_terminal
+
+
 def cmd_data_fetch(args: argparse.Namespace) -> int:
-    from hybrec.data import fetch_ml100k
+    from hybrec.data import fetch_ml100k  # lazy: the data package loads numpy and the file readers
 
     folder = fetch_ml100k(cache_dir())
     console.print(f"MovieLens-100K verified in {folder}")
@@ -25,60 +41,58 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from hybrec.config import PRESETS, load_config
-    from hybrec.train.runner import run_training
+    from rich.markdown import Markdown
+
+    from hybrec.config import PRESETS, load_config  # lazy: pydantic, yaml
+    from hybrec.train.runner import run_training  # lazy: torch, PyG, transformers, Brevitas
 
     config = PRESETS[args.preset]() if args.preset else load_config(args.config)
     if args.seeds:
         config = config.model_copy(update={"seeds": tuple(args.seeds)})
     out = Path(args.out)
-    metrics = run_training(config, out, cache_dir(), progress=not args.quiet, log=console.print)
-    from rich.markdown import Markdown
-
-    Console().print(Markdown((out / "metrics.md").read_text()))
+    metrics = run_training(config, out, cache_dir(), progress=show_progress(args), log=console.print)
+    Console(soft_wrap=True).print(Markdown((out / "metrics.md").read_text()))
     console.print(f"wrote {out / 'metrics.json'} ({len(metrics['variants'])} variants)")
     return 0
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from hybrec.compile.build import compile_kernel
-    from hybrec.compile.config import KERNEL_PRESETS, load_kernel_config
+    from hybrec.compile.build import compile_kernel  # lazy: torch, Brevitas, FINN
+    from hybrec.compile.config import KERNEL_PRESETS, load_kernel_config  # lazy: pydantic, yaml
 
     config = load_kernel_config(args.config) if args.config else KERNEL_PRESETS[args.preset]()
     out = Path(args.out)
     manifest = compile_kernel(Path(args.run), out, cache_dir(), config, force=args.force, log=console.print)
-    model, kernel = manifest["kernel"]["cycle_model"], manifest["kernel"]
-    console.print(f"kernel {kernel['top']} ({len(kernel['sources'])} sources, folding {kernel['folding']}); "
-                  f"cycle budget of a {model['history']}-id query: aggregation {model['aggregation']}, "
-                  f"MLP {model['mlp_layer0']} + {model['mlp_rest']}, scorer {model['scorer_rows']} rows, "
-                  f"top-K merge {model['topk_merge']}")
-    from hybrec.compile.hls import write_hls_params
-
-    hls = write_hls_params(out)  # the HLS C++ kernel's parameter and ROM headers, from the manifest
-    console.print(f"wrote {out / 'manifest.json'} and {hls}")
+    kernel = manifest.kernel
+    model = kernel.cycle_model
+    folding = ", ".join(f"SIMD {layer['simd']} PE {layer['pe']}" for layer in kernel.folding)
+    console.print(f"kernel {kernel.top} ({len(kernel.sources)} sources, folding {folding}); cycles of a "
+                  f"{model['history']}-id query: aggregation {model['aggregation']}, MLP {model['mlp_layer0']} + "
+                  f"{model['mlp_rest']}, scorer {model['scorer_rows']} rows, top-K merge {model['topk_merge']}")
+    console.print(f"build {manifest.build_id}: {out / 'manifest.json'} (HLS headers in {out / 'hls'})")
     return 0
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from hybrec.simulate.kernel import simulate_build
-
     build = Path(args.build)
     if args.shared_lib:
-        from hybrec.simulate.shared_model import build_shared_model
+        from hybrec.simulate.shared_model import build_shared_model  # lazy: the build's numpy readers
 
         lib = build_shared_model(build, log=console.print, force=args.force)
         console.print(f"kernel model library for the simulated PYNQ device: {lib}")
         return 0
     if args.harness:
-        from hybrec.simulate.harness import run_harness
+        from hybrec.simulate.harness import run_harness  # lazy: the build's numpy readers
 
         fast = run_harness(build, users=args.users, source_pause=args.pause, sink_pause=args.pause, seed=args.seed,
                            log=console.print)
-        console.print(f"C++ harness: {fast['users']} users + corner cases, {fast['mismatches']} mismatches under "
-                      f"{args.pause:.0%} random pauses; {fast['cycles']} cycles in {fast['seconds']} s "
-                      f"({fast['cycles_per_second']:.0f} simulated cycles/s)")
-        console.print(f"wrote {build / 'sim' / 'harness_report.json'}")
+        verdict = "[green]0 mismatches[/]" if fast["passed"] else f"[bold red]{fast['mismatches']} mismatches[/]"
+        console.print(f"C++ harness: {fast['users']} users + corner cases, {verdict} under {args.pause:.0%} random "
+                      f"pauses; {fast['cycles']} cycles in {fast['seconds']} s ({fast['cycles_per_second']:.0f} "
+                      f"simulated cycles/s); {build / 'sim' / 'harness_report.json'}")
         return 0 if fast["passed"] else 1
+    from hybrec.simulate.kernel import simulate_build  # lazy: cocotb
+
     report = simulate_build(build, users=args.users, simulator=args.simulator, source_pause=args.pause,
                             sink_pause=args.pause, seed=args.seed, log=console.print)
     timing = report.get("timing") or {}
@@ -86,13 +100,15 @@ def cmd_sim(args: argparse.Namespace) -> int:
         m = report["mlp_vs_finn"]
         console.print(f"MLP: {m['simulated_mlp_cycles']} simulated cycles vs FINN's {m['finn_exp_cycles_total']} "
                       f"(ratio {m['ratio']}; tolerance {m['tolerance']})")
+    verdict = "[green]0 mismatches[/]" if report["mismatches"] == 0 else \
+        f"[bold red]{report['mismatches']} mismatches[/]"
     console.print(f"{report['simulator']}: {report['users']} users + {len(report['corner_cases'])} corner cases, "
-                  f"{report['mismatches']} mismatches under random backpressure ({args.pause:.0%} pauses); "
-                  f"latency {timing.get('latency_cycles')} cycles for a {timing.get('latency_query_length')}-id "
-                  f"history, initiation interval {timing.get('ii_mean_cycles')} cycles; {report['seconds']} s")
+                  f"{verdict} under random backpressure ({args.pause:.0%} pauses); latency "
+                  f"{timing.get('latency_cycles')} cycles for a {timing.get('latency_query_length')}-id history, "
+                  f"initiation interval {timing.get('ii_mean_cycles')} cycles; {report['seconds']} s")
     if report["waveform"]:
         console.print(f"waveform of the failing queries: {report['waveform']}")
-    console.print(f"wrote {build / 'sim' / 'report.json'}")
+    console.print(f"report: {build / 'sim' / 'report.json'}")
     if not report["passed"]:
         console.print(f"[bold red]simulation failed:[/] {report['error']}")
         return 1
@@ -100,38 +116,33 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from hybrec.bitstream.yosys import synthesize
-    from hybrec.compile.build import read_manifest
+    from hybrec.bitstream.yosys import synthesize  # lazy: the build's numpy readers
 
-    build = Path(args.build).resolve()
-    manifest = read_manifest(build)
-    sources = [Path(s).name for s in manifest["kernel"]["sources"]]
     fits = True
     for target in args.target:
-        report = synthesize(build, target, manifest["kernel"]["top"], sources, log=console.print)
+        report = synthesize(Path(args.build), target, log=console.print)
         use = ", ".join(f"{k} {v['used']:g}/{v['capacity']:g} ({v['percent']}%)" for k, v in report["usage"].items())
         verdict = "[green]fits[/]" if report["fits"] else "[red]does not fit[/]"
         console.print(f"{report['device']}: {use} — {verdict} ({report['seconds']} s)")
         fits &= report["fits"]
-    console.print(f"wrote {build / 'fit'}")
+    console.print(f"reports: {Path(args.build) / 'fit'}")
     return 0 if fits else 1
 
 
 def cmd_bitstream(args: argparse.Namespace) -> int:
     build = Path(args.build).resolve()
     if args.target == "pynq-z2":
-        from hybrec.bitstream.vivado import run_vivado
+        from hybrec.bitstream.vivado import run_vivado  # lazy: the build's numpy readers
 
-        out = args.out / "pynq-z2" if args.out else build / "vivado"
-        info = run_vivado(build, out, clock_mhz=args.freq, log=console.print)  # VivadoMissing: exit 2
+        out = args.out or build / "vivado"
+        info = run_vivado(build, out, clock_mhz=args.freq, log=console.print)   # no Vivado: ToolMissing
         console.print(f"wrote {out / 'hybrec.bit'} and {out / 'hybrec.hwh'} ({info['seconds']} s)")
         return 0
-    from hybrec.bitstream.ecp5 import DEFAULT_SEEDS, build_bitstream
+    from hybrec.bitstream.ecp5 import DEFAULT_SEEDS, build_bitstream  # lazy: the build's numpy readers
 
-    result = build_bitstream(build, target=args.target, out_root=args.out or Path("bitstreams"),
-                             freq_mhz=args.freq, seeds=args.seeds or DEFAULT_SEEDS, jobs=args.jobs,
-                             timeout_s=args.timeout, log=console.print, console=console,
-                             stop_when_met=not args.all_seeds)
+    result = build_bitstream(build, out_dir=args.out, target=args.target, freq_mhz=args.freq,
+                             seeds=args.seeds or DEFAULT_SEEDS, jobs=args.jobs, timeout_s=args.timeout,
+                             log=console.print, console=console, stop_when_met=not args.all_seeds)
     use = ", ".join(f"{k} {v['used']}/{v['capacity']} ({v['percent']}%)" for k, v in result["utilisation"].items()
                     if k in ("LUT4", "FF", "DP16KD", "MULT18X18D"))
     verdict = "[green]met[/]" if result["timing_met"] else "[red]NOT met[/]"
@@ -141,7 +152,7 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
 
 
 def cmd_hls(args: argparse.Namespace) -> int:
-    from hybrec.compile.hls import run_csim, synth_hls
+    from hybrec.compile.hls import run_csim, synth_hls  # lazy: jinja2, the build's numpy readers
 
     build = Path(args.build)
     if args.synth:
@@ -149,42 +160,39 @@ def cmd_hls(args: argparse.Namespace) -> int:
         console.print(f"Vitis HLS ({report['tool']}): {report['seconds']} s; IP {report['ip']}")
         return 0
     report = run_csim(build, users=args.users, out_dir=args.out, log=console.print)
-    console.print(f"HLS C-simulation: {report['users']} users + {len(report['corner_cases'])} corner cases, "
-                  f"{report['mismatches']} mismatches, {report['protocol_errors']} protocol errors; "
-                  f"{report['seconds']} s (compile {report['compile_seconds']} s)")
-    console.print(f"wrote {(args.out or build / 'hls') / 'csim_report.json'}")
+    verdict = "[green]0 mismatches[/]" if report["mismatches"] == 0 else \
+        f"[bold red]{report['mismatches']} mismatches[/]"
+    console.print(f"HLS C-simulation: {report['users']} users + {len(report['corner_cases'])} corner cases, {verdict}, "
+                  f"{report['protocol_errors']} protocol errors; {report['seconds']} s (compile "
+                  f"{report['compile_seconds']} s); {(args.out or build / 'hls') / 'csim_report.json'}")
     return 0 if report["passed"] else 1
 
 
 def cmd_hil(args: argparse.Namespace) -> int:
-    from hybrec.bench.hil import BACKENDS, HilError, HilOptions, HostModel, load_workload, prepare_gpu_inputs, run_hil
+    from hybrec.bench.hil import BACKENDS, HilOptions, HostModel, run_hil  # lazy: torch, matplotlib
+    from hybrec.bench.workload import load_workload, prepare_gpu_inputs  # lazy: with the benchmark
 
     build = Path(args.build)
-    try:
-        if args.prepare_gpu or args.prepare_board:
-            work = load_workload(build, cache_dir(), args.run, args.users, log=console.print)
-            if args.prepare_gpu:
-                console.print(f"wrote {prepare_gpu_inputs(work, args.prepare_gpu)} (carry it to the GPU machine: "
-                              "scripts/device_hil_gpu.sh)")
-            if args.prepare_board:
-                from hybrec.artifacts import atomic_write_bytes
-                from hybrec.bench.hil_board import write_queries
+    if args.prepare_gpu or args.prepare_board:
+        work = load_workload(build, cache_dir(), args.run, args.users, log=console.print)
+        if args.prepare_gpu:
+            console.print(f"wrote {prepare_gpu_inputs(work, args.prepare_gpu)} (carry it to the GPU machine: "
+                          "scripts/device_hil_gpu.sh)")
+        if args.prepare_board:
+            from hybrec.bench.board_worker import write_queries  # lazy: with the benchmark
 
-                path = args.prepare_board / "queries.npz"
-                atomic_write_bytes(path, write_queries(path, work.histories))
-                console.print(f"wrote {path} (for python -m hybrec.bench.hil_board pynq on the board)")
-            return 0
-        backends = tuple(args.backends) if args.backends else BACKENDS
-        options = HilOptions(backends=backends, cpu_batches=tuple(args.batches), fpga_batches=tuple(args.batches),
-                             cpu_min_calls=args.cpu_calls, cpu_threads=args.cpu_threads, gpu_json=args.gpu_json,
-                             clock_mhz=args.clock_mhz, host=HostModel(dma_us=args.dma_us, register_us=args.register_us),
-                             ddr_gbs=args.ddr_gbs, board_python=args.board_python, pynq_results=args.pynq_results,
-                             bitfile=args.bitfile, bitstream_manifest=args.bitstream_manifest, users=args.users,
-                             run_dir=args.run, progress=not args.quiet)
-        report = run_hil(build, args.out, cache_dir(), options, log=console.print)
-    except HilError as err:
-        console.print(f"[bold red]error:[/] {err}")
-        return 2
+            path = write_queries(args.prepare_board / "queries.npz", work.histories)
+            console.print(f"wrote {path} (for python -m hybrec.bench.board_worker pynq on the board)")
+        return 0
+    options = HilOptions(backends=tuple(args.backends) if args.backends else BACKENDS,
+                         cpu_batches=tuple(args.batches), fpga_batches=tuple(args.batches),
+                         cpu_min_calls=args.cpu_calls, cpu_threads=args.cpu_threads, gpu_json=args.gpu_json,
+                         bitstream=args.bitstream, clock_mhz=args.clock_mhz,
+                         host=HostModel(dma_us=args.dma_us, register_us=args.register_us), ddr_gbs=args.ddr_gbs,
+                         board_python=args.board_python, pynq_results=args.pynq_results, bitfile=args.bitfile,
+                         bitstream_manifest=args.bitstream_manifest, users=args.users, run_dir=args.run,
+                         progress=show_progress(args))
+    report = run_hil(build, args.out, cache_dir(), options, log=console.print)
     for name, backend in report["backends"].items():
         if backend["status"] != "ok":
             console.print(f"[yellow]{name}: {backend['status']}[/] — {backend['reason']}")
@@ -195,12 +203,14 @@ def cmd_hil(args: argparse.Namespace) -> int:
     verdict = {True: "[green]met[/]", False: "[red]not met[/]", None: "[yellow]not evaluated[/]"}[bar["met"]]
     reason = f" — {bar['reason']}" if bar.get("reason") else ""
     console.print(f"10x bar (FPGA vs best GPU batch 1): {verdict}{reason}")
-    console.print(f"report: {args.out / 'hil.md'} (and hil.json, plots, topk_*.tsv in {args.out})")
+    console.print(f"report: {args.out / 'hil.md'} (and hil.json, the plots and the top-K lists in {args.out})")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hybrec", description=__doc__)
+    parser = argparse.ArgumentParser(prog="hybrec", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show the external tools' output as they run (it always goes to their log files)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="datasets")
@@ -224,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     kernel.add_argument("--config", type=Path, help="kernel configuration YAML (configs/kernel-ml100k.yaml)")
     kernel.add_argument("--preset", choices=["ml100k", "smoke"], default="ml100k",
                         help="a built-in kernel configuration (default: ml100k)")
-    comp.add_argument("--force", action="store_true", help="replace a build of other inputs")
+    comp.add_argument("--force", action="store_true",
+                      help="replace whatever --out holds (a build of other inputs, a damaged build, another folder)")
     comp.set_defaults(func=cmd_compile)
 
     sim = sub.add_parser("sim", help="simulate the whole kernel against the golden vectors (BUILD/sim/report.json)")
@@ -252,15 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     bit = sub.add_parser("bitstream", help="bitstream of a build's kernel: ECP5 (open flow) or PYNQ-Z2 (Vivado)")
     bit.add_argument("--build", required=True, type=Path, help="build directory of `hybrec compile`")
     bit.add_argument("--target", choices=["ecp5-85k", "pynq-z2"], default="ecp5-85k")
+    bit.add_argument("--out", type=Path, default=None,
+                     help="the bitstream's folder (default: bitstreams/<target>-<build id>; pynq-z2: BUILD/vivado)")
     bit.add_argument("--freq", type=float, default=100.0, help="kernel clock in MHz (ECP5: made by the PLL)")
     bit.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
                      help="nextpnr seeds, placed and routed side by side; the fastest routed result is kept "
-                          "(default: ecp5.DEFAULT_SEEDS, 1 and 2); the first to meet the clock stops the others")
+                          "(default: 1 and 2); the first to meet the clock stops the others")
     bit.add_argument("--all-seeds", action="store_true",
                      help="run every seed to the end, even after one has met the clock")
     bit.add_argument("--jobs", type=int, default=None,
                      help="nextpnr runs at a time (default: one per CPU core, up to one per seed)")
-    bit.add_argument("--out", type=Path, default=None, help="output root (default bitstreams/)")
     bit.add_argument("--timeout", type=int, default=3600, metavar="S",
                      help="seconds each tool may run before the flow stops with an error (ECP5; default 3600)")
     bit.set_defaults(func=cmd_bitstream)
@@ -275,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     hil.add_argument("--build", required=True, type=Path, help="build directory of `hybrec compile`")
     hil.add_argument("--out", type=Path, default=Path("reports/local/hil"),
                      help="report folder (default: reports/local/hil, not committed; make hil: reports/hil/ml100k)")
+    hil.add_argument("--bitstream", type=Path,
+                     help="the bitstream (its folder or manifest.json) of this kernel whose clock the FPGA runs at")
+    hil.add_argument("--gpu-json", type=Path, help="the GPU machine's results (reports/hil/gpu/<machine>/hil_gpu.json)")
     hil.add_argument("--backends", nargs="+", choices=["cpu", "gpu", "sim", "pynq"],
                      help="default: all (those that cannot run say why)")
     hil.add_argument("--batches", type=int, nargs="+", default=[1, 16, 256], help="batch sizes (CPU and FPGA)")
@@ -282,53 +297,40 @@ def build_parser() -> argparse.ArgumentParser:
     hil.add_argument("--run", type=Path, help="the run directory the build came from (default: the manifest's)")
     hil.add_argument("--cpu-calls", type=int, default=50, help="timed CPU calls per batch size (at least one pass)")
     hil.add_argument("--cpu-threads", type=int, default=1, help="torch threads of the CPU backend")
-    hil.add_argument("--gpu-json", type=Path, help="GPU results (default: the newest reports/hil/gpu/*/hil_gpu.json)")
-    hil.add_argument("--clock-mhz", type=float,
-                     help="an FPGA clock to use when no bitstream of this build exists (labelled ASSUMED)")
+    hil.add_argument("--clock-mhz", type=float, help="without --bitstream: an FPGA clock to assume (labelled ASSUMED)")
     hil.add_argument("--dma-us", type=float, default=1.0, help="DMA model: fixed time per query (assumed)")
     hil.add_argument("--register-us", type=float, default=0.2, help="host model: time per DMA register access")
     hil.add_argument("--ddr-gbs", type=float, default=2.1,
                      help="board DDR bandwidth for item vectors that do not fit on chip (PYNQ-Z1/Z2 peak: 2.1)")
     hil.add_argument("--board-python", type=Path, help="python of the board-like environment (default .venv-board)")
-    hil.add_argument("--pynq-results", type=Path, help="R.npz of `python -m hybrec.bench.hil_board pynq` on a board")
+    hil.add_argument("--pynq-results", type=Path,
+                     help="R.npz of `python -m hybrec.bench.board_worker pynq` on a board")
     hil.add_argument("--bitfile", type=Path, help="PYNQ overlay .bit (with its .hwh), to run on this board")
     hil.add_argument("--bitstream-manifest", type=Path, help="the .bit's manifest (sha256, build id)")
     hil.add_argument("--prepare-gpu", type=Path, metavar="DIR",
                      help="only write DIR/inputs.npz for scripts/device_hil_gpu.sh and stop")
     hil.add_argument("--prepare-board", type=Path, metavar="DIR",
-                     help="only write DIR/queries.npz for hybrec.bench.hil_board on a board and stop")
+                     help="only write DIR/queries.npz for hybrec.bench.board_worker on a board and stop")
     hil.add_argument("--quiet", action="store_true", help="no progress bars")
     hil.set_defaults(func=cmd_hil)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from hybrec.bitstream.ecp5 import BitstreamError
-    from hybrec.bitstream.vivado import VivadoMissing
-    from hybrec.bitstream.yosys import ToolMissing
-    from hybrec.compile.build import BuildDirError
-    from hybrec.compile.finn_flow import FinnError
-    from hybrec.compile.hls import HlsError
-    from hybrec.compile.rtl import FoldingError
-    from hybrec.config import ConfigError
-    from hybrec.data import DataError
-    from hybrec.export.golden import KernelParamsError
-    from hybrec.export.mlp import ExportError
-    from hybrec.simulate.runner import SimulatorMissing
-    from hybrec.simulate.shared_model import SharedModelError
-    from hybrec.train.runner import RunDirError
-
     args = build_parser().parse_args(argv)
+    # Brevitas warns on import that an optional accelerator package is missing; nothing here uses it
+    warnings.filterwarnings("ignore", message="fast_hadamard_transform package not found")
+    token = tools.ECHO.set(bool(args.verbose))
     try:
         return int(args.func(args))
-    except (DataError, ConfigError, RunDirError, ExportError, BuildDirError, FoldingError, FinnError,
-            KernelParamsError, SimulatorMissing, ToolMissing, HlsError, BitstreamError, VivadoMissing,
-            SharedModelError) as err:
-        console.print(f"[bold red]error:[/] {err}")
+    except HybrecError as err:
+        console.print(f"[bold red]error:[/] {escape(str(err))}")   # a tool's log lines are not rich markup
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]interrupted; rerun the same command to resume[/]")
         return 130
+    finally:
+        tools.ECHO.reset(token)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hybrec.errors import HybrecError
 
 
 class StrictModel(BaseModel):
@@ -148,7 +151,7 @@ class RunConfig(StrictModel):
         return self
 
 
-class ConfigError(ValueError):
+class ConfigError(HybrecError, ValueError):
     """A configuration file that cannot be used; the message names the file."""
 
 
@@ -197,3 +200,15 @@ def smoke_config() -> RunConfig:
 
 
 PRESETS = {"smoke": smoke_config}
+
+
+def read_run(run_dir: Path) -> tuple[RunConfig, str]:
+    """The configuration a run directory was trained with (its ``run.json``) and that configuration's sha256."""
+    path = Path(run_dir) / "run.json"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: not a hybrec run directory (no run.json); run `hybrec train` first")
+    try:
+        run = json.loads(path.read_text())
+        return RunConfig.model_validate(run["config"]), str(run["config_sha256"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"{path}: unreadable run configuration ({err}); train the run again") from None

@@ -17,8 +17,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for tiny_kernel
 
-from hybrec.compile.vectors import build_vectors, save_vectors
-from hybrec.export.golden import GoldenModel
+from hybrec.compile.vectors import build_vectors
+from hybrec.golden import GoldenModel
 from hybrec.simulate.shared_model import build_shared_model
 from tiny_kernel import make_tiny_build, tiny_params
 
@@ -41,7 +41,7 @@ def main(out_dir: str) -> None:
     build = make_tiny_build(Path(out_dir) / "build")
     params = tiny_params()
     vectors = build_vectors(GoldenModel(params), random_histories(params.n_items, params.lmax, 96))
-    save_vectors(build / "driver_vectors.npz", vectors)
+    vectors.save(build / "driver_vectors.npz")
     build_shared_model(build, log=lambda msg: print(msg, file=sys.stderr))
     print(build)
 

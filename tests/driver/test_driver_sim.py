@@ -323,8 +323,8 @@ def bitstream_files(tmp_path: Path, sim_build: Path) -> dict[str, Path]:
     bit = tmp_path / "hybrec.bit"
     bit.write_bytes(b"\x00\x09bitstream of the tiny kernel" * 10)
     (tmp_path / "hybrec.hwh").write_text("<hwh/>")
-    manifest = {"format": "test", "kernel_top": "hybrec_kernel",
-                "build": {"build_id": manifest_of(sim_build)["build_id"]},
+    manifest = {"format": "hybrec-bitstream/1", "target": "xc7z020", "device": "PYNQ-Z2", "kernel_top": "hybrec_kernel",
+                "build": {"build_id": manifest_of(sim_build)["build_id"]}, "fmax_mhz": None, "timing_met": None,
                 "bitstream": {"file": bit.name, "sha256": hashlib.sha256(bit.read_bytes()).hexdigest()}}
     (tmp_path / "bitstream.json").write_text(json.dumps(manifest))
     return {"bit": bit, "bitstream": tmp_path / "bitstream.json", "build": sim_build / "manifest.json"}
@@ -379,7 +379,7 @@ def test_bitstream_of_another_build_is_refused(bitstream_files, fake_overlay, tm
     manifest = json.loads(f["bitstream"].read_text())
     del manifest["bitstream"]["sha256"]
     f["bitstream"].write_text(json.dumps(manifest))
-    with pytest.raises(BitstreamMismatch, match="records no bitstream sha256"):
+    with pytest.raises(BitstreamMismatch, match=r"damaged bitstream manifest \(missing or bad 'sha256'\)"):
         KernelDriver.from_overlay(str(f["bit"]), str(f["build"]), str(f["bitstream"]))
     assert fake_overlay.loaded == []
 

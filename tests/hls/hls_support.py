@@ -11,16 +11,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hybrec.compile.hls import HLS_DIR, SOURCE_INCLUDES, HlsToolMissing, ap_types_dir, compile_program, compiler
+from hybrec import tools
+from hybrec.compile.config import HistAggConfig, KernelConfig, LayerFolding, ScorerConfig
+from hybrec.compile.hls import HLS_DIR, SOURCE_INCLUDES, ap_types_dir, compile_program
 from hybrec.compile.hls_headers import StructFields, c_array, c_struct
+from hybrec.golden import KernelParams, LayerSpec, accumulator_range
+from tiny_kernel import synthetic_build
 
 
 def require_csim() -> None:
     """Skip (with the reason) where g++ or the hls4ml wheel's ap_types headers are missing."""
     try:
-        compiler()
+        tools.locate(tools.GXX)
         ap_types_dir()
-    except HlsToolMissing as err:
+    except tools.ToolMissing as err:
         pytest.skip(str(err))
 
 
@@ -56,13 +60,6 @@ def make_tiny_build(out: Path, seed: int = 3) -> Path:
     """A build directory of a random 9-item kernel (K = 6, LANES = 4, LMAX = 5, two MVAU layers) with the
     golden model's vectors: histories of 5 distinct items leave fewer than K candidates, so the padding
     results (valid 0, id 0xFFFF, score 0) are exercised, which the ML-100K and smoke builds never do."""
-    from hybrec.artifacts import atomic_write_json, sha256_file
-    from hybrec.compile.build import FORMAT
-    from hybrec.compile.config import HistAggConfig, KernelConfig, LayerFolding, ScorerConfig
-    from hybrec.compile.rtl import block_parameters, plan_layers
-    from hybrec.compile.vectors import build_vectors, save_vectors
-    from hybrec.export.golden import GoldenModel, KernelParams, LayerSpec, accumulator_range
-
     rng = np.random.default_rng(seed)
     n, f, d, lmax = 9, 4, 4, 5
     # (mw, mh, in_bits, in_signed, w_bits, out_bits, out_bias): 4-bit signed means -> 2-bit -> signed 3-bit users
@@ -78,18 +75,8 @@ def make_tiny_build(out: Path, seed: int = 3) -> Path:
     params = KernelParams(features=rng.integers(-8, 8, size=(n, f)), feature_bits=4, lmax=lmax, weights=weights,
                           thresholds=thresholds, layers=layers, items=rng.integers(-8, 8, size=(n, d)), item_bits=4,
                           k=6)
-    params.validate()
     config = KernelConfig(k=6, layers=(LayerFolding(simd=2, pe=4), LayerFolding(simd=4, pe=2)),
                           hist_agg=HistAggConfig(norm_par=2), scorer=ScorerConfig(lanes=4), mask_banks=2)
-    plans = plan_layers(params, [(layer.simd, layer.pe) for layer in config.layers or ()])
     histories = [np.arange(5), np.array([8, 7, 6, 5, 4]), np.array([2, 2, 2]), np.arange(9), np.array([1]),
                  *(rng.permutation(n)[: int(rng.integers(1, 6))] for _ in range(20))]
-    vectors = build_vectors(GoldenModel(params), histories)
-    params.save(out / "export" / "kernel.npz")
-    save_vectors(out / "vectors" / "golden.npz", vectors)
-    files = {name: sha256_file(out / name) for name in ("export/kernel.npz", "vectors/golden.npz")}
-    atomic_write_json(out / "manifest.json", {
-        "format": FORMAT, "build_id": "tiny-test-build", "inputs": {"kernel_config": config.model_dump(mode="json")},
-        "kernel": {"parameters": block_parameters(params, plans, config)},
-        "vectors": {"file": "vectors/golden.npz", "queries": int(vectors["offsets"].size - 1)}, "files": files})
-    return out
+    return synthetic_build(out, params, config, histories, "hls-tiny")

@@ -14,15 +14,10 @@ import numpy as np
 import pytest
 from hls_support import make_tiny_build, require_csim
 
-from hybrec.bitstream.yosys import ToolMissing
-from hybrec.compile.hls import (
-    HlsError,
-    HlsToolMissing,
-    compile_program,
-    run_csim,
-    synth_hls,
-    write_hls_params,
-)
+from hybrec import tools
+from hybrec.builddir import BuildDir
+from hybrec.compile.hls import HlsError, compile_program, run_csim, synth_hls, write_hls_params
+from hybrec.errors import HybrecError
 
 pytestmark = [pytest.mark.hls]
 
@@ -58,7 +53,7 @@ def test_kernel_csim_fewer_than_k_candidates(tiny_build: Path, tiny_csim: tuple[
     assert vectors["valid"].min() == 0, "the tiny build must exercise the padding results"
     assert report["passed"] and report["mismatches"] == 0, report.get("first_mismatch")
     assert report["ap_types_warnings"] == 0 and report["protocol_errors"] == 0
-    assert (out / "csim_report.json").is_file() and not (tiny_build / "hls").exists()
+    assert (out / "csim_report.json").is_file() and not (tiny_build / "hls" / "csim_report.json").exists()
 
 
 def test_csim_catches_a_wrong_answer(tiny_csim: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
@@ -76,10 +71,11 @@ def test_csim_catches_a_wrong_answer(tiny_csim: tuple[dict[str, Any], Path], tmp
 
 
 def test_params_header_follows_the_manifest(tiny_build: Path, tmp_path: Path) -> None:
-    out = write_hls_params(tiny_build, tmp_path / "hls")
+    build = BuildDir.open(tiny_build)
+    out = write_hls_params(build, tmp_path / "hls")
     params = (out / "params.h").read_text()
     for line in ("static constexpr int K = 6;", "static constexpr int LANES = 4;", "static constexpr int N = 9;",
-                 "static constexpr int OUT_BIAS = -4;", "typedef Layer1P LastLayerP;", '"tiny-test-build"'):
+                 "static constexpr int OUT_BIAS = -4;", "typedef Layer1P LastLayerP;", f'"{build.build_id}"'):
         assert line in params
     assert "hybrec::mvau<Layer1P>(act1, out," in (out / "mlp.h").read_text()
     assert "ITEMS[4][3][4]" in (out / "rom_items.h").read_text()
@@ -93,7 +89,7 @@ def test_params_refuse_a_manifest_that_disagrees(tiny_build: Path, tmp_path: Pat
     manifest["kernel"]["parameters"]["n_items"] = 10
     (broken / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(HlsError, match=r"disagree: n_items \(10 vs 9\)"):
-        write_hls_params(broken)
+        write_hls_params(BuildDir.open(broken))
 
 
 def test_synth_without_vitis_names_the_tool_and_leaves_runnable_scripts(
@@ -101,11 +97,11 @@ def test_synth_without_vitis_names_the_tool_and_leaves_runnable_scripts(
     if shutil.which("vitis_hls") or shutil.which("vitis-run"):
         pytest.skip("Vitis HLS is installed here: synth_hls would run it")
     out = tmp_path / "hls"
-    with pytest.raises(HlsToolMissing) as info:
+    with pytest.raises(tools.ToolMissing) as info:
         synth_hls(tiny_build, out_dir=out)
     message = str(info.value)
-    assert isinstance(info.value, ToolMissing)  # the CLI's handler prints it as an error, no traceback
-    assert "vitis_hls" in message and "Nothing was synthesized" in message and str(out) in message
+    assert isinstance(info.value, HybrecError)  # the CLI's handler prints it as an error, no traceback
+    assert "vitis_hls" in message and "nothing was synthesized" in message and str(out) in message
     for name in ("run_hls.tcl", "hls_settings.tcl", "params.h", "mlp.h", "rom_mvau.h", "csim/queries.txt",
                  "csim/expected.txt", "src/kernel/hybrec_kernel_hls.cpp", "src/kernel/kernel_tb.cpp",
                  "src/common/hybrec_hls.h", "src/topk/topk.h"):

@@ -10,8 +10,8 @@ import pytest
 from hls_support import build_block, run_block, seed_of
 
 from hybrec import numerics
-from hybrec.compile.hls_headers import mvau_threshold_rom, mvau_weight_rom
-from hybrec.export.golden import LayerSpec, accumulator_range
+from hybrec.compile.blocks.mvau import Mvau, hls_threshold_rom, hls_weight_rom
+from hybrec.golden import LayerSpec, accumulator_range
 
 pytestmark = [pytest.mark.hls]
 
@@ -58,8 +58,10 @@ def test_mvau(case: dict[str, Any], tmp_path: Path) -> None:
     fields = {"MW": case["mw"], "MH": case["mh"], "SIMD": case["simd"], "PE": case["pe"], "IN_BITS": case["in_bits"],
               "IN_SIGNED": in_signed, "W_BITS": case["w_bits"], "ACC_BITS": acc_bits, "OUT_BITS": out_bits,
               "OUT_BIAS": out_bias, "NO_ACT": no_act}
-    roms = {"WEIGHTS": mvau_weight_rom(weights, case["simd"], case["pe"]),
-            "THRESHOLDS": mvau_threshold_rom(thresholds, case["pe"])}
+    block = Mvau(mw=case["mw"], mh=case["mh"], simd=case["simd"], pe=case["pe"], in_bits=case["in_bits"],
+                 in_signed=in_signed, w_bits=case["w_bits"], acc_bits=acc_bits, out_bits=out_bits, out_bias=out_bias,
+                 no_act=no_act)
+    roms = {"WEIGHTS": hls_weight_rom(block, weights), "THRESHOLDS": hls_threshold_rom(block, thresholds)}
     exe = build_block("mvau", tmp_path, "L", fields, roms)
     out = np.array(run_block(exe, [[len(xs)], *xs.tolist()]))
     expected = numerics.mvau(xs, weights, None if no_act else thresholds, out_bias)

@@ -10,7 +10,7 @@ import pytest
 from hls_support import build_block, run_block, seed_of
 
 from hybrec import numerics
-from hybrec.compile.hls_headers import item_rom
+from hybrec.compile.blocks import Scorer
 
 pytestmark = [pytest.mark.hls]
 
@@ -34,7 +34,10 @@ def test_scorer(case: dict[str, Any], tmp_path: Path) -> None:
     users = rng.integers(u_lo, u_hi + 1, size=(30, d))
     users[0], users[1] = u_lo, u_hi  # the largest magnitudes
     fields = {**case, "ID_BITS": max(1, n.bit_length()), "SCORE_BITS": score_bits}
-    exe = build_block("scorer", tmp_path, "P", fields, {"ITEMS": item_rom(items, lanes)})
+    block = Scorer(n_items=n, out_dim=d, user_bits=case["UBITS"], user_signed=case["USIGNED"], item_bits=case["IBITS"],
+                   lanes=lanes)
+    assert block.score_bits == score_bits
+    exe = build_block("scorer", tmp_path, "P", fields, {"ITEMS": block.hls_item_rom(items)})
     out = run_block(exe, [[len(users)], *users.tolist()])
     rows = -(-n // lanes)
     for user, line in zip(users, out, strict=True):

@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hybrec.builddir import BuildDir, BuildDirError
 from hybrec.cli import main
-from hybrec.compile.build import BuildDirError, read_manifest
 from hybrec.export.bundle import read_export
-from hybrec.export.golden import GoldenModel, KernelParams
+from hybrec.golden import GoldenModel, KernelParams
 
 pytestmark = pytest.mark.integration
 
 
 def test_manifest_records_inputs_tools_and_files(smoke_build: Path) -> None:
-    manifest = read_manifest(smoke_build)  # every listed file is there with its sha256
+    manifest = BuildDir.open(smoke_build).manifest.raw  # every listed file is there with its sha256
     assert manifest["format"] == "hybrec-build/1"
     assert manifest["source"]["variant"] == "hybrid_w4a4" and len(manifest["inputs"]["checkpoint_sha256"]) == 64
     assert manifest["versions"]["finn-plus"] == "1.6.1"
@@ -74,15 +74,35 @@ def test_build_of_other_inputs_is_refused(smoke_run: Path, smoke_build: Path, tm
     assert "holds a build of other inputs" in err and "kernel_config" in err
 
 
-def test_changed_build_file_is_detected(smoke_build: Path, tmp_path: Path) -> None:
+def test_changed_build_file_is_detected_and_force_rebuilds_it(smoke_run: Path, smoke_build: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
     copy = Path(shutil.copytree(smoke_build, tmp_path / "build", ignore=shutil.ignore_patterns("sim")))
     (copy / "rtl" / "items_00.hex").write_text("00\n")
-    with pytest.raises(BuildDirError, match=r"items_00\.hex: missing or changed"):
-        read_manifest(copy)
+    with pytest.raises(BuildDirError, match=r"items_00\.hex: missing or changed since the build .* --force"):
+        BuildDir.open(copy)
+    args = ["compile", "--run", str(smoke_run), "--out", str(copy), "--preset", "smoke"]
+    assert main(args) == 2
+    assert "items_00.hex changed since the build; --force rebuilds it" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0
+    assert BuildDir.open(copy).build_id == BuildDir.open(smoke_build).build_id
+
+
+def test_a_folder_that_is_not_a_build_is_replaced_only_with_force(smoke_run: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    args = ["compile", "--run", str(smoke_run), "--out", str(out), "--preset", "smoke"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "is not a finished hybrec build directory" in err and "--force to replace it" in err
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert main([*args, "--force"]) == 0
+    assert not (out / "notes.txt").exists() and BuildDir.open(out).manifest.source.variant == "hybrid_w4a4"
 
 
 @pytest.mark.parametrize(("yaml_text", "message"), [
-    ("layers: [{simd: 5, pe: 8}, {simd: 8, pe: 8}]\n", "impossible folding, MW=24 is not a multiple of SIMD=5"),
+    ("layers: [{simd: 5, pe: 8}, {simd: 8, pe: 8}]\n", "impossible folding: MW=24 is not a multiple of SIMD=5"),
     ("layers: [{simd: 8, pe: 4}, {simd: 8, pe: 8}]\n", "PE=4 must equal the next layer's SIMD=8"),
     ("layers: [{simd: 8, pe: 8}]\n", "lists 1 layers"),
     ("variant: hybrid_float\n", "not a quantized hybrid"),
@@ -99,7 +119,19 @@ def test_bad_kernel_config_is_a_clear_error(smoke_run: Path, tmp_path: Path, cap
     out = tmp_path / "build"
     assert main(["compile", "--run", str(smoke_run), "--out", str(out), "--config", str(config)]) == 2
     assert message in capsys.readouterr().err
-    assert not (out / "manifest.json").exists()
+    assert not out.exists() and not list(tmp_path.glob(".build.staging-*"))   # nothing written, nothing left
+
+
+def test_a_failed_compile_leaves_the_previous_build_as_it_was(smoke_run: Path, smoke_build: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    copy = Path(shutil.copytree(smoke_build, tmp_path / "build", ignore=shutil.ignore_patterns("sim")))
+    before = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    config = tmp_path / "kernel.yaml"
+    config.write_text("layers: [{simd: 8, pe: 4}, {simd: 8, pe: 8}]\n")   # found only after the export
+    assert main(["compile", "--run", str(smoke_run), "--out", str(copy), "--config", str(config), "--force"]) == 2
+    assert "PE=4 must equal the next layer's SIMD=8" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before
+    assert not list(tmp_path.glob(".build.staging-*"))
 
 
 def test_not_a_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,29 +6,22 @@ of the smoke kernel: slow tier."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hybrec.bench.hil import (
-    Backend,
-    HilOptions,
-    HostModel,
-    TopK,
-    Workload,
-    bar_10x,
-    fpga_clock,
-    golden_lists,
-    load_workload,
-    prepare_gpu_inputs,
-    read_gpu,
-    read_topk_tsv,
-    run_cpu,
-    run_hil,
-    write_topk_tsv,
-)
+from hybrec.bench.backends import Backend, TopK
+from hybrec.bench.backends.cpu import run_cpu
+from hybrec.bench.backends.golden import golden_lists
+from hybrec.bench.backends.gpu import read_gpu
+from hybrec.bench.fpga_timing import HostModel, bar_10x, fpga_clock
+from hybrec.bench.hil import HilOptions, run_hil
+from hybrec.bench.workload import HilError, Workload, load_workload, prepare_gpu_inputs, read_topk_tsv, write_topk_tsv
+from hybrec.builddir import BITSTREAM_FORMAT
 from hybrec.cli import cache_dir, main
+from hybrec.simulate.shared_model import build_shared_model
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,63 +63,71 @@ def test_topk_tsv_uses_the_datasets_ids(work: Workload, tmp_path: Path) -> None:
 
 def test_report_without_gpu_figures_bitstream_or_board(smoke_build: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    options = HilOptions(backends=("cpu", "gpu", "pynq"), cpu_batches=(1, 16), cpu_min_calls=1,
-                         gpu_root=tmp_path / "nothing-here", progress=False)
+    options = HilOptions(backends=("cpu", "gpu", "pynq"), cpu_batches=(1, 16), cpu_min_calls=1, progress=False)
+    (out / "topk_cpu.tsv").parent.mkdir(parents=True)
+    (out / "topk_cpu.tsv").write_text("a stale list of an earlier run")
     report = run_hil(smoke_build, out, cache_dir(), options, log=lambda _: None)
-    for name in ("hil.json", "hil.md", "topk_golden.tsv", "topk_cpu.tsv", "latency_distribution.png",
+    for name in ("hil.json", "hil.md", "topk_golden.tsv", "latency_distribution.png",
                  "throughput_vs_batch.png", "latency_vs_catalogue.png"):
         assert (out / name).is_file(), name
-    assert not (out / "topk_gpu.tsv").exists() and not (out / "topk_pynq.tsv").exists()
+    # the CPU's lists equal the golden ones: no second copy of them (and no stale one)
+    assert not any((out / f"topk_{name}.tsv").exists() for name in ("cpu", "gpu", "pynq"))
     saved = json.loads((out / "hil.json").read_text())
     assert saved["quality"]["cpu"]["lists_differing_from_golden"] == 0
+    assert saved["quality"]["cpu"]["topk_file"].startswith("topk_golden.tsv")
     assert saved["quality"]["cpu"]["ndcg"] == pytest.approx(saved["quality"]["golden"]["ndcg"])
     gpu = saved["backends"]["gpu"]
-    assert gpu["status"] == "unavailable" and "no GPU results" in gpu["reason"] and "rows" not in gpu
+    assert gpu["status"] == "unavailable" and "no GPU results given (--gpu-json)" in gpu["reason"]
+    assert "rows" not in gpu
     assert saved["backends"]["pynq"]["status"] == "unavailable" and "board" in saved["backends"]["pynq"]["reason"]
     assert saved["bar_10x"]["met"] is None and saved["bar_10x"]["gpu"] is None
     assert all(r["backend"] == "cpu" for r in saved["throughput"])  # no GPU or FPGA row was made up
     assert not any("gpu" in p for p in saved["catalogue"]["points"])
     md = (out / "hil.md").read_text()
-    assert "**unavailable**: no GPU results" in md and "not evaluated" in md
+    assert "**unavailable**: no GPU results" in md and "not evaluated" in md and "topk_cpu.tsv" not in md
     assert report["protocol_check"]["equal_to_run_metrics"]  # the golden scores reproduce the run's NDCG@10
 
 
-def test_missing_bitstream_gives_cycles_only_and_an_assumed_clock_is_labelled(work: Workload, tmp_path: Path) -> None:
-    clock = fpga_clock(work, None, bitstream_root=tmp_path)
-    assert clock["mhz"] is None and "no bitstream" in clock["label"] and "cycles only" in clock["label"]
-    assumed = fpga_clock(work, 150.0, bitstream_root=tmp_path)
+def bitstream_manifest(folder: Path, build_id: str, kernel_files: dict[str, str], fmax: float, met: bool,
+                       constraint: float = 100.0) -> Path:
+    """A bitstream folder's manifest as `hybrec bitstream` writes it (the fields the benchmark reads)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ulx3s_bist.bit").write_bytes(b"bits")
+    (folder / "manifest.json").write_text(json.dumps({
+        "format": BITSTREAM_FORMAT, "target": "ecp5-85k", "device": "LFE5U-85F",
+        "build": {"build_id": build_id, "kernel_files": kernel_files}, "fmax_mhz": fmax, "timing_met": met,
+        "clock": {"constraint_mhz": constraint}, "bitstream": {"file": "ulx3s_bist.bit", "sha256": "0" * 64}}))
+    return folder
+
+
+def test_the_clock_comes_from_the_bitstream_named_or_is_labelled_assumed(work: Workload, tmp_path: Path) -> None:
+    clock = fpga_clock(work, None, None)
+    assert clock["mhz"] is None and "no bitstream given" in clock["label"] and "cycles only" in clock["label"]
+    assumed = fpga_clock(work, None, 150.0)
     assert assumed["mhz"] == 150.0 and "ASSUMED" in assumed["label"]
-    # a bitstream manifest of this build: its Fmax is the clock, whatever the user assumed
-    folder = tmp_path / "ecp5-85k-x"
-    folder.mkdir()
-    (folder / "manifest.json").write_text(json.dumps({"build": {"build_id": work.build_id}, "fmax_mhz": 123.4,
-                                                      "timing_met": True, "device": "LFE5U-85F",
-                                                      "clock": {"constraint_mhz": 100.0}}))
-    (tmp_path / "other").mkdir()
-    (tmp_path / "other" / "manifest.json").write_text(json.dumps({"build": {"build_id": "another"}, "fmax_mhz": 999}))
-    real = fpga_clock(work, 150.0, bitstream_root=tmp_path)
-    # timing met: the clock is the one its PLL makes (100 MHz), not the post-route Fmax above it
+    kernel = work.build.manifest.kernel_files()
+    assert kernel
+    # a bitstream of this build: its clock, whatever the user assumed; timing met: the clock its PLL makes
+    # (100 MHz), not the post-route Fmax above it
+    mine = bitstream_manifest(tmp_path / "mine", work.build_id, kernel, 123.4, True)
+    real = fpga_clock(work, mine, 150.0)
     assert real["mhz"] == 100.0 and real["source"] == "bitstream" and real["ignored_assumed_mhz"] == 150.0
     assert real["bitstream"]["match"] == "same build" and real["bitstream"]["fmax_mhz"] == 123.4
     assert "100 MHz" in real["label"] and "123.4" in real["label"] and "timing met" in real["label"]
-
-    # another build id with the same kernel files (rtl/) counts; one differing kernel file does not
-    kernel = {k: v for k, v in work.manifest["files"].items() if k.startswith("rtl/")}
-    assert kernel
-    (folder / "manifest.json").unlink()
-    (tmp_path / "other" / "manifest.json").write_text(json.dumps(
-        {"build": {"build_id": "reformatted-compiler", "files": {**kernel, "vectors/golden.npz": "x"}},
-         "fmax_mhz": 87.5, "timing_met": False, "device": "LFE5U-85F"}))
-    (tmp_path / "changed").mkdir()
-    changed = {**kernel, next(iter(kernel)): "0" * 64}
-    (tmp_path / "changed" / "manifest.json").write_text(json.dumps(
-        {"build": {"build_id": "changed-rtl", "files": changed}, "fmax_mhz": 300.0, "timing_met": True}))
-    same_kernel = fpga_clock(work, None, bitstream_root=tmp_path)
-    assert same_kernel["mhz"] == 87.5 and same_kernel["bitstream"]["match"] == "same kernel files, another build"
-    assert same_kernel["bitstream"]["build_id"] == "reformatted-compiler"
-    (folder / "manifest.json").write_text(json.dumps({"build": {"build_id": work.build_id}, "fmax_mhz": 123.4,
-                                                      "timing_met": True, "device": "LFE5U-85F",
-                                                      "clock": {"constraint_mhz": 100.0}}))
+    # another build id with the same kernel files (rtl/) counts, at its Fmax when timing was not met
+    same = bitstream_manifest(tmp_path / "same", "reformatted-compiler", kernel, 87.5, False)
+    same_kernel = fpga_clock(work, same / "manifest.json", None)
+    assert same_kernel["mhz"] == 87.5 and same_kernel["bitstream"]["match"] == "same kernel files"
+    assert "timing NOT met" in same_kernel["label"]
+    # one differing kernel file: the bitstream of another kernel is refused, not used
+    changed = bitstream_manifest(tmp_path / "changed", "changed-rtl", {**kernel, next(iter(kernel)): "0" * 64},
+                                 300.0, True)
+    with pytest.raises(HilError, match=r"not of \w+ \(other kernel files\)"):
+        fpga_clock(work, changed, None)
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "manifest.json").write_text("{}")
+    with pytest.raises(HilError, match="format None"):
+        fpga_clock(work, tmp_path / "foreign", None)
 
     gpu = Backend("gpu", "ok", data={"rows": [
         {"mode": "cuda_graph", "dtype": "float32", "batch": 1, "exact": True,
@@ -155,9 +156,9 @@ def test_missing_bitstream_gives_cycles_only_and_an_assumed_clock_is_labelled(wo
 
 
 def test_gpu_script_on_the_cpu_and_its_json_read_back(work: Workload, tmp_path: Path) -> None:
-    """hil_gpu (the lent GPU machine's module) with --device cpu: its lists are the golden model's, and the
+    """gpu_baseline (the lent GPU machine's module) with --device cpu: its lists are the golden model's, and the
     benchmark reads its JSON back as this build's; a JSON of another kernel gives timings but no lists."""
-    from hybrec.bench.hil_gpu import main as gpu_main
+    from hybrec.bench.gpu_baseline import main as gpu_main
 
     inputs = prepare_gpu_inputs(work, tmp_path / "in")
     assert gpu_main(["--inputs", str(inputs), "--out", str(tmp_path / "out"), "--device", "cpu", "--batches", "1",
@@ -172,7 +173,7 @@ def test_gpu_script_on_the_cpu_and_its_json_read_back(work: Workload, tmp_path: 
     (tmp_path / "other.json").write_text(json.dumps(other))
     foreign = read_gpu(work, tmp_path / "other.json")
     assert foreign.status == "ok" and foreign.lists is None and "not this model's" in foreign.data["note"]
-    assert main(["hil", "--build", str(work.build_dir), "--gpu-json", str(tmp_path / "missing.json"),
+    assert main(["hil", "--build", str(work.build.path), "--gpu-json", str(tmp_path / "missing.json"),
                  "--backends", "gpu", "--out", str(tmp_path / "r")]) == 2
 
 
@@ -185,14 +186,27 @@ def test_pynq_backend_off_a_board_says_so(smoke_build: Path, tmp_path: Path) -> 
                          progress=False, plots=False)
     report = run_hil(smoke_build, tmp_path / "r", cache_dir(), options, log=lambda _: None)
     pynq = report["backends"]["pynq"]
-    assert pynq["status"] == "unavailable" and pynq["reason"].startswith("hil_board pynq: not on a PYNQ board")
+    assert pynq["status"] == "unavailable" and pynq["reason"].startswith("board_worker pynq: not on a PYNQ board")
     assert "pynq" not in report["quality"] and report["fpga_equals_golden"] == {}
+
+
+def test_sim_backend_needs_the_simulation_library_and_never_builds_it(smoke_build: Path, tmp_path: Path) -> None:
+    if not (ROOT / ".venv-board" / "bin" / "python").is_file():
+        pytest.skip("no .venv-board (make setup builds it)")
+    copy = tmp_path / "build"
+    shutil.copytree(smoke_build, copy, ignore=shutil.ignore_patterns("sim"))
+    report = run_hil(copy, tmp_path / "r", cache_dir(), HilOptions(backends=("sim",), progress=False, plots=False),
+                     log=lambda _: None)
+    sim = report["backends"]["sim"]
+    assert sim["status"] == "unavailable" and "--shared-lib" in sim["reason"]
+    assert not (copy / "sim" / "model").exists()
 
 
 @pytest.mark.slow
 def test_sim_backend_through_the_driver_equals_the_golden_model(smoke_build: Path, tmp_path: Path) -> None:
     if not (ROOT / ".venv-board" / "bin" / "python").is_file():
         pytest.skip("no .venv-board (make setup builds it)")
+    build_shared_model(smoke_build, log=lambda _: None)
     out = tmp_path / "report"
     # batch 256 after the 32-query latency chunks: the driver's buffers grow (the simulated device once mixed
     # re-allocated buffers up; every batched answer is compared with the one-at-a-time answers)
@@ -204,4 +218,4 @@ def test_sim_backend_through_the_driver_equals_the_golden_model(smoke_build: Pat
     assert len(sim["cycles_per_query"]) == report["workload"]["queries"] and sim["cycles"]["min"] > 0
     assert sim["batches"]["16"]["differ_from_latency_run"] == 0 == sim["batches"]["256"]["differ_from_latency_run"]
     assert report["fpga_batched_runs_differing"] == {}
-    assert (out / "topk_sim.tsv").read_text() == (out / "topk_golden.tsv").read_text()
+    assert not (out / "topk_sim.tsv").exists() and report["quality"]["sim"]["lists_differing_from_golden"] == 0

@@ -16,8 +16,8 @@ import torch
 from hybrec.cli import main
 from hybrec.data import load_ml100k, make_split, user_item_lists
 from hybrec.data.movielens import FILES
+from hybrec.models.checkpoint import load_checkpoint
 from hybrec.models.text_encoder import cached_text_embeddings
-from hybrec.train.checkpoint import load_checkpoint
 from hybrec.train.text_finetune import FinetuneSettings, finetune_cache_key
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import torch
 
 from hybrec.cli import main
 from hybrec.data import load_ml100k
-from hybrec.train.checkpoint import load_checkpoint
+from hybrec.models.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.integration
 

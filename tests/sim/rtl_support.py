@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from hybrec.compile.memfiles import pack_rows, write_memh  # noqa: F401  (re-exported to the block tests)
-from hybrec.simulate.cocotb_tb import CONFIG_ENV
-from hybrec.simulate.runner import HW_DIR, SIM_DIR, run_cocotb, simulator_available
+from hybrec.builddir import HW_DIR, SIM_DIR
+from hybrec.simulate.runner import CONFIG_ENV, run_cocotb, simulator_available
 
 
 def verilog_string(path: Path) -> str:

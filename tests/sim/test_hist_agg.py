@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rtl_support import run_block, verilog_string, write_memh
+from rtl_support import run_block, verilog_string
 
-from hybrec.compile.memfiles import write_feature_rom
-from hybrec.numerics import reciprocal_table
+from hybrec.compile.blocks import HistAgg
 
 pytestmark = [pytest.mark.sim]
 
@@ -42,10 +41,11 @@ def write_roms(params: dict[str, int], folder: Path, seed: int) -> dict[str, Pat
     features[1, :] = lo
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "features.npy", features)
-    write_feature_rom(folder / "features", features, params["FEAT_BITS"], params.get("ROM_GROUPS", 1))
-    recip = reciprocal_table(params["LMAX"], params["AGG_SHIFT"])
-    recip_hex = write_memh(folder / "recip.hex", [int(r) for r in recip], params["AGG_SHIFT"] + 1)
-    return {"features": folder / "features.npy", "feat_prefix": folder / "features", "recip_hex": recip_hex}
+    block = HistAgg(n_items=params["N_ITEMS"], feature_dim=params["F"], feature_bits=params["FEAT_BITS"],
+                    lmax=params["LMAX"], agg_shift=params["AGG_SHIFT"], norm_par=params["NORM_PAR"],
+                    rom_groups=params.get("ROM_GROUPS", 1), ids_per_beat=params.get("IPB", 1))
+    block.write_memory(folder, features)   # the compiler's writer: features_<gg>.hex and recip.hex
+    return {"features": folder / "features.npy", "feat_prefix": folder / "features", "recip_hex": folder / "recip.hex"}
 
 
 @pytest.mark.parametrize("params", CASES)

@@ -98,3 +98,28 @@ def test_kernel_one_mask_bank_two_lanes(smoke_run: Path, tmp_path: Path) -> None
     assert main(["compile", "--run", str(smoke_run), "--out", str(build), "--config", str(config)]) == 0
     report = run_harness(build, users=200, source_pause=0.3, sink_pause=0.6, seed=3)
     assert report["passed"] and report["mismatches"] == 0
+
+
+def test_a_simulation_that_cannot_run_reports_no_mismatch_count(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A kernel that does not elaborate: `hybrec sim` (cocotb and the C++ harness) exits with the simulator's
+    error and its log's path, and never prints a mismatch count it did not measure."""
+    import json
+
+    from hybrec.artifacts import sha256_file
+    from hybrec.cli import main
+    from tiny_kernel import make_tiny_build
+
+    require_verilator()
+    build = make_tiny_build(tmp_path / "build")
+    top = build / "rtl" / "hybrec_kernel.v"
+    top.write_text(top.read_text().replace("endmodule", "  wire broken = ;\nendmodule"))
+    manifest = json.loads((build / "manifest.json").read_text())   # a consistent build of broken RTL
+    manifest["files"]["rtl/hybrec_kernel.v"] = sha256_file(top)
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    for args in (["--users", "2"], ["--harness"]):
+        assert main(["sim", "--build", str(build), *args]) == 2
+        err = capsys.readouterr().err
+        assert "error:" in err and "mismatch" not in err and ".log" in err, err
+    report = json.loads((build / "sim" / "report.json").read_text())
+    assert report["passed"] is False and report["mismatches"] is None

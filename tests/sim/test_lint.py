@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hybrec.simulate.runner import HW_DIR, simulator_available, simulator_env
+from hybrec.builddir import HW_DIR
+from hybrec.simulate.runner import simulator_available, simulator_env
 
 pytestmark = [pytest.mark.sim]
 

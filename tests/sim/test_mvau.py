@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from rtl_support import require_verilator, run_block, verilog_string
 
-from hybrec.compile import mvau_mem as mem_files
-from hybrec.simulate.runner import HW_DIR, simulator_env
+from hybrec.builddir import HW_DIR
+from hybrec.compile.blocks import mvau as mem_files
+from hybrec.simulate.runner import simulator_env
 
 pytestmark = [pytest.mark.sim]
 
@@ -108,7 +109,7 @@ def test_mvau(case: dict[str, Any], tmp_path: Path, runtime_cache: Path) -> None
     rng = np.random.default_rng(_seed(case))
     weights = make_weights(case, rng)
     acc_bits = mem_files.min_acc_bits(weights, case["in_bits"], case.get("in_signed", False))
-    cfg = mem_files.MvauConfig(**case, acc_bits=acc_bits)
+    cfg = mem_files.Mvau(**case, acc_bits=acc_bits)
     thresholds = None if cfg.no_act else make_thresholds(cfg, weights, rng)
 
     roms = tmp_path / "roms"
@@ -126,7 +127,7 @@ def test_mvau(case: dict[str, Any], tmp_path: Path, runtime_cache: Path) -> None
         "report": str(report),
         "cycle_tolerance": CYCLE_TOLERANCE,
     }
-    parameters = {**cfg.parameters(), **{k: verilog_string(Path(v)) for k, v in files.items()}}
+    parameters = {**cfg.verilog_parameters(), **{k: verilog_string(Path(v)) for k, v in files.items()}}
 
     lint = _lint(parameters)
     assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr
@@ -146,7 +147,7 @@ def test_mvau(case: dict[str, Any], tmp_path: Path, runtime_cache: Path) -> None
 def test_mvau_rejects_impossible_folding(override: dict[str, int], message: str) -> None:
     base = dict(mw=8, mh=4, simd=2, pe=2)
     with pytest.raises(ValueError, match="impossible folding"):
-        mem_files.MvauConfig(**{**base, **override})
+        mem_files.Mvau(**{**base, **override})
     require_verilator()
     lint = _lint({k.upper(): v for k, v in {**base, **override}.items()})
     assert lint.returncode != 0
@@ -155,30 +156,30 @@ def test_mvau_rejects_impossible_folding(override: dict[str, int], message: str)
 
 def test_mvau_config_rejects_unknown_weight_rom_and_negative_dot_adds() -> None:
     with pytest.raises(ValueError, match="weight_rom='bram'"):
-        mem_files.MvauConfig(mw=8, mh=4, simd=2, pe=2, weight_rom="bram")
+        mem_files.Mvau(mw=8, mh=4, simd=2, pe=2, weight_rom="bram")
     with pytest.raises(ValueError, match="dot_adds=-1"):
-        mem_files.MvauConfig(mw=8, mh=4, simd=2, pe=2, dot_adds=-1)
-    assert mem_files.MvauConfig(mw=8, mh=4, simd=2, pe=2, weight_rom="block").parameters()["WLOGIC_DEPTH"] == 0
+        mem_files.Mvau(mw=8, mh=4, simd=2, pe=2, dot_adds=-1)
+    assert mem_files.Mvau(mw=8, mh=4, simd=2, pe=2, weight_rom="block").verilog_parameters()["WLOGIC_DEPTH"] == 0
     with pytest.raises(ValueError, match="three digits"):
-        mem_files.MvauConfig(mw=8, mh=1000, simd=2, pe=1000)
+        mem_files.Mvau(mw=8, mh=1000, simd=2, pe=1000)
 
 
 def test_mvau_weight_copy_rule() -> None:
     """W_EXTRA: a block-RAM weight ROM adds a cycle, unless the block-RAM input buffer's two copies carry it."""
     base = dict(mw=8, mh=4, simd=2, pe=2)
-    logic, block = (mem_files.MvauConfig(**base, weight_rom=rom) for rom in ("logic", "block"))
+    logic, block = (mem_files.Mvau(**base, weight_rom=rom) for rom in ("logic", "block"))
     assert (logic.weight_extra, block.weight_extra) == (0, 1)
     assert block.pipeline_depth == logic.pipeline_depth + 1
-    both = mem_files.MvauConfig(**base, weight_rom="block", input_buffer="block")
+    both = mem_files.Mvau(**base, weight_rom="block", input_buffer="block")
     assert (both.input_extra, both.weight_extra) == (2, 0)
     assert both.pipeline_depth == logic.pipeline_depth + 2
     # auto: block RAM beyond 64 lines (NF * SF = 8 * 16 here)
-    assert mem_files.MvauConfig(mw=32, mh=16, simd=2, pe=2).weight_extra == 1
+    assert mem_files.Mvau(mw=32, mh=16, simd=2, pe=2).weight_extra == 1
 
 
 def test_mem_file_layout() -> None:
     """Hand-checked ROM words for a 4x4 matrix, SIMD=2, PE=2, 2-bit outputs (3 thresholds)."""
-    cfg = mem_files.MvauConfig(mw=4, mh=4, simd=2, pe=2, w_bits=4, acc_bits=8, out_bits=2)
+    cfg = mem_files.Mvau(mw=4, mh=4, simd=2, pe=2, w_bits=4, acc_bits=8, out_bits=2)
     weights = np.arange(16).reshape(4, 4) % 8 - 4          # W[r, c] = (4r + c) % 8 - 4
     words = mem_files.weight_words(cfg, weights)
     # line nf*SF + sf; PE p, lane i at bits (p*SIMD + i)*4: W[sf*2 + i, nf*2 + p]

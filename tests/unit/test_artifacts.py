@@ -94,3 +94,29 @@ def test_hashes(tmp_path: Path) -> None:
     assert sha256_strings(["ab", "c"]) != sha256_strings(["a", "bc"])
     assert sha256_strings(["ab", "c"]) == sha256_strings(iter(["ab", "c"]))
     assert sha256_strings([]) != sha256_strings([""])
+
+
+def test_compact_json_keeps_number_lists_on_one_line() -> None:
+    obj = {"a": [1, 2, 3], "b": [[1.5, -2], [3, 4e-5]], "c": {"d": "x"}}
+    text = artifacts.compact_json(obj)
+    assert '"a": [1, 2, 3]' in text and "[1.5, -2]" in text and json.loads(text) == obj
+
+
+def test_a_staged_directory_replaces_the_target_only_when_complete(tmp_path: Path) -> None:
+    target = tmp_path / "build"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), artifacts.staged_directory(target) as stage:
+        (stage / "half.txt").write_text("half")
+        raise RuntimeError("a step failed")
+    assert [p.name for p in target.iterdir()] == ["old.txt"]          # untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build"]    # no staging folder left
+    with artifacts.staged_directory(target) as stage:
+        (stage / "new.txt").write_text("new")
+        assert not (target / "new.txt").exists()                      # not visible before it is complete
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build"]
+    (tmp_path / ".build.staging-crashed").mkdir()                     # left by a crash: cleaned up next time
+    with artifacts.staged_directory(tmp_path / "build") as stage:
+        (stage / "again.txt").write_text("again")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build"]

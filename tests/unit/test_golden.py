@@ -10,11 +10,14 @@ import pytest
 import torch
 
 from hybrec import numerics
+from hybrec.builddir import NO_ID
+from hybrec.compile.blocks import FoldingError, KernelPlan
+from hybrec.compile.config import HistAggConfig, KernelConfig
 from hybrec.compile.finn_flow import FinnError, folding_for_target
-from hybrec.compile.rtl import FoldingError, plan_layers
-from hybrec.compile.vectors import NO_ID, build_vectors
-from hybrec.export.golden import GoldenModel, KernelParams, KernelParamsError, LayerSpec, accumulator_range
+from hybrec.compile.rtl import plan_kernel
+from hybrec.compile.vectors import build_vectors
 from hybrec.export.mlp import brevitas_integer_outputs, integer_layers
+from hybrec.golden import GoldenModel, KernelParams, KernelParamsError, LayerSpec, accumulator_range
 from hybrec.models.hybrid import HybridShape, QuantSpec, quant_mlp
 
 pytestmark = pytest.mark.unit
@@ -176,13 +179,35 @@ def test_thresholds_are_the_exact_rounding_boundaries() -> None:
 ])
 def test_impossible_folding_is_refused(folding: list[tuple[int, int]], message: str) -> None:
     with pytest.raises(FoldingError, match=message):
-        plan_layers(random_params(), folding)
+        plan(random_params(), folding)
+
+
+def plan(params: KernelParams, folding: list[tuple[int, int]], ids_per_beat: int = 2) -> KernelPlan:
+    """The kernel of ``params`` with the default blocks (the aggregation normalising 2 features a cycle)."""
+    return plan_kernel(params, KernelConfig(k=params.k, hist_agg=HistAggConfig(norm_par=2), ids_per_beat=ids_per_beat),
+                       folding)
+
+
+def test_a_history_shorter_than_an_input_beat_is_refused_before_anything_is_written() -> None:
+    """lmax 1 with two ids per input beat: hist_agg's counters cannot hold a beat's ids (the RTL would not
+    even elaborate); one id per beat is fine."""
+    with pytest.raises(FoldingError, match="lmax=1 with ids_per_beat=2"):
+        plan(random_params(lmax=1), [(6, 4), (4, 4)])
+    assert plan(random_params(lmax=1), [(6, 4), (4, 4)], ids_per_beat=1).hist_agg.lmax == 1
+    assert plan(random_params(lmax=2), [(6, 4), (4, 4)]).ids_per_beat == 2
+
+
+def test_the_plan_round_trips_through_the_manifest_parameters() -> None:
+    kernel = plan(random_params(), [(2, 4), (4, 1)])
+    again = KernelPlan.from_parameters(kernel.parameters())
+    assert again == kernel and again.cycle_model(7) == kernel.cycle_model(7)
+    assert again.query_cycles(7, n_items=80) - again.query_cycles(7) == again.scorer.rows(80) - again.scorer.rows()
 
 
 def test_folding_for_target_is_the_cheapest_within_the_budget() -> None:
     params = random_params()  # MW/MH: 6 -> 8 -> 4
     folding = folding_for_target(params, target_cycles=14)
-    plan_layers(params, folding)
+    plan(params, folding)
     cycles = sum((s.mw // simd) * (s.mh // pe) for (simd, pe), s in zip(folding, params.layers, strict=True))
     assert cycles <= 14
     # the optimum, by hand: (SIMD 2, PE 4) + (SIMD 4, PE 1) = 8 + 4 multipliers, 6 + 8 cycles
@@ -195,8 +220,8 @@ def test_vectors_cover_the_corner_cases() -> None:
     params = random_params()
     golden = GoldenModel(params)
     vectors = build_vectors(golden, [np.array([1, 2, 3]), np.array([4])])
-    kinds = vectors["kind"].tolist()
+    kinds = vectors.kind.tolist()
     assert kinds[:2] == ["user", "user"] and {"empty", "overlong", "bad_ids", "duplicates"} <= set(kinds)
-    flags = dict(zip(kinds, vectors["flags"].tolist(), strict=False))
+    flags = dict(zip(kinds, vectors.flags.tolist(), strict=False))
     assert flags["empty"] == numerics.FLAG_EMPTY | numerics.FLAG_BAD_ID
     assert flags["overlong"] & numerics.FLAG_TRUNCATED and flags["bad_ids"] & numerics.FLAG_BAD_ID

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hybrec.builddir import BuildDir, Manifest
 from hybrec.simulate.shared_model import SharedModelError, stream_interface
 
 pytestmark = [pytest.mark.unit]
@@ -22,14 +23,17 @@ endmodule
 """
 
 
-def build(tmp_path: Path, in_bits: int, keep: bool, interface: dict | None = None) -> tuple[Path, dict]:
+def build(tmp_path: Path, in_bits: int, keep: bool, interface: dict | None = None,
+          sources: tuple[str, ...] = ("rtl/hybrec_kernel.v",)) -> BuildDir:
     (tmp_path / "rtl").mkdir(exist_ok=True)
     keep_line = f"    input  wire [{in_bits // 8 - 1}:0]  s_axis_tkeep,\n" if keep else ""
     (tmp_path / "rtl" / "hybrec_kernel.v").write_text(TOP.format(hi=in_bits - 1, keep=keep_line))
-    kernel = {"top": "hybrec_kernel", "sources": ["rtl/hybrec_kernel.v"]}
-    if interface is not None:
-        kernel["interface"] = interface
-    return tmp_path, {"kernel": kernel}
+    kernel = {"top": "hybrec_kernel", "sources": list(sources), "memory_files": [], "parameters": {},
+              "interface": interface or {}}
+    source = {k: "" for k in ("run_dir", "variant", "checkpoint", "checkpoint_sha256", "config_sha256")}
+    raw = {"format": "hybrec-build/1", "build_id": "test", "inputs": {}, "source": {**source, "seed": 0},
+           "kernel": kernel, "vectors": {"file": "vectors/golden.npz"}, "files": {}}
+    return BuildDir(tmp_path, Manifest.from_json(raw))
 
 
 @pytest.mark.parametrize(("in_bits", "keep", "interface"), [
@@ -37,15 +41,12 @@ def build(tmp_path: Path, in_bits: int, keep: bool, interface: dict | None = Non
     (32, True, {"in_bits": 32, "out_bits": 64, "ids_per_beat": 2}),
 ])
 def test_widths_from_the_ports(tmp_path: Path, in_bits: int, keep: bool, interface: dict | None) -> None:
-    folder, manifest = build(tmp_path, in_bits, keep, interface)
-    assert stream_interface(folder, manifest) == {"in_bits": in_bits, "out_bits": 64, "tkeep": keep}
+    assert stream_interface(build(tmp_path, in_bits, keep, interface)) == {"in_bits": in_bits, "out_bits": 64,
+                                                                         "tkeep": keep}
 
 
 def test_a_manifest_that_disagrees_with_the_ports(tmp_path: Path) -> None:
-    folder, manifest = build(tmp_path, 32, True, {"in_bits": 16})
     with pytest.raises(SharedModelError, match=r"in_bits = 16, the kernel's hybrec_kernel\.v has 32"):
-        stream_interface(folder, manifest)
-    folder, manifest = build(tmp_path, 32, False)
-    manifest["kernel"]["sources"] = []
+        stream_interface(build(tmp_path, 32, True, {"in_bits": 16}))
     with pytest.raises(SharedModelError, match="not among the build's sources"):
-        stream_interface(folder, manifest)
+        stream_interface(build(tmp_path, 32, False, sources=()))

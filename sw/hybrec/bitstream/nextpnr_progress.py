@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,12 +58,23 @@ def nextpnr_phase(text: str) -> str:
     return phase
 
 
+def _stage(phase: str) -> str:
+    """The phase without its figures (``routing: iteration 23, ...`` -> ``routing``)."""
+    return phase.split(":")[0].split(" (")[0]
+
+
 @contextmanager
 def watch_logs(logs: dict[str, Path], console: Any = None, every_s: float = 2.0) -> Iterator[None]:
     """While the block runs, one rich progress line per ``label: log file`` with :func:`nextpnr_phase` of
-    that log (polled every ``every_s`` seconds). Without a console nothing is shown."""
+    that log (polled every ``every_s`` seconds). On a console that is not a terminal (a log file, CI) a line
+    is printed only when a run enters another stage (packing, placement, annealing, routing, finished).
+    Without a console nothing is shown."""
     if console is None:
         yield
+        return
+    if not getattr(console, "is_terminal", True):
+        with _stage_lines(logs, console, every_s):
+            yield
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -89,3 +101,30 @@ def watch_logs(logs: dict[str, Path], console: Any = None, every_s: float = 2.0)
             stop.set()
             thread.join()
             refresh()
+
+
+@contextmanager
+def _stage_lines(logs: dict[str, Path], console: Any, every_s: float) -> Iterator[None]:
+    stages = {label: "" for label in logs}
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def check() -> None:
+        for label, path in logs.items():
+            phase = nextpnr_phase(path.read_text(errors="replace") if path.is_file() else "")
+            if _stage(phase) != stages[label]:
+                stages[label] = _stage(phase)
+                console.print(f"{label}: {phase} ({time.monotonic() - started:.0f} s)")
+
+    def poll() -> None:
+        while not stop.wait(every_s):
+            check()
+
+    thread = threading.Thread(target=poll, name="nextpnr-stages", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        check()

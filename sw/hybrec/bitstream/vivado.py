@@ -9,30 +9,24 @@ implementation to ``write_bitstream``, and the ``.bit``/``.hwh`` copied to ``OUT
 name (what ``pynq.Overlay`` loads).
 
 :func:`run_vivado` writes the scripts, then runs ``vivado -mode batch`` where it is on PATH; where it is
-not, it stops with :class:`VivadoMissing` (naming ``vivado``) and the scripts stay for a machine that has
-it. Nothing here builds a bitstream without Vivado, and nothing claims to.
+not, it stops with :class:`hybrec.tools.ToolMissing` (naming ``vivado``) and the scripts stay for a machine
+that has it. Nothing here builds a bitstream without Vivado, and nothing claims to. After a successful run the
+folder gets a bitstream ``manifest.json`` (format ``hybrec-bitstream/1``: the ``.bit``'s sha256 and the
+build it holds) that the board-side driver checks before it loads the overlay.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-from hybrec.artifacts import atomic_write_json, atomic_write_text
+from hybrec import tools
+from hybrec.artifacts import atomic_write_json, atomic_write_text, sha256_file
+from hybrec.builddir import BITSTREAM_FORMAT, MANIFEST, BuildDir
+from hybrec.devices import by_board
 
 OVERLAY = "hybrec"
-BOARD_PARTS = {"pynq-z2": "tul.com.tw:pynq-z2:part0:1.0"}
-
-
-class VivadoMissing(RuntimeError):
-    """``vivado`` is not on PATH; the project scripts have been written."""
-
-
-class VivadoFailed(RuntimeError):
-    """Vivado ran and failed."""
 
 
 def _tcl_list(items: list[str]) -> str:
@@ -125,49 +119,59 @@ puts "wrote $here/{OVERLAY}.bit and $here/{OVERLAY}.hwh"
 """
 
 
-def write_vivado_project(build_dir: Path, out_dir: Path, part: str = "xc7z020clg400-1", board: str = "pynq-z2",
+def write_vivado_project(build_dir: Path, out_dir: Path, board: str = "pynq-z2",
                          clock_mhz: float = 100.0) -> dict[str, Any]:
     """Copy the kernel's files to ``out_dir/rtl`` and write ``out_dir/create_project.tcl``; return what was
     written (nothing is built here)."""
-    from hybrec.compile.build import read_manifest
-    from hybrec.compile.vectors import ids_per_beat
-
-    build_dir, out_dir = Path(build_dir), Path(out_dir)
-    manifest = read_manifest(build_dir)
-    kernel = manifest["kernel"]
+    dev = by_board(board)
+    assert dev.part is not None
+    build = BuildDir.open(build_dir)
+    out_dir = Path(out_dir)
     rtl = out_dir / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
-    for rel in [*kernel["sources"], *kernel["memory_files"]]:
-        shutil.copyfile(build_dir / rel, rtl / Path(rel).name)
-    sources = [Path(s).name for s in kernel["sources"]]
-    memory_files = [Path(m).name for m in kernel["memory_files"]]
-    in_bits = 16 * ids_per_beat(manifest)
-    tcl = project_tcl(kernel["top"], sources, memory_files, part, BOARD_PARTS.get(board), clock_mhz, in_bits)
+    for path in [*build.sources, *build.memory_files]:
+        shutil.copyfile(path, rtl / path.name)
+    tcl = project_tcl(build.kernel.top, [p.name for p in build.sources], [p.name for p in build.memory_files],
+                      dev.part, dev.board_part, clock_mhz, build.kernel.interface.in_bits)
     atomic_write_text(out_dir / "create_project.tcl", tcl)
-    info = {"tool": "vivado", "part": part, "board": board, "board_part": BOARD_PARTS.get(board),
-            "clock_mhz": clock_mhz, "build_id": manifest["build_id"], "tcl": str(out_dir / "create_project.tcl"),
+    info = {"tool": "vivado", "part": dev.part, "board": board, "board_part": dev.board_part,
+            "clock_mhz": clock_mhz, "build_id": build.build_id, "tcl": str(out_dir / "create_project.tcl"),
             "run": "vivado -mode batch -source create_project.tcl", "outputs": [f"{OVERLAY}.bit", f"{OVERLAY}.hwh"]}
     atomic_write_json(out_dir / "vivado_project.json", info)
     return info
 
 
-def run_vivado(build_dir: Path, out_dir: Path, part: str = "xc7z020clg400-1", board: str = "pynq-z2",
-               clock_mhz: float = 100.0, timeout_s: int = 4 * 3600, log: Any = print) -> dict[str, Any]:
-    """Write the project scripts, then build with Vivado; :class:`VivadoMissing` where it is not on PATH."""
-    info = write_vivado_project(build_dir, out_dir, part, board, clock_mhz)
-    vivado = shutil.which("vivado")
-    if vivado is None:
-        raise VivadoMissing(f"vivado is not on PATH: nothing was built. The project script is {info['tcl']}; "
-                            f"on a machine with Vivado (and the {board} board files) run "
-                            f"`cd {out_dir} && {info['run']}` to make {OVERLAY}.bit and {OVERLAY}.hwh")
-    log(f"vivado: {info['run']} (in {out_dir})")
-    started = time.perf_counter()
-    result = subprocess.run([vivado, "-mode", "batch", "-source", "create_project.tcl", "-log", "vivado.log",
-                             "-journal", "vivado.jou"], cwd=out_dir, capture_output=True, text=True,
-                            timeout=timeout_s)
-    if result.returncode != 0 or not (out_dir / f"{OVERLAY}.bit").is_file():
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
-        raise VivadoFailed(f"vivado failed (exit {result.returncode}); log {out_dir / 'vivado.log'}:\n{tail}")
-    info["seconds"] = round(time.perf_counter() - started, 1)
+def run_vivado(build_dir: Path, out_dir: Path, board: str = "pynq-z2", clock_mhz: float = 100.0,
+               timeout_s: int = 4 * 3600, log: Any = print) -> dict[str, Any]:
+    """Write the project scripts, then build with Vivado; :class:`hybrec.tools.ToolMissing` where it is not
+    on PATH. Returns the bitstream manifest."""
+    info = write_vivado_project(build_dir, out_dir, board, clock_mhz)
+    if not tools.available(tools.VIVADO):
+        raise tools.ToolMissing(tools.VIVADO, f": nothing was built. The project script is {info['tcl']}; on a "
+                                f"machine with Vivado (and the {board} board files) run `cd {out_dir} && "
+                                f"{info['run']}` to make {OVERLAY}.bit and {OVERLAY}.hwh. To install it")
+    (out_dir / MANIFEST).unlink(missing_ok=True)  # unfinished from here on
+    log(f"vivado: {info['run']} (in {out_dir}; log {out_dir / 'vivado.log'})")
+    run = tools.run(tools.VIVADO, ["-mode", "batch", "-source", "create_project.tcl", "-log", "vivado.log",
+                                   "-journal", "vivado.jou"], cwd=out_dir, log_path=out_dir / "vivado.stdout.log",
+                    timeout_s=timeout_s)
+    bit = out_dir / f"{OVERLAY}.bit"
+    if not bit.is_file():
+        raise tools.ToolFailed("vivado", 0, out_dir / "vivado.log", tools.tail(out_dir / "vivado.log"),
+                               why=f"no {bit.name} written")
+    info["seconds"] = round(run.seconds, 1)
     atomic_write_json(out_dir / "vivado_project.json", info)
-    return info
+    build = BuildDir.open(build_dir)
+    dev = by_board(board)
+    manifest = {"format": BITSTREAM_FORMAT, "target": dev.key, "device": dev.name, "board": dev.board,
+                "top": f"{OVERLAY}_wrapper", "kernel_top": build.kernel.top,
+                "build": {"dir": str(build.path), "build_id": build.build_id,
+                          "manifest_sha256": build.manifest_sha256(), "kernel_files": build.manifest.kernel_files()},
+                "bitstream": {"file": bit.name, "sha256": sha256_file(bit), "bytes": bit.stat().st_size,
+                              "hwh": f"{OVERLAY}.hwh"},
+                "clock": {"requested_mhz": clock_mhz, "constraint_mhz": clock_mhz},
+                # Vivado's own timing report (vivado/…/impl_1) says whether the clock was met; hybrec does not
+                # parse it yet, so the manifest claims neither an Fmax nor timing met
+                "fmax_mhz": None, "timing_met": None, "seconds": info["seconds"], "vivado": info}
+    atomic_write_json(out_dir / MANIFEST, manifest)
+    return manifest

@@ -13,7 +13,7 @@ Steps (all without Xilinx tools; see ../shared/TOOLCHAIN.md):
    ``SpecializeLayers(part)``; analyses ``exp_cycles_per_layer`` and ``res_estimation``.
 
 The HW graph is executed by FINN in python mode on the model's own inputs (every user's integer mean)
-and on random ones, and compared bit for bit with the golden model (``hybrec.export.golden``); its
+and on random ones, and compared bit for bit with the golden model (``hybrec.golden``); its
 integer weights and thresholds are compared with the golden model's too. FINN builds thresholds in
 float32, the golden model in float64, so a threshold can differ by one at an exact rounding boundary;
 the numbers are recorded in ``finn/finn.json``, and the kernel's ROMs always hold the golden values.
@@ -31,15 +31,17 @@ import numpy as np
 
 from hybrec.artifacts import atomic_write_json
 from hybrec.compile.config import KernelConfig
-from hybrec.export.golden import GoldenModel, KernelParams
+from hybrec.errors import HybrecError
+from hybrec.golden import GoldenModel, KernelParams
 
 
-class FinnError(RuntimeError):
-    pass
+class FinnError(HybrecError):
+    """FINN's graph is not what the kernel implements; the message says where they part."""
 
 
 def _finn_env(work: Path) -> None:
-    """FINN reads its settings and build folder from the environment (else it writes ~/.finn)."""
+    """FINN reads its settings and build folder from the environment (else it writes ~/.finn); unless the
+    user set them, they go to ``work`` (hybrec's cache: FINN writes nothing there that a build needs)."""
     (work / "settings").mkdir(parents=True, exist_ok=True)
     (work / "tmp").mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("FINN_SETTINGS", str(work / "settings"))
@@ -170,11 +172,11 @@ def fold_and_estimate(model: Any, folding: list[tuple[int, int]], part: str, wor
 
 
 def run_finn_frontend(qonnx_path: Path, params: KernelParams, folding: list[tuple[int, int]], config: KernelConfig,
-                      work: Path, log: Any = print, random_inputs: int = 2000,
+                      work: Path, cache_dir: Path, log: Any = print, random_inputs: int = 2000,
                       means: np.ndarray | None = None) -> dict[str, Any]:
     """Run the front-end, compare with the golden model, write ``work/finn.json`` and return its content."""
     work.mkdir(parents=True, exist_ok=True)
-    _finn_env(work / ".finn")
+    _finn_env(cache_dir / "finn")
     started = time.perf_counter()
     with warnings.catch_warnings():  # qonnx: "Assuming 2D input is NC" (it is: [batch, features])
         warnings.filterwarnings("ignore", message="Assuming 2D input is NC")
@@ -211,7 +213,7 @@ def _frontend(qonnx_path: Path, params: KernelParams, folding: list[tuple[int, i
                            "mismatching_vectors": int((got != want).any(axis=1).sum()),
                            "mismatching_values": int((got != want).sum())}
     # The same graph with the golden thresholds in place: any difference left would be FINN's datapath.
-    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.modelwrapper import ModelWrapper  # lazy: FINN and qonnx load only when a compile runs
 
     swapped = ModelWrapper(model.model.__deepcopy__())
     for node, gt in zip(mvau_nodes(swapped), params.thresholds, strict=True):

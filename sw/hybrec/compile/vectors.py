@@ -1,27 +1,16 @@
 """Golden test vectors: queries (packets of item ids, as the kernel receives them) and the golden model's
-answers, written as ``BUILD/vectors/golden.npz``.
-
-Arrays: ``ids`` (uint16 values, all packets concatenated) and ``offsets`` ``[Q + 1]``; ``topk`` /
-``scores`` / ``valid`` ``[Q, K]`` (``topk`` is -1 and ``scores`` 0 where ``valid`` is 0); ``flags`` ``[Q]``;
-``user`` ``[Q]`` (the user index, -1 for the constructed corner cases); ``kind`` ``[Q]`` (``user``,
-``empty``, ``overlong``, ``bad_ids``, ``duplicates``, ``single``).
+answers (:class:`hybrec.builddir.GoldenVectors`, written as ``BUILD/vectors/golden.npz``).
 
 The first queries are one per user (their last ``lmax`` training items, the model's own input); the
-corner cases follow.
+corner cases follow: ``empty``, ``overlong``, ``bad_ids``, ``duplicates``, ``single``, ``all_bad``.
 """
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 
-from hybrec.artifacts import atomic_write_bytes, atomic_write_text
-from hybrec.export.golden import GoldenModel
-
-NO_ID = 0xFFFF  # the kernel's input is 16 bits: an id >= N is out of range, this one always
+from hybrec.builddir import NO_ID, GoldenVectors
+from hybrec.golden import GoldenModel
 
 
 def corner_cases(histories: list[np.ndarray], n_items: int, lmax: int, seed: int = 7) -> list[tuple[str, np.ndarray]]:
@@ -42,7 +31,7 @@ def corner_cases(histories: list[np.ndarray], n_items: int, lmax: int, seed: int
     return cases
 
 
-def build_vectors(golden: GoldenModel, histories: list[np.ndarray]) -> dict[str, np.ndarray]:
+def build_vectors(golden: GoldenModel, histories: list[np.ndarray]) -> GoldenVectors:
     p = golden.p
     packets: list[np.ndarray] = []
     kinds: list[str] = []
@@ -60,64 +49,13 @@ def build_vectors(golden: GoldenModel, histories: list[np.ndarray]) -> dict[str,
         raise ValueError("a packet holds at least one id, each in 0..65535")
     results = golden.run(packets)
     lengths = np.array([x.size for x in packets], dtype=np.int64)
-    return {
-        "ids": np.concatenate(packets).astype(np.uint16),
-        "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-        "topk": np.stack([r.ids for r in results]),
-        "scores": np.stack([r.scores for r in results]),
-        "valid": np.stack([r.valid for r in results]).astype(np.uint8),
-        "flags": np.array([r.flags for r in results], dtype=np.int64),
-        "user": np.array(users, dtype=np.int64),
-        "kind": np.array(kinds),
-    }
-
-
-def save_vectors(path: Path, vectors: dict[str, np.ndarray]) -> None:
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **vectors)  # type: ignore[arg-type]
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def load_vectors(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {key: data[key] for key in data.files}
-
-
-def output_words(vectors: dict[str, np.ndarray]) -> np.ndarray:
-    """The kernel's 64-bit output words ``[Q, K]`` for the golden answers: ``[31:0]`` score, ``[47:32]`` id,
-    ``[50:48]`` flags, ``[51]`` valid (padding: id 0xFFFF, score 0); see hw/kernel/README.md."""
-    valid = vectors["valid"].astype(np.uint64)
-    ids = np.where(valid == 1, vectors["topk"], 0xFFFF).astype(np.uint64)
-    scores = np.where(valid == 1, vectors["scores"], 0).astype(np.int64).astype(np.uint64) & np.uint64(0xFFFFFFFF)
-    flags = np.repeat(vectors["flags"].astype(np.uint64)[:, None], valid.shape[1], axis=1)
-    return (valid << np.uint64(51)) | (flags << np.uint64(48)) | (ids << np.uint64(32)) | scores
-
-
-def ids_per_beat(manifest: dict[str, Any]) -> int:
-    """History ids per kernel input beat (``kernel.interface.ids_per_beat`` of a build manifest; 1 for
-    builds made before the key existed)."""
-    return int(manifest["kernel"]["interface"].get("ids_per_beat", 1))
-
-
-def select_queries(vectors: dict[str, np.ndarray], users: int | None, seed: int) -> list[int]:
-    """All queries, or ``users`` random user queries plus every corner case."""
-    user_rows = np.flatnonzero(vectors["user"] >= 0)
-    corner_rows = np.flatnonzero(vectors["user"] < 0)
-    if users is not None and users < user_rows.size:
-        rng = np.random.default_rng(seed)
-        user_rows = np.sort(rng.choice(user_rows, size=users, replace=False))
-    return [int(i) for i in np.concatenate([user_rows, corner_rows])]
-
-
-def write_text_vectors(folder: Path, vectors: dict[str, np.ndarray], queries: list[int]) -> tuple[Path, Path]:
-    """The text form the C++ testbenches read: ``queries.txt`` (``n id_1 .. id_n`` per query) and
-    ``expected.txt`` (``K w_1 .. w_K``, the output words in decimal)."""
-    words = output_words(vectors)
-    offsets, ids = vectors["offsets"], vectors["ids"]
-    q_lines = [f"{offsets[q + 1] - offsets[q]} " + " ".join(map(str, ids[offsets[q]: offsets[q + 1]].tolist()))
-               for q in queries]
-    e_lines = [f"{words.shape[1]} " + " ".join(map(str, words[q].tolist())) for q in queries]
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "queries.txt", "\n".join(q_lines) + "\n")
-    atomic_write_text(folder / "expected.txt", "\n".join(e_lines) + "\n")
-    return folder / "queries.txt", folder / "expected.txt"
+    return GoldenVectors(
+        ids=np.concatenate(packets).astype(np.uint16),
+        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        topk=np.stack([r.ids for r in results]),
+        scores=np.stack([r.scores for r in results]),
+        valid=np.stack([r.valid for r in results]).astype(np.uint8),
+        flags=np.array([r.flags for r in results], dtype=np.int64),
+        user=np.array(users, dtype=np.int64),
+        kind=np.array(kinds),
+    )

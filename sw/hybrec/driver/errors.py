@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from hybrec.errors import HybrecError
 
-class DriverError(RuntimeError):
+
+class DriverError(HybrecError):
     """Base class of everything the hybrec kernel driver raises on purpose."""
 
 

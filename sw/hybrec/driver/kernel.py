@@ -5,13 +5,12 @@ transfer (the kernel's ``K`` 64-bit result words, which end with tlast). The sam
 board (:meth:`KernelDriver.from_overlay`) and the RTL simulation (``hybrec.driver.simdevice``), because
 both are reached only through ``pynq.allocate`` buffers, the DMA's channels and its registers.
 
-Imports: numpy, pynq and the standard library only (it runs in a board's own Python).
+Imports: numpy, pynq, the standard library and hybrec's ground floor (:mod:`hybrec.builddir`, which reads
+the build and bitstream manifests; numpy only), so it runs in a board's own Python.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -20,6 +19,9 @@ from typing import Any
 
 import numpy as np
 import pynq
+
+from hybrec.artifacts import sha256_file
+from hybrec.builddir import Bitstream, BuildDirError, read_manifest_file
 
 from .errors import BitstreamMismatch, ConfigurationError, DmaError, DmaTimeout, DriverError, WordCountMismatch
 from .words import ID_BYTES, WORD_BYTES, KernelInfo, Results, check_histories, decode_words, pack_packets
@@ -43,14 +45,6 @@ def describe_status(status: int) -> str:
     return f"0x{status:08x} ({', '.join(names) or 'running, busy'})"
 
 
-def sha256_path(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_bitstream(bitfile: str | os.PathLike[str], build: dict[str, Any], bitstream: dict[str, Any],
                     bitstream_manifest: str = "the bitstream manifest") -> None:
     """The board-side guard: ``bitfile`` must be the file the bitstream manifest describes (sha256), and that
@@ -58,7 +52,7 @@ def check_bitstream(bitfile: str | os.PathLike[str], build: dict[str, Any], bits
     recorded = (bitstream.get("bitstream") or {}).get("sha256")
     if not recorded:
         raise BitstreamMismatch(f"{bitstream_manifest} records no bitstream sha256 (bitstream.sha256)")
-    actual = sha256_path(bitfile)
+    actual = sha256_file(bitfile)
     if actual != recorded:
         raise BitstreamMismatch(f"{bitfile} is not the bitstream of {bitstream_manifest}: its sha256 is "
                                 f"{actual[:16]}…, the manifest records {recorded[:16]}… (wrong or rebuilt .bit)")
@@ -132,8 +126,14 @@ class KernelDriver:
 
         ``dma_name``: the DMA's name in the block design; when the overlay has no IP of that name but exactly
         one AXI DMA, that one is used."""
-        build = json.loads(Path(build_manifest).read_text())
-        bitstream = json.loads(Path(bitstream_manifest).read_text())
+        try:
+            build = read_manifest_file(Path(build_manifest)).raw
+        except BuildDirError as err:
+            raise ConfigurationError(str(err)) from None
+        try:
+            bitstream = Bitstream.read(bitstream_manifest).raw
+        except BuildDirError as err:
+            raise BitstreamMismatch(str(err)) from None
         check_bitstream(bitfile, build, bitstream, str(bitstream_manifest))
         KernelInfo.from_manifest(build)  # a bad build manifest fails here, before the board is touched
         hwh = Path(bitfile).with_suffix(".hwh")

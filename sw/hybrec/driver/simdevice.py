@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import json
 import struct
 import weakref
 from collections.abc import Callable, Iterator
@@ -50,6 +49,8 @@ from typing import Any
 import numpy as np
 import pynq
 from pynq.buffer import PynqBuffer
+
+from hybrec.builddir import BuildDir
 
 from .simmodel import ALL_EVENTS, IN_DONE, OUT_DONE, OVERFLOW, CycleRecords, KernelModel, model_library
 from .words import KernelInfo
@@ -212,8 +213,8 @@ class SimDevice(pynq.Device):
     def from_build(cls, build_dir: str | Path, *, seed: int = 1, source_pause: float = 0.0, sink_pause: float = 0.0,
                    cycles_per_poll: int = 4096) -> SimDevice:
         """The device around the build's kernel model (``BUILD/sim/model/libkernel.so``)."""
-        manifest = json.loads((Path(build_dir) / "manifest.json").read_text())
-        lib = model_library(build_dir, manifest)
+        manifest = BuildDir.open(build_dir, verify=False).manifest.raw
+        lib = model_library(build_dir)
         model = KernelModel(lib, seed=seed, source_pause=source_pause, sink_pause=sink_pause)
         return cls(model, manifest, cycles_per_poll=cycles_per_poll)
 

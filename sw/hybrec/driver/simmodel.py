@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from hybrec.builddir import BuildDir
 
 from .errors import DriverError
 
@@ -88,19 +88,12 @@ def load_library(path: str | Path) -> ctypes.CDLL:
     return _LIBS[key]
 
 
-def model_library(build_dir: str | Path, manifest: dict[str, Any] | None = None) -> Path:
-    """``BUILD/sim/model/libkernel.so``, checked against its ``model.json`` (sha256) and the build's id."""
-    folder = Path(build_dir) / "sim" / "model"
-    lib, info_path = folder / "libkernel.so", folder / "model.json"
-    hint = f"build it in the main environment: hybrec sim --build {build_dir} --shared-lib"
-    if not lib.is_file() or not info_path.is_file():
-        raise SimModelError(f"no kernel model library in {folder}; {hint}")
-    info = json.loads(info_path.read_text())
-    if hashlib.sha256(lib.read_bytes()).hexdigest() != info.get("sha256"):
-        raise SimModelError(f"{lib} does not match its model.json (sha256); {hint}")
-    if manifest is not None and info.get("build_id") != manifest.get("build_id"):
-        raise SimModelError(f"{lib} was built for build {info.get('build_id')}, the manifest is build "
-                            f"{manifest.get('build_id')}; {hint}")
+def model_library(build_dir: str | Path) -> Path:
+    """``BUILD/sim/model/libkernel.so``, checked against its ``model.json`` (sha256), the build's id and the
+    build's folder (the library reads the memory files from where they were when it was built)."""
+    lib, why = BuildDir.open(build_dir, verify=False).sim_model()
+    if lib is None:
+        raise SimModelError(why)
     return lib
 
 

@@ -3,7 +3,7 @@
 Export directory (every file written atomically; ``export.json`` last, so a directory without it is
 unfinished)::
 
-    kernel.npz       the integer kernel parameters (:class:`hybrec.export.golden.KernelParams`): int8 item
+    kernel.npz       the integer kernel parameters (:class:`hybrec.golden.KernelParams`): int8 item
                      features, the MLP's integer weights and exact thresholds, int8 item vectors
     mlp.qonnx.onnx   the fusion MLP exported by Brevitas to QONNX (input: the integer mean at scale 1)
     queries.npz      one query per user: the last ``lmax`` training items by time (kernel item indices),
@@ -25,34 +25,22 @@ import numpy as np
 import torch
 
 from hybrec import __version__
-from hybrec.artifacts import atomic_write_bytes, atomic_write_json, first_changed_file, sha256_file
-from hybrec.export.golden import GoldenModel, KernelParams, QueryResult
+from hybrec.artifacts import atomic_write_json, first_changed_file, sha256_file
+from hybrec.builddir import Queries
+from hybrec.config import read_run
+from hybrec.data import load_configured, make_split, user_item_lists
 from hybrec.export.mlp import ExportError, export_qonnx_file, input_scale, integer_layers
+from hybrec.golden import GoldenModel, KernelParams, QueryResult
+from hybrec.models.checkpoint import CheckpointError, load_checkpoint
+from hybrec.models.hybrid import HybridRecommender, HybridShape, QuantSpec
 
 FORMAT = "hybrec-export/1"
 DEFAULT_VARIANT = "hybrid_w4a4"
 
 
-def _run_config(run_dir: Path) -> tuple[Any, str]:
-    from hybrec.config import ConfigError, RunConfig
-
-    path = run_dir / "run.json"
-    if not path.is_file():
-        raise ExportError(f"{run_dir}: not a hybrec run directory (no run.json); run `hybrec train` first")
-    run = json.loads(path.read_text())
-    try:
-        config = RunConfig.model_validate(run["config"])
-    except (ConfigError, ValueError, KeyError) as err:
-        raise ExportError(f"{path}: unreadable run configuration ({err})") from None
-    return config, str(run["config_sha256"])
-
-
 def load_quantized_hybrid(run_dir: Path, variant: str, seed: int | None) -> tuple[Any, dict[str, Any], Path]:
     """The trained model of ``variant`` (seed: the run's first by default), its checkpoint and path."""
-    from hybrec.models.hybrid import HybridRecommender, HybridShape, QuantSpec
-    from hybrec.train.checkpoint import CheckpointError, load_checkpoint
-
-    config, config_sha = _run_config(run_dir)
+    config, config_sha = read_run(run_dir)
     seed = config.seeds[0] if seed is None else seed
     path = run_dir / "checkpoints" / f"seed{seed}" / f"{variant}.pt"
     if not path.is_file():
@@ -77,32 +65,12 @@ def load_quantized_hybrid(run_dir: Path, variant: str, seed: int | None) -> tupl
 
 def user_queries(run_dir: Path, lmax: int, cache_dir: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
     """Per user, the last ``lmax`` training items by time (the model's input), and the dataset's ids."""
-    from hybrec.data import load_configured, make_split, user_item_lists
-
-    config, _ = _run_config(run_dir)
+    config, _ = read_run(run_dir)
     d = config.dataset
     data = load_configured(d.name, d.interactions, d.items, cache_dir)
     split = make_split(data, config.split.kind, config.split.ratios, config.split.seed)
     histories = [items[-lmax:] for items in user_item_lists(data, split.train)]
     return histories, list(map(str, data.user_ids)), list(map(str, data.item_ids))
-
-
-def save_queries(path: Path, histories: list[np.ndarray], user_ids: list[str], item_ids: list[str]) -> None:
-    import io
-
-    lengths = np.array([h.size for h in histories], dtype=np.int64)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, ids=np.concatenate(histories).astype(np.int64) if histories else np.zeros(0),
-                        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-                        user_ids=np.array(user_ids), item_ids=np.array(item_ids))
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def load_queries(path: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
-    with np.load(path) as data:
-        ids, offsets = data["ids"], data["offsets"]
-        histories = [ids[offsets[i]: offsets[i + 1]] for i in range(offsets.size - 1)]
-        return histories, [str(u) for u in data["user_ids"]], [str(i) for i in data["item_ids"]]
 
 
 def brevitas_topk(model: Any, golden: GoldenModel, histories: list[np.ndarray],
@@ -160,7 +128,7 @@ def export_model(loaded: tuple[Any, dict[str, Any], Path], run_dir: Path, out_di
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "export.json").unlink(missing_ok=True)  # the directory is unfinished until it is rewritten
     params.save(out_dir / "kernel.npz")
-    save_queries(out_dir / "queries.npz", histories, user_ids, item_ids)
+    Queries(histories, user_ids, item_ids).save(out_dir / "queries.npz")
     export_qonnx_file(model.mlp, shape.feature_dim, out_dir / "mlp.qonnx.onnx")
     files = {name: sha256_file(out_dir / name) for name in ("kernel.npz", "queries.npz", "mlp.qonnx.onnx")}
     summary = {

@@ -26,10 +26,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from hybrec.export.golden import LayerSpec, accumulator_range
+from hybrec.errors import HybrecError
+from hybrec.golden import LayerSpec, accumulator_range
 
 
-class ExportError(RuntimeError):
+class ExportError(HybrecError):
     pass
 
 

@@ -2,7 +2,7 @@
 
 Every block has the same ports: ``ap_clk``, active-low ``ap_rst_n``, an ``s_axis`` input and an ``m_axis``
 output stream. The pytest drivers (tests/sim/rtl_support.py) name the testbench's JSON configuration in
-the environment variable :data:`CONFIG_ENV`. Imported only inside a simulation (and for that constant).
+the environment variable :data:`hybrec.simulate.runner.CONFIG_ENV`. Imported only inside a simulation.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,8 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
 
-CONFIG_ENV = "HYBREC_TB_CONFIG"
+from hybrec.simulate.runner import CONFIG_ENV
+
 CLOCK_NS = 10
 
 
@@ -55,6 +56,8 @@ def axis_pair(dut: Any) -> tuple[AxiStreamSource, AxiStreamSink]:
     s_bus, m_bus = AxiStreamBus.from_prefix(dut, "s_axis"), AxiStreamBus.from_prefix(dut, "m_axis")
     source = AxiStreamSource(s_bus, dut.ap_clk, dut.ap_rst_n, reset_active_level=False, **lanes(s_bus))
     sink = AxiStreamSink(m_bus, dut.ap_clk, dut.ap_rst_n, reset_active_level=False, **lanes(m_bus))
+    for end in (source, sink):   # cocotbext-axi logs every frame with its bytes at INFO
+        end.log.setLevel("WARNING")
     return source, sink
 
 
@@ -91,3 +94,24 @@ class StreamBench:
 
     async def reset(self, cycles: int = 3) -> None:
         await reset(self.dut, cycles)
+
+    async def send(self, item: Any) -> None:
+        """Put one item (a packet, a query) on the input stream; each block's bench says how."""
+        raise NotImplementedError
+
+    async def check(self, item: Any) -> None:
+        """Take one item's answer from the output stream and compare it with the reference model's."""
+        raise NotImplementedError
+
+    async def run_all(self, items: list[Any]) -> None:
+        """Send every item back to back, then check every answer in order."""
+        for item in items:
+            await self.send(item)
+        for item in items:
+            await self.check(item)
+
+    async def under_pauses(self, schedule: list[tuple[float, float]], batch: Callable[[], list[Any]]) -> None:
+        """:meth:`run_all` of a fresh ``batch()`` under each (source, sink) pause probability of ``schedule``."""
+        for src, snk in schedule:
+            self.set_pauses(src, snk)
+            await self.run_all(batch())

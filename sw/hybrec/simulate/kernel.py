@@ -15,11 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from hybrec.artifacts import atomic_write_json
-from hybrec.simulate.cocotb_tb import CONFIG_ENV
-from hybrec.simulate.runner import SIM_DIR, run_cocotb
+from hybrec.builddir import SIM_DIR, BuildDir
+from hybrec.simulate.runner import CONFIG_ENV, SimulationFailed, run_cocotb
 
 # The MLP's simulated latency (first beat into layer 0 .. last beat out of the last layer, idle kernel)
 # against FINN's estimate, the sum of the layers' exp_cycles (MH/PE * MW/SIMD). FINN's model counts MAC
@@ -32,43 +30,40 @@ MLP_CYCLE_TOLERANCE = 0.05
 def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "verilator",
                    source_pause: float = 0.3, sink_pause: float = 0.3, seed: int = 1,
                    checks: tuple[str, ...] = ("golden", "latency", "reset"), log: Any = print) -> dict[str, Any]:
-    from hybrec.compile.build import read_manifest
-    from hybrec.compile.vectors import load_vectors, select_queries
-
-    build_dir = build_dir.resolve()  # the simulator runs in sim/kernel: every path it sees is absolute
-    manifest = read_manifest(build_dir)
-    vectors_path = build_dir / manifest["vectors"]["file"]
-    vectors = load_vectors(vectors_path)
-    queries = select_queries(vectors, users, seed)
-    lengths = np.diff(vectors["offsets"])
-    user_rows = np.flatnonzero(vectors["user"] >= 0)
-    longest = int(user_rows[np.argmax(lengths[user_rows])])
-    sim_dir = build_dir / "sim"
+    build = BuildDir.open(build_dir)   # the simulator runs in sim/<simulator>: every path it sees is absolute
+    kernel = build.kernel
+    vectors = build.vectors()
+    queries = vectors.select(users, seed)
+    sim_dir = build.sim_dir
     sim_dir.mkdir(parents=True, exist_ok=True)
     report_path = sim_dir / f"tb_report_{simulator}.json"
     report_path.unlink(missing_ok=True)
-    config = {"vectors": str(vectors_path.resolve()), "queries": queries, "k": manifest["kernel"]["parameters"]["k"],
+    config = {"vectors": str(build.path / build.manifest.vectors_file), "queries": queries, "k": kernel.k,
               "source_pause": source_pause, "sink_pause": sink_pause, "seed": seed, "report": str(report_path),
-              "longest_query": longest, "burst": 32, "mlp_layers": len(manifest["kernel"]["parameters"]["layers"]),
-              "check_golden": "golden" in checks, "check_latency": "latency" in checks,
-              "check_reset": "reset" in checks}
+              "longest_query": vectors.longest_user_query(), "burst": 32,
+              "mlp_layers": len(kernel.parameters["layers"]), "check_golden": "golden" in checks,
+              "check_latency": "latency" in checks, "check_reset": "reset" in checks}
     started = time.perf_counter()
-    error = _run(build_dir, manifest, simulator, config, sim_dir / simulator, waves=False)
+    error = _run(build, simulator, config, sim_dir / simulator, waves=False)
     tb = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    if error is not None and "golden" in checks and not tb.get("golden"):
+        # the testbench never compared an answer: there is no mismatch count to report
+        atomic_write_json(sim_dir / "report.json", {"build_id": build.build_id, "simulator": simulator,
+                                                    "passed": False, "error": error, "mismatches": None})
+        raise SimulationFailed(error)
     wave = None
     if error is not None and tb.get("golden", {}).get("mismatches"):
         failing = [m["query"] for m in tb["golden"]["first_mismatches"]]
         log(f"[red]{tb['golden']['mismatches']} mismatches[/]; simulating queries {failing} again with waves on")
-        wave = _rerun_with_waves(build_dir, manifest, simulator, {**config, "queries": failing,
-                                                                  "report": str(sim_dir / "waves_report.json")})
+        wave = _rerun_with_waves(build, simulator, {**config, "queries": failing,
+                                                    "report": str(sim_dir / "waves_report.json")})
     seconds = time.perf_counter() - started
     timing = tb.get("timing") or {}
-    finn = manifest.get("finn", {})
+    finn = build.manifest.finn
     mlp_vs_finn = None
     if "mlp_latency_cycles" in timing and "exp_cycles_total" in finn:
         simulated, estimate = timing["mlp_latency_cycles"], finn["exp_cycles_total"]
-        fill = sum(layer.get("pipeline_depth", 3 + layer["out_bits"])  # builds before the pipelined dot product
-                   for layer in manifest["kernel"]["parameters"]["layers"])
+        fill = sum(layer["pipeline_depth"] for layer in kernel.parameters["layers"])
         allowed = MLP_CYCLE_TOLERANCE * estimate + fill
         mlp_vs_finn = {"simulated_mlp_cycles": simulated, "finn_exp_cycles": finn["exp_cycles_per_layer"],
                        "finn_exp_cycles_total": estimate, "ratio": round(simulated / estimate, 3),
@@ -76,13 +71,13 @@ def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "
                                     "pipeline cycles", "allowed_difference": round(allowed, 1),
                        "within_tolerance": abs(simulated - estimate) <= allowed}
     report = {
-        "build_id": manifest["build_id"], "simulator": simulator, "seconds": round(seconds, 1),
-        "users": int(sum(1 for q in queries if vectors["user"][q] >= 0)), "queries": len(queries),
-        "corner_cases": sorted({str(vectors["kind"][q]) for q in queries if vectors["user"][q] < 0}),
+        "build_id": build.build_id, "simulator": simulator, "seconds": round(seconds, 1),
+        "users": int(sum(1 for q in queries if vectors.user[q] >= 0)), "queries": len(queries),
+        "corner_cases": sorted({str(vectors.kind[q]) for q in queries if vectors.user[q] < 0}),
         "mismatches": tb.get("golden", {}).get("mismatches"), "backpressure": {"source_pause": source_pause,
                                                                               "sink_pause": sink_pause},
         "timing": tb.get("timing"), "reset_check": tb.get("reset"), "golden": tb.get("golden"),
-        "cycle_model": manifest["kernel"]["cycle_model"], "mlp_vs_finn": mlp_vs_finn,
+        "cycle_model": kernel.cycle_model, "mlp_vs_finn": mlp_vs_finn,
         "passed": error is None, "error": error,
         "waveform": wave,
     }
@@ -90,33 +85,26 @@ def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "
     return report
 
 
-def _parameters(build_dir: Path) -> dict[str, str]:
-    return {"MEM_DIR": f'"{(build_dir / "rtl").resolve()}/"'}
-
-
-def _run(build_dir: Path, manifest: dict[str, Any], simulator: str, config: dict[str, Any], work: Path,
-         waves: bool) -> str | None:
+def _run(build: BuildDir, simulator: str, config: dict[str, Any], work: Path, waves: bool) -> str | None:
     work.mkdir(parents=True, exist_ok=True)
     config_path = work / "tb_config.json"
     config_path.write_text(json.dumps(config, indent=1))
     try:
-        run_cocotb(toplevel=manifest["kernel"]["top"],
-                   sources=[build_dir / s for s in manifest["kernel"]["sources"]],
-                   test_module="test_kernel", test_dir=SIM_DIR / "kernel", build_dir=work,
-                   parameters=_parameters(build_dir), simulator=simulator, waves=waves,
-                   extra_env={CONFIG_ENV: str(config_path)})
-    except RuntimeError as err:
+        run_cocotb(toplevel=build.kernel.top, sources=build.sources, test_module="test_kernel",
+                   test_dir=SIM_DIR / "kernel", build_dir=work,
+                   parameters={build.kernel.mem_dir_parameter: f'"{build.mem_dir_value()}"'}, simulator=simulator,
+                   waves=waves, extra_env={CONFIG_ENV: str(config_path)})
+    except SimulationFailed as err:
         return str(err)
     return None
 
 
-def _rerun_with_waves(build_dir: Path, manifest: dict[str, Any], simulator: str,
-                      config: dict[str, Any]) -> str | None:
-    work = build_dir / "sim" / f"{simulator}-waves"
-    _run(build_dir, manifest, simulator, {**config, "check_latency": False, "check_reset": False}, work, waves=True)
+def _rerun_with_waves(build: BuildDir, simulator: str, config: dict[str, Any]) -> str | None:
+    work = build.sim_dir / f"{simulator}-waves"
+    _run(build, simulator, {**config, "check_latency": False, "check_reset": False}, work, waves=True)
     for pattern in ("*.fst", "*.vcd"):
         for trace in work.rglob(pattern):
-            target = build_dir / "sim" / f"mismatch{trace.suffix}"
+            target = build.sim_dir / f"mismatch{trace.suffix}"
             shutil.move(str(trace), target)
             return str(target)
     return None

@@ -17,22 +17,22 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 from hybrec.artifacts import atomic_write_json, sha256_file
-from hybrec.simulate.runner import SIM_DIR, simulator_env
+from hybrec.builddir import SIM_DIR, SIM_MODEL_LIB, BuildDir
+from hybrec.errors import HybrecError
+from hybrec.simulate.harness import verilate
 
 MODEL_CPP = SIM_DIR / "harness" / "kernel_model.cpp"
 PAUSE_RNG = SIM_DIR / "harness" / "pause_rng.h"  # included by it: part of the rebuild key
-LIB_NAME = "libkernel.so"
+LIB_NAME = SIM_MODEL_LIB
 FORMAT = "hybrec-sim-model/1"
 
 
-class SharedModelError(RuntimeError):
-    """The kernel's ports are not what the model expects, or building the library failed."""
+class SharedModelError(HybrecError):
+    """The kernel's ports are not what the model expects."""
 
 
 def _port_width(top_source: str, port: str) -> int | None:
@@ -46,22 +46,20 @@ def _port_width(top_source: str, port: str) -> int | None:
     return abs(int(match.group(2)) - int(match.group(3))) + 1
 
 
-def stream_interface(build_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def stream_interface(build: BuildDir) -> dict[str, Any]:
     """The kernel's stream widths, read from its top module and checked against the manifest's
-    ``kernel.interface`` (``in_bits``/``out_bits``, or the older ``s_axis_tdata``/``m_axis_tdata``)."""
-    kernel = manifest["kernel"]
-    top_file = next((build_dir / s for s in kernel["sources"] if Path(s).stem == kernel["top"]), None)
+    ``kernel.interface``."""
+    top_file = build.top_source
     if top_file is None or not top_file.is_file():
-        raise SharedModelError(f"the kernel's top module {kernel['top']}.v is not among the build's sources")
+        raise SharedModelError(f"the kernel's top module {build.kernel.top}.v is not among the build's sources")
     text = top_file.read_text()
     in_bits, out_bits = _port_width(text, "s_axis_tdata"), _port_width(text, "m_axis_tdata")
     if in_bits is None or out_bits is None:
         raise SharedModelError(f"{top_file}: no s_axis_tdata/m_axis_tdata port")
     keep = _port_width(text, "s_axis_tkeep")
-    declared = kernel.get("interface") or {}
-    for key, old_key, found in (("in_bits", "s_axis_tdata", in_bits), ("out_bits", "m_axis_tdata", out_bits)):
-        stated = declared.get(key, declared.get(old_key))
-        if stated is not None and int(stated) != found:
+    declared = build.kernel.interface
+    for key, stated, found in (("in_bits", declared.in_bits, in_bits), ("out_bits", declared.out_bits, out_bits)):
+        if stated != found:
             raise SharedModelError(f"the manifest says {key} = {stated}, the kernel's {top_file.name} has {found}")
     if in_bits % 8 or out_bits % 8 or not 8 <= in_bits <= 64 or not 8 <= out_bits <= 64:
         raise SharedModelError(f"stream widths must be whole bytes of at most 64 bits (in {in_bits}, out {out_bits})")
@@ -74,57 +72,43 @@ def model_dir(build_dir: Path) -> Path:
     return build_dir / "sim" / "model"
 
 
+def _key(build: BuildDir, iface: dict[str, Any]) -> str:
+    digest = hashlib.sha256()
+    for path in [*build.sources, MODEL_CPP, PAUSE_RNG]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(json.dumps({"mem_dir": build.mem_dir_value(), **iface, "format": FORMAT}, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
 def build_shared_model(build_dir: Path, log: Any = print, force: bool = False) -> Path:
     """Build (or reuse) ``BUILD/sim/model/libkernel.so``; returns its path."""
-    from hybrec.compile.build import read_manifest
-
-    build_dir = Path(build_dir).resolve()
-    manifest = read_manifest(build_dir)
-    kernel = manifest["kernel"]
-    iface = stream_interface(build_dir, manifest)
-    sources = [build_dir / s for s in kernel["sources"]]
-    mem_dir = f"{(build_dir / 'rtl').resolve()}/"
-    digest = hashlib.sha256()
-    for path in [*sources, MODEL_CPP, PAUSE_RNG]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    digest.update(json.dumps({"mem_dir": mem_dir, **iface, "format": FORMAT}, sort_keys=True).encode())
-    key = digest.hexdigest()
-
-    out = model_dir(build_dir)
+    build = BuildDir.open(build_dir)
+    iface = stream_interface(build)
+    key = _key(build, iface)
+    out = model_dir(build.path)
     lib, info_path = out / LIB_NAME, out / "model.json"
     if not force and lib.is_file() and info_path.is_file():
         info = json.loads(info_path.read_text())
         if info.get("key") == key and info.get("sha256") == sha256_file(lib):
             return lib
     info_path.unlink(missing_ok=True)
-    obj = out / "obj"
-    shutil.rmtree(obj, ignore_errors=True)
-    obj.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / "obj", ignore_errors=True)
+    (out / "obj").mkdir(parents=True, exist_ok=True)
     defines = (f"-DKM_IN_BYTES={iface['in_bits'] // 8} -DKM_OUT_BYTES={iface['out_bits'] // 8} "
                f"-DKM_HAS_TKEEP={int(iface['tkeep'])}")
-    cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast",
-           "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-UNOPTFLAT", "--top-module", kernel["top"],
-           f'-G{kernel.get("mem_dir_parameter", "MEM_DIR")}="{mem_dir}"', "-Mdir", str(obj),
-           "-CFLAGS", f"-O2 -std=c++17 -fPIC -DVL_USER_FATAL {defines}", "-LDFLAGS", "-shared",
-           "-o", LIB_NAME, "-j", str(max(1, min(4, os.cpu_count() or 1))), *map(str, sources), str(MODEL_CPP)]
-    log(f"building the kernel model library ({len(sources)} sources, {iface['in_bits']}-bit in, "
-        f"{iface['out_bits']}-bit out) ...")
-    started = time.perf_counter()
-    with simulator_env("verilator"):
-        result = subprocess.run(cmd, capture_output=True, text=True)
-    built = obj / LIB_NAME
-    if result.returncode != 0 or not built.is_file():
-        raise SharedModelError(f"building {LIB_NAME} failed (exit {result.returncode}):\n"
-                               f"{(result.stdout + result.stderr)[-3000:]}")
+    seconds = verilate(build, MODEL_CPP, out, f"-O2 -std=c++17 -fPIC -DVL_USER_FATAL {defines}",
+                       ["-LDFLAGS", "-shared", "-o", LIB_NAME], log)
+    built = out / "obj" / LIB_NAME
+    if not built.is_file():
+        raise SharedModelError(f"Verilator wrote no {LIB_NAME}; its log: {out / 'verilator.log'}")
     tmp = out / f".{LIB_NAME}.tmp"
     shutil.copyfile(built, tmp)
     os.replace(tmp, lib)
-    seconds = time.perf_counter() - started
+    kernel = build.kernel
     atomic_write_json(info_path, {
         "format": FORMAT, "key": key, "library": LIB_NAME, "sha256": sha256_file(lib),
-        "build_id": manifest["build_id"], "top": kernel["top"], "mem_dir": mem_dir, **iface,
-        "k": kernel["parameters"]["k"], "n_items": kernel["parameters"]["n_items"],
-        "lmax": kernel["parameters"]["lmax"], "seconds": round(seconds, 1),
+        "build_id": build.build_id, "top": kernel.top, "mem_dir": build.mem_dir_value(), **iface,
+        "k": kernel.k, "n_items": kernel.n_items, "lmax": kernel.lmax, "seconds": round(seconds, 1),
     })
     log(f"{lib} built in {seconds:.0f} s")
     return lib

@@ -28,19 +28,20 @@ from hybrec import __version__
 from hybrec.artifacts import atomic_write_json, atomic_write_text, sha256_json
 from hybrec.config import RunConfig
 from hybrec.data import InteractionData, Split, load_configured, make_split, user_item_lists, write_split
+from hybrec.errors import HybrecError
 from hybrec.eval import EvalSets, eval_sets, full_ranking, sampled_ranking
 from hybrec.models.baselines import GraphRecommender, MatrixFactorization, Popularity, bipartite_edges
+from hybrec.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hybrec.models.hybrid import HybridRecommender, HybridShape, QuantSpec, init_student_from_teacher
 from hybrec.models.text_encoder import cached_text_embeddings
 from hybrec.train.bpr import BPRConfig, train_bpr
-from hybrec.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hybrec.train.history import HistoryTrainConfig, pad_histories, train_history_model
 from hybrec.train.text_finetune import cached_finetuned_embeddings, settings_from_config
 
 METRIC_KEYS = ("ndcg@10", "recall@10", "hit@10", "mrr@10", "precision@10")
 
 
-class RunDirError(RuntimeError):
+class RunDirError(HybrecError):
     pass
 
 

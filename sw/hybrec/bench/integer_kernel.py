@@ -2,7 +2,7 @@
 
 Imports only torch and numpy, so the same file runs on this machine and on the lent GPU machine
 (``scripts/device_hil_gpu.sh``). For one padded batch of histories it computes what the kernel and the
-golden model (:mod:`hybrec.export.golden`) compute, bit for bit:
+golden model (:mod:`hybrec.golden`) compute, bit for bit:
 
     acc   = sum of the history items' int8 feature rows                       (gather + sum)
     mean  = sat8(floor((acc * R[n] + 2^15) / 2^16))                           (integer normalised sum)
@@ -41,7 +41,7 @@ INPUTS_FORMAT = "hybrec-hil-inputs/1"
 
 @dataclass
 class KernelArrays:
-    """The integer kernel parameters in plain numpy (what :class:`hybrec.export.golden.KernelParams` holds),
+    """The integer kernel parameters in plain numpy (what :class:`hybrec.golden.KernelParams` holds),
     plus the padded queries. ``histories [Q, lmax]`` holds each query's counted ids, padded with ``N``."""
 
     features: np.ndarray
@@ -218,11 +218,3 @@ def lists_digest(ids: np.ndarray, scores: np.ndarray) -> str:
 
     return hashlib.sha256(np.ascontiguousarray(ids, dtype=np.int64).tobytes()
                           + np.ascontiguousarray(scores, dtype=np.int64).tobytes()).hexdigest()
-
-
-def dumps(obj: Any) -> str:
-    """JSON with one key per line but lists of numbers on one line (readable, and small in a diff)."""
-    import re
-
-    text = json.dumps(obj, indent=1)
-    return re.sub(r"\[[\s\d.,eE+-]*\]", lambda m: re.sub(r"\s+", "", m.group(0)).replace(",", ", "), text) + "\n"

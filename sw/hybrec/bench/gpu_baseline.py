@@ -1,6 +1,6 @@
 """The GPU backend of the hardware-in-the-loop benchmark, run on the lent GPU machine.
 
-Runs the trained kernel's integer pipeline (:class:`hybrec.bench.hil_torch.IntegerKernel`, float32 with
+Runs the trained kernel's integer pipeline (:class:`hybrec.bench.integer_kernel.IntegerKernel`, float32 with
 TF32 off, so exact) for every query of an inputs file written by ``hybrec hil --prepare-gpu DIR``, as
 
 - ``eager``: PyTorch eager,
@@ -12,7 +12,7 @@ TF32 off, so exact) for every query of an inputs file written by ``hybrec hil --
 
 at batch sizes 1/16/256, and writes ``hil_gpu.json``: the machine, each configuration's top-K lists
 compared with the reference (eager, float32, the largest batch), whose lists are written in full, and the
-latencies. float16 rows (``--fp16``) are timing only: the integers exceed float16 (see ``hil_torch``).
+latencies. float16 rows (``--fp16``) are timing only: the integers exceed float16 (see ``integer_kernel``).
 
 Every call is timed two ways: ``compute`` = CUDA events around the forward call alone (the history is
 already on the GPU), ``end_to_end`` = host wall clock from the host's padded ids to the top-K back in host
@@ -24,7 +24,7 @@ last chunk is filled up with repeated rows, which are not counted); passes repea
 widths (same MLP, same queries): timing only.
 
 Needs torch and numpy (deepspeed for ``--deepspeed``); from ``sw/``:
-    PYTHONPATH=sw python -m hybrec.bench.hil_gpu --inputs .device/hil/inputs.npz --out DIR --deepspeed --fp16
+    PYTHONPATH=sw python -m hybrec.bench.gpu_baseline --inputs .device/hil/inputs.npz --out DIR --deepspeed --fp16
 (``scripts/device_hil_gpu.sh``). ``--device cpu`` runs the eager rows on the CPU, to test this script.
 """
 
@@ -34,7 +34,6 @@ import argparse
 import copy
 import os
 import platform
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,11 +42,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from hybrec.bench.hil_torch import (
+from hybrec import tools
+from hybrec.artifacts import atomic_write_text, compact_json, sha256_file
+from hybrec.bench.integer_kernel import (
     IntegerKernel,
     KernelArrays,
     check_exact_bounds,
-    dumps,
     exact_matmul,
     lists_digest,
     percentiles,
@@ -176,7 +176,7 @@ def run_config(arrays: KernelArrays, model: IntegerKernel, mode: str, dtype: tor
 
 def machine_info(device: torch.device, with_deepspeed: bool) -> dict[str, Any]:
     info: dict[str, Any] = {"torch": torch.__version__, "python": platform.python_version(), "host": platform.node(),
-                            "cpu": _cpu_model(), "cpu_cores": os.cpu_count(), "device": str(device)}
+                            "cpu": cpu_model(), "cpu_cores": os.cpu_count(), "device": str(device)}
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         info.update({"gpu": torch.cuda.get_device_name(device), "gpu_memory_gib": round(props.total_memory / 2**30, 1),
@@ -191,7 +191,7 @@ def machine_info(device: torch.device, with_deepspeed: bool) -> dict[str, Any]:
     return info
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -203,11 +203,10 @@ def _cpu_model() -> str:
 
 def _nvidia_smi(field: str) -> str:
     try:
-        out = subprocess.run(["nvidia-smi", f"--query-gpu={field}", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=20)
-        return out.stdout.strip().splitlines()[0] if out.stdout.strip() else "?"
-    except (OSError, subprocess.SubprocessError):
+        out = tools.output(tools.NVIDIA_SMI, [f"--query-gpu={field}", "--format=csv,noheader"], timeout_s=20)
+    except (tools.ToolMissing, tools.ToolFailed):
         return "?"
+    return out.strip().splitlines()[0] if out.strip() else "?"
 
 
 def configurations(args: argparse.Namespace, cuda: bool) -> list[tuple[str, torch.dtype]]:
@@ -246,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("hil_gpu: no CUDA device here (use --device cpu to test the script on a CPU)")
+        raise SystemExit("gpu_baseline: no CUDA device here (use --device cpu to test the script on a CPU)")
     exact_matmul()
     arrays = KernelArrays.load(args.inputs)
     bounds = check_exact_bounds(arrays, arrays.histories.shape[1])
@@ -254,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "format": FORMAT, "inputs": {k: arrays.header.get(k) for k in ("build_id", "kernel_sha256", "queries_sha256",
                                                                       "n_queries", "user_ids_sha256")},
-        "inputs_sha256": _sha256(args.inputs),
+        "inputs_sha256": sha256_file(args.inputs),
         "machine": machine_info(device, args.deepspeed),
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "arithmetic": {"dtype": "float32, TF32 off, matmul precision 'highest'", "bounds": bounds,
@@ -334,16 +333,7 @@ def main_row(report: dict[str, Any], arrays: KernelArrays, model: IntegerKernel,
 
 
 def save(report: dict[str, Any], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".hil_gpu.json.tmp"
-    tmp.write_text(dumps(report))
-    os.replace(tmp, out / "hil_gpu.json")
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    atomic_write_text(out / "hil_gpu.json", compact_json(report))
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ from typing import Any
 import torch
 
 from hybrec.artifacts import atomic_write_bytes
+from hybrec.errors import HybrecError
 
 FORMAT = "hybrec-checkpoint/1"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(HybrecError):
     pass
 
 

@@ -1,14 +1,15 @@
 """The board side of the HIL benchmark: the PYNQ driver (:class:`hybrec.driver.KernelDriver`) runs the queries
 on the simulated device (``sim``) or on a real board (``pynq``) and the answers and timings go to one ``.npz``.
 
-Imports numpy, the standard library and :mod:`hybrec.driver` (numpy + pynq) only, so it runs in the board-like
-environment (``.venv-board``) and in a PYNQ board's own Python, with ``sw/`` on ``PYTHONPATH``::
+Imports numpy, the standard library, hybrec's ground floor and :mod:`hybrec.driver` (numpy + pynq) only, so it
+runs in the board-like environment (``.venv-board``) and in a PYNQ board's own Python, with ``sw/`` on
+``PYTHONPATH``::
 
-    python -m hybrec.bench.hil_board sim  --build BUILD --queries Q.npz --out R.npz
-    python -m hybrec.bench.hil_board pynq --bitfile hybrec.bit --bitstream-manifest M.json \\
+    python -m hybrec.bench.board_worker sim  --build BUILD --queries Q.npz --out R.npz
+    python -m hybrec.bench.board_worker pynq --bitfile hybrec.bit --bitstream-manifest M.json \\
         --build-manifest BUILD/manifest.json --queries Q.npz --out R.npz
 
-``Q.npz``: ``ids`` (int64, every query's item indices one after the other) and ``offsets`` (Q + 1).
+``Q.npz``: the queries as :class:`hybrec.builddir.Queries` (``ids``, ``offsets``; no dataset ids).
 
 Latency mode first: every query alone (``pipelined=False``: the next query is sent after the previous answer),
 which gives the answers written to ``R.npz`` and, per query, ``latency_cycles`` (sim: first input beat to last
@@ -33,22 +34,17 @@ from typing import Any
 
 import numpy as np
 
+from hybrec.artifacts import atomic_write_bytes
+from hybrec.builddir import Queries
+
 EXIT_NOT_A_BOARD = 3
+NOT_A_BOARD = "board_worker pynq: not on a PYNQ board"   # the first words of that message (hybrec hil reads it)
 
 
-def read_queries(path: Path) -> list[np.ndarray]:
-    with np.load(path) as data:
-        ids, offsets = data["ids"].astype(np.int64), data["offsets"].astype(np.int64)
-    return [ids[offsets[i]: offsets[i + 1]] for i in range(offsets.size - 1)]
-
-
-def write_queries(path: Path, histories: list[np.ndarray]) -> bytes:
-    """The bytes of a ``Q.npz`` (the caller writes them)."""
-    lengths = np.array([h.size for h in histories], dtype=np.int64)
-    buffer = io.BytesIO()
-    np.savez(buffer, ids=np.concatenate(histories).astype(np.int64) if histories else np.zeros(0, dtype=np.int64),
-             offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
-    return buffer.getvalue()
+def write_queries(path: Path, histories: list[np.ndarray]) -> Path:
+    """``Q.npz`` for this worker."""
+    Queries(histories, [], []).save(path)
+    return path
 
 
 def _progress(done: int, total: int) -> None:
@@ -69,8 +65,8 @@ def _differ(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> int:
 
 
 def run_sim(args: argparse.Namespace, histories: list[np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    from hybrec.driver import KernelDriver
-    from hybrec.driver.simdevice import SimDevice
+    from hybrec.driver import KernelDriver  # lazy: pynq is only in the board environment, not where hil imports this
+    from hybrec.driver.simdevice import SimDevice  # lazy: pynq, as above
 
     dev = SimDevice.from_build(args.build, seed=args.seed, source_pause=0.0, sink_pause=0.0)
     arrays: dict[str, np.ndarray] = {}
@@ -137,7 +133,7 @@ def run_sim(args: argparse.Namespace, histories: list[np.ndarray]) -> tuple[dict
 
 
 def run_pynq(args: argparse.Namespace, histories: list[np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    from hybrec.driver import KernelDriver
+    from hybrec.driver import KernelDriver  # lazy: pynq is only in the board environment, not where hil imports this
 
     try:
         import pynq
@@ -187,7 +183,7 @@ def run_pynq(args: argparse.Namespace, histories: list[np.ndarray]) -> tuple[dic
 
 
 class NotABoard(RuntimeError):
-    pass
+    """pynq finds no device: this is not a PYNQ board."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,22 +205,20 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--dma-name", default="axi_dma_0")
             p.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args(argv)
-    histories = read_queries(args.queries)
+    histories = Queries.load(args.queries).histories
     try:
         arrays, info = run_sim(args, histories) if args.mode == "sim" else run_pynq(args, histories)
     except NotABoard as err:
-        print(f"hil_board pynq: not on a PYNQ board: {err}. Run this on the board (its own Python, with sw/ on "
+        print(f"{NOT_A_BOARD}: {err}. Run this on the board (its own Python, with sw/ on "
               "PYTHONPATH) and pass the .npz it writes to `hybrec hil --pynq-results`.", file=sys.stderr)
         return EXIT_NOT_A_BOARD
     info.update({"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine(),
                  "host": platform.node(), "platform": platform.platform(), "queries": len(histories),
                  "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     arrays["info"] = np.frombuffer(json.dumps(info).encode(), dtype=np.uint8)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    with open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)  # type: ignore[arg-type]
-    tmp.replace(args.out)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    atomic_write_bytes(args.out, buffer.getvalue())
     print(f"wrote {args.out}", flush=True)
     return 0
 

@@ -29,10 +29,11 @@ import numpy as np
 
 from hybrec import numerics
 from hybrec.artifacts import atomic_write_bytes
+from hybrec.errors import HybrecError
 
 
-class KernelParamsError(ValueError):
-    pass
+class KernelParamsError(HybrecError, ValueError):
+    """A kernel parameter file that cannot be read, or parameters that do not fit together."""
 
 
 @dataclass(frozen=True)

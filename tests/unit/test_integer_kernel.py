@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from hybrec import numerics
-from hybrec.bench.hil_torch import IntegerKernel, KernelArrays, check_exact_bounds, dumps, pad_histories
-from hybrec.export.golden import GoldenModel, KernelParams
+from hybrec.bench.integer_kernel import IntegerKernel, KernelArrays, check_exact_bounds, pad_histories
+from hybrec.golden import GoldenModel, KernelParams
 from tiny_kernel import tiny_params
 
 pytestmark = pytest.mark.unit
@@ -56,11 +56,3 @@ def test_exactness_bounds_refuse_parameters_beyond_float32() -> None:
     arrays.items = np.full_like(arrays.items, 1 << 22)  # scores would reach 2^24 and more
     with pytest.raises(ValueError, match="scores"):
         check_exact_bounds(arrays, params.lmax)
-
-
-def test_report_json_keeps_number_lists_on_one_line() -> None:
-    text = dumps({"a": [1, 2, 3], "b": [[1.5, -2], [3, 4e-5]], "c": {"d": "x"}})
-    assert '"a": [1, 2, 3]' in text and "[1.5, -2]" in text
-    import json
-
-    assert json.loads(text) == {"a": [1, 2, 3], "b": [[1.5, -2], [3, 4e-5]], "c": {"d": "x"}}

@@ -1,4 +1,5 @@
-"""Configuration and ROM files of the hand-written MVAU (``hw/mvau/mvau.v``).
+"""The matrix-vector-activation unit (``hw/mvau/mvau.v``, ``hls_kernels/mvau``), one per MLP layer: its
+parameters and their checks, its cycles, and its memory files.
 
 The unit computes ``y = multithreshold(x @ W, T) + out_bias`` (``hybrec.numerics.mvau``) with ``W`` of
 shape ``[MW, MH]`` (signed ``w_bits``) and ``T`` of shape ``[MH, 2^out_bits - 1]`` (signed ``acc_bits``,
@@ -21,23 +22,27 @@ ROM layout (hex, one word per line, PE 0 in the least significant bits of a line
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from hybrec.compile.blocks.base import FoldingError, pack_rows, signed_range, write_memh
+from hybrec.golden import LayerSpec
 
 # weight_rom -> the MVAU's WLOGIC_DEPTH (weight ROMs of at most that many lines are LUT logic)
 WEIGHT_ROM_DEPTH = {"auto": 64, "logic": 1 << 30, "block": 0}
 # input_buffer -> IB_LUT_WORDS: the most words (both banks) the input buffer may have as LUT RAM
 INPUT_BUFFER_WORDS = {"auto": 32, "lut": 1 << 30, "block": 0}
-
-
-def _signed_range(bits: int) -> tuple[int, int]:
-    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+# about this many weight bits per copy of an MVAU's step enable and input register (X_GROUP PEs of
+# SIMD * W_BITS bits each): the copies keep the fan-out of those registers low enough for 100 MHz on the
+# ECP5 (MVAU 0 of the ML-100K kernel, SIMD 4: a copy per 2 PEs; MVAU 1, SIMD 32: one per PE)
+X_GROUP_WEIGHT_BITS = 32
 
 
 @dataclass(frozen=True)
-class MvauConfig:
+class Mvau:
     """Shapes, folding and bit widths of one MVAU instance (the Verilog parameters, less the files).
 
     Args:
@@ -84,32 +89,52 @@ class MvauConfig:
     def __post_init__(self) -> None:
         for name in ("mw", "mh", "simd", "pe", "in_bits", "w_bits", "acc_bits", "x_group"):
             if getattr(self, name) < 1:
-                raise ValueError(f"MVAU {name}={getattr(self, name)} must be >= 1")
+                raise FoldingError(f"MVAU {name}={getattr(self, name)} must be >= 1")
         if self.mw % self.simd:
-            raise ValueError(f"impossible folding: MW={self.mw} is not a multiple of SIMD={self.simd}")
+            raise FoldingError(f"impossible folding: MW={self.mw} is not a multiple of SIMD={self.simd}")
         if self.mh % self.pe:
-            raise ValueError(f"impossible folding: MH={self.mh} is not a multiple of PE={self.pe}")
+            raise FoldingError(f"impossible folding: MH={self.mh} is not a multiple of PE={self.pe}")
         if self.pe > 999:
-            raise ValueError(f"PE={self.pe}: threshold files are numbered per PE with three digits (<= 999)")
+            raise FoldingError(f"PE={self.pe}: threshold files are numbered per PE with three digits (<= 999)")
         if self.weight_rom not in WEIGHT_ROM_DEPTH:
-            raise ValueError(f"weight_rom={self.weight_rom!r}: one of {', '.join(WEIGHT_ROM_DEPTH)}")
+            raise FoldingError(f"weight_rom={self.weight_rom!r}: one of {', '.join(WEIGHT_ROM_DEPTH)}")
         if self.input_buffer not in INPUT_BUFFER_WORDS:
-            raise ValueError(f"input_buffer={self.input_buffer!r}: one of {', '.join(INPUT_BUFFER_WORDS)}")
+            raise FoldingError(f"input_buffer={self.input_buffer!r}: one of {', '.join(INPUT_BUFFER_WORDS)}")
         if self.dot_adds < 0:
-            raise ValueError(f"dot_adds={self.dot_adds} must be >= 0")
+            raise FoldingError(f"dot_adds={self.dot_adds} must be >= 0")
         if self.w_bits < 2:
-            raise ValueError(f"w_bits={self.w_bits}: weights are signed, at least 2 bits")
+            raise FoldingError(f"w_bits={self.w_bits}: weights are signed, at least 2 bits")
         if self.acc_bits > 64:
-            raise ValueError(f"acc_bits={self.acc_bits} > 64 is not supported")
+            raise FoldingError(f"acc_bits={self.acc_bits} > 64 is not supported")
         if not self.no_act:
             if not 1 <= self.out_bits <= 8:
-                raise ValueError(f"out_bits={self.out_bits} outside 1..8")
+                raise FoldingError(f"{self.out_bits}-bit activations; the MVAU's thresholds support 1..8")
             lo, hi = self.out_bias, self.out_bias + self.n_thresholds
             fits_unsigned = lo >= 0 and hi < (1 << self.out_bits)
             fits_signed = lo >= -(1 << (self.out_bits - 1)) and hi < (1 << (self.out_bits - 1))
             if not (fits_unsigned or fits_signed):
-                raise ValueError(f"outputs {lo}..{hi} (out_bias={self.out_bias}) do not fit "
-                                 f"{self.out_bits} bits, signed or unsigned")
+                raise FoldingError(f"outputs {lo}..{hi} (out_bias={self.out_bias}) do not fit "
+                                   f"{self.out_bits} bits, signed or unsigned")
+
+    @classmethod
+    def for_layer(cls, spec: LayerSpec, simd: int, pe: int, lut_mult: bool = False, dot_adds: int = 2,
+                  weight_rom: str = "auto") -> Mvau:
+        """The MVAU of one trained layer (:class:`hybrec.golden.LayerSpec`) at a folding."""
+        if simd < 1 or pe < 1:
+            raise FoldingError(f"SIMD={simd} and PE={pe} must be >= 1")
+        return cls(mw=spec.mw, mh=spec.mh, simd=simd, pe=pe, in_bits=spec.in_bits, in_signed=spec.in_signed,
+                   w_bits=spec.w_bits, acc_bits=spec.acc_bits, out_bits=spec.out_bits, out_bias=spec.out_bias,
+                   lut_mult=lut_mult, dot_adds=dot_adds, weight_rom=weight_rom,
+                   x_group=max(1, X_GROUP_WEIGHT_BITS // (simd * spec.w_bits)))
+
+    def parameters(self) -> dict[str, Any]:
+        """What a build's manifest records of this layer (``kernel.parameters.layers[i]``)."""
+        return {**asdict(self), "sf": self.sf, "nf": self.nf, "pipeline_depth": self.pipeline_depth,
+                "wlogic_depth": WEIGHT_ROM_DEPTH[self.weight_rom]}
+
+    @classmethod
+    def from_parameters(cls, p: dict[str, Any]) -> Mvau:
+        return cls(**{f.name: p[f.name] for f in fields(cls) if f.name in p})
 
     @property
     def sf(self) -> int:
@@ -176,7 +201,7 @@ class MvauConfig:
         """Cycles from a vector's first input beat to its last output beat (idle unit, no stalls)."""
         return self.exp_cycles + self.pipeline_depth
 
-    def parameters(self) -> dict[str, int]:
+    def verilog_parameters(self) -> dict[str, int]:
         """The Verilog parameters of ``mvau`` (``WEIGHT_FILE``/``THRESH_FILE`` are added by the caller)."""
         return {
             "MW": self.mw, "MH": self.mh, "SIMD": self.simd, "PE": self.pe,
@@ -197,7 +222,7 @@ def dot_latency(simd: int, adds: int) -> int:
 
 
 def input_range(bits: int, signed: bool) -> tuple[int, int]:
-    return _signed_range(bits) if signed else (0, (1 << bits) - 1)
+    return signed_range(bits) if signed else (0, (1 << bits) - 1)
 
 
 def min_acc_bits(weights: np.ndarray, in_bits: int, in_signed: bool) -> int:
@@ -213,35 +238,28 @@ def min_acc_bits(weights: np.ndarray, in_bits: int, in_signed: bool) -> int:
 
 
 def _check_range(name: str, values: np.ndarray, bits: int) -> None:
-    lo, hi = _signed_range(bits)
+    lo, hi = signed_range(bits)
     if values.size and (values.min() < lo or values.max() > hi):
         raise ValueError(f"{name} outside the signed {bits}-bit range [{lo}, {hi}]")
 
 
-def _pack(fields: np.ndarray, bits: int) -> list[int]:
-    """Concatenate the last axis of ``fields`` (two's complement, ``bits`` each), element 0 at the LSB."""
-    mask = (1 << bits) - 1
-    words = []
-    for row in fields.reshape(-1, fields.shape[-1]).tolist():
-        word = 0
-        for k, value in enumerate(row):
-            word |= (int(value) & mask) << (k * bits)
-        words.append(word)
-    return words
+def _pack(values: np.ndarray, bits: int) -> list[int]:
+    """Concatenate the last axis of ``values`` (two's complement, ``bits`` each), element 0 at the LSB."""
+    return pack_rows(values.reshape(-1, values.shape[-1]), bits)
 
 
-def weight_words(cfg: MvauConfig, weights: np.ndarray) -> list[int]:
+def weight_words(cfg: Mvau, weights: np.ndarray) -> list[int]:
     """The weight ROM lines (see the module docstring). ``weights``: ``[MW, MH]``."""
     w = np.asarray(weights, dtype=np.int64)
     if w.shape != (cfg.mw, cfg.mh):
         raise ValueError(f"weights have shape {w.shape}, expected (MW, MH) = {(cfg.mw, cfg.mh)}")
     _check_range("weights", w, cfg.w_bits)
     # [sf, i, nf, p] -> [nf, sf, p, i]: one line per (nf, sf), fields ordered PE-major then lane.
-    fields = w.reshape(cfg.sf, cfg.simd, cfg.nf, cfg.pe).transpose(2, 0, 3, 1)
-    return _pack(fields.reshape(cfg.nf * cfg.sf, cfg.pe * cfg.simd), cfg.w_bits)
+    lines = w.reshape(cfg.sf, cfg.simd, cfg.nf, cfg.pe).transpose(2, 0, 3, 1)
+    return _pack(lines.reshape(cfg.nf * cfg.sf, cfg.pe * cfg.simd), cfg.w_bits)
 
 
-def threshold_stage_bits(cfg: MvauConfig, stage: int) -> int:
+def threshold_stage_bits(cfg: Mvau, stage: int) -> int:
     """Bits per line of a stage's threshold ROM (one PE's file): one entry for stage 0, pairs after it."""
     return cfg.acc_bits * (1 if stage == 0 else 2)
 
@@ -251,7 +269,7 @@ def threshold_file_suffix(stage: int, pe: int) -> str:
     return f"{stage}_{pe:03d}.hex"
 
 
-def threshold_stage_words(cfg: MvauConfig, thresholds: np.ndarray) -> list[list[list[int]]]:
+def threshold_stage_words(cfg: Mvau, thresholds: np.ndarray) -> list[list[list[int]]]:
     """The threshold ROM lines ``[stage][pe][line]`` of each binary-search stage and PE.
     ``thresholds``: ``[MH, 2^out_bits - 1]``.
 
@@ -279,14 +297,10 @@ def threshold_stage_words(cfg: MvauConfig, thresholds: np.ndarray) -> list[list[
     return stages
 
 
-def _write_hex(path: Path, words: list[int], bits: int) -> None:
-    digits = (bits + 3) // 4
-    path.write_text("".join(f"{w:0{digits}x}\n" for w in words))
-
-
-def write_mem_files(out_dir: Path, cfg: MvauConfig, weights: np.ndarray,
+def write_mem_files(out_dir: Path, cfg: Mvau, weights: np.ndarray,
                     thresholds: np.ndarray | None, stem: str = "mvau") -> dict[str, str]:
-    """Write the weight and threshold ROM files under ``out_dir``.
+    """Write the weight and threshold ROM files under ``out_dir`` as ``<stem>_weights.hex`` and
+    ``<stem>_thresh_s<j>_<ppp>.hex``.
 
     Returns the file parameters, ``{"WEIGHT_FILE": path, "THRESH_FILE": prefix}`` (plain strings; quote
     them as the simulator or synthesis tool wants). ``thresholds`` must be ``None`` exactly when
@@ -296,21 +310,40 @@ def write_mem_files(out_dir: Path, cfg: MvauConfig, weights: np.ndarray,
         raise ValueError("pass thresholds for a thresholding MVAU and None for no_act")
     out_dir.mkdir(parents=True, exist_ok=True)
     weight_file = out_dir / f"{stem}_weights.hex"
-    _write_hex(weight_file, weight_words(cfg, weights), cfg.pe * cfg.simd * cfg.w_bits)
+    write_memh(weight_file, weight_words(cfg, weights), cfg.pe * cfg.simd * cfg.w_bits)
     prefix = out_dir / f"{stem}_thresh_s"
     if thresholds is not None:
         for j, per_pe in enumerate(threshold_stage_words(cfg, thresholds)):
             for pe, words in enumerate(per_pe):
-                _write_hex(Path(f"{prefix}{threshold_file_suffix(j, pe)}"), words, threshold_stage_bits(cfg, j))
+                write_memh(Path(f"{prefix}{threshold_file_suffix(j, pe)}"), words, threshold_stage_bits(cfg, j))
     return {"WEIGHT_FILE": str(weight_file), "THRESH_FILE": str(prefix)}
 
 
-def pack_input(cfg: MvauConfig, x: np.ndarray) -> list[int]:
+def hls_weight_rom(cfg: Mvau, weights: np.ndarray) -> np.ndarray:
+    """The HLS block's weight array ``[PE][NF*SF][SIMD]``: ``w[p][nf*SF + sf][i] = W[sf*SIMD + i][nf*PE + p]``."""
+    w = np.asarray(weights)
+    return w.reshape(cfg.sf, cfg.simd, cfg.nf, cfg.pe).transpose(3, 2, 0, 1).reshape(cfg.pe, cfg.nf * cfg.sf, cfg.simd)
+
+
+def hls_threshold_rom(cfg: Mvau, thresholds: np.ndarray) -> np.ndarray:
+    """The HLS block's threshold array ``[PE][NF][2^bits - 1]``: ``t[p][nf][k] = T[nf*PE + p][k]``."""
+    t = np.asarray(thresholds)
+    return t.reshape(cfg.nf, cfg.pe, t.shape[1]).transpose(1, 0, 2)
+
+
+def hls_struct(cfg: Mvau) -> dict[str, int | bool]:
+    """``Layer<i>P`` of ``hls_kernels/mvau``."""
+    return {"MW": cfg.mw, "MH": cfg.mh, "SIMD": cfg.simd, "PE": cfg.pe, "IN_BITS": cfg.in_bits,
+            "IN_SIGNED": bool(cfg.in_signed), "W_BITS": cfg.w_bits, "ACC_BITS": cfg.acc_bits,
+            "OUT_BITS": cfg.out_bits, "OUT_BIAS": cfg.out_bias, "NO_ACT": False}
+
+
+def pack_input(cfg: Mvau, x: np.ndarray) -> list[int]:
     """One input vector ``x [MW]`` as ``SF`` beats of ``SIMD * in_bits`` bits (element 0 at the LSB)."""
     return _pack(np.asarray(x, dtype=np.int64).reshape(cfg.sf, cfg.simd), cfg.in_bits)
 
 
-def unpack_output(cfg: MvauConfig, beats: list[int]) -> np.ndarray:
+def unpack_output(cfg: Mvau, beats: list[int]) -> np.ndarray:
     """``NF`` output beats back to ``y [MH]`` (signed when ``cfg.out_signed``)."""
     if len(beats) != cfg.nf:
         raise ValueError(f"{len(beats)} output beats, expected NF={cfg.nf}")

@@ -280,7 +280,8 @@ def render_markdown(report: dict[str, Any]) -> str:
 
     # correctness and quality
     lines += ["## Answers and quality", "",
-              "NDCG@10 and recall@10 from each backend's own top-10 lists (`topk_<backend>.tsv`: user id, rank, "
+              "NDCG@10 and recall@10 from each backend's own top-10 lists (`topk_golden.tsv`, and `topk_<backend>.tsv` "
+              "for a backend whose lists differ from it: user id, rank, "
               "item id, score, in the dataset's ids), against each user's test items.", "",
               "| backend | lists ≠ golden | NDCG@10 | recall@10 | hit@10 |", "|---|---:|---:|---:|---:|"]
     for name, m in q.items():
@@ -464,9 +465,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     # files and reproduction
     lines += ["## Files", ""]
     lines += [f"- `{name}`" for name in report.get("plots", [])]
-    lines += [f"- `{m['topk_file']}`" for m in q.values()]
+    lines += [f"- `{m['topk_file']}`" for m in q.values() if m["topk_file"].endswith(".tsv")]
     lines += ["- `hil.json`: every number above", "",
-              "Reproduce: `make hil` (or `hybrec hil --build " + b["dir"] + " --out <dir>`); the GPU figures: "
+              "Reproduce: `make hil` (or `hybrec hil --build " + b["dir"] + " --out <dir> --bitstream <bitstream "
+              "folder> --gpu-json <hil_gpu.json>`); the GPU figures: "
               "`hybrec hil --build ... --prepare-gpu .device/hil`, then `scripts/device_hil_gpu.sh` on the GPU "
               "machine.", ""]
     return "\n".join(lines)
