@@ -1,6 +1,6 @@
 """What the netlist-pass tests share: behavioural models of the ECP5 hard blocks the passes touch (Yosys
 ships MULT18X18D and DP16KD as black boxes only; the register features the passes use, not the whole
-primitives) for simulating Yosys netlists under Icarus Verilog, and a design synthesised before and after a
+primitives) for simulating Yosys netlists (netlist_sim.py), and a design synthesised before and after a
 pass."""
 
 from __future__ import annotations
