@@ -105,7 +105,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     console.print(f"{report['simulator']}: {report['users']} users + {len(report['corner_cases'])} corner cases, "
                   f"{verdict} under random backpressure ({args.pause:.0%} pauses); latency "
                   f"{timing.get('latency_cycles')} cycles for a {timing.get('latency_query_length')}-id history, "
-                  f"initiation interval {timing.get('ii_mean_cycles')} cycles; {report['seconds']} s")
+                  f"initiation interval {timing.get('ii_mean_cycles', 0):.1f} cycles; {report['seconds']} s")
     if report["waveform"]:
         console.print(f"waveform of the failing queries: {report['waveform']}")
     console.print(f"report: {build / 'sim' / 'report.json'}")

@@ -60,3 +60,21 @@ def test_watch_logs_shows_each_log(tmp_path: Path) -> None:
     assert "seed 1: finished: 73.62 MHz post-route" in shown and "seed 2: starting" in shown
     with watch_logs({"seed 1": one}, None):   # no console: nothing to show, the block still runs
         pass
+
+
+def test_in_a_log_a_line_only_when_a_run_enters_another_stage(tmp_path: Path) -> None:
+    """Off a terminal (a log, CI) the live line would be redrawn as hundreds of lines: instead one line per
+    stage a run enters, with its figures at that moment."""
+    import time
+
+    log = tmp_path / "seed1.log"
+    out = io.StringIO()
+    console = Console(file=out, width=200, force_terminal=False)
+    with watch_logs({"seed 1": log}, console, every_s=0.02):
+        for n in range(len(LOG) + 1):   # every line of the run, one poll after another
+            log.write_text("\n".join(LOG[:n]))
+            time.sleep(0.1)
+    lines = out.getvalue().splitlines()
+    stages = [line.split(": ", 1)[1].split(":")[0].split(" (")[0] for line in lines]
+    assert stages == ["starting", "packing", "analytic placement", "annealing", "routing", "finished"], lines
+    assert lines[-1].startswith("seed 1: finished: 73.62 MHz post-route")

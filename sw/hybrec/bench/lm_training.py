@@ -54,6 +54,7 @@ from typing import Any
 
 from hybrec import tools
 from hybrec.artifacts import atomic_write_json, atomic_write_text, sha256_file
+from hybrec.builddir import REPO_ROOT
 from hybrec.data import fetch_ml100k, load_ml100k, make_split, user_item_lists
 from hybrec.data.dataset import build_dataset
 from hybrec.data.errors import DataError
@@ -410,7 +411,7 @@ def count_trainable_by_mode(cfg: BenchConfig) -> dict[str, dict[str, int]]:
 
 def _child_env(cfg: BenchConfig) -> dict[str, str]:
     env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[2])
+    package_root = str(REPO_ROOT / "sw")
     env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -39,11 +39,13 @@ class Backend:
 
 
 def progress_bar(total: int, description: str, enabled: bool) -> tuple[Any, Any]:
-    """A rich progress bar (disabled: it draws nothing) and its task."""
+    """A rich progress bar on standard error, where the log lines go, so they print above it (disabled: it
+    draws nothing) and its task."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        disable=not enabled, transient=False)
+                        disable=not enabled, transient=False, console=Console(stderr=True))
     return progress, progress.add_task(description, total=total)
 
 
