@@ -6,6 +6,17 @@ Loss per sampled triple (user ``u``, positive ``i``, negative ``j`` drawn unifor
     -log sigmoid(s(u, i) - s(u, j)) + reg * (|e_u|^2 + |e_i|^2 + |e_j|^2) / 2
 
 with ``e`` the layer-0 embeddings. Early stopping on validation NDCG@10.
+
+Contrastive graph encoders (LightGCN only, ``cl_weight > 0``), with ``InfoNCE(a, b)`` the softmax
+cross-entropy of ``cos(a_n, b_m) / temperature`` with the matching row as the label, over the batch's
+distinct users and (positive) items, summed for users and items:
+
+* ``xsimgcl`` (XSimGCL): one perturbed propagation; the BPR loss on its layer mean, the InfoNCE term
+  between the layer mean and the perturbed output of layer ``cl_layer`` (cross-layer contrast).
+* ``simgcl`` (SimGCL): the BPR loss on the clean propagation, InfoNCE between two perturbed ones.
+
+The total loss is ``BPR + reg * L2 + cl_weight * InfoNCE``; with ``cl_weight = 0`` and ``eps = 0``
+training is exactly LightGCN's.
 """
 
 from __future__ import annotations
@@ -30,15 +41,61 @@ class BPRConfig:
     reg: float = 1e-4
     eval_every: int = 5
     patience: int = 4  # evaluations without improvement before stopping
+    cl_method: str = "xsimgcl"  # "xsimgcl" or "simgcl" (used when cl_weight > 0)
+    cl_weight: float = 0.0  # lambda of the InfoNCE term; 0: plain LightGCN / BPR-MF
+    eps: float = 0.0  # perturbation size
+    temperature: float = 0.2  # InfoNCE temperature
+    cl_layer: int = 1  # XSimGCL: the layer contrasted with the layer mean
 
 
-def sample_negatives(rng: np.random.Generator, users: np.ndarray, positives: list[set[int]],
-                     n_items: int) -> np.ndarray:
-    negatives = rng.integers(0, n_items, size=users.size)
-    for k, u in enumerate(users):
-        while int(negatives[k]) in positives[u]:
-            negatives[k] = rng.integers(0, n_items)
+def sample_negatives(rng: np.random.Generator, users: np.ndarray, positives: np.ndarray) -> np.ndarray:
+    """One uniform item per user that is not among the user's training items.
+
+    ``positives`` is the boolean ``[n_users, n_items]`` matrix of training interactions; items are
+    redrawn (vectorised) until none is a positive.
+    """
+    negatives = rng.integers(0, positives.shape[1], size=users.size)
+    bad = np.flatnonzero(positives[users, negatives])
+    while bad.size:
+        negatives[bad] = rng.integers(0, positives.shape[1], size=bad.size)
+        bad = bad[positives[users[bad], negatives[bad]]]
     return negatives
+
+
+def info_nce(view1: torch.Tensor, view2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """InfoNCE of two views ``[N, d]``: row ``n`` of ``view1`` should pick row ``n`` of ``view2``."""
+    view1 = nn.functional.normalize(view1, dim=1)
+    view2 = nn.functional.normalize(view2, dim=1)
+    logits = view1 @ view2.T / temperature
+    return nn.functional.cross_entropy(logits, torch.arange(view1.shape[0]))
+
+
+def contrastive_loss(model: GraphRecommender, nodes1: torch.Tensor, nodes2: torch.Tensor, users: torch.Tensor,
+                     items: torch.Tensor, temperature: float) -> torch.Tensor:
+    """InfoNCE over the distinct users plus InfoNCE over the distinct items of a batch (node views ``[U+I, d]``)."""
+    u = torch.unique(users)
+    i = torch.unique(items) + model.n_users
+    return info_nce(nodes1[u], nodes2[u], temperature) + info_nce(nodes1[i], nodes2[i], temperature)
+
+
+def graph_batch_loss(model: GraphRecommender, config: BPRConfig, u_t: torch.Tensor, i_t: torch.Tensor,
+                     j_t: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The BPR (+ InfoNCE) loss of one batch of (user, positive, negative) triples, without the L2 term."""
+    contrastive = config.cl_weight > 0
+    if contrastive and config.cl_method == "xsimgcl":
+        nodes, layer = model.propagate(config.eps, config.cl_layer, generator)
+        cl = contrastive_loss(model, nodes, layer, u_t, i_t, config.temperature)
+    else:
+        nodes, _ = model.propagate()
+        cl = None
+        if contrastive:  # simgcl
+            view1, _ = model.propagate(config.eps, 0, generator)
+            view2, _ = model.propagate(config.eps, 0, generator)
+            cl = contrastive_loss(model, view1, view2, u_t, i_t, config.temperature)
+    user_emb, item_emb = model.split(nodes)
+    diff = (user_emb[u_t] * (item_emb[i_t] - item_emb[j_t])).sum(-1)
+    loss = nn.functional.softplus(-diff).mean()
+    return loss if cl is None else loss + config.cl_weight * cl
 
 
 def train_bpr(
@@ -53,11 +110,15 @@ def train_bpr(
     progress: bool = True,
 ) -> tuple[nn.Module, dict[str, object]]:
     """Train with BPR; return the best model (by ``validate``) and a small training log."""
+    if config.cl_weight > 0 and not isinstance(model, GraphRecommender):
+        raise ValueError("the contrastive loss needs a graph model (LightGCN)")
+    if config.cl_method not in ("xsimgcl", "simgcl"):
+        raise ValueError(f"unknown contrastive method {config.cl_method!r} (expected 'xsimgcl' or 'simgcl')")
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    positives: list[set[int]] = [set() for _ in range(int(train_users.max()) + 1)]
-    for u, i in zip(train_users, train_items, strict=True):
-        positives[int(u)].add(int(i))
+    generator = torch.Generator().manual_seed(seed)
+    positives = np.zeros((int(train_users.max()) + 1, n_items), dtype=bool)
+    positives[train_users, train_items] = True
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     best_score, best_state, best_epoch, waited = -1.0, copy.deepcopy(model.state_dict()), 0, 0
     history: list[dict[str, float]] = []
@@ -69,16 +130,17 @@ def train_bpr(
         for start in range(0, order.size, config.batch_size):
             rows = order[start:start + config.batch_size]
             users, pos = train_users[rows], train_items[rows]
-            neg = sample_negatives(rng, users, positives, n_items)
-            user_emb, item_emb = model.embeddings()
+            neg = sample_negatives(rng, users, positives)
             u_t, i_t, j_t = (torch.from_numpy(a) for a in (users, pos, neg))
-            diff = (user_emb[u_t] * (item_emb[i_t] - item_emb[j_t])).sum(-1)
-            loss = nn.functional.softplus(-diff).mean()
             if isinstance(model, GraphRecommender):
+                loss = graph_batch_loss(model, config, u_t, i_t, j_t, generator)
                 base = model.gcn.embedding.weight
                 reg = (base[u_t].pow(2).sum() + base[model.n_users + i_t].pow(2).sum()
                        + base[model.n_users + j_t].pow(2).sum()) / (2 * rows.size)
             else:
+                user_emb, item_emb = model.embeddings()
+                diff = (user_emb[u_t] * (item_emb[i_t] - item_emb[j_t])).sum(-1)
+                loss = nn.functional.softplus(-diff).mean()
                 reg = (model.user.weight[u_t].pow(2).sum() + model.item.weight[i_t].pow(2).sum()
                        + model.item.weight[j_t].pow(2).sum()) / (2 * rows.size)
             loss = loss + config.reg * reg
