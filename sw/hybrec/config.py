@@ -81,7 +81,31 @@ class GNNConfig(BPRTrainConfig):
     layers: int = Field(2, ge=1, le=6)
     batch_size: int = Field(4096, ge=1)
     lr: float = Field(0.01, gt=0)
-    patience: int = Field(4, ge=1)
+    reg: float = Field(3e-3, ge=0)  # model selection: docs/model-selection.md
+    eval_every: int = Field(4, ge=1)
+    patience: int = Field(8, ge=1)
+
+
+class GNNCLConfig(GNNConfig):
+    """The contrastive graph encoder (``gnn_cl_float``): LightGCN trained with an InfoNCE term on
+    noise-perturbed views (``hybrec.train.bpr``)."""
+
+    method: Literal["xsimgcl", "simgcl"] = "xsimgcl"
+    lr: float = Field(0.005, gt=0)
+    cl_weight: float = Field(0.01, ge=0)  # lambda: weight of the InfoNCE term
+    eps: float = Field(0.1, ge=0)  # size of the perturbation added to every layer's output
+    temperature: float = Field(0.2, gt=0)  # InfoNCE temperature
+    cl_layer: int = Field(1, ge=0)  # XSimGCL: the layer contrasted with the layer mean (0: ego embeddings)
+
+    @model_validator(mode="after")
+    def _cl_layer(self) -> GNNCLConfig:
+        if self.cl_layer > self.layers:
+            raise ValueError(f"cl_layer {self.cl_layer} exceeds the number of layers {self.layers}")
+        return self
+
+
+class EASEConfig(StrictModel):
+    l2: float = Field(500.0, gt=0)  # the L2 penalty lambda of EASE's closed form
 
 
 class QuantVariant(StrictModel):
@@ -98,18 +122,30 @@ class HybridConfig(StrictModel):
     text_dim: int = Field(32, ge=1)
     train_gnn_features: bool = False
     """Fine-tune the LightGCN item embeddings inside the hybrid (overfits on ML-100K: off)."""
+    graph_features: Literal["auto", "gnn_float", "gnn_cl_float"] = "auto"
+    """Where the hybrid's graph features (item embeddings) come from: a named graph variant, or ``auto``:
+    of the graph variants the run trains, the one with the higher validation NDCG@10 (per seed)."""
     hidden: tuple[int, ...] = (128,)
     out_dim: int = Field(64, ge=1)
     epochs: int = Field(200, ge=1)
     batch_size: int = Field(128, ge=1)
-    lr: float = Field(0.001, gt=0)
+    lr: float = Field(0.0003, gt=0)
+    weight_decay: float = Field(0.0, ge=0)  # Adam weight decay (float and quantized training)
     target_fraction: float = Field(0.2, gt=0, lt=1)
     eval_every: int = Field(5, ge=1)
     patience: int = Field(10, ge=1)
-    qat_epochs: int = Field(60, ge=1)
-    qat_lr: float = Field(0.0005, gt=0)
-    kd_weight: float = Field(1.0, ge=0)
-    kd_temperature: float = Field(2.0, gt=0)
+    graph_kd_weight: float = Field(1.0, ge=0)
+    """hybrid_float only: weight of a distillation term from the graph encoder it takes its features from
+    (its scores of the same users, temperature ``graph_kd_temperature``); 0: none."""
+    graph_kd_temperature: float = Field(0.5, gt=0)
+    graph_kd_teachers: tuple[str, ...] = ("graph_features", "ease_float")
+    """The variants whose scores (standardised per user, then averaged) are the teacher: ``graph_features``
+    (the graph variant the features come from), ``gnn_float``, ``gnn_cl_float``, ``bpr_float`` (each listed in
+    ``variants``) and ``ease_float`` (fitted for the teacher when not listed)."""
+    qat_epochs: int = Field(100, ge=1)
+    qat_lr: float = Field(0.0002, gt=0)
+    kd_weight: float = Field(10.0, ge=0)  # distillation from hybrid_float into the quantized students
+    kd_temperature: float = Field(1.0, gt=0)
     quant: dict[str, QuantVariant] = Field(default_factory=lambda: {
         "w8a8": QuantVariant(weight_bits=8, act_bits=8, out_bits=8),
         "w4a4": QuantVariant(weight_bits=4, act_bits=4, out_bits=8),
@@ -119,6 +155,12 @@ class HybridConfig(StrictModel):
 class EvalConfig(StrictModel):
     k: int = Field(10, ge=1)
     sampled_negatives: int = Field(99, ge=1)
+
+
+GRAPH_VARIANTS = ("gnn_float", "gnn_cl_float")
+"""The graph encoders whose item embeddings can be the hybrid's graph features."""
+KD_TEACHERS = ("bpr_float", "ease_float", *GRAPH_VARIANTS)
+"""The variants that can teach ``hybrid_float`` (``hybrid.graph_kd_teachers``)."""
 
 
 class RunConfig(StrictModel):
@@ -131,14 +173,16 @@ class RunConfig(StrictModel):
     text: TextConfig = TextConfig()
     bpr: BPRTrainConfig = BPRTrainConfig()
     gnn: GNNConfig = GNNConfig()
+    gnn_cl: GNNCLConfig = GNNCLConfig()
+    ease: EASEConfig = EASEConfig()
     hybrid: HybridConfig = HybridConfig()
     eval: EvalConfig = EvalConfig()
-    variants: tuple[str, ...] = ("pop", "bpr_float", "gnn_float", "lm_float", "hybrid_float",
-                                 "hybrid_w8a8", "hybrid_w4a4")
+    variants: tuple[str, ...] = ("pop", "bpr_float", "ease_float", "gnn_float", "gnn_cl_float", "lm_float",
+                                 "hybrid_float", "hybrid_w8a8", "hybrid_w4a4")
 
     @model_validator(mode="after")
     def _variants(self) -> RunConfig:
-        known = {"pop", "bpr_float", "gnn_float", "lm_float", "hybrid_float"} | {
+        known = {"pop", "bpr_float", "ease_float", *GRAPH_VARIANTS, "lm_float", "hybrid_float"} | {
             f"hybrid_{name}" for name in self.hybrid.quant}
         unknown = [v for v in self.variants if v not in known]
         if unknown:
@@ -146,8 +190,23 @@ class RunConfig(StrictModel):
         if any(v.startswith("hybrid_") and v != "hybrid_float" for v in self.variants) and \
                 "hybrid_float" not in self.variants:
             raise ValueError("quantized hybrid variants distil from 'hybrid_float': list it too")
-        if "hybrid_float" in self.variants and "gnn_float" not in self.variants:
-            raise ValueError("'hybrid_float' takes its GNN features from 'gnn_float': list it too")
+        teachers = self.hybrid.graph_kd_teachers
+        if not teachers or any(t not in ("graph_features", *KD_TEACHERS) for t in teachers):
+            raise ValueError(f"hybrid.graph_kd_teachers {list(teachers)}: each must be graph_features or one of "
+                             f"{', '.join(KD_TEACHERS)}")
+        if "hybrid_float" in self.variants and self.hybrid.graph_kd_weight > 0:
+            # ease_float is fitted on the spot (closed form, about a second) when the run does not list it
+            unlisted = [t for t in teachers if t in ("bpr_float", *GRAPH_VARIANTS) and t not in self.variants]
+            if unlisted:
+                raise ValueError(f"hybrid.graph_kd_teachers {list(teachers)}: list {', '.join(unlisted)} in variants")
+        if "hybrid_float" in self.variants:
+            source = self.hybrid.graph_features
+            if source == "auto" and not set(GRAPH_VARIANTS) & set(self.variants):
+                raise ValueError("'hybrid_float' takes its graph features from 'gnn_float' or 'gnn_cl_float' "
+                                 "(hybrid.graph_features: auto): list one of them")
+            if source != "auto" and source not in self.variants:
+                raise ValueError(f"'hybrid_float' takes its graph features from '{source}' "
+                                 "(hybrid.graph_features): list it too")
         return self
 
 
@@ -194,6 +253,7 @@ def smoke_config() -> RunConfig:
     return RunConfig(
         bpr=BPRTrainConfig(dim=16, epochs=4, eval_every=2, patience=1),
         gnn=GNNConfig(dim=16, epochs=4, eval_every=2, patience=1, layers=2),
+        gnn_cl=GNNCLConfig(dim=16, epochs=4, eval_every=2, patience=1, layers=2),
         hybrid=HybridConfig(lmax=16, text_dim=8, lr=0.003, hidden=(32,), out_dim=16, epochs=4, eval_every=2,
                             patience=1, qat_epochs=2),
     )

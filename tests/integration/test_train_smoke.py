@@ -16,7 +16,8 @@ from hybrec.models.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.integration
 
-VARIANTS = {"pop", "bpr_float", "gnn_float", "lm_float", "hybrid_float", "hybrid_w8a8", "hybrid_w4a4"}
+VARIANTS = {"pop", "bpr_float", "ease_float", "gnn_float", "gnn_cl_float", "lm_float", "hybrid_float", "hybrid_w8a8",
+            "hybrid_w4a4"}
 KEYS = {"ndcg@10", "recall@10", "hit@10", "mrr@10", "precision@10", "train_seconds", "params", "trainable_params"}
 
 

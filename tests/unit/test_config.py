@@ -27,7 +27,14 @@ def test_shipped_config_loads() -> None:
     ("dataset: {name: shop}\n", "interactions"),
     ("- just\n- a list\n", "mapping"),
     ("hybrid: {lmax: [\n", "YAML"),
-], ids=["typo", "top-level", "bit-width", "unknown-variant", "missing-teacher", "missing-files", "list", "yaml"])
+    ("variants: [pop, lm_float, hybrid_float]\n", "graph features"),
+    ("variants: [gnn_float, lm_float, hybrid_float]\nhybrid: {graph_features: gnn_cl_float}\n", "gnn_cl_float"),
+    ("variants: [ease_float, lm_float, hybrid_float]\nhybrid: {graph_kd_teachers: [gnn_float]}\n", "gnn_float"),
+    ("hybrid: {graph_kd_teachers: [lm_float]}\n", "graph_kd_teachers"),
+    ("gnn_cl: {layers: 2, cl_layer: 3}\n", "cl_layer"),
+    ("gnn_cl: {method: simclr}\n", "method"),
+], ids=["typo", "top-level", "bit-width", "unknown-variant", "missing-teacher", "missing-files", "list", "yaml",
+        "no-graph-variant", "named-graph-missing", "kd-teacher-missing", "kd-teacher-kind", "cl-layer", "cl-method"])
 def test_bad_config_is_refused_naming_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
     path = tmp_path / "run.yaml"
     path.write_text(text)
@@ -51,8 +58,14 @@ def test_dataset_paths_are_relative_to_the_config(tmp_path: Path) -> None:
 
 
 def test_training_order_puts_teachers_first() -> None:
-    order = training_order(("hybrid_w4a4", "hybrid_float", "lm_float", "gnn_float", "pop"))
-    assert order == ["pop", "gnn_float", "lm_float", "hybrid_float", "hybrid_w4a4"]
+    order = training_order(("hybrid_w4a4", "hybrid_float", "lm_float", "gnn_cl_float", "gnn_float", "ease_float",
+                            "pop"))
+    assert order == ["pop", "ease_float", "gnn_float", "gnn_cl_float", "lm_float", "hybrid_float", "hybrid_w4a4"]
+
+
+def test_ease_teacher_need_not_be_listed() -> None:
+    config = RunConfig(variants=("gnn_float", "hybrid_float", "hybrid_w4a4"))  # what tests/conftest.py trains
+    assert config.hybrid.graph_kd_teachers == ("graph_features", "ease_float")
 
 
 def test_smoke_preset_is_a_valid_config() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,11 @@ from torch import nn
 
 from hybrec import __version__
 from hybrec.artifacts import atomic_write_json, atomic_write_text, sha256_json
-from hybrec.config import RunConfig
+from hybrec.config import GRAPH_VARIANTS, RunConfig
 from hybrec.data import InteractionData, Split, load_configured, make_split, user_item_lists, write_split
 from hybrec.errors import HybrecError
 from hybrec.eval import EvalSets, eval_sets, full_ranking, sampled_ranking
-from hybrec.models.baselines import GraphRecommender, MatrixFactorization, Popularity, bipartite_edges
+from hybrec.models.baselines import EASE, GraphRecommender, MatrixFactorization, Popularity, bipartite_edges
 from hybrec.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hybrec.models.hybrid import HybridRecommender, HybridShape, QuantSpec, init_student_from_teacher
 from hybrec.models.text_encoder import cached_text_embeddings
@@ -61,6 +61,8 @@ def versions() -> dict[str, str]:
 
 
 def count_params(model: nn.Module) -> tuple[int, int]:
+    if isinstance(model, EASE):  # fitted in closed form: its item-item matrix
+        return model.weights.numel(), model.weights.numel()
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return total, trainable
@@ -78,6 +80,14 @@ class Context:
         self.cache_dir = cache_dir
         self._text: torch.Tensor | None = None
         self.models: dict[str, nn.Module] = {}
+        self._valid: dict[str, float] = {}
+
+    def valid_ndcg(self, name: str) -> float:
+        """Validation NDCG@k of a trained ID-embedding variant (computed once; resumed models too)."""
+        if name not in self._valid:
+            k = self.config.eval.k
+            self._valid[name] = full_ranking(self.id_scores(self.models[name]), self.valid, k)[f"ndcg@{k}"]
+        return self._valid[name]
 
     def text_embeddings(self) -> torch.Tensor:
         """Item-text embeddings: frozen LM (``text.mode: frozen``), or the LM fine-tuned once per seed on the
@@ -120,19 +130,54 @@ class Context:
 
 
 def bpr_config(c: Any) -> BPRConfig:
+    contrastive = {"cl_method": c.method, "cl_weight": c.cl_weight, "eps": c.eps, "temperature": c.temperature,
+                   "cl_layer": c.cl_layer} if hasattr(c, "cl_weight") else {}
     return BPRConfig(epochs=c.epochs, batch_size=c.batch_size, lr=c.lr, reg=c.reg, eval_every=c.eval_every,
-                     patience=c.patience)
+                     patience=c.patience, **contrastive)
+
+
+def graph_source(ctx: Context) -> str:
+    """The graph variant whose item embeddings are the hybrid's graph features (``hybrid.graph_features``;
+    ``auto``: the trained graph variant with the higher validation NDCG@10, the first listed on a tie)."""
+    choice = ctx.config.hybrid.graph_features
+    if choice != "auto":
+        return choice
+    trained = [name for name in GRAPH_VARIANTS if name in ctx.models]
+    if not trained:
+        raise RuntimeError("no graph variant trained before the hybrid")
+    return max(trained, key=lambda name: ctx.valid_ndcg(name))
+
+
+def teacher_scores(ctx: Context, names: tuple[str, ...]) -> torch.Tensor:
+    """Every user's scores ``[n_users, n_items]`` from the ID-embedding variants ``names``, each standardised
+    per user (mean 0, std 1), averaged: the graph teacher of ``hybrid_float``."""
+    total = torch.zeros(ctx.data.n_users, ctx.data.n_items)
+    for name in names:
+        model = ctx.models.get(name)
+        if model is None and name == "ease_float":  # not a variant of this run: fitted for the teacher only
+            rows = ctx.split.train
+            model = EASE(ctx.data.n_users, ctx.data.n_items, ctx.data.users[rows], ctx.data.items[rows])
+            model.fit(ctx.config.ease.l2)
+        if model is None:
+            raise RuntimeError(f"the teacher {name} was not trained before hybrid_float")
+        with torch.no_grad():
+            scores = model.scores(torch.arange(ctx.data.n_users))  # type: ignore[operator]
+        total += (scores - scores.mean(1, keepdim=True)) / scores.std(1, keepdim=True).clamp_min(1e-8)
+    return total / len(names)
 
 
 def hybrid_shape(ctx: Context, with_gnn: bool) -> HybridShape:
     h = ctx.config.hybrid
-    return HybridShape(n_items=ctx.data.n_items, gnn_dim=ctx.config.gnn.dim if with_gnn else 0,
+    gnn_dim = 0
+    if with_gnn:
+        gnn_dim = ctx.config.gnn_cl.dim if graph_source(ctx) == "gnn_cl_float" else ctx.config.gnn.dim
+    return HybridShape(n_items=ctx.data.n_items, gnn_dim=gnn_dim,
                        text_in_dim=int(ctx.text_embeddings().shape[1]), text_dim=h.text_dim,
                        hidden=tuple(h.hidden), out_dim=h.out_dim, lmax=h.lmax)
 
 
 def gnn_item_embeddings(ctx: Context) -> torch.Tensor:
-    gnn = ctx.models["gnn_float"]
+    gnn = ctx.models[graph_source(ctx)]
     assert isinstance(gnn, GraphRecommender)
     with torch.no_grad():
         return gnn.embeddings()[1].detach().clone()
@@ -147,29 +192,51 @@ def train_variant(name: str, ctx: Context) -> tuple[nn.Module, dict[str, Any], d
     h = cfg.hybrid
     if name == "pop":
         return Popularity(data.n_items, train_items), {"kind": "pop"}, {}
+    if name == "ease_float":
+        ease = EASE(data.n_users, data.n_items, train_users, train_items).fit(cfg.ease.l2)
+        ease.eval()
+        return ease, {"kind": "ease", "l2": cfg.ease.l2}, {"valid_ndcg@10": validate_id(ease)}
     if name == "bpr_float":
         mf = MatrixFactorization(data.n_users, data.n_items, cfg.bpr.dim)
         model, log = train_bpr(mf, train_users, train_items, data.n_items, bpr_config(cfg.bpr), validate_id,
                                ctx.seed, "bpr_float", ctx.progress)
         return model, {"kind": "mf", "dim": cfg.bpr.dim}, log
-    if name == "gnn_float":
+    if name in GRAPH_VARIANTS:
+        g = cfg.gnn if name == "gnn_float" else cfg.gnn_cl
         edges = bipartite_edges(train_users, train_items, data.n_users)
-        gnn = GraphRecommender(data.n_users, data.n_items, cfg.gnn.dim, cfg.gnn.layers, edges)
-        model, log = train_bpr(gnn, train_users, train_items, data.n_items, bpr_config(cfg.gnn), validate_id,
-                               ctx.seed, "gnn_float (LightGCN)", ctx.progress)
-        return model, {"kind": "lightgcn", "dim": cfg.gnn.dim, "layers": cfg.gnn.layers}, log
+        gnn = GraphRecommender(data.n_users, data.n_items, g.dim, g.layers, edges)
+        label = "gnn_float (LightGCN)" if name == "gnn_float" else f"gnn_cl_float ({cfg.gnn_cl.method})"
+        model, log = train_bpr(gnn, train_users, train_items, data.n_items, bpr_config(g), validate_id,
+                               ctx.seed, label, ctx.progress)
+        meta = {"kind": "lightgcn", "dim": g.dim, "layers": g.layers}
+        if name == "gnn_cl_float":
+            meta["contrastive"] = {"method": cfg.gnn_cl.method, "cl_weight": cfg.gnn_cl.cl_weight,
+                                   "eps": cfg.gnn_cl.eps, "temperature": cfg.gnn_cl.temperature,
+                                   "cl_layer": cfg.gnn_cl.cl_layer}
+        return model, meta, log
     history_cfg = HistoryTrainConfig(epochs=h.epochs, batch_size=h.batch_size, lr=h.lr,
-                                     target_fraction=h.target_fraction, eval_every=h.eval_every,
-                                     patience=h.patience)
+                                     weight_decay=h.weight_decay, target_fraction=h.target_fraction,
+                                     eval_every=h.eval_every, patience=h.patience, kd_weight=0.0)
     if name in ("lm_float", "hybrid_float"):
         with_gnn = name == "hybrid_float"
         shape = hybrid_shape(ctx, with_gnn)
         model_h = HybridRecommender(shape, ctx.text_embeddings(), gnn_item_embeddings(ctx) if with_gnn else None,
                                     train_gnn_features=h.train_gnn_features)
+        teacher_fn, names = None, ()
+        if with_gnn and h.graph_kd_weight > 0:
+            names = tuple(dict.fromkeys(graph_source(ctx) if t == "graph_features" else t
+                                        for t in h.graph_kd_teachers))
+            graph_scores = teacher_scores(ctx, names)
+            teacher_fn = lambda users, history, lengths: graph_scores[torch.from_numpy(users)]  # noqa: E731
+            history_cfg = replace(history_cfg, kd_weight=h.graph_kd_weight, kd_temperature=h.graph_kd_temperature)
         model_h, log = train_history_model(model_h, ctx.histories, history_cfg, validate_hist, ctx.seed, name,
-                                           progress=ctx.progress)
-        return model_h, {"kind": "hybrid", "shape": asdict(shape), "quant": None, "text_model": cfg.text.model,
-                         "text_mode": cfg.text.mode}, log
+                                           teacher=teacher_fn, progress=ctx.progress)
+        meta_h = {"kind": "hybrid", "shape": asdict(shape), "quant": None, "text_model": cfg.text.model,
+                  "text_mode": cfg.text.mode}
+        if with_gnn:
+            meta_h["graph_features"] = graph_source(ctx)
+            meta_h["graph_kd_teachers"] = list(names)
+        return model_h, meta_h, log
     spec_cfg = h.quant[name.removeprefix("hybrid_")]
     spec = QuantSpec(**spec_cfg.model_dump())
     teacher = ctx.models["hybrid_float"]
@@ -178,14 +245,15 @@ def train_variant(name: str, ctx: Context) -> tuple[nn.Module, dict[str, Any], d
                                 train_gnn_features=h.train_gnn_features)
     init_student_from_teacher(student, teacher)
     qat_cfg = HistoryTrainConfig(epochs=h.qat_epochs, batch_size=h.batch_size, lr=h.qat_lr,
-                                 target_fraction=h.target_fraction, eval_every=h.eval_every,
-                                 patience=h.patience, kd_weight=h.kd_weight, kd_temperature=h.kd_temperature)
+                                 weight_decay=h.weight_decay, target_fraction=h.target_fraction,
+                                 eval_every=h.eval_every, patience=h.patience, kd_weight=h.kd_weight,
+                                 kd_temperature=h.kd_temperature)
     teacher.eval()
     student, log = train_history_model(student, ctx.histories, qat_cfg, validate_hist, ctx.seed, name,
                                        teacher=lambda users, history, lengths: teacher(history, lengths),
                                        progress=ctx.progress)
     meta = {"kind": "hybrid", "shape": asdict(teacher.shape), "quant": asdict(spec), "text_model": cfg.text.model,
-            "text_mode": cfg.text.mode, "teacher": "hybrid_float"}
+            "text_mode": cfg.text.mode, "teacher": "hybrid_float", "graph_features": graph_source(ctx)}
     return student, meta, log
 
 
@@ -196,6 +264,8 @@ def rebuild(name: str, payload: dict[str, Any], ctx: Context) -> nn.Module:
     model: nn.Module
     if kind == "pop":
         model = Popularity(data.n_items, data.items[ctx.split.train])
+    elif kind == "ease":
+        model = EASE(data.n_users, data.n_items, data.users[ctx.split.train], data.items[ctx.split.train])
     elif kind == "mf":
         model = MatrixFactorization(data.n_users, data.n_items, meta["dim"])
     elif kind == "lightgcn":
@@ -212,15 +282,17 @@ def rebuild(name: str, payload: dict[str, Any], ctx: Context) -> nn.Module:
 
 
 def evaluate_variant(name: str, model: nn.Module, ctx: Context) -> dict[str, float]:
-    if isinstance(model, HybridRecommender):
-        return ctx.evaluate(ctx.history_scores(model))
-    return ctx.evaluate(ctx.id_scores(model))
+    """Test metrics (full and sampled ranking) and the validation NDCG@k the model was selected on."""
+    score = ctx.history_scores(model) if isinstance(model, HybridRecommender) else ctx.id_scores(model)
+    k = ctx.config.eval.k
+    return {**ctx.evaluate(score), f"valid_ndcg@{k}": full_ranking(score, ctx.valid, k)[f"ndcg@{k}"]}
 
 
 def training_order(variants: tuple[str, ...]) -> list[str]:
     """Variants in dependency order: GNN before the hybrid, the float hybrid before its quantized students."""
-    rank = {"pop": 0, "bpr_float": 1, "gnn_float": 2, "lm_float": 3, "hybrid_float": 4}
-    return sorted(variants, key=lambda name: (rank.get(name, 5), variants.index(name)))
+    rank = {"pop": 0, "bpr_float": 1, "ease_float": 2, "gnn_float": 3, "gnn_cl_float": 4, "lm_float": 5,
+            "hybrid_float": 6}
+    return sorted(variants, key=lambda name: (rank.get(name, 7), variants.index(name)))
 
 
 def check_run_dir(out: Path, config_sha: str) -> None:
@@ -275,10 +347,14 @@ def run_training(config: RunConfig, out: Path, cache_dir: Path, progress: bool =
                 if "text_model" in meta:
                     result["text_model"] = meta["text_model"]
                     result["text_mode"] = meta["text_mode"]
+                if "graph_features" in meta:
+                    result["graph_features"] = meta["graph_features"]
                 save_checkpoint(path, {"variant": name, "config_sha256": config_sha, "seed": seed,
                                        "state_dict": model.state_dict(), "meta": meta, "result": result,
                                        "train_log": train_log, "item_ids": data.item_ids})
-                log(f"seed {seed} {name}: ndcg@10 {metrics['ndcg@10']:.4f}  ({seconds:.1f} s)")
+                graph = f", graph features {meta['graph_features']}" if "graph_features" in meta else ""
+                log(f"seed {seed} {name}: ndcg@10 {metrics['ndcg@10']:.4f}, valid {metrics['valid_ndcg@10']:.4f}  "
+                    f"({seconds:.1f} s{graph})")
             ctx.models[name] = model
             per_seed[name][seed] = result
     metrics = summarise(config, data, split, per_seed)
@@ -293,7 +369,9 @@ def summarise(config: RunConfig, data: InteractionData, split: Split,
     for name, seeds in per_seed.items():
         results = [seeds[s] for s in config.seeds]
         entry: dict[str, Any] = {}
-        for key in (*METRIC_KEYS, "sampled_ndcg@10", "sampled_hit@10", "train_seconds"):
+        for key in (*METRIC_KEYS, "valid_ndcg@10", "sampled_ndcg@10", "sampled_hit@10", "train_seconds"):
+            if any(key not in r for r in results):  # checkpoints of an older hybrec: no validation figure
+                continue
             values = [float(r[key]) for r in results]
             entry[key] = float(np.mean(values))
             if len(values) > 1:
@@ -302,7 +380,10 @@ def summarise(config: RunConfig, data: InteractionData, split: Split,
         entry["trainable_params"] = int(results[0]["trainable_params"])
         if "text_mode" in results[0]:
             entry["text_mode"] = results[0]["text_mode"]
-        entry["seeds"] = {str(s): {k: seeds[s][k] for k in (*METRIC_KEYS, "train_seconds")} for s in config.seeds}
+        entry["seeds"] = {str(s): {k: seeds[s][k] for k in (*METRIC_KEYS, "valid_ndcg@10", "train_seconds")
+                                   if k in seeds[s]} for s in config.seeds}
+        if "graph_features" in results[0]:
+            entry["graph_features"] = {str(s): seeds[s]["graph_features"] for s in config.seeds}
         variants[name] = entry
     return {
         "dataset": data.summary(),
@@ -320,13 +401,14 @@ def summarise(config: RunConfig, data: InteractionData, split: Split,
 
 
 def metrics_table(metrics: dict[str, Any]) -> str:
-    rows = ["| variant | NDCG@10 | Recall@10 | Hit@10 | MRR@10 | Precision@10 | train s | params | trainable |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| variant | NDCG@10 | Recall@10 | Hit@10 | MRR@10 | Precision@10 | valid NDCG@10 | train s | params | "
+            "trainable |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, v in metrics["variants"].items():
         def cell(key: str, v: dict[str, Any] = v) -> str:
             return f"{v[key]:.4f} ± {v[key + '_std']:.4f}" if f"{key}_std" in v else f"{v[key]:.4f}"
         rows.append(f"| {name} | {cell('ndcg@10')} | {cell('recall@10')} | {cell('hit@10')} | {cell('mrr@10')} | "
-                    f"{cell('precision@10')} | {v['train_seconds']:.1f} | {v['params']:,} | "
+                    f"{cell('precision@10')} | {cell('valid_ndcg@10') if 'valid_ndcg@10' in v else '-'} | "
+                    f"{v['train_seconds']:.1f} | {v['params']:,} | "
                     f"{v['trainable_params']:,} |")
     d, p = metrics["dataset"], metrics["protocol"]
     head = (f"# {d['name']}: {d['users']} users, {d['items']} items, {d['interactions']} interactions\n\n"
