@@ -21,7 +21,6 @@ training is exactly LightGCN's.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +30,7 @@ from torch import nn
 from tqdm import tqdm
 
 from hybrec.models.baselines import GraphRecommender, MatrixFactorization
+from hybrec.train.early_stop import BestOnValidation
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,7 @@ def train_bpr(
     positives = np.zeros((int(train_users.max()) + 1, n_items), dtype=bool)
     positives[train_users, train_items] = True
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    best_score, best_state, best_epoch, waited = -1.0, copy.deepcopy(model.state_dict()), 0, 0
-    history: list[dict[str, float]] = []
+    stopper = BestOnValidation(model, config.patience)
     bar = tqdm(range(1, config.epochs + 1), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         model.train()
@@ -148,18 +147,7 @@ def train_bpr(
             loss.backward()
             optimizer.step()
             total += loss.item() * rows.size
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            model.eval()
-            with torch.no_grad():
-                score = validate(model)
-            history.append({"epoch": epoch, "loss": total / order.size, "valid_ndcg@10": score})
-            bar.set_postfix(loss=f"{total / order.size:.4f}", valid_ndcg=f"{score:.4f}")
-            if score > best_score:
-                best_score, best_state, best_epoch, waited = score, copy.deepcopy(model.state_dict()), epoch, 0
-            else:
-                waited += 1
-                if waited >= config.patience:
-                    break
-    model.load_state_dict(best_state)
-    model.eval()
-    return model, {"best_epoch": best_epoch, "best_valid_ndcg@10": best_score, "log": history}
+        due = epoch % config.eval_every == 0 or epoch == config.epochs
+        if due and stopper.evaluate(epoch, total / order.size, validate, bar):
+            break
+    return model, stopper.finish()

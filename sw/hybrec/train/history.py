@@ -19,7 +19,6 @@ At evaluation the user's history is their last ``lmax`` training items.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from hybrec.models.hybrid import HybridRecommender
+from hybrec.train.early_stop import BestOnValidation
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,7 @@ def train_history_model(
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr,
                                  weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    best_score, best_state, best_epoch, waited = -1.0, copy.deepcopy(model.state_dict()), 0, 0
-    log: list[dict[str, float]] = []
+    stopper = BestOnValidation(model, config.patience)
     bar = tqdm(range(1, config.epochs + 1), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         model.train()
@@ -138,18 +137,7 @@ def train_history_model(
         schedule.step()
         if on_epoch is not None:
             on_epoch(epoch, model)
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            model.eval()
-            with torch.no_grad():
-                score = validate(model)
-            log.append({"epoch": epoch, "loss": total / order.size, "valid_ndcg@10": score})
-            bar.set_postfix(loss=f"{total / order.size:.4f}", valid_ndcg=f"{score:.4f}")
-            if score > best_score:
-                best_score, best_state, best_epoch, waited = score, copy.deepcopy(model.state_dict()), epoch, 0
-            else:
-                waited += 1
-                if waited >= config.patience:
-                    break
-    model.load_state_dict(best_state)
-    model.eval()
-    return model, {"best_epoch": best_epoch, "best_valid_ndcg@10": best_score, "log": log}
+        due = epoch % config.eval_every == 0 or epoch == config.epochs
+        if due and stopper.evaluate(epoch, total / order.size, validate, bar):
+            break
+    return model, stopper.finish()
