@@ -222,7 +222,8 @@ def train_variant(name: str, ctx: Context) -> tuple[nn.Module, dict[str, Any], d
         shape = hybrid_shape(ctx, with_gnn)
         model_h = HybridRecommender(shape, ctx.text_embeddings(), gnn_item_embeddings(ctx) if with_gnn else None,
                                     train_gnn_features=h.train_gnn_features)
-        teacher_fn, names = None, ()
+        teacher_fn = None
+        names: tuple[str, ...] = ()
         if with_gnn and h.graph_kd_weight > 0:
             names = tuple(dict.fromkeys(graph_source(ctx) if t == "graph_features" else t
                                         for t in h.graph_kd_teachers))
@@ -231,7 +232,7 @@ def train_variant(name: str, ctx: Context) -> tuple[nn.Module, dict[str, Any], d
             history_cfg = replace(history_cfg, kd_weight=h.graph_kd_weight, kd_temperature=h.graph_kd_temperature)
         model_h, log = train_history_model(model_h, ctx.histories, history_cfg, validate_hist, ctx.seed, name,
                                            teacher=teacher_fn, progress=ctx.progress)
-        meta_h = {"kind": "hybrid", "shape": asdict(shape), "quant": None, "text_model": cfg.text.model,
+        meta_h: dict[str, Any] = {"kind": "hybrid", "shape": asdict(shape), "quant": None, "text_model": cfg.text.model,
                   "text_mode": cfg.text.mode}
         if with_gnn:
             meta_h["graph_features"] = graph_source(ctx)
