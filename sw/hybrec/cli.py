@@ -43,12 +43,14 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from rich.markdown import Markdown
 
-    from hybrec.config import PRESETS, load_config  # lazy: pydantic, yaml
+    from hybrec.config import PRESETS, load_config, with_variants  # lazy: pydantic, yaml
     from hybrec.train.runner import run_training  # lazy: torch, PyG, transformers, Brevitas
 
     config = PRESETS[args.preset]() if args.preset else load_config(args.config)
     if args.seeds:
         config = config.model_copy(update={"seeds": tuple(args.seeds)})
+    if args.variants:
+        config = with_variants(config, args.variants)
     out = Path(args.out)
     metrics = run_training(config, out, cache_dir(), progress=show_progress(args), log=console.print)
     Console(soft_wrap=True).print(Markdown((out / "metrics.md").read_text()))
@@ -224,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--preset", choices=["smoke"], help="a built-in configuration")
     train.add_argument("--out", required=True, type=Path, help="run directory")
     train.add_argument("--seeds", type=int, nargs="+", help="override the configuration's seeds")
+    train.add_argument("--variants", nargs="+", metavar="NAME",
+                       help="train only these variants (default: the configuration's list)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=cmd_train)
 

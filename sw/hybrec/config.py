@@ -236,6 +236,15 @@ def load_config(path: str | Path) -> RunConfig:
     return resolve_paths(load_yaml_model(path, RunConfig), Path(path).parent)
 
 
+def with_variants(config: RunConfig, variants: list[str]) -> RunConfig:
+    """``config`` training only ``variants``, checked as the file's own ``variants`` list would be."""
+    try:
+        return RunConfig.model_validate({**config.model_dump(), "variants": tuple(variants)})
+    except ValidationError as err:
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
+        raise ConfigError(f"--variants: {problems}") from None
+
+
 def resolve_paths(config: RunConfig, base: Path) -> RunConfig:
     dataset = config.dataset
     updates = {}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hybrec.config import ConfigError, RunConfig, load_config, smoke_config
+from hybrec.config import ConfigError, RunConfig, load_config, smoke_config, with_variants
 from hybrec.train.runner import training_order
 
 pytestmark = pytest.mark.unit
@@ -71,3 +71,14 @@ def test_ease_teacher_need_not_be_listed() -> None:
 def test_smoke_preset_is_a_valid_config() -> None:
     config = smoke_config()
     assert isinstance(config, RunConfig) and config.hybrid.lmax == 16
+
+
+def test_variants_override_is_checked_like_the_file() -> None:
+    config = load_config(Path(__file__).parents[2] / "configs" / "ml100k.yaml")
+    demo = with_variants(config, ["gnn_cl_float", "hybrid_float", "hybrid_w4a4"])
+    assert demo.variants == ("gnn_cl_float", "hybrid_float", "hybrid_w4a4")
+    assert demo.hybrid == config.hybrid and demo.dataset == config.dataset
+    with pytest.raises(ConfigError, match=r"--variants: .*hybrid_float"):
+        with_variants(config, ["gnn_float", "hybrid_w4a4"])
+    with pytest.raises(ConfigError, match="unknown variant"):
+        with_variants(config, ["hybrid_w9"])
