@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -32,6 +33,25 @@ def test_metrics_json_has_every_variant(smoke_run: Path) -> None:
     assert metrics["variants"]["pop"]["ndcg@10"] > 0.05
     assert metrics["variants"]["hybrid_w4a4"]["ndcg@10"] > 0.05
     assert (smoke_run / "metrics.md").read_text().count("| hybrid_w4a4 |") == 1
+
+
+def test_terminal_summary_fits_80_columns(smoke_run: Path) -> None:
+    from rich.console import Console
+
+    from hybrec.cli import summary_table
+
+    metrics = json.loads((smoke_run / "metrics.json").read_text())
+    for seeds in ([0], [0, 1, 2]):  # one seed: plain values; several: mean ± std, the widest cells
+        if len(seeds) > 1:
+            for entry in metrics["variants"].values():
+                entry.update({f"{k}_std": 0.0123 for k in ("ndcg@10", "recall@10", "valid_ndcg@10")})
+        metrics["protocol"]["seeds"] = seeds
+        console = Console(width=80, record=True, file=io.StringIO())
+        console.print(summary_table(metrics))
+        text = console.export_text()
+        assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+        assert all(sum(line.split()[:1] == [name] for line in text.splitlines()) == 1 for name in VARIANTS)
+        assert f"{metrics['variants']['hybrid_w4a4']['ndcg@10']:.4f}" in text
 
 
 def test_split_files_use_dataset_ids(smoke_run: Path) -> None:

@@ -71,8 +71,11 @@ def test_in_a_log_a_line_only_when_a_run_enters_another_stage(tmp_path: Path) ->
     out = io.StringIO()
     console = Console(file=out, width=200, force_terminal=False)
     with watch_logs({"seed 1": log}, console, every_s=0.02):
-        for n in range(len(LOG) + 1):   # every line of the run, one poll after another
-            log.write_text("\n".join(LOG[:n]))
+        log.touch()   # the run has started and written nothing yet
+        time.sleep(0.1)
+        for line in LOG:   # appended a line at a time, as nextpnr writes its log (a rewrite could be read empty)
+            with log.open("a") as handle:
+                handle.write(line + "\n")
             time.sleep(0.1)
     lines = out.getvalue().splitlines()
     stages = [line.split(": ", 1)[1].split(":")[0].split(" (")[0] for line in lines]

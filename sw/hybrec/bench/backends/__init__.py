@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from hybrec.console import console
+
 Log = Callable[[str], Any]
 
 
@@ -39,13 +41,12 @@ class Backend:
 
 
 def progress_bar(total: int, description: str, enabled: bool) -> tuple[Any, Any]:
-    """A rich progress bar on standard error, where the log lines go, so they print above it (disabled: it
+    """A rich progress bar on the shared console, where the log lines go, so they print above it (disabled: it
     draws nothing) and its task."""
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        disable=not enabled, transient=False, console=Console(stderr=True))
+                        disable=not enabled, transient=False, console=console)
     return progress, progress.add_task(description, total=total)
 
 
