@@ -13,12 +13,9 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
 
-from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from hybrec import tools
 from hybrec.console import console
@@ -44,7 +41,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from hybrec.config import PRESETS, load_config, with_variants  # lazy: pydantic, yaml
-    from hybrec.train.runner import run_training  # lazy: torch, PyG, transformers, Brevitas
+    from hybrec.train.runner import run_training, summary_table  # lazy: torch, PyG, transformers, Brevitas
 
     config = PRESETS[args.preset]() if args.preset else load_config(args.config)
     if args.seeds:
@@ -57,27 +54,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     console.print(f"wrote {out / 'metrics.json'} and {out / 'metrics.md'} (every metric; "
                   f"{len(metrics['variants'])} variants)")
     return 0
-
-
-def summary_table(metrics: dict[str, Any]) -> Table:
-    """The headline columns of ``metrics.json``, narrow enough for an 80-column terminal."""
-    several = len(metrics["protocol"]["seeds"]) > 1
-    seeds = ", ".join(str(s) for s in metrics["protocol"]["seeds"])
-    table = Table(title=f"{metrics['dataset']['name']}, full ranking, seed{'s' if several else ''} {seeds}"
-                  + (" (mean ± std)" if several else ""),
-                  title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("variant", "NDCG@10", "Recall@10", "valid NDCG@10", "train s"):
-        table.add_column(column, justify="left" if column == "variant" else "right")
-
-    def cell(v: dict[str, Any], key: str) -> str:
-        if key not in v:
-            return "-"
-        return f"{v[key]:.4f} ± {v[key + '_std']:.4f}" if several and f"{key}_std" in v else f"{v[key]:.4f}"
-
-    for name, v in metrics["variants"].items():
-        table.add_row(name, cell(v, "ndcg@10"), cell(v, "recall@10"), cell(v, "valid_ndcg@10"),
-                      f"{v['train_seconds']:.0f}")
-    return table
 
 
 def cmd_compile(args: argparse.Namespace) -> int:

@@ -135,8 +135,8 @@ class HybridConfig(StrictModel):
     eval_every: int = Field(5, ge=1)
     patience: int = Field(10, ge=1)
     graph_kd_weight: float = Field(1.0, ge=0)
-    """hybrid_float only: weight of a distillation term from the graph encoder it takes its features from
-    (its scores of the same users, temperature ``graph_kd_temperature``); 0: none."""
+    """hybrid_float only: weight of a distillation term from ``graph_kd_teachers`` (their scores of the same
+    users, temperature ``graph_kd_temperature``); 0: none."""
     graph_kd_temperature: float = Field(0.5, gt=0)
     graph_kd_teachers: tuple[str, ...] = ("graph_features", "ease_float")
     """The variants whose scores (standardised per user, then averaged) are the teacher: ``graph_features``

@@ -38,7 +38,7 @@ def test_metrics_json_has_every_variant(smoke_run: Path) -> None:
 def test_terminal_summary_fits_80_columns(smoke_run: Path) -> None:
     from rich.console import Console
 
-    from hybrec.cli import summary_table
+    from hybrec.train.runner import summary_table
 
     metrics = json.loads((smoke_run / "metrics.json").read_text())
     for seeds in ([0], [0, 1, 2]):  # one seed: plain values; several: mean ± std, the widest cells

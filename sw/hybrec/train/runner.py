@@ -401,18 +401,41 @@ def summarise(config: RunConfig, data: InteractionData, split: Split,
     }
 
 
+def metric_cell(v: dict[str, Any], key: str) -> str:
+    """A variant's metric as shown in the tables: ``mean ± std`` over several seeds, else the value; ``-``
+    where it was not recorded."""
+    if key not in v:
+        return "-"
+    return f"{v[key]:.4f} ± {v[key + '_std']:.4f}" if f"{key}_std" in v else f"{v[key]:.4f}"
+
+
 def metrics_table(metrics: dict[str, Any]) -> str:
     rows = ["| variant | NDCG@10 | Recall@10 | Hit@10 | MRR@10 | Precision@10 | valid NDCG@10 | train s | params | "
             "trainable |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, v in metrics["variants"].items():
-        def cell(key: str, v: dict[str, Any] = v) -> str:
-            return f"{v[key]:.4f} ± {v[key + '_std']:.4f}" if f"{key}_std" in v else f"{v[key]:.4f}"
-        rows.append(f"| {name} | {cell('ndcg@10')} | {cell('recall@10')} | {cell('hit@10')} | {cell('mrr@10')} | "
-                    f"{cell('precision@10')} | {cell('valid_ndcg@10') if 'valid_ndcg@10' in v else '-'} | "
-                    f"{v['train_seconds']:.1f} | {v['params']:,} | "
-                    f"{v['trainable_params']:,} |")
+        cells = " | ".join(metric_cell(v, key) for key in (*METRIC_KEYS, "valid_ndcg@10"))
+        rows.append(f"| {name} | {cells} | {v['train_seconds']:.1f} | {v['params']:,} | {v['trainable_params']:,} |")
     d, p = metrics["dataset"], metrics["protocol"]
     head = (f"# {d['name']}: {d['users']} users, {d['items']} items, {d['interactions']} interactions\n\n"
             f"Protocol: {p['split']['kind']} split {p['split'].get('ratios')}, {p['ranking']}; {p['metrics']}; "
             f"seeds {p['seeds']} (mean ± std where several).\n\n")
     return head + "\n".join(rows) + "\n"
+
+
+def summary_table(metrics: dict[str, Any]) -> Any:
+    """The headline columns of ``metrics.json`` as a rich table, narrow enough for an 80-column terminal (the
+    full table is :func:`metrics_table`'s ``metrics.md``)."""
+    from rich import box
+    from rich.table import Table
+
+    seeds = metrics["protocol"]["seeds"]
+    several = len(seeds) > 1
+    title = (f"{metrics['dataset']['name']}, full ranking, seed{'s' if several else ''} "
+             f"{', '.join(str(s) for s in seeds)}{' (mean ± std)' if several else ''}")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("variant", "NDCG@10", "Recall@10", "valid NDCG@10", "train s"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for name, v in metrics["variants"].items():
+        table.add_row(name, *(metric_cell(v, key) for key in ("ndcg@10", "recall@10", "valid_ndcg@10")),
+                      f"{v['train_seconds']:.0f}")
+    return table
