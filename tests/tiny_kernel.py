@@ -28,28 +28,36 @@ def tiny_params() -> KernelParams:
         items=rng.integers(-8, 8, size=(n, d)), item_bits=4, k=3)
 
 
+def exclusion_lists(histories: list[np.ndarray], n_items: int, seed: int = 3) -> list[np.ndarray]:
+    """Per history, a few other ids (as a user's other seen items), none of the history's."""
+    rng = np.random.default_rng(seed)
+    return [np.setdiff1d(rng.choice(n_items, size=min(n_items, 2 + u % 5), replace=False), h).astype(np.int64)
+            for u, h in enumerate(histories)]
+
+
 def synthetic_build(out: Path, params: KernelParams, config: KernelConfig, histories: list[np.ndarray],
                     name: str = "synthetic") -> Path:
     """A build directory of ``params`` made without training, by the same writer as `hybrec compile` (no FINN
-    front-end: there is no QONNX model): export/kernel.npz and queries.npz, rtl/, vectors/, manifest.json, hls/."""
+    front-end: there is no QONNX model): export/kernel.npz and queries.npz, rtl/, model/, vectors/,
+    manifest.json, hls/. Each query excludes a few more ids (:func:`exclusion_lists`)."""
     plan = plan_kernel(params, config, [(layer.simd, layer.pe) for layer in config.layers or ()])
     params.save(out / "export" / "kernel.npz")
-    Queries(histories, [str(u) for u in range(len(histories))], [str(i) for i in range(params.n_items)]).save(
-        out / "export" / "queries.npz")
+    excludes = exclusion_lists(histories, params.n_items)
+    Queries(histories, [str(u) for u in range(len(histories))], [str(i) for i in range(params.n_items)],
+            excludes).save(out / "export" / "queries.npz")
     key = {"checkpoint_sha256": "0" * 64, "kernel_config": config.model_dump(mode="json"), "hybrec": name}
     source = {"run_dir": f"({name}: no run)", "variant": name, "seed": 0, "checkpoint": "",
               "checkpoint_sha256": "0" * 64, "config_sha256": ""}
-    write_kernel(out, params, plan, config, histories, key, source)
+    write_kernel(out, params, plan, config, histories, excludes, key, source)
     return out
 
 
 def make_tiny_build(out: Path) -> Path:
-    """The tiny kernel's build directory (one id per input beat: the other input width of the RTL, in the
-    default suite)."""
+    """The tiny kernel's build directory (capacity 32 for its 24 live items)."""
     params = tiny_params()
     config = KernelConfig(layers=(LayerFolding(simd=2, pe=2), LayerFolding(simd=2, pe=1)),
                           scorer=ScorerConfig(lanes=2), hist_agg=HistAggConfig(norm_par=2), mask_banks=2, k=3,
-                          ids_per_beat=1)
+                          n_items_max=32)
     rng = np.random.default_rng(1)
     histories = [rng.integers(0, params.n_items, size=int(rng.integers(1, params.lmax + 1))) for _ in range(6)]
     return synthetic_build(out, params, config, histories, "tiny")

@@ -1,9 +1,11 @@
 """The whole kernel (BUILD/rtl/hybrec_kernel.v) under cocotb, checked against the golden test vectors.
 
 Configuration (JSON named by ``HYBREC_TB_CONFIG``, written by ``hybrec.simulate.kernel``):
-``vectors`` (the build's ``vectors/golden.npz``), ``queries`` (indices into it), ``k``,
-``source_pause`` / ``sink_pause`` (per-cycle pause probabilities), ``seed``, ``report`` (JSON written
-here), and which checks run: ``check_golden``, ``check_latency``, ``check_reset``.
+``models`` (a list of ``{"image": model.img, "vectors": golden.npz}``: each model image is loaded through the
+input stream and its vectors' queries checked; the first is the build's own), ``queries`` (indices into the
+vectors), ``k``, ``lmax``, ``source_pause`` / ``sink_pause`` (per-cycle pause probabilities), ``seed``,
+``report`` (JSON written here), and which checks run: ``check_golden``, ``check_latency``, ``check_reset``,
+``check_load``.
 """
 
 from __future__ import annotations
@@ -17,49 +19,50 @@ import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiStreamFrame
 
+from hybrec import protocol
+from hybrec.builddir import GoldenVectors
+from hybrec.golden import no_model_result
 from hybrec.simulate.cocotb_tb import StreamBench, load_config, to_signed
 
 CONFIG = load_config()
+MODELS = [(protocol.ModelImage.read(Path(m["image"])), GoldenVectors.load(Path(m["vectors"])))
+          for m in CONFIG["models"]]
+IMAGE, VECTORS = MODELS[0]
 
 
-def load_vectors(path: str) -> dict[str, np.ndarray]:
-    with np.load(path) as data:
-        return {key: data[key] for key in data.files}
-
-
-VECTORS = load_vectors(CONFIG["vectors"])
-
-
-def packet(index: int) -> bytes:
-    """The query's ids as the kernel's input bytes (little-endian uint16; s_axis_tkeep marks the last
-    beat's present ids, as an AXI DMA does)."""
-    start, end = VECTORS["offsets"][index], VECTORS["offsets"][index + 1]
-    return VECTORS["ids"][start:end].astype("<u2").tobytes()
+def packet(index: int, vectors: GoldenVectors = VECTORS) -> bytes:
+    """The query as the kernel's input bytes: the header word, the history, the exclusion list (uint16,
+    little-endian; s_axis_tkeep marks the last beat's present ids, as an AXI DMA does)."""
+    return vectors.query_units(index).astype("<u2").tobytes()
 
 
 def ids_in(index: int) -> int:
-    return int(VECTORS["offsets"][index + 1] - VECTORS["offsets"][index])
+    return int(VECTORS.offsets[index + 1] - VECTORS.offsets[index])
 
 
 def beats_in(dut: Any, index: int) -> int:
-    """Input beats of a query: its ids, ``len(s_axis_tkeep) / 2`` per beat."""
+    """Input beats of a query: the header word and its ids, ``len(s_axis_tkeep) / 2`` per beat."""
     per_beat = len(dut.s_axis_tkeep) // 2
-    return -(-ids_in(index) // per_beat)
+    return -(-(ids_in(index) + 2) // per_beat)
 
 
 def decode(word: int) -> tuple[int, int, int, int]:
-    """(score, id, flags, valid) of one 64-bit output beat."""
-    return to_signed(word, 32), (word >> 32) & 0xFFFF, (word >> 48) & 0x7, (word >> 51) & 1
+    """(score, id, flags, valid) of one 64-bit result word."""
+    return to_signed(word, 32), (word >> 32) & 0xFFFF, (word >> 48) & 0xF, (word >> 52) & 1
 
 
-def expected(index: int) -> list[tuple[int, int, int, int]]:
-    rows = []
-    for r in range(int(CONFIG["k"])):
-        valid = int(VECTORS["valid"][index, r])
-        rows.append((int(VECTORS["scores"][index, r]) if valid else 0,
-                     int(VECTORS["topk"][index, r]) if valid else 0xFFFF,
-                     int(VECTORS["flags"][index]), valid))
-    return rows
+def rows_of(ids: np.ndarray, scores: np.ndarray, valid: np.ndarray, flags: int) -> list[tuple[int, int, int, int]]:
+    return [(int(scores[r]) if valid[r] else 0, int(ids[r]) if valid[r] else 0xFFFF, int(flags), int(valid[r]))
+            for r in range(int(CONFIG["k"]))]
+
+
+def expected(index: int, vectors: GoldenVectors = VECTORS) -> list[tuple[int, int, int, int]]:
+    return rows_of(vectors.topk[index], vectors.scores[index], vectors.valid[index], int(vectors.flags[index]))
+
+
+def expected_without_model(index: int) -> list[tuple[int, int, int, int]]:
+    r = no_model_result(VECTORS.history(index), int(CONFIG["k"]), int(CONFIG["lmax"]))
+    return rows_of(r.ids, r.scores, r.valid, r.flags)
 
 
 class KernelBench(StreamBench):
@@ -108,22 +111,38 @@ class KernelBench(StreamBench):
                 if int(valid.value) and int(ready.value):
                     self.event_cycles[name].append(self.cycle)
 
-    async def run_queries(self, indices: list[int]) -> list[dict[str, Any]]:
-        """Send every packet (back to back as far as the kernel takes them), collect and compare answers."""
+    async def run_queries(self, indices: list[int], vectors: GoldenVectors = VECTORS,
+                          loaded: bool = True) -> list[dict[str, Any]]:
+        """Send every packet (back to back as far as the kernel takes them), collect and compare answers (the
+        golden model's, or without a model loaded, :func:`hybrec.golden.no_model_result`'s)."""
         async def send() -> None:
             for index in indices:
-                await self.source.send(AxiStreamFrame(packet(index)))
+                await self.source.send(AxiStreamFrame(packet(index, vectors)))
 
         sender = cocotb.start_soon(send())
         mismatches = []
         for index in indices:
             frame = await self.sink.recv()
             got = [decode(int(w)) for w in frame.tdata]
-            want = expected(index)
+            want = expected(index, vectors) if loaded else expected_without_model(index)
             if got != want:
                 mismatches.append({"query": int(index), "got": got, "expected": want})
         await sender
         return mismatches
+
+    async def request(self, data: bytes) -> protocol.Status:
+        """Send one non-query packet and read the two status words that answer it."""
+        await self.source.send(AxiStreamFrame(data))
+        frame = await self.sink.recv()
+        return protocol.Status.from_words([int(w) for w in frame.tdata])
+
+    async def load(self, image: protocol.ModelImage = IMAGE) -> protocol.Status:
+        """Load ``image`` and check that the kernel reports it held, with the image's checksums."""
+        status = await self.request(image.packet_bytes())
+        s1, s2 = image.checksums
+        want = protocol.Status(image.shape_word, image.n_items, protocol.OK, True, s1, s2)
+        assert status == want, f"load answered {status}, expected {want}"
+        return status
 
 
 def write_report(section: str, content: dict[str, Any]) -> None:
@@ -140,10 +159,20 @@ async def golden_vectors_under_backpressure(dut: Any) -> None:
     tb.set_pauses(CONFIG["source_pause"], CONFIG["sink_pause"])
     await tb.reset()
     indices = [int(i) for i in CONFIG["queries"]]
-    mismatches = await tb.run_queries(indices)
+    per_model = []
+    mismatches: list[dict[str, Any]] = []
+    for number, (image, vectors) in enumerate(MODELS):   # one kernel, each model loaded in turn
+        start = tb.cycle
+        await tb.load(image)
+        load_cycles = tb.cycle - start
+        found = await tb.run_queries([i for i in indices if i < vectors.n_queries], vectors)
+        per_model.append({"image_sha256_head": image.shape_key[:16], "n_items": image.n_items,
+                          "load_words": int(image.packet.size), "load_cycles": load_cycles,
+                          "mismatches": len(found)})
+        mismatches += [{**m, "model": number} for m in found]
     write_report("golden", {"queries": len(indices), "mismatches": len(mismatches), "first_mismatches": mismatches[:5],
-                            "source_pause": CONFIG["source_pause"], "sink_pause": CONFIG["sink_pause"],
-                            "cycles": tb.cycle})
+                            "models": per_model, "source_pause": CONFIG["source_pause"],
+                            "sink_pause": CONFIG["sink_pause"], "cycles": tb.cycle})
     assert not mismatches, f"{len(mismatches)} of {len(indices)} queries differ from the golden model: {mismatches[:2]}"
 
 
@@ -153,6 +182,7 @@ async def latency_and_initiation_interval(dut: Any) -> None:
     tb = KernelBench(dut, CONFIG["seed"] + 1)
     tb.set_pauses(0.0, 0.0)
     await tb.reset()
+    await tb.load()
     longest = int(CONFIG["longest_query"])
     assert not await tb.run_queries([longest])
     latency = tb.ends[-1] - tb.starts[-1] + 1
@@ -187,6 +217,7 @@ async def reset_in_the_middle_of_a_packet(dut: Any) -> None:
     tb = KernelBench(dut, CONFIG["seed"] + 2)
     tb.set_pauses(0.2, 0.2)
     await tb.reset()
+    await tb.load()
     index = int(CONFIG["longest_query"])
     before = tb.in_beats
     await tb.source.send(AxiStreamFrame(packet(index)))
@@ -203,7 +234,63 @@ async def reset_in_the_middle_of_a_packet(dut: Any) -> None:
     tb.sink.clear()
     tb.set_pauses(0.2, 0.2)
     indices = [int(i) for i in CONFIG["queries"]][:6]
-    mismatches = await tb.run_queries(indices)
+    mismatches = await tb.run_queries(indices[:2], loaded=False)   # a reset leaves no model
+    await tb.load()
+    mismatches += await tb.run_queries(indices)
     write_report("reset", {"beats_before_reset": accepted, "queries_after_reset": len(indices),
                            "mismatches": len(mismatches)})
     assert not mismatches, mismatches[:2]
+
+
+@cocotb.test(skip=not CONFIG.get("check_load", True))
+async def model_loads_and_bad_packets(dut: Any) -> None:
+    """Queries before any load, a status request, a load for another shape, interrupted, overlong and
+    bad-count loads, a bad header: each answered as docs/model-image.md says, and the model held (or not)
+    afterwards shows in the next query's answer."""
+    tb = KernelBench(dut, CONFIG["seed"] + 3)
+    tb.set_pauses(0.2, 0.2)
+    await tb.reset()
+    some = [int(i) for i in CONFIG["queries"]][:3]
+    head = IMAGE.packet[:3].astype("<u4")
+    shape, n = IMAGE.shape_word, IMAGE.n_items
+    s1, s2 = IMAGE.checksums
+    steps: list[dict[str, Any]] = []
+
+    async def expect(name: str, data: bytes, code: int, valid: bool, held: int) -> None:
+        status = await tb.request(data)
+        steps.append({"step": name, "code": status.code_name, "model_valid": status.model_valid,
+                      "n_items": status.n_items})
+        assert (status.shape_word, status.code, status.model_valid, status.n_items) == (shape, code, valid, held), \
+            f"{name}: {status}"
+
+    async def queries(name: str, loaded: bool) -> None:
+        found = await tb.run_queries(some, loaded=loaded)
+        steps.append({"step": name, "mismatches": len(found)})
+        assert not found, f"{name}: {found[:1]}"
+
+    status_packet = protocol.status_units().astype("<u2").tobytes()
+    await queries("queries before any load: NO_MODEL", loaded=False)
+    await expect("status without a model", status_packet, protocol.OK, False, 0)
+    await tb.load()
+    await expect("status with the model", status_packet, protocol.OK, True, n)
+    status = await tb.request(status_packet)
+    assert (status.s1, status.s2) == (s1, s2), "the status does not report the held image's checksums"
+    other = head.copy()
+    other[1] ^= 0x1
+    await expect("another shape's load", other.tobytes() + IMAGE.packet_bytes()[12:], protocol.WRONG_SHAPE, True, n)
+    await queries("queries after the refused load", loaded=True)
+    await expect("a bad header", np.array([0x7A << 24, 5], dtype="<u4").tobytes(), protocol.BAD_HEADER, True, n)
+    half = IMAGE.packet_bytes()[: 4 * (IMAGE.packet.size // 2)]
+    await expect("a load cut half way", half, protocol.INTERRUPTED, False, 0)
+    await queries("queries after the cut load: NO_MODEL", loaded=False)
+    await tb.load()
+    await queries("queries after a complete load", loaded=True)
+    await expect("a load one word too long", IMAGE.packet_bytes() + bytes(4), protocol.OVERLONG, False, 0)
+    await queries("queries after the overlong load: NO_MODEL", loaded=False)
+    bad_count = head.copy()
+    bad_count[2] = int(CONFIG["n_items_max"]) + 1
+    await expect("a load of too many items", bad_count.tobytes() + IMAGE.packet_bytes()[12:], protocol.BAD_COUNT,
+                 False, 0)
+    await tb.load()
+    await queries("queries after the last load", loaded=True)
+    write_report("load", {"steps": steps, "load_words": int(IMAGE.packet.size)})

@@ -28,14 +28,15 @@ from typing import Any
 
 import numpy as np
 
+from hybrec import protocol
 from hybrec.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text, first_changed_file, sha256_file
 from hybrec.errors import HybrecError
 from hybrec.golden import KernelParams
 
-FORMAT = "hybrec-build/1"
+FORMAT = "hybrec-build/2"
 MANIFEST = "manifest.json"
 BITSTREAM_FORMAT = "hybrec-bitstream/1"
-HASHED_FOLDERS = ("export", "finn", "rtl", "vectors")   # what manifest.json's ``files`` covers
+HASHED_FOLDERS = ("export", "finn", "rtl", "model", "vectors")   # what manifest.json's ``files`` covers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HW_DIR = REPO_ROOT / "hw"              # the hand-written Verilog blocks and the board tops
@@ -81,6 +82,7 @@ class Kernel:
     folding: tuple[dict[str, Any], ...]
     cycle_model: dict[str, Any]
     mem_dir_parameter: str = "MEM_DIR"
+    shape: dict[str, Any] = field(default_factory=dict)
 
     @property
     def k(self) -> int:
@@ -88,7 +90,12 @@ class Kernel:
 
     @property
     def n_items(self) -> int:
+        """The item capacity (``n_items_max``); the model image holds the live count."""
         return int(self.parameters["n_items"])
+
+    @property
+    def shape_key(self) -> str:
+        return str(self.shape.get("key", ""))
 
     @property
     def lmax(self) -> int:
@@ -135,7 +142,8 @@ class Manifest:
                             interface=Interface.from_json(k.get("interface") or {}),
                             parameters=dict(k["parameters"]), folding=tuple(k.get("folding", ())),
                             cycle_model=dict(k.get("cycle_model", {})),
-                            mem_dir_parameter=str(k.get("mem_dir_parameter", "MEM_DIR")))
+                            mem_dir_parameter=str(k.get("mem_dir_parameter", "MEM_DIR")),
+                            shape=dict(k.get("shape") or {}))
             s = raw["source"]
             source = Source(run_dir=str(s["run_dir"]), variant=str(s["variant"]), seed=int(s["seed"]),
                             checkpoint=str(s["checkpoint"]), checkpoint_sha256=str(s["checkpoint_sha256"]),
@@ -267,6 +275,16 @@ class BuildDir:
     def vectors(self) -> GoldenVectors:
         return GoldenVectors.load(self.path / self.manifest.vectors_file)
 
+    @property
+    def image_path(self) -> Path:
+        return self.path / str(self.manifest.raw.get("image", {}).get("file", "model/model.img"))
+
+    def model_image(self) -> protocol.ModelImage:
+        """The build's model image, checked against the build's shape."""
+        image = protocol.ModelImage.read(self.image_path)
+        image.check_fits(self.kernel.shape_key, self.kernel.n_items, f"build {self.build_id}")
+        return image
+
     def sim_model(self) -> tuple[Path | None, str]:
         """``sim/model/libkernel.so`` (the Verilated kernel of `hybrec sim --shared-lib`, which the simulated
         PYNQ device loads) if it is there, intact, of this build and reading this build's memory files; else
@@ -292,26 +310,43 @@ class BuildDir:
 # ---------------------------------------------------------------------------------------------- queries
 @dataclass(frozen=True)
 class Queries:
-    """``export/queries.npz``: one query per user of the dataset (kernel item indices) and the dataset's ids."""
+    """``export/queries.npz``: one query per user of the dataset (kernel item indices) and the dataset's ids.
+
+    ``histories``: the model's input (the last ``lmax`` training items by time); ``excludes``: the user's
+    other training and validation items (sorted, without the history's), which a served answer leaves out as
+    the evaluation protocol does (empty lists when not given)."""
 
     histories: list[np.ndarray]
     user_ids: list[str]
     item_ids: list[str]
+    excludes: list[np.ndarray] | None = None
+
+    def exclusion_lists(self) -> list[np.ndarray]:
+        return self.excludes if self.excludes is not None else [np.zeros(0, dtype=np.int64)] * len(self.histories)
 
     def save(self, path: Path) -> None:
-        lengths = np.array([h.size for h in self.histories], dtype=np.int64)
+        def flat(lists: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+            lengths = np.array([x.size for x in lists], dtype=np.int64)
+            ids = np.concatenate(lists).astype(np.int64) if lists else np.zeros(0, dtype=np.int64)
+            return ids, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+        ids, offsets = flat(self.histories)
+        ex_ids, ex_offsets = flat(self.exclusion_lists())
         buffer = io.BytesIO()
-        ids = np.concatenate(self.histories).astype(np.int64) if self.histories else np.zeros(0, dtype=np.int64)
-        np.savez_compressed(buffer, ids=ids, offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        np.savez_compressed(buffer, ids=ids, offsets=offsets, exclude_ids=ex_ids, exclude_offsets=ex_offsets,
                             user_ids=np.array(self.user_ids), item_ids=np.array(self.item_ids))
         atomic_write_bytes(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> Queries:
+        def split(ids: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+            ids = ids.astype(np.int64)
+            return [ids[offsets[i]: offsets[i + 1]] for i in range(offsets.size - 1)]
+
         with np.load(path) as data:
-            ids, offsets = data["ids"].astype(np.int64), data["offsets"]
-            return cls([ids[offsets[i]: offsets[i + 1]] for i in range(offsets.size - 1)],
-                       [str(u) for u in data["user_ids"]], [str(i) for i in data["item_ids"]])
+            excludes = split(data["exclude_ids"], data["exclude_offsets"]) if "exclude_ids" in data else None
+            return cls(split(data["ids"], data["offsets"]), [str(u) for u in data["user_ids"]],
+                       [str(i) for i in data["item_ids"]], excludes)
 
 
 # ---------------------------------------------------------------------------------------------- golden vectors
@@ -319,13 +354,15 @@ class Queries:
 class GoldenVectors:
     """``vectors/golden.npz``: queries as the kernel receives them and the golden model's answers.
 
-    ``ids`` (uint16, every packet concatenated), ``offsets [Q + 1]``; ``topk`` / ``scores`` / ``valid`` ``[Q, K]``
+    ``ids`` (uint16, every query's ids concatenated: its history, then its exclusion list), ``offsets [Q + 1]``,
+    ``n_hist [Q]`` (how many of a query's ids are history); ``topk`` / ``scores`` / ``valid`` ``[Q, K]``
     (``topk`` -1 and ``scores`` 0 where ``valid`` is 0); ``flags [Q]``; ``user [Q]`` (the user index, -1 for the
     constructed corner cases); ``kind [Q]`` (``user``, ``empty``, ``overlong``, ``bad_ids``, ...). The user
-    queries come first, the corner cases after them."""
+    queries come first, the corner cases after them. The answers are those of the build's model image."""
 
     ids: np.ndarray
     offsets: np.ndarray
+    n_hist: np.ndarray
     topk: np.ndarray
     scores: np.ndarray
     valid: np.ndarray
@@ -352,7 +389,18 @@ class GoldenVectors:
         return int(self.topk.shape[1])
 
     def packet(self, q: int) -> np.ndarray:
+        """Query ``q``'s ids (history, then exclusion list)."""
         return self.ids[self.offsets[q]: self.offsets[q + 1]]
+
+    def history(self, q: int) -> np.ndarray:
+        return self.packet(q)[: int(self.n_hist[q])].astype(np.int64)
+
+    def exclusion(self, q: int) -> np.ndarray:
+        return self.packet(q)[int(self.n_hist[q]):].astype(np.int64)
+
+    def query_units(self, q: int) -> np.ndarray:
+        """Query ``q`` as it is sent: 16-bit units, the header word first (:func:`hybrec.protocol.query_units`)."""
+        return protocol.query_units(self.history(q), self.exclusion(q))
 
     def user_rows(self) -> np.ndarray:
         return np.flatnonzero(self.user >= 0)
@@ -372,25 +420,32 @@ class GoldenVectors:
         return [int(i) for i in np.concatenate([user_rows, self.corner_rows()])]
 
     def output_words(self) -> np.ndarray:
-        """The kernel's 64-bit result words ``[Q, K]`` of the golden answers: ``[31:0]`` score, ``[47:32]`` id,
-        ``[50:48]`` flags, ``[51]`` valid (padding: id 0xFFFF, score 0); see hw/kernel/README.md."""
-        valid = self.valid.astype(np.uint64)
-        ids = np.where(valid == 1, self.topk, NO_ID).astype(np.uint64)
-        scores = np.where(valid == 1, self.scores, 0).astype(np.int64).astype(np.uint64) & np.uint64(0xFFFFFFFF)
-        flags = np.repeat(self.flags.astype(np.uint64)[:, None], valid.shape[1], axis=1)
-        return (valid << np.uint64(51)) | (flags << np.uint64(48)) | (ids << np.uint64(32)) | scores
+        """The kernel's 64-bit result words ``[Q, K]`` of the golden answers (:func:`hybrec.protocol.result_words`)."""
+        return protocol.result_words(self.topk, self.scores, self.valid, self.flags)
 
-    def write_text(self, folder: Path, queries: list[int]) -> tuple[Path, Path]:
-        """The text form the C++ testbenches read: ``queries.txt`` (``n id_1 .. id_n`` per query) and
-        ``expected.txt`` (``K w_1 .. w_K``, the output words in decimal)."""
+    def write_text(self, folder: Path, queries: list[int], image: protocol.ModelImage | None) -> tuple[Path, Path]:
+        """The text form the C++ testbenches read, one packet per line: ``packets.txt`` (``n u_1 .. u_n``: the
+        packet's 16-bit units, the header word's low half first) and ``expected.txt`` (``m w_1 .. w_m``: the
+        64-bit words it is answered with, decimal). With ``image``, the first packet loads it (answered by the
+        status words of a complete load)."""
         words = self.output_words()
-        q_lines = [f"{self.offsets[q + 1] - self.offsets[q]} " + " ".join(map(str, self.packet(q).tolist()))
-                   for q in queries]
-        e_lines = [f"{words.shape[1]} " + " ".join(map(str, words[q].tolist())) for q in queries]
+        p_lines, e_lines = [], []
+
+        def line(values: np.ndarray) -> str:
+            return f"{values.size} " + " ".join(map(str, values.tolist()))
+
+        if image is not None:
+            s1, s2 = image.checksums
+            status = protocol.Status(image.shape_word, image.n_items, protocol.OK, True, s1, s2)
+            p_lines.append(line(image.packet_units()))
+            e_lines.append(line(status.words()))
+        for q in queries:
+            p_lines.append(line(self.query_units(q)))
+            e_lines.append(line(words[q]))
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(folder / "queries.txt", "\n".join(q_lines) + "\n")
+        atomic_write_text(folder / "packets.txt", "\n".join(p_lines) + "\n")
         atomic_write_text(folder / "expected.txt", "\n".join(e_lines) + "\n")
-        return folder / "queries.txt", folder / "expected.txt"
+        return folder / "packets.txt", folder / "expected.txt"
 
 
 # ---------------------------------------------------------------------------------------------- bitstreams

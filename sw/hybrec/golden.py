@@ -4,24 +4,25 @@ is checked against, bit for bit.
 
 One query, as the kernel computes it (every step is a function of :mod:`hybrec.numerics`)::
 
-    ids        the packet of history item ids, in arrival order
+    ids        the query's history item ids, in arrival order; ``exclude``: more ids, only excluded
     mean, fl   = aggregate_history(ids, features, lmax, feature_bits)      # int [F], flags
     x_0        = mean
     x_{l+1}    = multithreshold(x_l @ W_l, T_l) + out_bias_l               # per MLP layer
     u          = x_L                                                       # the user vector, int [D]
     s          = u @ items.T                                               # int [N]
     top-K      = the K best (id, score) by score, ties to the lower id, among the items that are
-                 not in the query's counted history (``exclude_history``)
+                 neither in the history nor in ``exclude``
 
-``counted history`` means the ids the aggregation used: the first ``lmax`` ids of the packet that are
-below ``N``. When fewer than ``K`` items are left, the list is padded with ``(id -1, score 0,
-valid False)`` entries. ``flags`` (``numerics.FLAG_*``) travel with every result of the query.
+``N`` is the number of live items (the rows of ``features``); an id ``>= N`` is never excluded, and in the
+history's first ``lmax`` it is a bad id. When fewer than ``K`` items are left, the list is padded with
+``(id -1, score 0, valid False)`` entries. ``flags`` (``numerics.FLAG_*``) travel with every result of the
+query. A kernel without a complete model answers as a kernel of no items (:func:`no_model_result`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,14 @@ class LayerSpec:
     @property
     def n_thresholds(self) -> int:
         return (1 << self.out_bits) - 1
+
+    def worst_case(self) -> LayerSpec:
+        """The same layer with the accumulator bounds of *any* ``w_bits`` weights (a kernel shape's: every
+        trained model of the shape fits them; this layer's own bounds lie inside)."""
+        lo_x, hi_x = numerics.int_range(self.in_bits, self.in_signed)
+        lo_w, hi_w = numerics.int_range(self.w_bits)
+        corners = [x * w for x in (lo_x, hi_x) for w in (lo_w, hi_w)]
+        return replace(self, acc_lo=self.mw * min(min(corners), 0), acc_hi=self.mw * max(max(corners), 0))
 
     @property
     def acc_bits(self) -> int:
@@ -218,8 +227,15 @@ class GoldenModel:
         self.p = params
 
     def counted_ids(self, history: np.ndarray) -> np.ndarray:
-        """The ids the aggregation uses: the first ``lmax`` of the packet that are ``< N``."""
+        """The ids the aggregation uses: the first ``lmax`` of the history that are ``< N``."""
         ids = np.asarray(history, dtype=np.int64)[: self.p.lmax]
+        return ids[(ids >= 0) & (ids < self.p.n_items)]
+
+    def excluded_ids(self, history: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+        """Every id of the query (history and ``exclude``) that is ``< N``."""
+        ids = np.asarray(history, dtype=np.int64)
+        if exclude is not None:
+            ids = np.concatenate([ids, np.asarray(exclude, dtype=np.int64)])
         return ids[(ids >= 0) & (ids < self.p.n_items)]
 
     def aggregate(self, history: np.ndarray) -> tuple[np.ndarray, int]:
@@ -257,13 +273,27 @@ class GoldenModel:
         chosen = np.where(valid, scores[order], 0).astype(np.int64)
         return QueryResult(ids, chosen, valid, flags)
 
-    def query(self, history: np.ndarray) -> QueryResult:
-        return self.run([history])[0]
+    def query(self, history: np.ndarray, exclude: np.ndarray | None = None) -> QueryResult:
+        return self.run([history], None if exclude is None else [exclude])[0]
 
-    def run(self, histories: list[np.ndarray]) -> list[QueryResult]:
-        """Answer a batch of queries (one packet of ids each)."""
+    def run(self, histories: list[np.ndarray], excludes: list[np.ndarray] | None = None) -> list[QueryResult]:
+        """Answer a batch of queries (a history each, and optionally more ids to exclude each)."""
+        if excludes is not None and len(excludes) != len(histories):
+            raise ValueError(f"{len(excludes)} exclusion lists for {len(histories)} queries")
         means, flags = zip(*(self.aggregate(h) for h in histories), strict=True)
         users = self.mlp(np.stack(means))
         all_scores = self.scores(users)
-        return [self.select(all_scores[row], self.counted_ids(h), fl)
+        return [self.select(all_scores[row], self.excluded_ids(h, None if excludes is None else excludes[row]), fl)
                 for row, (h, fl) in enumerate(zip(histories, flags, strict=True))]
+
+
+def no_model_result(history: np.ndarray, k: int, lmax: int) -> QueryResult:
+    """The answer of a kernel that holds no complete model: no item is live (``N = 0``), so every history id
+    in the first ``lmax`` is a bad id, every result is invalid, and ``FLAG_NO_MODEL`` is set."""
+    ids = np.asarray(history, dtype=np.int64)
+    flags = numerics.FLAG_NO_MODEL | numerics.FLAG_EMPTY
+    if ids.size > lmax:
+        flags |= numerics.FLAG_TRUNCATED
+    if ids.size:
+        flags |= numerics.FLAG_BAD_ID
+    return QueryResult(np.full(k, -1, dtype=np.int64), np.zeros(k, dtype=np.int64), np.zeros(k, dtype=bool), flags)

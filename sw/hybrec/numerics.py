@@ -16,7 +16,8 @@ lower item id.
 
 Status flags (a bit field in the kernel's output): ``FLAG_EMPTY`` — no valid id (the mean is all
 zeros); ``FLAG_TRUNCATED`` — more than ``LMAX`` ids arrived, only the first ``LMAX`` were used;
-``FLAG_BAD_ID`` — at least one id was >= N and was ignored (not counted in ``n``).
+``FLAG_BAD_ID`` — at least one id was >= N and was ignored (not counted in ``n``); ``FLAG_NO_MODEL`` — the
+kernel held no complete model (it answers as a kernel of no items: every result invalid).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ AGG_SHIFT = 16
 FLAG_EMPTY = 1
 FLAG_TRUNCATED = 2
 FLAG_BAD_ID = 4
+FLAG_NO_MODEL = 8
 
 
 def int_range(bits: int, signed: bool = True) -> tuple[int, int]:

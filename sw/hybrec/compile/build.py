@@ -39,6 +39,8 @@ from hybrec.compile.vectors import build_vectors
 from hybrec.export.bundle import export_model, load_quantized_hybrid
 from hybrec.golden import GoldenModel, KernelParams
 
+IMAGE_FILE = "model/model.img"
+
 PACKAGE = Path(__file__).resolve().parents[1]
 
 
@@ -118,7 +120,7 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
             finn = run_finn_frontend(stage / "export" / "mlp.qonnx.onnx", params,
                                      [(m.simd, m.pe) for m in plan.layers], config, stage / "finn", cache_dir,
                                      log=log, means=means)
-        write_kernel(stage, params, plan, config, queries.histories, key, summary["source"],
+        write_kernel(stage, params, plan, config, queries.histories, queries.exclusion_lists(), key, summary["source"],
                      extra={"model": {"shape": summary["shape"], "quant": summary["quant"],
                                       "scales": summary["scales"], "export_checks": summary["checks"]},
                             "finn": finn, "versions": package_versions()}, started=started)
@@ -126,34 +128,40 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
 
 
 def write_kernel(root: Path, params: KernelParams, plan: KernelPlan, config: KernelConfig,
-                 histories: list[np.ndarray], key: dict[str, Any], source: dict[str, Any],
+                 histories: list[np.ndarray], excludes: list[np.ndarray], key: dict[str, Any], source: dict[str, Any],
                  extra: dict[str, Any] | None = None, started: float | None = None) -> Manifest:
-    """Everything of a build after the export: ``rtl/``, ``vectors/``, ``manifest.json`` (last) and ``hls/``,
-    for the kernel ``plan`` of ``params`` (whose ``export/`` is already in ``root``) and the user queries
-    ``histories``. ``key``: what the build is a function of; ``source``: where the model came from."""
+    """Everything of a build after the export: ``rtl/`` (the shape), ``model/model.img`` (the trained model as
+    the kernel loads it), ``vectors/``, ``manifest.json`` (last) and ``hls/``, for the kernel ``plan`` of
+    ``params`` (whose ``export/`` is already in ``root``) and the user queries ``histories`` / ``excludes``.
+    ``key``: what the build is a function of; ``source``: where the model came from."""
     build_id = sha256_json(key)[:16]
-    about = {"manifest_name": MANIFEST, "build_id": build_id, "checkpoint_sha256": source["checkpoint_sha256"],
-             "variant": source["variant"], "seed": source["seed"]}
-    rtl = write_rtl(root / "rtl", params, plan, about)
-    vectors = build_vectors(GoldenModel(params), histories)
+    rtl = write_rtl(root / "rtl", plan, {"manifest_name": MANIFEST})
+    image = plan.model_image(params, source.get("checkpoint_sha256"))
+    image.write(root / IMAGE_FILE)
+    vectors = build_vectors(GoldenModel(params), histories, excludes)
     vectors.save(root / "vectors" / "golden.npz")
-    longest = max((int(h.size) for h in histories), default=1)
+    longest = max((int(h.size + e.size) for h, e in zip(histories, excludes, strict=True)), default=1)
     ipb = plan.ids_per_beat
+    s1, s2 = image.checksums
     manifest = {
         "inputs": key, "build_id": build_id, "source": source, **(extra or {}),
         "kernel": {"top": TOP, "sources": [f"rtl/{name}" for name in rtl["sources"]],
                    "memory_files": [f"rtl/{name}" for name in rtl["memory_files"]],
                    "mem_dir_parameter": "MEM_DIR",
+                   "shape": {"key": plan.shape_key, "word": f"{image.shape_word:08x}",
+                             "n_items_max": plan.hist_agg.n_items},
                    "interface": {"s_axis_tdata": ID_WIDTH * ipb, "s_axis_tkeep": ID_WIDTH // 8 * ipb,
                                  "ids_per_beat": ipb, "id_bits": ID_WIDTH, "in_bits": ID_WIDTH * ipb,
                                  "out_bits": OUT_WIDTH, "m_axis_tdata": OUT_WIDTH, "clock": "ap_clk",
-                                 "reset": "ap_rst_n (active low, synchronous)"},
+                                 "reset": "ap_rst_n (active low, synchronous)", "protocol": "docs/model-image.md"},
                    "parameters": rtl["parameters"],
                    "folding": [{"simd": m.simd, "pe": m.pe, "lut_mult": m.lut_mult, "dot_adds": m.dot_adds,
                                 "weight_rom": m.weight_rom} for m in plan.layers],
                    "cycle_model": plan.cycle_model(longest)},
+        "image": {"file": IMAGE_FILE, "n_items": image.n_items, "load_words": int(image.packet.size),
+                  "s1": s1, "s2": s2},
         "vectors": {"file": "vectors/golden.npz", "queries": vectors.n_queries, "user_queries": len(histories),
-                    "max_user_history": longest},
+                    "max_user_query": longest},
         "files": hash_files(root),
     }
     if started is not None:

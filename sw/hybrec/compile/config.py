@@ -66,8 +66,11 @@ class KernelConfig(StrictModel):
     hist_agg: HistAggConfig = HistAggConfig()
     scorer: ScorerConfig = ScorerConfig()
     topk: TopKConfig = TopKConfig()
-    ids_per_beat: Literal[1, 2] = 2
-    """16-bit history ids per input beat (s_axis_tdata is 16 * ids_per_beat bits, tkeep marks them)"""
+    ids_per_beat: Literal[2] = 2
+    """16-bit ids per input beat: the input is a 32-bit stream, one packet header word per beat"""
+    n_items_max: int | None = Field(default=None, ge=1, le=65534)
+    """item capacity of the kernel (its memories' depth); the model image sets the live count at run time.
+    Default: the catalogue's size rounded up to a multiple of 256"""
     mask_banks: int = Field(default=2, ge=1)
     """queries in flight between the input and the history mask (a power of two)"""
     fpga_part: str = "xc7z020clg400-1"

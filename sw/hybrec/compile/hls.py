@@ -93,7 +93,7 @@ def write_hls_params(build: BuildDir, out_dir: Path | None = None) -> Path:
     kp = build.kernel.parameters
     plan = KernelPlan.from_parameters(kp)
     params = build.kernel_params()
-    checks = {"n_items": params.n_items, "feature_dim": params.feature_dim, "lmax": params.lmax,
+    checks = {"feature_dim": params.feature_dim, "lmax": params.lmax,
               "out_dim": params.out_dim, "k": params.k, "feature_bits": params.feature_bits,
               "item_bits": params.item_bits, "agg_shift": params.agg_shift}
     differ = [f"{key} ({kp[key]} vs {value})" for key, value in checks.items() if kp[key] != value]

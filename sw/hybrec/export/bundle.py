@@ -34,7 +34,7 @@ from hybrec.golden import GoldenModel, KernelParams, QueryResult
 from hybrec.models.checkpoint import CheckpointError, load_checkpoint
 from hybrec.models.hybrid import HybridRecommender, HybridShape, QuantSpec
 
-FORMAT = "hybrec-export/1"
+FORMAT = "hybrec-export/2"
 DEFAULT_VARIANT = "hybrid_w4a4"
 
 
@@ -63,14 +63,19 @@ def load_quantized_hybrid(run_dir: Path, variant: str, seed: int | None) -> tupl
     return model, payload, path
 
 
-def user_queries(run_dir: Path, lmax: int, cache_dir: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
-    """Per user, the last ``lmax`` training items by time (the model's input), and the dataset's ids."""
+def user_queries(run_dir: Path, lmax: int, cache_dir: Path) -> Queries:
+    """Per user, the last ``lmax`` training items by time (the model's input), the other training and
+    validation items (what the test protocol masks), and the dataset's ids."""
     config, _ = read_run(run_dir)
     d = config.dataset
     data = load_configured(d.name, d.interactions, d.items, cache_dir)
     split = make_split(data, config.split.kind, config.split.ratios, config.split.seed)
-    histories = [items[-lmax:] for items in user_item_lists(data, split.train)]
-    return histories, list(map(str, data.user_ids)), list(map(str, data.item_ids))
+    train = user_item_lists(data, split.train)
+    valid = user_item_lists(data, split.valid)
+    histories = [items[-lmax:] for items in train]
+    excludes = [np.setdiff1d(np.concatenate([t, v]), h).astype(np.int64)
+                for t, v, h in zip(train, valid, histories, strict=True)]
+    return Queries(histories, list(map(str, data.user_ids)), list(map(str, data.item_ids)), excludes)
 
 
 def brevitas_topk(model: Any, golden: GoldenModel, histories: list[np.ndarray],
@@ -111,7 +116,8 @@ def export_model(loaded: tuple[Any, dict[str, Any], Path], run_dir: Path, out_di
                           item_bits=quant.item_bits, k=k)
     params.validate()
     golden = GoldenModel(params)
-    histories, user_ids, item_ids = user_queries(run_dir, shape.lmax, cache_dir)
+    queries = user_queries(run_dir, shape.lmax, cache_dir)
+    histories, item_ids = queries.histories, queries.item_ids
     if list(map(str, payload.get("item_ids", item_ids))) != item_ids:
         raise ExportError(f"{ckpt_path}: its item ids differ from the run's dataset")
 
@@ -128,7 +134,7 @@ def export_model(loaded: tuple[Any, dict[str, Any], Path], run_dir: Path, out_di
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "export.json").unlink(missing_ok=True)  # the directory is unfinished until it is rewritten
     params.save(out_dir / "kernel.npz")
-    Queries(histories, user_ids, item_ids).save(out_dir / "queries.npz")
+    queries.save(out_dir / "queries.npz")
     export_qonnx_file(model.mlp, shape.feature_dim, out_dir / "mlp.qonnx.onnx")
     files = {name: sha256_file(out_dir / name) for name in ("kernel.npz", "queries.npz", "mlp.qonnx.onnx")}
     summary = {

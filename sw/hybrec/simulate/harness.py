@@ -1,6 +1,7 @@
 """The fast full-catalogue check: the kernel Verilated into a C++ program (``sim/harness/kernel_harness.cpp``)
 that drives both AXI-Stream ports itself, with random pauses, and compares every output word with the
-golden model's. No Python runs per clock cycle.
+golden model's. No Python runs per clock cycle. The first packet loads the build's model image (answered by
+the status words of a complete load); the queries follow.
 
 The program is built once per build directory (``BUILD/sim/harness``) and reused while the RTL is
 unchanged; queries and expected words are handed over as text files.
@@ -64,7 +65,7 @@ def run_harness(build_dir: Path, users: int | None = None, source_pause: float =
     queries = vectors.select(users, seed)
     exe = build_harness(build, log)
     work = build.sim_dir / "harness"
-    q_file, e_file = vectors.write_text(work, queries)
+    q_file, e_file = vectors.write_text(work, queries, build.model_image())
     raw = work / "raw_report.json"
     raw.unlink(missing_ok=True)
     run = tools.run("the C++ harness", [], command=[str(exe), str(q_file), str(e_file), str(raw), str(seed),
@@ -77,7 +78,9 @@ def run_harness(build_dir: Path, users: int | None = None, source_pause: float =
     report.update({"build_id": build.build_id, "simulator": "verilator (C++ harness)",
                    "users": int(sum(1 for q in queries if vectors.user[q] >= 0)), "wall_seconds": round(run.seconds, 2),
                    "passed": run.returncode == 0, "log": str(run.log_path)})
-    if report["first_mismatch"] >= 0:
-        report["first_mismatch_query"] = queries[report["first_mismatch"]]
+    if report["first_mismatch"] == 0:
+        report["first_mismatch_query"] = "the model load"
+    elif report["first_mismatch"] > 0:
+        report["first_mismatch_query"] = queries[report["first_mismatch"] - 1]
     atomic_write_json(build.sim_dir / "harness_report.json", report)
     return report

@@ -1,8 +1,13 @@
 """``hybrec sim``: the whole kernel of a build directory under cocotb (Verilator or Icarus), checked
 against the build's golden vectors, with random AXI-Stream backpressure. Writes ``BUILD/sim/report.json``.
 
-Report: users/queries checked, mismatches, the pauses used, cycles per query (first input beat to last
-output beat, idle kernel, the longest user history) and the initiation interval of back-to-back
+The kernel holds no model after a reset: each check first loads the build's model image through the input
+stream (docs/model-image.md); ``extra_models`` (``(image, vectors)`` pairs of the same shape) are loaded and
+checked after it, on the same kernel. The ``load`` check exercises every status answer (no model, another
+shape, interrupted, overlong and bad-count loads, a bad header).
+
+Report: users/queries checked, mismatches, the pauses used, the load's cycles, cycles per query (first input
+beat to last output beat, idle kernel, the longest user history) and the initiation interval of back-to-back
 queries. On a mismatch the failing queries are simulated again with waves on, and the trace is kept
 (``BUILD/sim/mismatch.fst`` or ``.vcd``).
 """
@@ -29,7 +34,8 @@ MLP_CYCLE_TOLERANCE = 0.05
 
 def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "verilator",
                    source_pause: float = 0.3, sink_pause: float = 0.3, seed: int = 1,
-                   checks: tuple[str, ...] = ("golden", "latency", "reset"), log: Any = print) -> dict[str, Any]:
+                   checks: tuple[str, ...] = ("golden", "latency", "reset", "load"),
+                   extra_models: list[tuple[Path, Path]] | None = None, log: Any = print) -> dict[str, Any]:
     build = BuildDir.open(build_dir)   # the simulator runs in sim/<simulator>: every path it sees is absolute
     kernel = build.kernel
     vectors = build.vectors()
@@ -38,7 +44,10 @@ def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "
     sim_dir.mkdir(parents=True, exist_ok=True)
     report_path = sim_dir / f"tb_report_{simulator}.json"
     report_path.unlink(missing_ok=True)
-    config = {"vectors": str(build.path / build.manifest.vectors_file), "queries": queries, "k": kernel.k,
+    models = [{"image": str(build.image_path), "vectors": str(build.path / build.manifest.vectors_file)}]
+    models += [{"image": str(image), "vectors": str(vec)} for image, vec in extra_models or []]
+    config = {"models": models, "queries": queries, "k": kernel.k, "lmax": kernel.lmax,
+              "n_items_max": kernel.n_items, "check_load": "load" in checks,
               "source_pause": source_pause, "sink_pause": sink_pause, "seed": seed, "report": str(report_path),
               "longest_query": vectors.longest_user_query(), "burst": 32,
               "mlp_layers": len(kernel.parameters["layers"]), "check_golden": "golden" in checks,
@@ -76,7 +85,8 @@ def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "
         "corner_cases": sorted({str(vectors.kind[q]) for q in queries if vectors.user[q] < 0}),
         "mismatches": tb.get("golden", {}).get("mismatches"), "backpressure": {"source_pause": source_pause,
                                                                               "sink_pause": sink_pause},
-        "timing": tb.get("timing"), "reset_check": tb.get("reset"), "golden": tb.get("golden"),
+        "timing": tb.get("timing"), "reset_check": tb.get("reset"), "load_check": tb.get("load"),
+        "golden": tb.get("golden"),
         "cycle_model": kernel.cycle_model, "mlp_vs_finn": mlp_vs_finn,
         "passed": error is None, "error": error,
         "waveform": wave,
@@ -101,7 +111,8 @@ def _run(build: BuildDir, simulator: str, config: dict[str, Any], work: Path, wa
 
 def _rerun_with_waves(build: BuildDir, simulator: str, config: dict[str, Any]) -> str | None:
     work = build.sim_dir / f"{simulator}-waves"
-    _run(build, simulator, {**config, "check_latency": False, "check_reset": False}, work, waves=True)
+    _run(build, simulator, {**config, "check_latency": False, "check_reset": False, "check_load": False}, work,
+         waves=True)
     for pattern in ("*.fst", "*.vcd"):
         for trace in work.rglob(pattern):
             target = build.sim_dir / f"mismatch{trace.suffix}"

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hybrec.compile.blocks.base import ID_WIDTH, OUT_WIDTH, FoldingError
+import numpy as np
+
+from hybrec import protocol
+from hybrec.compile.blocks.base import ID_WIDTH, OUT_WIDTH, FoldingError, Memory
 from hybrec.compile.blocks.hist_agg import HistAgg
 from hybrec.compile.blocks.hist_mask import HistMask
-from hybrec.compile.blocks.mvau import Mvau, hls_struct, write_mem_files
+from hybrec.compile.blocks.mvau import Mvau, hls_struct, memories, write_mem_files
 from hybrec.compile.blocks.scorer import Scorer
 from hybrec.compile.blocks.topk import TopK
 from hybrec.golden import KernelParams
@@ -24,6 +27,39 @@ from hybrec.golden import KernelParams
 __all__ = ["ID_WIDTH", "OUT_WIDTH", "FoldingError", "HistAgg", "HistMask", "KernelPlan", "Mvau", "Scorer", "TopK"]
 
 TOP = "hybrec_kernel"
+CAPACITY_STEP = 256     # the default item capacity: the catalogue rounded up to a multiple of this
+
+
+def default_capacity(n_items: int) -> int:
+    return -(-n_items // CAPACITY_STEP) * CAPACITY_STEP
+
+
+@dataclass(frozen=True)
+class LoadBus:
+    """The kernel's internal load bus (docs/model-image.md): each block's first memory index, and the
+    memories in load order as ``(width, depth)``."""
+
+    hist_agg_base: int
+    layer_bases: tuple[int, ...]
+    scorer_base: int
+    memories: tuple[tuple[int, int], ...]
+
+    @property
+    def mem_bits(self) -> int:
+        return max(1, (len(self.memories) - 1).bit_length())
+
+    @property
+    def addr_bits(self) -> int:
+        return max(1, (max(depth for _, depth in self.memories) - 1).bit_length())
+
+    @property
+    def data_bits(self) -> int:
+        """The widest line, in whole 32-bit words (the controller assembles lines word by word)."""
+        return 32 * max(-(-width // 32) for width, _ in self.memories)
+
+    @property
+    def payload_words(self) -> int:
+        return sum(-(-width // 32) * depth for width, depth in self.memories)
 
 
 @dataclass(frozen=True)
@@ -60,9 +96,15 @@ class KernelPlan:
     @classmethod
     def for_model(cls, params: KernelParams, layers: list[LayerChoice], *, norm_par: int, rom_groups: int,
                   lanes: int, adds_per_stage: int, bit_planes: int, mul_lanes: int, rom_group_bits: int,
-                  rom_out_reg: int, merge_split: int, mask_banks: int, ids_per_beat: int, k: int) -> KernelPlan:
-        """The blocks of a trained model (:class:`hybrec.golden.KernelParams`) at a configuration; raises
-        :class:`FoldingError` when a value is impossible, before anything is written."""
+                  rom_out_reg: int, merge_split: int, mask_banks: int, ids_per_beat: int, k: int,
+                  n_items_max: int | None = None) -> KernelPlan:
+        """The kernel shape for a trained model (:class:`hybrec.golden.KernelParams`) at a configuration: the
+        blocks' item capacity is ``n_items_max`` (default :func:`default_capacity`), the MLP's accumulators
+        hold any weights of the layers' widths. Raises :class:`FoldingError` when a value is impossible, before
+        anything is written."""
+        n = default_capacity(params.n_items) if n_items_max is None else n_items_max
+        if n < params.n_items:
+            raise FoldingError(f"the catalogue has {params.n_items} items; n_items_max={n} holds fewer")
         if len(layers) != len(params.layers):
             raise FoldingError(f"the folding lists {len(layers)} layers, the model has {len(params.layers)}")
         if not params.exclude_history:
@@ -70,11 +112,10 @@ class KernelPlan:
         mvaus = []
         for index, (choice, spec) in enumerate(zip(layers, params.layers, strict=True)):
             try:
-                mvaus.append(Mvau.for_layer(spec, choice.simd, choice.pe, choice.lut_mult, choice.dot_adds,
-                                            choice.weight_rom))
+                mvaus.append(Mvau.for_layer(spec.worst_case(), choice.simd, choice.pe, choice.lut_mult,
+                                            choice.dot_adds, choice.weight_rom))
             except FoldingError as err:
                 raise FoldingError(f"layer {index}: {err}") from None
-        n = params.n_items
         return cls(
             hist_agg=HistAgg(n_items=n, feature_dim=params.feature_dim, feature_bits=params.feature_bits,
                              lmax=params.lmax, agg_shift=params.agg_shift, norm_par=norm_par, rom_groups=rom_groups,
@@ -90,7 +131,8 @@ class KernelPlan:
 
     # -- the manifest's kernel.parameters --------------------------------------------------------------
     def parameters(self) -> dict[str, Any]:
-        """Every hardware parameter (what the top template renders and the manifest records)."""
+        """Every hardware parameter: the kernel's shape (what the top template renders, the manifest records
+        and the shape key hashes). ``n_items`` is the item capacity."""
         return {"top": TOP, **self.hist_agg.parameters(), "layers": [m.parameters() for m in self.layers],
                 "out_dim": self.scorer.out_dim, **self.scorer.parameters(), **self.topk.parameters(),
                 **self.hist_mask.parameters(), "ids_per_beat": self.ids_per_beat}
@@ -129,6 +171,37 @@ class KernelPlan:
         rows = self.scorer.rows(n_items)
         return int(model["aggregation"] + model["mlp_layer0"] + model["mlp_rest"] + rows + model["topk_merge"])
 
+    # -- the shape and the model image ---------------------------------------------------------------------
+    @property
+    def shape_key(self) -> str:
+        return protocol.shape_key(self.parameters())
+
+    def load_bus(self) -> LoadBus:
+        """The memories' widths and depths in load order, and each block's first memory index."""
+        blocks = [self.hist_agg.memories(np.zeros((0, self.hist_agg.feature_dim), dtype=np.int64)),
+                  *(layer_memories_shape(layer) for layer in self.layers),
+                  self.scorer.memories(np.zeros((0, self.scorer.out_dim), dtype=np.int64))]
+        bases = np.cumsum([0] + [len(b) for b in blocks]).tolist()
+        return LoadBus(bases[0], tuple(bases[1:-2]), bases[-2],
+                       tuple((width, len(lines)) for b in blocks for width, lines in b))
+
+    def memories(self, params: KernelParams) -> list[Memory]:
+        """Every writable memory of the kernel with ``params``' contents, in load order (docs/model-image.md)."""
+        found = self.hist_agg.memories(params.features)
+        for layer, w, t in zip(self.layers, params.weights, params.thresholds, strict=True):
+            found += memories(layer, w, t)
+        return found + self.scorer.memories(params.items)
+
+    def model_image(self, params: KernelParams, checkpoint_sha256: str | None = None) -> protocol.ModelImage:
+        """``params`` as the kernel loads it; refuses a model that is not of this shape."""
+        if params.n_items > self.hist_agg.n_items:
+            raise FoldingError(f"the model has {params.n_items} items; this kernel holds at most "
+                               f"{self.hist_agg.n_items} (n_items_max)")
+        if params.k != self.topk.k:
+            raise FoldingError(f"the model is compiled for k={params.k}, the kernel returns {self.topk.k}")
+        return protocol.ModelImage.build(self.shape_key, params.n_items, self.hist_agg.n_items,
+                                         self.memories(params), checkpoint_sha256)
+
     # -- files -----------------------------------------------------------------------------------------------
     def write_memory(self, rtl_dir: Path, params: KernelParams) -> dict[str, Any]:
         """Every block's memory files in ``rtl_dir``; returns the names the top template needs."""
@@ -150,3 +223,9 @@ class KernelPlan:
         structs["MaskP"] = self.hist_mask.hls_struct(id_bits, score_bits)
         structs["TopkP"] = self.topk.hls_struct(id_bits, score_bits)
         return structs
+
+
+def layer_memories_shape(layer: Mvau) -> list[Memory]:
+    """An MVAU's memories for all-zero weights and thresholds (their widths and depths)."""
+    thresholds = None if layer.no_act else np.zeros((layer.mh, layer.n_thresholds), dtype=np.int64)
+    return memories(layer, np.zeros((layer.mw, layer.mh), dtype=np.int64), thresholds)

@@ -56,16 +56,24 @@ def write_memh(path: Path, words: list[int], width: int) -> Path:
     return path
 
 
-def write_column_groups(prefix: Path, words: list[int], width: int, group_bits: int) -> list[Path]:
+Memory = tuple[int, list[int]]   # one writable memory of the kernel: (line width in bits, its lines)
+
+
+def column_groups(words: list[int], width: int, group_bits: int) -> list[Memory]:
     """``words`` (``width`` bits each) cut into column groups of ``group_bits`` (the last takes the rest; 0: one
-    group), group ``g`` in ``<prefix>_<gg>.hex``: a memory per group, each with its own address register."""
+    group): a memory per group, each with its own address register in the block."""
     step = width if group_bits <= 0 or group_bits > width else group_bits
     groups = -(-width // step)
     if groups > MAX_FILE_GROUPS:
         raise FoldingError(f"{groups} memory groups of {step} bits: at most {MAX_FILE_GROUPS}")
-    files = []
+    memories = []
     for g in range(groups):
         lo, w = g * step, min(step, width - g * step)
-        files.append(write_memh(prefix.with_name(f"{prefix.name}_{g:02d}.hex"),
-                                [(word >> lo) & ((1 << w) - 1) for word in words], w))
-    return files
+        memories.append((w, [(word >> lo) & ((1 << w) - 1) for word in words]))
+    return memories
+
+
+def write_column_groups(prefix: Path, words: list[int], width: int, group_bits: int) -> list[Path]:
+    """:func:`column_groups`, group ``g`` in ``<prefix>_<gg>.hex``."""
+    return [write_memh(prefix.with_name(f"{prefix.name}_{g:02d}.hex"), lines, w)
+            for g, (w, lines) in enumerate(column_groups(words, width, group_bits))]

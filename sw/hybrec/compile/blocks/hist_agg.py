@@ -23,7 +23,15 @@ from typing import Any
 import numpy as np
 
 from hybrec import numerics
-from hybrec.compile.blocks.base import MAX_FILE_GROUPS, FoldingError, pack_rows, write_column_groups, write_memh
+from hybrec.compile.blocks.base import (
+    MAX_FILE_GROUPS,
+    FoldingError,
+    Memory,
+    column_groups,
+    pack_rows,
+    write_column_groups,
+    write_memh,
+)
 
 PIPELINE = 6
 FEATURE_PREFIX = "features"
@@ -72,6 +80,22 @@ class HistAgg:
         """First input beat to the mean's output beat, for a history of ``history`` ids."""
         beats = -(-history // self.ids_per_beat)
         return beats + self.feature_dim // self.norm_par + PIPELINE
+
+    def padded(self, features: np.ndarray) -> np.ndarray:
+        """``features [n, F]`` of ``n <= n_items`` live items, zero rows up to the capacity ``n_items``."""
+        rows = np.zeros((self.n_items, self.feature_dim), dtype=np.int64)
+        rows[: features.shape[0]] = features
+        return rows
+
+    def memories(self, features: np.ndarray) -> list[Memory]:
+        """The feature memories (one per ROM group) of the model image, at capacity."""
+        width = self.feature_dim // self.rom_groups
+        return column_groups(pack_rows(self.padded(features), self.feature_bits),
+                             self.feature_dim * self.feature_bits, width * self.feature_bits)
+
+    def write_recip(self, rtl_dir: Path) -> Path:
+        """The reciprocal ROM (a function of the shape: ``lmax``, ``agg_shift``)."""
+        return write_memh(rtl_dir / RECIP_FILE, [int(r) for r in self.reciprocals()], self.agg_shift + 1)
 
     def write_memory(self, rtl_dir: Path, features: np.ndarray) -> list[Path]:
         width = self.feature_dim // self.rom_groups

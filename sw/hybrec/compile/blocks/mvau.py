@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrec.compile.blocks.base import FoldingError, pack_rows, signed_range, write_memh
+from hybrec.compile.blocks.base import FoldingError, Memory, pack_rows, signed_range, write_memh
 from hybrec.golden import LayerSpec
 
 # weight_rom -> the MVAU's WLOGIC_DEPTH (weight ROMs of at most that many lines are LUT logic)
@@ -295,6 +295,16 @@ def threshold_stage_words(cfg: Mvau, thresholds: np.ndarray) -> list[list[list[i
                                                                    2 if j else 1)  # [p, line, entry]
         stages.append([_pack(keys[p], cfg.acc_bits) for p in range(cfg.pe)])
     return stages
+
+
+def memories(cfg: Mvau, weights: np.ndarray, thresholds: np.ndarray | None) -> list[Memory]:
+    """The layer's memories in the kernel's load order: the weights, then stage ``j``, PE ``p`` of the
+    thresholds (``j`` major)."""
+    found: list[Memory] = [(cfg.pe * cfg.simd * cfg.w_bits, weight_words(cfg, weights))]
+    if thresholds is not None:
+        for j, per_pe in enumerate(threshold_stage_words(cfg, thresholds)):
+            found += [(threshold_stage_bits(cfg, j), words) for words in per_pe]
+    return found
 
 
 def write_mem_files(out_dir: Path, cfg: Mvau, weights: np.ndarray,

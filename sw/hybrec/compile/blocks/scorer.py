@@ -18,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from hybrec.compile.blocks.base import ID_WIDTH, MAX_FILE_GROUPS, FoldingError, pack_rows, write_column_groups
+from hybrec.compile.blocks.base import (
+    ID_WIDTH,
+    MAX_FILE_GROUPS,
+    FoldingError,
+    Memory,
+    column_groups,
+    pack_rows,
+    write_column_groups,
+)
 
 ITEM_PREFIX = "items"
 SCORE_WORD_BITS = 32   # the score field of the kernel's output word
@@ -83,6 +91,14 @@ class Scorer:
         padded = np.zeros((self.rows(n) * self.lanes, d), dtype=np.int64)
         padded[:n] = items
         return padded.reshape(self.rows(n), self.lanes, d)
+
+    def memories(self, items: np.ndarray) -> list[Memory]:
+        """The item memories (one per column group) of the model image, at capacity: ``rows()`` lines."""
+        padded = np.zeros((self.n_items, items.shape[1]), dtype=np.int64)
+        padded[: items.shape[0]] = items
+        rows = self.item_rows(padded)
+        return column_groups(pack_rows(rows.reshape(rows.shape[0], -1), self.item_bits), self.row_bits,
+                             self.rom_group_bits)
 
     def write_memory(self, rtl_dir: Path, items: np.ndarray) -> list[Path]:
         rows = self.item_rows(items)
