@@ -1,13 +1,21 @@
-// ULX3S board top: a built-in self-test around hybrec_kernel.
+// ULX3S board top: a built-in self-test around hybrec_kernel that reads its stimulus from the SPI flash.
 //
-// An EHXPLLL makes the kernel clock from the 25 MHz oscillator (dividers computed by
-// hybrec.bitstream.ecp5.pll_dividers). After reset (FIRE1 released and the PLL locked) the test streams
-// the id ROM (one entry per beat) into s_axis back to back, and compares every m_axis
-// beat ({tlast, tdata}) with the expected-word ROM; both ROMs are written by Python from the build's
-// golden vectors. An id ROM entry is one input beat: {tlast, tkeep[2*IPB-1:0], tdata[16*IPB-1:0]} (IPB ids
-// per beat, the kernel's ids_per_beat). LEDs: [0] done, [1] pass, [2] fail (a mismatch, an extra beat or a timeout),
-// [3] heartbeat, [7:4] mismatch count (saturating at 15). FIRE1 runs the test again.
+// The bitstream is a function of the kernel's shape only; the model and the golden answers are data, in a
+// self-test image (`bist.bin`, hybrec.bitstream.bist, docs/self-test.md) flashed at byte FLASH_ADDR. After
+// reset (FIRE1 released and the PLL locked) the top reads the image's header, then streams its packets into
+// the kernel's s_axis (the model's load packet, golden queries, a status request) and folds every m_axis word
+// into a count, a count of tlast and Fletcher sums s1/s2 over the words' 32-bit halves (low half first, as
+// hybrec.protocol.checksums); at the end it compares them, and a checksum over the packets it read, with the
+// header's. The answers are not stored on chip: an ML-100K model image (~340 KB) does not fit there.
 //
+// LEDs: [0] done, [1] pass, [2] fail, [3] heartbeat; [7:4] once failed, the first check that failed:
+//   1 no self-test image at FLASH_ADDR (magic, version, header size)   2 the image is for another shape
+//   3 the image read is damaged (a record out of bounds, or the packets' checksum differs)
+//   4 stalled (no input taken, no answer for 2^STALL_BITS cycles before the image's end)
+//   5 answer words or answers (tlast) counted differ                   6 the answers' s1/s2 differ
+// and while running, the phase: 1 header, 2 streaming, 4 waiting for the last answers. FIRE1 runs it again.
+//
+// The flash clock is the ECP5's configuration clock pin, reached from fabric only through USRMCLK.
 // USE_PLL = 0 drives the kernel straight from clk_25mhz (simulation; no EHXPLLL model needed).
 `default_nettype none
 
@@ -19,24 +27,23 @@ module ulx3s_bist #(
     parameter integer CLKOP_DIV    = 6,
     parameter integer CLKOP_CPHASE = 5,
     /* verilator lint_on UNUSEDPARAM */
-    parameter integer IPB          = 1,      // ids per kernel input beat
-    parameter integer N_IDS        = 1,      // entries (beats) of the id ROM
-    parameter integer N_WORDS      = 1,      // entries of the expected-word ROM
-    parameter integer TIMEOUT      = 1000000, // kernel cycles after reset before an unfinished test fails
-    parameter        MEM_DIR      = "./",   // folder of every ROM file (the kernel's too), ending in '/'
-    parameter        IDS_FILE     = "bist_ids.hex",
-    parameter        WORDS_FILE   = "bist_words.hex"
+    parameter [31:0]  SHAPE_WORD   = 32'd0,      // the kernel's shape word; an image for another is refused
+    parameter [23:0]  FLASH_ADDR   = 24'h400000, // the self-test image's first byte in the flash
+    parameter integer SPI_HALF     = 4,          // kernel cycles per SCK half period (SCK = kclk / 8)
+    parameter integer WAKE_CYCLES  = 4096,       // after the flash's wake-up command (>= 3 us)
+    parameter integer STALL_BITS   = 24,         // no progress for 2^STALL_BITS cycles: the test ends
+    parameter integer QUIET_BITS   = 12,         // every answer in: 2^QUIET_BITS quiet cycles, then it ends
+    parameter        MEM_DIR      = "./"        // folder of the kernel's ROM file, ending in '/'
 ) (
     input  wire       clk_25mhz,
     input  wire       btn_fire1,
-    output wire [7:0] led
+    output wire [7:0] led,
+    output wire       flash_csn,
+    output wire       flash_mosi,
+    input  wire       flash_miso,
+    output wire       flash_holdn,
+    output wire       flash_wpn
 );
-  localparam integer IW = $clog2(N_IDS + 1);
-  localparam integer EW = 18 * IPB + 1;     // id ROM entry: {tlast, tkeep, tdata}
-  localparam integer WW = $clog2(N_WORDS + 1);
-  localparam [IW-1:0] ID_END = N_IDS[IW-1:0];
-  localparam [WW-1:0] WORD_END = N_WORDS[WW-1:0];
-
   // ------------------------------------------------------------------ clock
   wire kclk;
   wire locked;
@@ -75,51 +82,131 @@ module ulx3s_bist #(
   always @(posedge kclk) rst_sync <= {rst_sync[1:0], locked & ~btn_fire1};
   wire rst_n = rst_sync[2];
 
-  // ------------------------------------------------------------------ ROMs
-  // The expected words are a small LUT ROM read into a register. The ids ROM is a block RAM read one edge
-  // ahead (below); as LUT logic its address register would fan out into about 2k LUTs.
-  (* rom_style = "block" *) reg [EW-1:0] ids_rom [0:(1 << IW) - 1];
-  (* rom_style = "logic" *) reg [64:0] words_rom [0:(1 << WW) - 1];
-  initial begin
-    $readmemh({MEM_DIR, IDS_FILE}, ids_rom, 0, N_IDS - 1);
-    $readmemh({MEM_DIR, WORDS_FILE}, words_rom, 0, N_WORDS - 1);
-  end
+  // ------------------------------------------------------------------ the flash
+  // HOLD# and WP# high: a flash whose quad mode is off would otherwise pause on HOLD#.
+  wire        flash_sck;
+  wire [31:0] f_data;
+  wire        f_valid;
+  reg         f_ready;
+  assign flash_holdn = 1'b1;
+  assign flash_wpn   = 1'b1;
+  USRMCLK u_mclk (.USRMCLKI(flash_sck), .USRMCLKTS(1'b0));
+  spi_flash_stream #(.HALF(SPI_HALF), .ADDR(FLASH_ADDR), .WAKE_CYCLES(WAKE_CYCLES)) u_flash (
+      .clk(kclk), .rst_n(rst_n), .m_data(f_data), .m_valid(f_valid), .m_ready(f_ready),
+      .spi_sck(flash_sck), .spi_csn(flash_csn), .spi_mosi(flash_mosi), .spi_miso(flash_miso)
+  );
 
-  // ------------------------------------------------------------------ stimulus: every id, back to back
-  // The block RAM's output register always holds entry id_idx (it is addressed with the value id_idx takes
-  // at this edge) and a load copies it into s_entry: the kernel's input comes from fabric flip-flops, and
-  // the RAM's slow clock-to-output (~5.6 ns on ECP5) ends there.
-  reg  [IW-1:0] id_idx;
-  reg  [EW-1:0] id_ram;
-  reg  [EW-1:0] s_entry;
-  reg           s_valid;
-  wire          s_ready;
-  wire          s_load = !s_valid || s_ready;
-  wire [IW-1:0] id_next = (id_idx != ID_END) ? id_idx + 1'b1 : id_idx;
-  wire [IW-1:0] id_rd   = !rst_n ? {IW{1'b0}} : (s_load ? id_next : id_idx);
-  always @(posedge kclk) id_ram <= ids_rom[id_rd];
+  // ------------------------------------------------------------------ the image: header, then records
+  localparam [31:0] MAGIC0 = 32'h52425948, MAGIC1 = 32'h54534345;   // "HYBR", "ECST" little-endian
+  localparam [31:0] VERSION = 32'd1, HEADER_BYTES = 32'd128;
+  localparam [4:0]  HEAD_LAST = 5'd31;                               // 128 bytes: words 0 .. 31
+  localparam [2:0]  P_HEAD = 3'd0, P_REC = 3'd1, P_BEAT = 3'd2, P_DONE = 3'd3, P_BAD = 3'd4;
+  localparam [3:0]  F_NONE = 4'd0, F_IMAGE = 4'd1, F_SHAPE = 4'd2, F_DAMAGED = 4'd3, F_STALL = 4'd4,
+                    F_COUNT = 4'd5, F_SUM = 4'd6;
+
+  reg  [2:0]  p_state;
+  reg  [4:0]  h_idx;
+  reg  [3:0]  bad_code;
+  reg  [31:0] packets_left, words_left;   // records still to read; record words still to read
+  reg  [31:0] in_s1, in_s2, out_n, last_n, out_s1, out_s2;    // the header's expectations
+  reg  [23:0] beats_left;
+  reg  [3:0]  last_keep;
+  reg  [31:0] got_in_s1, got_in_s2;
+  reg         in_sum_pending;
+
+  reg  [36:0] s_entry;   // {tlast, tkeep, tdata}
+  reg         s_valid;
+  wire        s_ready;
+  wire        s_load = !s_valid || s_ready;
+
+  // a word is taken from the flash in the header, at a record's head, or into s_entry
+  always @(*) begin
+    case (p_state)
+      P_HEAD, P_REC: f_ready = 1'b1;
+      P_BEAT:        f_ready = s_load;
+      default:       f_ready = 1'b0;
+    endcase
+  end
+  wire f_take = f_valid && f_ready;
+  wire is_record = (p_state == P_REC) || (p_state == P_BEAT);
+  wire [23:0] rec_beats = f_data[23:0];
+  // a record's head: the mark, at least one beat, and no more than the image has left after it
+  wire rec_ok = (f_data[31:28] == 4'hA) && (rec_beats != 24'd0) && ({8'd0, rec_beats} < words_left);
+
   always @(posedge kclk) begin
     if (!rst_n) begin
-      id_idx <= {IW{1'b0}};
+      p_state <= P_HEAD;
+      h_idx <= 5'd0;
+      bad_code <= F_NONE;
       s_valid <= 1'b0;
-    end else if (s_load) begin
-      s_valid <= (id_idx != ID_END);
-      if (id_idx != ID_END) id_idx <= id_idx + 1'b1;
+      got_in_s1 <= 32'd0;
+      got_in_s2 <= 32'd0;
+      in_sum_pending <= 1'b0;
+    end else begin
+      if (s_ready) s_valid <= 1'b0;
+      // Fletcher sums of the record words: s1 now, s2 (which adds the new s1) a cycle later
+      in_sum_pending <= f_take && is_record;
+      if (in_sum_pending) got_in_s2 <= got_in_s2 + got_in_s1;
+      if (f_take && is_record) begin
+        got_in_s1 <= got_in_s1 + f_data;
+        words_left <= words_left - 32'd1;
+      end
+      case (p_state)
+        P_HEAD: if (f_take) begin
+          h_idx <= h_idx + 5'd1;
+          case (h_idx)
+            5'd0: if (f_data != MAGIC0) bad_code <= F_IMAGE;
+            5'd1: if (f_data != MAGIC1) bad_code <= F_IMAGE;
+            5'd2: if (f_data != VERSION) bad_code <= F_IMAGE;
+            5'd3: if (f_data != HEADER_BYTES) bad_code <= F_IMAGE;
+            5'd4: if (f_data != SHAPE_WORD && bad_code == F_NONE) bad_code <= F_SHAPE;
+            5'd5: packets_left <= f_data;
+            5'd6: words_left <= f_data;
+            5'd7: in_s1 <= f_data;
+            5'd8: in_s2 <= f_data;
+            5'd9: out_n <= f_data;
+            5'd10: last_n <= f_data;
+            5'd11: out_s1 <= f_data;
+            5'd12: out_s2 <= f_data;
+            default: ;
+          endcase
+          // a bad magic stops at once: what follows is not an image
+          if ((h_idx <= 5'd1 && f_data != (h_idx[0] ? MAGIC1 : MAGIC0)) || bad_code != F_NONE) p_state <= P_BAD;
+          else if (h_idx == HEAD_LAST) p_state <= (packets_left == 32'd0) ? P_DONE : P_REC;
+        end
+        P_REC: if (f_take) begin
+          if (!rec_ok) begin
+            bad_code <= F_DAMAGED;
+            p_state <= P_BAD;
+          end else begin
+            beats_left <= rec_beats;
+            last_keep <= f_data[27:24];
+            packets_left <= packets_left - 32'd1;
+            p_state <= P_BEAT;
+          end
+        end
+        P_BEAT: if (f_take) begin
+          s_entry <= {beats_left == 24'd1, beats_left == 24'd1 ? last_keep : 4'hF, f_data};
+          s_valid <= 1'b1;
+          beats_left <= beats_left - 24'd1;
+          if (beats_left == 24'd1) p_state <= (packets_left == 32'd0) ? P_DONE : P_REC;
+        end
+        default: ;
+      endcase
     end
-    if (s_load) s_entry <= id_ram;
   end
 
   // ------------------------------------------------------------------ input register slice
-  // The id ROM's entry goes to the kernel through a register slice (an output register and a skid register,
-  // every output a flip-flop that nextpnr can place beside the kernel's input logic), as a DMA's stream
-  // would. Without it the kernel's id checks and the aggregation's addresses hang off the block RAM's
-  // output register (the block-RAM pass moves s_entry there), a long net away, too slow for 100 MHz; so do
-  // they behind a 2-entry fifo_sync (a LUT RAM read behind its read pointer).
-  reg  [EW-1:0] k_entry, k_skid;
-  reg           k_valid, k_skid_v;
-  wire          k_ready;
-  wire          in_take  = s_valid & ~k_skid_v;       // a beat enters (s_ready = the skid register is free)
-  wire          out_free = ~k_valid | k_ready;        // the output register is free or being taken
+  // The beat goes to the kernel through a register slice (an output register and a skid register, every
+  // output a flip-flop that nextpnr can place beside the kernel's input logic), as a DMA's stream would:
+  // s_entry is loaded from the flash reader, across the chip from the kernel's id checks and the
+  // aggregation's addresses, a long net away, too slow for 100 MHz; so do they behind a 2-entry fifo_sync
+  // (a LUT RAM read behind its read pointer).
+  reg  [36:0] k_entry, k_skid;
+  reg         k_valid, k_skid_v;
+  wire        k_ready;
+  wire        in_take  = s_valid & ~k_skid_v;       // a beat enters (s_ready = the skid register is free)
+  wire        out_free = ~k_valid | k_ready;        // the output register is free or being taken
   assign s_ready = ~k_skid_v;
   always @(posedge kclk) begin
     if (!rst_n) begin
@@ -141,6 +228,7 @@ module ulx3s_bist #(
   wire [63:0] m_data;
   wire        m_valid;
   wire        m_last;
+  wire        m_ready;
   // keep_hierarchy: the kernel is synthesized on its own, as `hybrec fit` does. Flattening it into this top
   // adds a level of hierarchy, which reverses the order Yosys' wreduce visits the adder trees' cells in; it
   // then narrows the tree roots, alumacc merges the trees into multi-operand adders and synth_ecp5 builds
@@ -148,40 +236,70 @@ module ulx3s_bist #(
   (* keep_hierarchy *)
   hybrec_kernel #(.MEM_DIR(MEM_DIR)) u_kernel (
       .ap_clk(kclk), .ap_rst_n(rst_n),
-      .s_axis_tdata(k_entry[16*IPB-1:0]), .s_axis_tkeep(k_entry[16*IPB +: 2*IPB]), .s_axis_tvalid(k_valid),
-      .s_axis_tready(k_ready), .s_axis_tlast(k_entry[EW-1]),
-      .m_axis_tdata(m_data), .m_axis_tvalid(m_valid), .m_axis_tready(1'b1), .m_axis_tlast(m_last)
+      .s_axis_tdata(k_entry[31:0]), .s_axis_tkeep(k_entry[35:32]), .s_axis_tvalid(k_valid),
+      .s_axis_tready(k_ready), .s_axis_tlast(k_entry[36]),
+      .m_axis_tdata(m_data), .m_axis_tvalid(m_valid), .m_axis_tready(m_ready), .m_axis_tlast(m_last)
   );
 
-  // ------------------------------------------------------------------ checker (two stages)
-  // stage 1: register the beat and read its expected word (synchronous ROM read); stage 2: compare.
-  reg  [WW-1:0] word_idx;
-  reg           got_valid, got_extra;
-  reg  [64:0]   got, expected;
-  reg  [15:0]   mismatches;   // wrong words plus beats after the last expected one (saturating)
-  reg  [31:0]   cycles;
-  reg           timed_out;
-  reg           done;
+  // ------------------------------------------------------------------ the answers' counts and sums
+  // One word at a time: it is registered, then its halves go into s1/s2 one addition per cycle (four
+  // cycles, m_ready low meanwhile): no carry chain feeds another in one cycle. The kernel answers a query
+  // with K words after hundreds of cycles of scoring, so the back-pressure costs nothing that matters.
+  reg  [63:0] o_word;
+  reg  [2:0]  o_phase;      // 0: free; 1..4: s1 += lo, s2 += s1, s1 += hi, s2 += s1
+  reg  [31:0] got_n, got_last, got_s1, got_s2;
+  assign m_ready = (o_phase == 3'd0);
   always @(posedge kclk) begin
-    got <= {m_last, m_data};
-    expected <= words_rom[word_idx];
     if (!rst_n) begin
-      word_idx <= {WW{1'b0}};
-      got_valid <= 1'b0;
-      got_extra <= 1'b0;
-      mismatches <= 16'd0;
-      cycles <= 32'd0;
-      timed_out <= 1'b0;
-      done <= 1'b0;
+      o_phase <= 3'd0;
+      got_n <= 32'd0;
+      got_last <= 32'd0;
+      got_s1 <= 32'd0;
+      got_s2 <= 32'd0;
     end else begin
-      got_valid <= m_valid;
-      got_extra <= (word_idx == WORD_END);
-      if (m_valid && word_idx != WORD_END) word_idx <= word_idx + 1'b1;
-      if (got_valid && (got_extra || got != expected) && mismatches != 16'hFFFF) mismatches <= mismatches + 16'd1;
-      done <= (word_idx == WORD_END) && !m_valid && !got_valid;
-      if (!done && !timed_out) begin
-        cycles <= cycles + 32'd1;
-        if (cycles == TIMEOUT[31:0]) timed_out <= 1'b1;
+      case (o_phase)
+        3'd0: if (m_valid) begin
+          o_word <= m_data;
+          got_n <= got_n + 32'd1;
+          if (m_last) got_last <= got_last + 32'd1;
+          o_phase <= 3'd1;
+        end
+        3'd1: begin got_s1 <= got_s1 + o_word[31:0];  o_phase <= 3'd2; end
+        3'd2: begin got_s2 <= got_s2 + got_s1;         o_phase <= 3'd3; end
+        3'd3: begin got_s1 <= got_s1 + o_word[63:32]; o_phase <= 3'd4; end
+        default: begin got_s2 <= got_s2 + got_s1;      o_phase <= 3'd0; end
+      endcase
+    end
+  end
+
+  // ------------------------------------------------------------------ the end and the verdict
+  // The test ends when every packet is in and every answer word expected has come, after a quiet time (a word
+  // too many would still be counted); or when nothing moves for 2^STALL_BITS cycles (a missing answer, or a
+  // kernel that stopped taking input); or at once on a bad image header or record.
+  reg  [STALL_BITS:0] idle;
+  reg                 done;
+  reg  [3:0]          code;
+  wire progress = f_take || (m_valid && m_ready);
+  wire quiet    = (got_n >= out_n) ? idle[QUIET_BITS] : idle[STALL_BITS];
+  always @(posedge kclk) begin
+    if (!rst_n) begin
+      idle <= {(STALL_BITS + 1){1'b0}};
+      done <= 1'b0;
+      code <= F_NONE;
+    end else if (!done) begin
+      idle <= progress ? {(STALL_BITS + 1){1'b0}} : idle + 1'b1;
+      if (p_state == P_BAD) begin
+        done <= 1'b1;
+        code <= bad_code;
+      end else if (p_state != P_DONE && idle[STALL_BITS]) begin
+        done <= 1'b1;
+        code <= F_STALL;
+      end else if (p_state == P_DONE && o_phase == 3'd0 && !in_sum_pending && quiet) begin
+        done <= 1'b1;
+        if (got_in_s1 != in_s1 || got_in_s2 != in_s2 || words_left != 32'd0) code <= F_DAMAGED;
+        else if (got_n != out_n || got_last != last_n) code <= F_COUNT;
+        else if (got_s1 != out_s1 || got_s2 != out_s2) code <= F_SUM;
+        else code <= F_NONE;
       end
     end
   end
@@ -190,10 +308,10 @@ module ulx3s_bist #(
   initial heartbeat = 26'd0;
   always @(posedge kclk) heartbeat <= heartbeat + 26'd1;
 
-  wire passed = done && (mismatches == 16'd0) && !timed_out;
-  wire failed = timed_out || (mismatches != 16'd0);
-  wire [3:0] shown = (mismatches > 16'd15) ? 4'hF : mismatches[3:0];
-  assign led = {shown, heartbeat[25], failed, passed, done};
+  wire       passed = done && (code == F_NONE);
+  wire       failed = done && (code != F_NONE);
+  wire [3:0] phase  = (p_state == P_HEAD) ? 4'd1 : (p_state == P_DONE) ? 4'd4 : 4'd2;
+  assign led = {done ? code : phase, heartbeat[25], failed, passed, done};
 endmodule
 
 `default_nettype wire
