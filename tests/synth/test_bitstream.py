@@ -10,9 +10,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from hybrec import tools
+from hybrec import protocol, tools
 from hybrec.artifacts import sha256_file
 from hybrec.bitstream import bist, ecp5, pll
 from hybrec.bitstream.vivado import run_vivado, write_vivado_project
@@ -265,6 +266,9 @@ def test_vivado_script_without_vivado(tiny_build: Path, tmp_path: Path, monkeypa
 
 
 # ---------------------------------------------------------------------------------------------------- BIST top
+BIST_SIM_FILES = ("USRMCLK.v", "spi_flash_model.v", "ulx3s_bist_tb.v")
+
+
 def verilator_lint(files: list[Path], top: str, params: dict[str, object], cwd: Path) -> subprocess.CompletedProcess:
     gs = [f"-G{k}={v}" for k, v in params.items()]
     return subprocess.run([*tools.locate(tools.VERILATOR), "--lint-only", "-Wall", "--top-module", top, *gs,
@@ -285,50 +289,115 @@ def test_bist_top_lints_clean(tmp_path: Path) -> None:
         "  input wire m_axis_tready, output wire m_axis_tlast);\n"
         "  assign s_axis_tready = 1'b1; assign m_axis_tdata = 64'd0; assign m_axis_tvalid = 1'b0;\n"
         "  assign m_axis_tlast = 1'b0;\nendmodule\n")
+    board = [ecp5.BOARD_DIR / name for name in ecp5.BOARD_SOURCES]
+    usrmclk = SIM_DIR / "boards" / "USRMCLK.v"
     for use_pll in (0, 1):
-        files = [ecp5.BOARD_DIR / "ulx3s_bist.v", stub]
+        files = [*board, usrmclk, stub]
         if use_pll:
             files.append(SIM_DIR / "boards" / "EHXPLLL.v")
-        result = verilator_lint(files, "ulx3s_bist", {"USE_PLL": use_pll, "IPB": 2, "N_IDS": 20, "N_WORDS": 9},
-                                tmp_path)
+        result = verilator_lint(files, "ulx3s_bist", {"USE_PLL": use_pll, "SHAPE_WORD": "32'h12345678"}, tmp_path)
         assert result.returncode == 0, result.stderr
-        own = [line for line in result.stderr.splitlines() if "ulx3s_bist.v" in line]
+        own = [line for line in result.stderr.splitlines() if any(f"{f.name}:" in line for f in board)]
         assert not own, "\n".join(own)
+    sim = [SIM_DIR / "boards" / name for name in BIST_SIM_FILES]
+    result = verilator_lint([*board, *sim, stub], "ulx3s_bist_tb", {}, tmp_path)
+    assert result.returncode == 0, result.stderr
 
 
-def run_bist(build: Path, work: Path, corrupt: bool) -> dict:
+def run_bist(build: Path, work: Path, image: bytes) -> dict:
+    """The self-test top on ``build``'s kernel with ``image`` in the simulated flash; what its LEDs showed."""
     if not simulator_available("verilator"):
         pytest.skip("Verilator is not installed")
     opened = BuildDir.open(build)
-    roms = bist.bist_roms(opened, queries=4)
-    if corrupt:
-        roms.words[len(roms.words) // 2] ^= 1 << 5  # one bit of one expected score
     mem = work / "mem"
     mem.mkdir(parents=True)
     for path in opened.memory_files:
         shutil.copyfile(path, mem / path.name)
-    roms.write(mem)
-    id_rom, word_rom = roms.ids, roms.words
+    flash = bist.write_flash_hex(image, work / "bist.hex")
     report = work / "bist_report.json"
-    sources = [*opened.sources, ecp5.BOARD_DIR / "ulx3s_bist.v"]
+    sources = [*opened.sources, *(ecp5.BOARD_DIR / name for name in ecp5.BOARD_SOURCES),
+               *(SIM_DIR / "boards" / name for name in BIST_SIM_FILES)]
+    cycles = 4 * 2 * 32 * (len(image) // 4 + 64) + 200_000   # SCK = clk / 4: 128 cycles a word, then answers
     with contextlib.suppress(SimulationFailed):  # the testbench records what the LEDs show; assertions below
-        run_cocotb(toplevel="ulx3s_bist", sources=sources, test_module="test_ulx3s_bist",
+        run_cocotb(toplevel="ulx3s_bist_tb", sources=sources, test_module="test_ulx3s_bist",
                    test_dir=SIM_DIR / "boards", build_dir=work / "sim",
-                   parameters={"USE_PLL": 0, "IPB": roms.ids_per_beat, "N_IDS": len(id_rom),
-                               "N_WORDS": len(word_rom), "TIMEOUT": 200000,
-                               "MEM_DIR": f'"{mem}/"'},
-                   extra_env={"HYBREC_BIST_REPORT": str(report), "HYBREC_BIST_WORDS": str(len(word_rom))})
+                   parameters={"SHAPE_WORD": f"32'h{opened.kernel.shape['word']}", "FLASH_ADDR": "24'h400000",
+                               "SPI_HALF": 2, "WAKE_CYCLES": 64, "STALL_BITS": 16, "QUIET_BITS": 8,
+                               "MEM_DIR": f'"{mem}/"', "FLASH_FILE": f'"{flash}"', "FLASH_BYTES": len(image)},
+                   extra_env={"HYBREC_BIST_REPORT": str(report), "HYBREC_BIST_CYCLES": str(cycles)})
     return json.loads(report.read_text())
 
 
-def test_bist_top_passes_on_the_tiny_kernel(tiny_build: Path, tmp_path: Path) -> None:
-    seen = run_bist(tiny_build, tmp_path, corrupt=False)
-    assert seen["done"] == 1 and seen["pass"] == 1 and seen["fail"] == 0 and seen["mismatches"] == 0
+@pytest.fixture(scope="module")
+def selftest(tiny_build: Path) -> bist.SelfTestImage:
+    return bist.selftest_image(BuildDir.open(tiny_build), queries=4)
 
 
-def test_bist_top_fails_on_a_corrupted_word(tiny_build: Path, tmp_path: Path) -> None:
-    seen = run_bist(tiny_build, tmp_path, corrupt=True)
-    assert seen["done"] == 1 and seen["pass"] == 0 and seen["fail"] == 1 and seen["mismatches"] == 1
+def flip(data: bytes, byte: int, bit: int = 0) -> bytes:
+    out = bytearray(data)
+    out[byte] ^= 1 << bit
+    return bytes(out)
+
+
+def with_header_checksums(data: bytes) -> bytes:
+    """``data`` with the header's checksum of the records made right again (a consistent image of another
+    model: only the kernel's answers can tell)."""
+    s1, s2 = protocol.checksums(np.frombuffer(data[bist.HEADER_BYTES:], dtype="<u4"))
+    return data[:28] + np.array([s1, s2], dtype="<u4").tobytes() + data[36:]
+
+
+def test_selftest_image_format(selftest: bist.SelfTestImage, tiny_build: Path) -> None:
+    build = BuildDir.open(tiny_build)
+    data = selftest.to_bytes()
+    header = bist.read_header(data)
+    vectors = build.vectors()
+    queries = 4 + vectors.corner_rows().size
+    assert header.shape_word == build.model_image().shape_word and header.shape_key == build.kernel.shape_key
+    assert header.packets == queries + 2 and header.queries == queries and header.k == vectors.k == 3
+    assert header.expected.lasts == queries + 2 and header.expected.words == 2 + 3 * queries + 2
+    assert header.model_sha256 == sha256_file(build.image_path)
+    # the first record is the model image's load packet, byte for byte
+    packet = build.model_image().packet_bytes()
+    first = int.from_bytes(data[128:132], "little")
+    assert first == (0xA << 28) | (0xF << 24) | (len(packet) // 4)
+    assert data[132:132 + len(packet)] == packet
+    for damaged in (flip(data, 200), data[:-4], flip(data, 0)):
+        with pytest.raises(bist.SelfTestError):
+            bist.read_header(damaged)
+
+
+def test_bist_top_passes_on_the_tiny_kernel(selftest: bist.SelfTestImage, tiny_build: Path, tmp_path: Path) -> None:
+    image = selftest.to_bytes()
+    seen = run_bist(tiny_build, tmp_path, image)
+    expected = bist.read_header(image).expected
+    assert seen["done"] == 1 and seen["pass"] == 1 and seen["fail"] == 0 and seen["code"] == 0, seen
+    assert (seen["words"], seen["lasts"], seen["s1"], seen["s2"]) == (expected.words, expected.lasts, expected.s1,
+                                                                      expected.s2)
+
+
+def test_bist_top_fails_on_a_flipped_answer(selftest: bist.SelfTestImage, tiny_build: Path, tmp_path: Path) -> None:
+    image = flip(selftest.to_bytes(), 44, 3)   # the answers' expected s1
+    seen = run_bist(tiny_build, tmp_path, image)
+    assert seen["done"] == 1 and seen["pass"] == 0 and seen["fail"] == 1 and seen["code"] == 6, seen
+
+
+def test_bist_top_fails_on_a_flipped_model_bit(selftest: bist.SelfTestImage, tiny_build: Path,
+                                               tmp_path: Path) -> None:
+    """One bit of the model's payload flipped: as read from flash, the records' checksum differs (code 3);
+    with the header's checksum made right, the kernel holds another model and its answers differ (code 6)."""
+    image = selftest.to_bytes()
+    payload = bist.HEADER_BYTES + 4 * (1 + 3) + 8   # record head, load header, shape word, n_items, then 2 words
+    flipped = flip(image, payload, 5)
+    seen = run_bist(tiny_build, tmp_path / "raw", flipped)
+    assert seen["done"] == 1 and seen["fail"] == 1 and seen["code"] == 3, seen
+    seen = run_bist(tiny_build, tmp_path / "fixed", with_header_checksums(flipped))
+    assert seen["done"] == 1 and seen["fail"] == 1 and seen["code"] == 6, seen
+
+
+def test_bist_top_refuses_an_image_of_another_shape(selftest: bist.SelfTestImage, tiny_build: Path,
+                                                    tmp_path: Path) -> None:
+    seen = run_bist(tiny_build, tmp_path, flip(selftest.to_bytes(), 16, 0))
+    assert seen["done"] == 1 and seen["fail"] == 1 and seen["code"] == 2 and seen["words"] == 0, seen
 
 
 def test_repo_has_board_files() -> None:

