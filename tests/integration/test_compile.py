@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 def test_manifest_records_inputs_tools_and_files(smoke_build: Path) -> None:
     manifest = BuildDir.open(smoke_build).manifest.raw  # every listed file is there with its sha256
-    assert manifest["format"] == "hybrec-build/1"
+    assert manifest["format"] == "hybrec-build/2"
     assert manifest["source"]["variant"] == "hybrid_w4a4" and len(manifest["inputs"]["checkpoint_sha256"]) == 64
     assert manifest["versions"]["finn-plus"] == "1.6.1"
     kernel = manifest["kernel"]
