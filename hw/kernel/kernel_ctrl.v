@@ -124,13 +124,13 @@ module kernel_ctrl #(
   // ------------------------------------------------------------------ the load's position
   reg [LD_MEM_BITS-1:0]  mem;           // memory being written
   reg [LB-1:0]           lines_left;    // of this memory, after the current line
-  reg [WPL_BITS-1:0]     wpl;           // words per line of this memory
+  reg [WPL_BITS-1:0]     wpl_m1;        // words per line of this memory, minus one
   reg [WPL_BITS-1:0]     widx;          // next word of the line
   reg [LD_ADDR_BITS-1:0] line;
   reg [LD_DATA_BITS-1:0] buffer;
   reg                    last_mem;
   reg [3:0]              drain;
-  wire last_word = (widx == wpl - 1'b1);
+  wire last_word = (widx == wpl_m1);
   wire last_line = (lines_left == {LB{1'b0}});
   wire done_all  = last_word & last_line & last_mem;
 
@@ -156,7 +156,7 @@ module kernel_ctrl #(
       ld_active   <= 1'b0;
       mem         <= {LD_MEM_BITS{1'b0}};
       lines_left  <= {LB{1'b0}};
-      wpl         <= {WPL_BITS{1'b0}};
+      wpl_m1      <= {WPL_BITS{1'b0}};
       widx        <= {WPL_BITS{1'b0}};
       line        <= {LD_ADDR_BITS{1'b0}};
       last_mem    <= 1'b0;
@@ -237,7 +237,7 @@ module kernel_ctrl #(
 
         S_LD_NEXT: begin
           // the memory's size, looked up once per memory (one cycle without input)
-          wpl        <= MEM_WPL[mem * WPL_BITS +: WPL_BITS];
+          wpl_m1     <= MEM_WPL[mem * WPL_BITS +: WPL_BITS] - 1'b1;
           lines_left <= MEM_LINES[mem * LB +: LB] - 1'b1;
           last_mem   <= (mem == LAST_MEM);
           widx       <= {WPL_BITS{1'b0}};
