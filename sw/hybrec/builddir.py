@@ -463,8 +463,10 @@ class Bitstream:
     path: Path                      # the manifest file
     target: str
     device: str
-    build_id: str
+    build_id: str                   # the build it was made from (or last found up to date for)
     kernel_files: dict[str, str]    # the rtl/ files (and sha256) of the kernel it was built from
+    shape_key: str                  # the kernel shape it holds ("" in a manifest from before the shape/model split)
+    shape_word: str
     fmax_mhz: float | None          # post-route; None where the flow does not report one (Vivado, for now)
     timing_met: bool | None
     constraint_mhz: float | None
@@ -488,6 +490,8 @@ class Bitstream:
             build = raw["build"]
             return cls(path=path, target=str(raw["target"]), device=str(raw["device"]),
                        build_id=str(build["build_id"]), kernel_files=dict(build.get("kernel_files") or {}),
+                       shape_key=str((raw.get("shape") or {}).get("key", "")),
+                       shape_word=str((raw.get("shape") or {}).get("word", "")),
                        fmax_mhz=None if raw.get("fmax_mhz") is None else float(raw["fmax_mhz"]),
                        timing_met=None if raw.get("timing_met") is None else bool(raw["timing_met"]),
                        constraint_mhz=(raw.get("clock") or {}).get("constraint_mhz"),
@@ -497,11 +501,13 @@ class Bitstream:
             raise BuildDirError(f"{path}: a damaged bitstream manifest (missing or bad {err})") from None
 
     def matches(self, build: BuildDir) -> str | None:
-        """How this bitstream relates to ``build``: ``same build``, ``same kernel files`` (another build id,
-        e.g. a recompile with another compiler version, the same Verilog and memory files), or None."""
-        if self.build_id == build.build_id:
-            return "same build"
+        """How this bitstream relates to ``build``: ``same build``, ``same shape`` (another model of the same
+        kernel shape: the bitstream runs it once its model image is loaded), or None (another shape, other
+        kernel files of the same shape, or a bitstream that records no shape: one with a model baked in).
+        The bitstream holds the shape, never the model, so the build id alone decides nothing."""
+        if not self.shape_key or self.shape_key != build.kernel.shape_key:
+            return None
         mine = build.manifest.kernel_files()
-        if mine and self.kernel_files == mine:
-            return "same kernel files"
-        return None
+        if self.kernel_files and mine and self.kernel_files != mine:
+            return None
+        return "same build" if self.build_id == build.build_id else "same shape"

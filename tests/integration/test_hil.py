@@ -89,12 +89,12 @@ def test_report_without_gpu_figures_bitstream_or_board(smoke_build: Path, tmp_pa
 
 
 def bitstream_manifest(folder: Path, build_id: str, kernel_files: dict[str, str], fmax: float, met: bool,
-                       constraint: float = 100.0) -> Path:
+                       constraint: float = 100.0, shape: dict | None = None) -> Path:
     """A bitstream folder's manifest as `hybrec bitstream` writes it (the fields the benchmark reads)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ulx3s_bist.bit").write_bytes(b"bits")
     (folder / "manifest.json").write_text(json.dumps({
-        "format": BITSTREAM_FORMAT, "target": "ecp5-85k", "device": "LFE5U-85F",
+        "format": BITSTREAM_FORMAT, "target": "ecp5-85k", "device": "LFE5U-85F", "shape": shape or {},
         "build": {"build_id": build_id, "kernel_files": kernel_files}, "fmax_mhz": fmax, "timing_met": met,
         "clock": {"constraint_mhz": constraint}, "bitstream": {"file": "ulx3s_bist.bit", "sha256": "0" * 64}}))
     return folder
@@ -109,21 +109,26 @@ def test_the_clock_comes_from_the_bitstream_named_or_is_labelled_assumed(work: W
     assert kernel
     # a bitstream of this build: its clock, whatever the user assumed; timing met: the clock its PLL makes
     # (100 MHz), not the post-route Fmax above it
-    mine = bitstream_manifest(tmp_path / "mine", work.build_id, kernel, 123.4, True)
+    shape = work.build.kernel.shape
+    mine = bitstream_manifest(tmp_path / "mine", work.build_id, kernel, 123.4, True, shape=shape)
     real = fpga_clock(work, mine, 150.0)
     assert real["mhz"] == 100.0 and real["source"] == "bitstream" and real["ignored_assumed_mhz"] == 150.0
     assert real["bitstream"]["match"] == "same build" and real["bitstream"]["fmax_mhz"] == 123.4
     assert "100 MHz" in real["label"] and "123.4" in real["label"] and "timing met" in real["label"]
-    # another build id with the same kernel files (rtl/) counts, at its Fmax when timing was not met
-    same = bitstream_manifest(tmp_path / "same", "reformatted-compiler", kernel, 87.5, False)
+    # another build (another model) of the same shape and kernel files counts, at its Fmax when timing was not met
+    same = bitstream_manifest(tmp_path / "same", "retrained-model", kernel, 87.5, False, shape=shape)
     same_kernel = fpga_clock(work, same / "manifest.json", None)
-    assert same_kernel["mhz"] == 87.5 and same_kernel["bitstream"]["match"] == "same kernel files"
+    assert same_kernel["mhz"] == 87.5 and same_kernel["bitstream"]["match"] == "same shape"
     assert "timing NOT met" in same_kernel["label"]
-    # one differing kernel file: the bitstream of another kernel is refused, not used
+    # one differing kernel file, another shape, or no shape recorded (a model baked in): refused, not used
     changed = bitstream_manifest(tmp_path / "changed", "changed-rtl", {**kernel, next(iter(kernel)): "0" * 64},
-                                 300.0, True)
-    with pytest.raises(HilError, match=r"not of \w+ \(other kernel files\)"):
-        fpga_clock(work, changed, None)
+                                 300.0, True, shape=shape)
+    other = bitstream_manifest(tmp_path / "other", "other-shape", kernel, 300.0, True,
+                               shape={**shape, "key": "f" * 64, "word": "ffffffff"})
+    baked = bitstream_manifest(tmp_path / "baked", work.build_id, kernel, 300.0, True)
+    for refused in (changed, other, baked):
+        with pytest.raises(HilError, match=r"not of \w+ \(other kernel files\)"):
+            fpga_clock(work, refused, None)
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign" / "manifest.json").write_text("{}")
     with pytest.raises(HilError, match="format None"):

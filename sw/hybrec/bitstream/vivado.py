@@ -11,8 +11,10 @@ name (what ``pynq.Overlay`` loads).
 :func:`run_vivado` writes the scripts, then runs ``vivado -mode batch`` where it is on PATH; where it is
 not, it stops with :class:`hybrec.tools.ToolMissing` (naming ``vivado``) and the scripts stay for a machine
 that has it. Nothing here builds a bitstream without Vivado, and nothing claims to. After a successful run the
-folder gets a bitstream ``manifest.json`` (format ``hybrec-bitstream/1``: the ``.bit``'s sha256 and the
-build it holds) that the board-side driver checks before it loads the overlay.
+folder gets a bitstream ``manifest.json`` (format ``hybrec-bitstream/1``: the ``.bit``'s sha256, the kernel
+shape it holds and the build it was made from) that the board-side driver checks before it loads the overlay.
+Vivado runs only when asked, so there is no cache key here; the overlay, like the ECP5 bitstream, is a function
+of the shape and the ``rtl/`` files only.
 """
 
 from __future__ import annotations
@@ -165,6 +167,10 @@ def run_vivado(build_dir: Path, out_dir: Path, board: str = "pynq-z2", clock_mhz
     dev = by_board(board)
     manifest = {"format": BITSTREAM_FORMAT, "target": dev.key, "device": dev.name, "board": dev.board,
                 "top": f"{OVERLAY}_wrapper", "kernel_top": build.kernel.top,
+                # the shape the overlay holds (the driver checks it against the kernel's status words); the
+                # model is loaded at run time
+                "shape": {"key": build.kernel.shape_key, "word": str(build.kernel.shape.get("word", "")),
+                          "n_items_max": build.kernel.n_items},
                 "build": {"dir": str(build.path), "build_id": build.build_id,
                           "manifest_sha256": build.manifest_sha256(), "kernel_files": build.manifest.kernel_files()},
                 "bitstream": {"file": bit.name, "sha256": sha256_file(bit), "bytes": bit.stat().st_size,
