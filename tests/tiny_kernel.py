@@ -3,6 +3,7 @@ lmax 8, K = 3), shared by the synthesis, bitstream and driver tests, and any syn
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -52,12 +53,24 @@ def synthetic_build(out: Path, params: KernelParams, config: KernelConfig, histo
     return out
 
 
-def make_tiny_build(out: Path) -> Path:
-    """The tiny kernel's build directory (capacity 32 for its 24 live items)."""
-    params = tiny_params()
+def retrained_tiny_params(seed: int = 7) -> KernelParams:
+    """Another model of the tiny kernel's shape, as a retrain makes one: other item features and item vectors,
+    layer 0's inputs in another order (the same accumulator bounds)."""
+    p = tiny_params()
+    rng = np.random.default_rng(seed)
+    return dataclasses.replace(p, features=rng.integers(-128, 128, size=p.features.shape),
+                               items=rng.integers(-8, 8, size=p.items.shape),
+                               weights=[p.weights[0][::-1].copy(), p.weights[1]])
+
+
+def make_tiny_build(out: Path, params: KernelParams | None = None, n_items_max: int = 32,
+                    name: str = "tiny") -> Path:
+    """The tiny kernel's build directory (capacity 32 for its 24 live items), of ``params`` (default
+    :func:`tiny_params`)."""
+    params = params if params is not None else tiny_params()
     config = KernelConfig(layers=(LayerFolding(simd=2, pe=2), LayerFolding(simd=2, pe=1)),
                           scorer=ScorerConfig(lanes=2), hist_agg=HistAggConfig(norm_par=2), mask_banks=2, k=3,
-                          n_items_max=32)
+                          n_items_max=n_items_max)
     rng = np.random.default_rng(1)
     histories = [rng.integers(0, params.n_items, size=int(rng.integers(1, params.lmax + 1))) for _ in range(6)]
-    return synthetic_build(out, params, config, histories, "tiny")
+    return synthetic_build(out, params, config, histories, name)

@@ -16,7 +16,7 @@ module spi_flash_model #(
 );
   reg [7:0]  mem [0:SIZE-1];
   reg [39:0] sr;       // command, address, dummy byte as shifted in
-  reg [5:0]  n;        // rising edges since chip select fell (saturates)
+  reg [5:0]  n;        // rising edges since chip select fell, up to 40
   reg [31:0] dbit;     // data bits shifted out
   integer i;
   initial begin
@@ -29,8 +29,10 @@ module spi_flash_model #(
     if (csn) begin
       n <= 6'd0;
     end else begin
-      sr <= {sr[38:0], mosi};
-      if (n != 6'd63) n <= n + 6'd1;
+      if (n < 6'd40) begin   // command, address, dummy byte; then the data phase holds them
+        sr <= {sr[38:0], mosi};
+        n  <= n + 6'd1;
+      end
     end
   end
 

@@ -17,9 +17,9 @@ from hybrec import protocol, tools
 from hybrec.artifacts import sha256_file
 from hybrec.bitstream import bist, ecp5, pll
 from hybrec.bitstream.vivado import run_vivado, write_vivado_project
-from hybrec.builddir import REPO_ROOT, SIM_DIR, BuildDir, Manifest
+from hybrec.builddir import REPO_ROOT, SIM_DIR, Bitstream, BuildDir, Manifest
 from hybrec.simulate.runner import SimulationFailed, run_cocotb, simulator_available
-from tiny_kernel import make_tiny_build
+from tiny_kernel import make_tiny_build, retrained_tiny_params
 
 pytestmark = [pytest.mark.synth]
 
@@ -117,6 +117,17 @@ def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) 
             assert ecp5.read_report(other)["fmax_mhz"] == run["fmax_mhz"]
     assert not list(work.glob("*.sdf")) and not list(work.glob("*.config"))
     assert seconds < 300
+    # the bitstream is the shape's; the self-test image beside it is the build's model's
+    build = BuildDir.open(Path(result["build"]["dir"]))
+    assert result["shape"] == {"key": build.kernel.shape_key, "word": build.kernel.shape["word"],
+                               "n_items_max": 32}
+    selftest = result["selftest"]
+    image = out_dir / selftest["file"]
+    assert selftest["sha256"] == sha256_file(image) and selftest["build_id"] == build.build_id
+    header = bist.read_header(image.read_bytes())
+    assert header.shape_key == build.kernel.shape_key and header.model_sha256 == sha256_file(build.image_path)
+    assert selftest["expected"]["words"] == header.expected.words and selftest["flash_offset"] == "0x400000"
+    assert Bitstream.read(out_dir).matches(build) == "same build"
     # the tiny build has no Zynq fit: the manifest says which command makes one instead of leaving it out
     assert result["zynq_7020"]["yosys_synth_xilinx"] is None and "hybrec fit" in result["zynq_7020"]["missing"]
 
@@ -214,9 +225,56 @@ def test_a_recompile_of_the_same_kernel_finds_its_bitstream(first_bitstream: tup
         changed = json.loads(json.dumps(manifest))
         changed["files"][rtl] = "0" * 64
         lpf = ecp5.BOARD_DIR / "ulx3s.lpf"
-        keys = [ecp5.sha256_json(ecp5.input_key(BuildDir(again, Manifest.from_json(m)), "ecp5-85k", 50.0, SEEDS, 8,
+        keys = [ecp5.sha256_json(ecp5.input_key(BuildDir(again, Manifest.from_json(m)), "ecp5-85k", 50.0, SEEDS,
                                                 lpf, False)) for m in (manifest, changed)]
         assert keys[0] == result["key"] != keys[1]
+    finally:   # the module's bitstream goes back to naming the tiny build
+        assert ecp5.build_bitstream(tiny_build, out_dir, freq_mhz=50.0, seeds=SEEDS, stop_when_met=False) == result
+
+
+@pytest.fixture(scope="module")
+def other_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Another model of the tiny kernel's shape (a retrain), and the tiny model in a wider shape (64 items)."""
+    folder = tmp_path_factory.mktemp("other-builds")
+    return (make_tiny_build(folder / "retrained", retrained_tiny_params(), name="retrained"),
+            make_tiny_build(folder / "wider", n_items_max=64, name="wider"))
+
+
+def test_the_bitstream_key_is_the_shapes(tiny_build: Path, other_builds: tuple[Path, Path]) -> None:
+    """Two models of one shape: the same key and default folder; another shape: another key."""
+    builds = [BuildDir.open(path) for path in (tiny_build, *other_builds)]
+    tiny, retrained, wider = builds
+    assert tiny.build_id != retrained.build_id
+    assert sha256_file(tiny.image_path) != sha256_file(retrained.image_path)
+    assert tiny.kernel.shape_key == retrained.kernel.shape_key != wider.kernel.shape_key
+    lpf = ecp5.BOARD_DIR / "ulx3s.lpf"
+    keys = [ecp5.sha256_json(ecp5.input_key(b, "ecp5-85k", 50.0, SEEDS, lpf, False)) for b in builds]
+    assert keys[0] == keys[1] != keys[2]
+    assert ecp5.default_out(tiny, "ecp5-85k") == ecp5.default_out(retrained, "ecp5-85k") != \
+        ecp5.default_out(wider, "ecp5-85k")
+    # the flow's settings still count
+    assert ecp5.sha256_json(ecp5.input_key(tiny, "ecp5-85k", 60.0, SEEDS, lpf, False)) != keys[0]
+
+
+def test_a_retrained_model_finds_its_bitstream(first_bitstream: tuple[dict, Path, float], tiny_build: Path,
+                                               other_builds: tuple[Path, Path]) -> None:
+    """A retrained model of the same shape: no place-and-route, the same .bit; its own self-test image and
+    build record. A bitstream of the wider shape is not one of the tiny shape's."""
+    result, out_dir, _ = first_bitstream
+    retrained, wider = other_builds
+    log = out_dir / "work" / "nextpnr.log"
+    before = log.stat().st_mtime_ns
+    try:
+        found = ecp5.build_bitstream(retrained, out_dir, freq_mhz=50.0, seeds=SEEDS, stop_when_met=False)
+        assert log.stat().st_mtime_ns == before
+        assert found["key"] == result["key"] and found["bitstream"] == result["bitstream"]
+        assert found["shape"] == result["shape"] and found["build"]["build_id"] == BuildDir.open(retrained).build_id
+        assert found["selftest"]["sha256"] != result["selftest"]["sha256"]
+        assert found["selftest"]["sha256"] == sha256_file(out_dir / bist.FILE)
+        bit = Bitstream.read(out_dir)
+        assert bit.matches(BuildDir.open(retrained)) == "same build"
+        assert bit.matches(BuildDir.open(tiny_build)) == "same shape"
+        assert bit.matches(BuildDir.open(wider)) is None
     finally:   # the module's bitstream goes back to naming the tiny build
         assert ecp5.build_bitstream(tiny_build, out_dir, freq_mhz=50.0, seeds=SEEDS, stop_when_met=False) == result
 
@@ -304,26 +362,40 @@ def test_bist_top_lints_clean(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def run_bist(build: Path, work: Path, image: bytes) -> dict:
-    """The self-test top on ``build``'s kernel with ``image`` in the simulated flash; what its LEDs showed."""
+FLASH_BYTES = 1 << 12   # the simulated flash's window at the image's offset (the tiny build's image: < 1 KB)
+
+
+@pytest.fixture(scope="module")
+def bist_sim(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One Verilated self-test top for the module's tests: the flash file's path and size are parameters, so
+    each test writes its image into the same file and runs the same model."""
     if not simulator_available("verilator"):
         pytest.skip("Verilator is not installed")
+    work = tmp_path_factory.mktemp("bist-sim")
+    (work / "mem").mkdir()
+    for path in BuildDir.open(tiny_build).memory_files:
+        shutil.copyfile(path, work / "mem" / path.name)
+    return work
+
+
+def run_bist(build: Path, shared: Path, work: Path, image: bytes) -> dict:
+    """The self-test top on ``build``'s kernel with ``image`` in the simulated flash; what its LEDs and its
+    counters showed."""
+    assert len(image) <= FLASH_BYTES
     opened = BuildDir.open(build)
-    mem = work / "mem"
-    mem.mkdir(parents=True)
-    for path in opened.memory_files:
-        shutil.copyfile(path, mem / path.name)
-    flash = bist.write_flash_hex(image, work / "bist.hex")
+    flash = bist.write_flash_hex(image, shared / "flash.hex")
+    work.mkdir(parents=True, exist_ok=True)
     report = work / "bist_report.json"
     sources = [*opened.sources, *(ecp5.BOARD_DIR / name for name in ecp5.BOARD_SOURCES),
                *(SIM_DIR / "boards" / name for name in BIST_SIM_FILES)]
     cycles = 4 * 2 * 32 * (len(image) // 4 + 64) + 200_000   # SCK = clk / 4: 128 cycles a word, then answers
     with contextlib.suppress(SimulationFailed):  # the testbench records what the LEDs show; assertions below
         run_cocotb(toplevel="ulx3s_bist_tb", sources=sources, test_module="test_ulx3s_bist",
-                   test_dir=SIM_DIR / "boards", build_dir=work / "sim",
+                   test_dir=SIM_DIR / "boards", build_dir=shared / "sim",
                    parameters={"SHAPE_WORD": f"32'h{opened.kernel.shape['word']}", "FLASH_ADDR": "24'h400000",
                                "SPI_HALF": 2, "WAKE_CYCLES": 64, "STALL_BITS": 16, "QUIET_BITS": 8,
-                               "MEM_DIR": f'"{mem}/"', "FLASH_FILE": f'"{flash}"', "FLASH_BYTES": len(image)},
+                               "MEM_DIR": f'"{shared}/mem/"', "FLASH_FILE": f'"{flash}"',
+                               "FLASH_BYTES": FLASH_BYTES},
                    extra_env={"HYBREC_BIST_REPORT": str(report), "HYBREC_BIST_CYCLES": str(cycles)})
     return json.loads(report.read_text())
 
@@ -366,37 +438,39 @@ def test_selftest_image_format(selftest: bist.SelfTestImage, tiny_build: Path) -
             bist.read_header(damaged)
 
 
-def test_bist_top_passes_on_the_tiny_kernel(selftest: bist.SelfTestImage, tiny_build: Path, tmp_path: Path) -> None:
+def test_bist_top_passes_on_the_tiny_kernel(selftest: bist.SelfTestImage, tiny_build: Path, bist_sim: Path,
+                                           tmp_path: Path) -> None:
     image = selftest.to_bytes()
-    seen = run_bist(tiny_build, tmp_path, image)
+    seen = run_bist(tiny_build, bist_sim, tmp_path, image)
     expected = bist.read_header(image).expected
     assert seen["done"] == 1 and seen["pass"] == 1 and seen["fail"] == 0 and seen["code"] == 0, seen
     assert (seen["words"], seen["lasts"], seen["s1"], seen["s2"]) == (expected.words, expected.lasts, expected.s1,
                                                                       expected.s2)
 
 
-def test_bist_top_fails_on_a_flipped_answer(selftest: bist.SelfTestImage, tiny_build: Path, tmp_path: Path) -> None:
+def test_bist_top_fails_on_a_flipped_answer(selftest: bist.SelfTestImage, tiny_build: Path, bist_sim: Path,
+                                            tmp_path: Path) -> None:
     image = flip(selftest.to_bytes(), 44, 3)   # the answers' expected s1
-    seen = run_bist(tiny_build, tmp_path, image)
+    seen = run_bist(tiny_build, bist_sim, tmp_path, image)
     assert seen["done"] == 1 and seen["pass"] == 0 and seen["fail"] == 1 and seen["code"] == 6, seen
 
 
-def test_bist_top_fails_on_a_flipped_model_bit(selftest: bist.SelfTestImage, tiny_build: Path,
+def test_bist_top_fails_on_a_flipped_model_bit(selftest: bist.SelfTestImage, tiny_build: Path, bist_sim: Path,
                                                tmp_path: Path) -> None:
     """One bit of the model's payload flipped: as read from flash, the records' checksum differs (code 3);
     with the header's checksum made right, the kernel holds another model and its answers differ (code 6)."""
     image = selftest.to_bytes()
     payload = bist.HEADER_BYTES + 4 * (1 + 3) + 8   # record head, load header, shape word, n_items, then 2 words
     flipped = flip(image, payload, 5)
-    seen = run_bist(tiny_build, tmp_path / "raw", flipped)
+    seen = run_bist(tiny_build, bist_sim, tmp_path / "raw", flipped)
     assert seen["done"] == 1 and seen["fail"] == 1 and seen["code"] == 3, seen
-    seen = run_bist(tiny_build, tmp_path / "fixed", with_header_checksums(flipped))
+    seen = run_bist(tiny_build, bist_sim, tmp_path / "fixed", with_header_checksums(flipped))
     assert seen["done"] == 1 and seen["fail"] == 1 and seen["code"] == 6, seen
 
 
 def test_bist_top_refuses_an_image_of_another_shape(selftest: bist.SelfTestImage, tiny_build: Path,
-                                                    tmp_path: Path) -> None:
-    seen = run_bist(tiny_build, tmp_path, flip(selftest.to_bytes(), 16, 0))
+                                                    bist_sim: Path, tmp_path: Path) -> None:
+    seen = run_bist(tiny_build, bist_sim, tmp_path, flip(selftest.to_bytes(), 16, 0))
     assert seen["done"] == 1 and seen["fail"] == 1 and seen["code"] == 2 and seen["words"] == 0, seen
 
 
