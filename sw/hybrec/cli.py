@@ -269,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     bit.add_argument("--build", required=True, type=Path, help="build directory of `hybrec compile`")
     bit.add_argument("--target", choices=["ecp5-85k", "pynq-z2"], default="ecp5-85k")
     bit.add_argument("--out", type=Path, default=None,
-                     help="the bitstream's folder (default: bitstreams/<target>-<build id>; pynq-z2: BUILD/vivado)")
+                     help="the bitstream's folder (default: bitstreams/<target>-<shape key, 16 digits>; "
+                          "pynq-z2: BUILD/vivado)")
     bit.add_argument("--freq", type=float, default=100.0, help="kernel clock in MHz (ECP5: made by the PLL)")
     bit.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
                      help="nextpnr seeds, placed and routed side by side; the fastest routed result is kept "
