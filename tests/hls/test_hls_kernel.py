@@ -28,9 +28,11 @@ from hls_support import (
 
 from hybrec import protocol, tools
 from hybrec.builddir import BuildDir
+from hybrec.compile.config import HistAggConfig, ScorerConfig
 from hybrec.compile.hls import HlsError, compile_program, run_csim, synth_hls, write_hls_params
 from hybrec.errors import HybrecError
 from tiny_kernel import make_tiny_build as make_capacity_build
+from tiny_kernel import synthetic_build, tiny_config, tiny_params
 
 pytestmark = [pytest.mark.hls]
 
@@ -121,6 +123,23 @@ def test_csim_catches_a_wrong_answer(tiny_csim: tuple[dict[str, Any], Path], tmp
                              str(tmp_path / "expected.txt"), str(tmp_path / "results.txt")],
                             capture_output=True, text=True)
     assert result.returncode == 1 and "mismatches 1 " in result.stdout and "first_mismatch 3" in result.stdout
+
+
+def test_kernel_csim_memory_groups(tmp_path: Path) -> None:
+    """The tiny model on a kernel whose feature memory is two column groups and whose item rows (2 lanes x 2
+    x 4 bits) are cut into groups of 3 bits, so item elements straddle the lines of two memories: the load
+    decodes them bit for bit (the ML-100K ECP5 configuration cuts its item rows at 126 bits)."""
+    require_csim()
+    config = tiny_config().model_copy(update={
+        "hist_agg": HistAggConfig(norm_par=2, rom_groups=2), "scorer": ScorerConfig(lanes=2, rom_group_bits=3)})
+    params = tiny_params()
+    rng = np.random.default_rng(2)
+    histories = [rng.integers(0, params.n_items, size=int(rng.integers(1, params.lmax + 1))) for _ in range(6)]
+    build = synthetic_build(tmp_path / "build", params, config, histories, "tiny-groups")
+    # 2 feature groups, 5 + 5 MVAU memories, ceil(16 / 3) = 6 item groups
+    assert "LOAD_MEM_LINES[18]" in (write_hls_params(BuildDir.open(build), tmp_path / "hls") / "params.h").read_text()
+    report = run_csim(build, out_dir=tmp_path / "hls")
+    assert report["passed"] and report["packets"] == report["queries"] + 1, report.get("first_mismatch")
 
 
 # ---------------------------------------------------------------------------------------------- models at run time
