@@ -52,12 +52,17 @@ def synthetic_build(out: Path, params: KernelParams, config: KernelConfig, histo
     return out
 
 
+def tiny_config() -> KernelConfig:
+    """The tiny kernel's configuration (its shape, with :func:`tiny_params`' widths): capacity 32."""
+    return KernelConfig(layers=(LayerFolding(simd=2, pe=2), LayerFolding(simd=2, pe=1)),
+                        scorer=ScorerConfig(lanes=2), hist_agg=HistAggConfig(norm_par=2), mask_banks=2, k=3,
+                        n_items_max=32)
+
+
 def make_tiny_build(out: Path) -> Path:
     """The tiny kernel's build directory (capacity 32 for its 24 live items)."""
     params = tiny_params()
-    config = KernelConfig(layers=(LayerFolding(simd=2, pe=2), LayerFolding(simd=2, pe=1)),
-                          scorer=ScorerConfig(lanes=2), hist_agg=HistAggConfig(norm_par=2), mask_banks=2, k=3,
-                          n_items_max=32)
+    config = tiny_config()
     rng = np.random.default_rng(1)
     histories = [rng.integers(0, params.n_items, size=int(rng.integers(1, params.lmax + 1))) for _ in range(6)]
     return synthetic_build(out, params, config, histories, "tiny")
