@@ -54,6 +54,7 @@ from .words import (
     WORD_BYTES,
     KernelInfo,
     Results,
+    bitstream_shape_key,
     check_histories,
     decode_status,
     decode_words,
@@ -79,17 +80,6 @@ def describe_status(status: int) -> str:
     """``0x00001002 (Idle, IOC_Irq)``: a DMASR value with its set bits named."""
     names = [name for bit, name in SR_NAMES.items() if status >> bit & 1]
     return f"0x{status:08x} ({', '.join(names) or 'running, busy'})"
-
-
-def bitstream_shape_key(bitstream: dict[str, Any]) -> str | None:
-    """The kernel shape key a bitstream manifest records (``shape.key``, ``kernel.shape.key`` or
-    ``shape_key``), or None for a manifest that records none."""
-    for holder in (bitstream.get("shape"), (bitstream.get("kernel") or {}).get("shape"), bitstream):
-        if isinstance(holder, dict):
-            key = holder.get("key") if holder is not bitstream else holder.get("shape_key")
-            if key:
-                return str(key)
-    return None
 
 
 def check_bitstream(bitfile: str | os.PathLike[str], build: dict[str, Any], bitstream: dict[str, Any],

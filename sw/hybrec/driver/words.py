@@ -27,7 +27,7 @@ from hybrec.protocol import FLAG_BAD_ID, FLAG_EMPTY, FLAG_NO_MODEL, FLAG_TRUNCAT
 from .errors import ConfigurationError, HistoryTooLong, IdOutOfRange, MalformedResult, QueryError
 
 __all__ = ["FLAG_BAD_ID", "FLAG_EMPTY", "FLAG_NO_MODEL", "FLAG_TRUNCATED", "NO_ID", "KernelInfo", "Results", "Status",
-           "check_histories", "decode_words", "is_status_answer", "pack_packets", "query_bytes"]
+           "bitstream_shape_key", "check_histories", "decode_words", "is_status_answer", "pack_packets", "query_bytes"]
 
 ID_BYTES = 2        # ids are uint16 on the stream
 WORD_BYTES = 8      # one output word
@@ -219,6 +219,16 @@ def decode_words(words: np.ndarray, n_items: int, first_query: int = 0) -> Resul
     return Results(ids=np.where(valid, ids, -1).astype(np.int32), scores=np.where(valid, scores, 0),
                    valid=valid, flags=flags[:, 0] if words.shape[1] else np.zeros(words.shape[0], dtype=np.int64),
                    words=words)
+
+
+def bitstream_shape_key(bitstream: dict[str, Any]) -> str | None:
+    """The kernel shape key a bitstream manifest records (``shape.key``, ``kernel.shape.key`` or
+    ``shape_key``), or None for a manifest that records none."""
+    for holder in ((bitstream.get("shape") or {}), ((bitstream.get("kernel") or {}).get("shape") or {})):
+        if isinstance(holder, dict) and holder.get("key"):
+            return str(holder["key"])
+    key = bitstream.get("shape_key")
+    return str(key) if key else None
 
 
 def decode_status(words: np.ndarray) -> Status:
