@@ -10,6 +10,8 @@
 // read port per slot (IPB = 2: both ports of a dual-port block RAM), so a beat takes one cycle. It is
 // ROM_GROUPS memories of F / ROM_GROUPS features each (one file each), every one addressed by its own
 // copy of the id registers: one address register driving all of the ROM's ~90 block RAMs is too long a net.
+// The feature memory is written through the load bus (below): group g is memory LD_BASE + g, N_ITEMS lines
+// of (F/ROM_GROUPS)*FEAT_BITS bits, line i = item i (feature j of the group at [j*FEAT_BITS +: FEAT_BITS]).
 //
 // Pipeline (see README.md): IN the beat registered (+ the address copies), S0 count ids + ROM reads, S1
 // ROM outputs, SO the ROM outputs copied (the block RAMs' output registers), S2 rows registered +
@@ -26,13 +28,22 @@ module hist_agg #(
     parameter integer AGG_SHIFT = 16,        // fixed-point shift of the reciprocal table
     parameter integer NORM_PAR  = F,         // features normalised per cycle (F % NORM_PAR == 0)
     parameter integer IPB       = 1,         // ids per input beat (1 or 2: the ROM's read ports)
-    parameter integer ROM_GROUPS = 1,        // feature ROM column groups (F % ROM_GROUPS == 0, at most 100)
-    parameter         FEAT_PREFIX = "feat",  // group g: $readmemh {FEAT_PREFIX, "_<gg>.hex"} (gg: 2 digits),
-                                             // N_ITEMS lines of (F/ROM_GROUPS)*FEAT_BITS bits
-    parameter         RECIP_FILE = "recip.hex"  // $readmemh: LMAX+1 lines of AGG_SHIFT+1 bits
+    parameter integer ROM_GROUPS = 1,        // feature memory column groups (F % ROM_GROUPS == 0, at most 100)
+    parameter         RECIP_FILE = "recip.hex",  // $readmemh: LMAX+1 lines of AGG_SHIFT+1 bits
+    // load bus: memory index of group 0, and the bus widths (set by the kernel top)
+    parameter integer LD_BASE      = 0,
+    parameter integer LD_MEM_BITS  = 8,
+    parameter integer LD_ADDR_BITS = 16,
+    parameter integer LD_DATA_BITS = (F / ROM_GROUPS) * FEAT_BITS
 ) (
     input  wire                   ap_clk,
     input  wire                   ap_rst_n,
+    // load bus: one memory line per ld_valid cycle, only while ld_active (no query inside meanwhile)
+    input  wire                    ld_valid,
+    input  wire [LD_MEM_BITS-1:0]  ld_mem,
+    input  wire [LD_ADDR_BITS-1:0] ld_addr,
+    input  wire [LD_DATA_BITS-1:0] ld_data,
+    input  wire                    ld_active,
     // history ids, one packet (tlast on the final beat) per query
     input  wire [IPB*ID_BITS-1:0] s_axis_tdata,
     input  wire [IPB-1:0]         s_axis_tkeep,
@@ -78,6 +89,10 @@ module hist_agg #(
         end
         if (ROM_GROUPS < 1 || ROM_GROUPS > 100 || F % ROM_GROUPS != 0) begin : g_check_groups
             hist_agg_error_ROM_GROUPS_must_divide_F u_error ();
+        end
+        if (LD_DATA_BITS < GROUP_BITS || LD_ADDR_BITS < AW || LD_BASE + ROM_GROUPS > (1 << LD_MEM_BITS))
+        begin : g_check_load_bus
+            hist_agg_error_load_bus_too_narrow u_error ();
         end
     endgenerate
 
@@ -194,7 +209,24 @@ module hist_agg #(
         end
     end
 
-    // ROM reads (one registered port per slot and group). Every slot reads at its id's low bits, used or
+    // ------------------------------------------------------------------ load bus
+    // LB: the bus registered (this block's own copy); then per group the write enable, the line and (slot 0's
+    // address register, below) the address; the write is at the next edge: three edges after ld_valid.
+    reg                    lb_v, lb_act;
+    reg [LD_MEM_BITS-1:0]  lb_mem;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg [LD_ADDR_BITS-1:0] lb_addr;     // bits above the address of N_ITEMS lines: unused
+    reg [LD_DATA_BITS-1:0] lb_data;     // bits above a group's line: unused
+    /* verilator lint_on UNUSEDSIGNAL */
+    always @(posedge ap_clk) begin
+        lb_v    <= ap_rst_n && ld_valid;
+        lb_act  <= ap_rst_n && ld_active;
+        lb_mem  <= ld_mem;
+        lb_addr <= ld_addr;
+        lb_data <= ld_data;
+    end
+
+    // Feature memory reads (one registered port per slot and group). Every slot reads at its id's low bits, used or
     // not: an ignored id (absent, past LMAX or out of range) is zeroed in S2 (use_o), so no decision of S0
     // lies on the block RAM's address path. Each group has its own copies (`keep`: Yosys would merge equal
     // flip-flops back into one) of the address, of the advance register (the block RAMs' clock enables: one
@@ -202,14 +234,27 @@ module hist_agg #(
     // is copied as it is, on the read's own enable (rom_o): on the ECP5 that copy is the block RAM's output
     // register (ecp5_bram.py), whose clock-to-output is 0.9 ns against the read register's 5.6; the
     // zeroing and the accumulator adders come after it.
+    // The load writes through slot 0's port: while ld_active, slot 0's address register takes the line's
+    // address (a multiplexer in front of the register), so the write and that read share one address and
+    // one block-RAM port, and slot 1 keeps the other; a write address of its own would need a third port,
+    // and Yosys would build every group twice. Nothing is read meanwhile (no query is inside, so the
+    // pipeline is empty and adv_g is high: the address register follows the bus).
     genvar j, g;
     generate
         for (g = 0; g < ROM_GROUPS; g = g + 1) begin : g_rom
-            localparam [7:0]  G10  = 8'd48 + g / 10;    // the group number in two ASCII digits
-            localparam [7:0]  G1   = 8'd48 + g % 10;
-            localparam [15:0] GNUM = {G10, G1};
-            reg [GROUP_BITS-1:0] feat_rom [0:N_ITEMS-1];
-            initial $readmemh({FEAT_PREFIX, "_", GNUM, ".hex"}, feat_rom);
+            // no_rw_check: a line is never read while it is written (no query is inside during a load), so
+            // Yosys need not emulate read-during-write with bypass logic behind the block RAMs
+            (* no_rw_check *) reg [GROUP_BITS-1:0] feat_mem [0:N_ITEMS-1];
+            reg                  we_g;           // write line lb_addr of this group (registered decode)
+            reg [GROUP_BITS-1:0] wdata_g;        // the line
+            localparam integer MEM_I = LD_BASE + g;
+            localparam [LD_MEM_BITS-1:0] MEM_ID = MEM_I[LD_MEM_BITS-1:0];
+            // a copy of the line per group (`keep`: Yosys would merge the equal copies), as for the address:
+            // one register into all of the memory's ~90 block RAMs is too long a net
+            (* keep *) always @(posedge ap_clk) begin
+                we_g    <= lb_v && (lb_mem == MEM_ID);
+                wdata_g <= lb_data[GROUP_BITS-1:0];
+            end
             reg           adv_g;                 // == adv (not inverted: the read and its copy share it)
             reg [IPB-1:0] use_g;                 // S1: the slots whose ids are used
             reg [IPB-1:0] use_o;                 // SO
@@ -226,12 +271,21 @@ module hist_agg #(
             for (j = 0; j < IPB; j = j + 1) begin : g_read
                 localparam integer BASE = j * ROW_BITS + g * GROUP_BITS;
                 reg [AW-1:0] addr;
-                (* keep *) always @(posedge ap_clk) begin
-                    if (adv_g) addr <= s_axis_tdata[j*ID_BITS +: AW];
+                if (j == 0) begin : g_port_a
+                    (* keep *) always @(posedge ap_clk) begin
+                        if (adv_g) addr <= lb_act ? lb_addr[AW-1:0] : s_axis_tdata[AW-1:0];
+                    end
+                    always @(posedge ap_clk) begin
+                        if (we_g) feat_mem[addr] <= wdata_g;
+                    end
+                end else begin : g_port_b
+                    (* keep *) always @(posedge ap_clk) begin
+                        if (adv_g) addr <= s_axis_tdata[j*ID_BITS +: AW];
+                    end
                 end
                 always @(posedge ap_clk) begin
                     if (adv_g) begin
-                        rom_q[BASE +: GROUP_BITS] <= feat_rom[addr];
+                        rom_q[BASE +: GROUP_BITS] <= feat_mem[addr];
                         rom_o[BASE +: GROUP_BITS] <= rom_q[BASE +: GROUP_BITS];
                         row_q[BASE +: GROUP_BITS] <= use_o[j] ? rom_o[BASE +: GROUP_BITS] : {GROUP_BITS{1'b0}};
                     end

@@ -1,7 +1,9 @@
-// hist_mask.v: keeps a query's own history out of its top-K.
+// hist_mask.v: keeps a query's own history and the other ids it lists out of its top-K.
 //
-// The kernel's input stream is snooped: an id at position < LMAX of its packet and < N_ITEMS (exactly
-// the ids hist_agg counts) sets its bit in the query's bank, one bank per query in flight. The scorer's
+// The kernel's input stream is snooped: every present id below N_ITEMS, wherever it is in its packet (an
+// exclusion list may be longer than the history hist_agg aggregates), sets its bit in the query's bank, one
+// bank per query in flight. Ids at or above the live item count reach this block as all ones (the top
+// replaces them), so the compare with the capacity N_ITEMS is enough. The scorer's
 // rows pass through on their way to top-K: row r of a query carries items r*LANES + l, and lane l's
 // valid bit (tuser) is cleared where the bank has the item; the row's bits are cleared as it passes, so
 // the bank is empty again after the query's last row.
@@ -24,7 +26,6 @@ module hist_mask #(
     parameter integer N_ITEMS = 1682,
     parameter integer LANES   = 8,
     parameter integer ID_BITS = 11,    // ids >= N_ITEMS are ignored
-    parameter integer LMAX    = 256,
     parameter integer NB      = 4,     // banks (queries in flight), a power of two >= 1
     parameter integer IPB     = 1,     // ids per input beat
     parameter integer DATA_W  = 8      // scorer beat width, passed through
@@ -52,7 +53,6 @@ module hist_mask #(
   localparam integer NROWS = (N_ITEMS + LANES - 1) / LANES;
   localparam integer BW    = (NB > 1) ? $clog2(NB) : 1;
   localparam integer BA    = (NB > 1) ? $clog2(NB) : 0;    // bank bits of a RAM address
-  localparam integer PW    = $clog2(LMAX + 1) + 1;         // positions, with room for IPB past LMAX
   localparam integer RW    = (NROWS > 1) ? $clog2(NROWS) : 1;
   localparam integer AW    = BA + RW;
   localparam integer DEPTH = 1 << AW;
@@ -89,7 +89,6 @@ module hist_mask #(
   reg  [BW-1:0]   rb;          // bank of the query being masked
   reg  [BW:0]     used;        // banks taken (packet started, last row not yet passed)
   reg             in_packet;   // a packet has started and not ended
-  reg  [PW-1:0]   pos;         // ids of the current packet seen so far (saturates at LMAX)
   reg  [RW-1:0]   row;         // row of the query being masked
   reg             sweeping;    // clearing the RAMs after reset
   reg  [AW-1:0]   sweep_a;
@@ -104,33 +103,13 @@ module hist_mask #(
   assign s_axis_tready = ~sweeping & (~out_valid | m_axis_tready);
   assign in_allow      = ~sweeping & (in_packet | (used != NB[BW:0]));
 
-  // Which slots are counted: present, at a position below LMAX, in range (as hist_agg). Slot s's position
-  // is pos + k (k: the kept slots before it), and pos <= LMAX, so both "pos + k < LMAX" and the saturation
-  // "pos + n > LMAX" are compares of pos with constants (below[k], above[n]), picked by the keep count:
-  // no compare waits for a sum (pos -> two carry chains -> four LUTs -> pos is too slow for 100 MHz on the ECP5).
-  wire [IPB:0] below;          // [k]: pos + k < LMAX
-  wire [IPB:0] above;          // [n]: pos + n > LMAX
-  genvar k;
-  generate
-    for (k = 0; k <= IPB; k = k + 1) begin : g_bound
-      localparam integer KK = k;
-      assign below[k] = ({1'b0, pos} + KK[PW:0]) < {1'b0, LMAX[PW-1:0]};
-      assign above[k] = ({1'b0, pos} + KK[PW:0]) > {1'b0, LMAX[PW-1:0]};
-    end
-  endgenerate
-  localparam integer NW = $clog2(IPB + 1);   // holds IPB (IPB >= 1)
+  // Which slots are counted: present and in range.
   reg [IPB-1:0] counted;
-  reg [NW-1:0]  n;             // kept slots so far
   integer s;
   always @* begin
-    n = {NW{1'b0}};
-    for (s = 0; s < IPB; s = s + 1) begin
-      counted[s] = in_keep[s] & below[n] &
-                   ({1'b0, in_id[s*ID_BITS +: ID_BITS]} < N_ITEMS[ID_BITS:0]);
-      if (in_keep[s]) n = n + 1'b1;
-    end
+    for (s = 0; s < IPB; s = s + 1)
+      counted[s] = in_keep[s] & ({1'b0, in_id[s*ID_BITS +: ID_BITS]} < N_ITEMS[ID_BITS:0]);
   end
-  wire [PW-1:0] pos_next = above[n] ? LMAX[PW-1:0] : pos + {{(PW - NW){1'b0}}, n};
 
   always @(posedge ap_clk) begin
     if (!ap_rst_n) begin
@@ -138,18 +117,15 @@ module hist_mask #(
       rb        <= {BW{1'b0}};
       used      <= {(BW+1){1'b0}};
       in_packet <= 1'b0;
-      pos       <= {PW{1'b0}};
       row       <= {RW{1'b0}};
     end else begin
       used <= used + {{BW{1'b0}}, start} - {{BW{1'b0}}, out_end};
       if (in_fire) begin
         if (in_last) begin
           in_packet <= 1'b0;
-          pos       <= {PW{1'b0}};
           wb        <= wb_next;
         end else begin
           in_packet <= 1'b1;
-          pos       <= pos_next;
         end
       end
       if (s_take) begin

@@ -7,7 +7,7 @@
 //   load   0x4C: the shape word, n_items, then every writable memory line by line (a line is
 //          ceil(width / 32) words, LSB first). Lines go out on the load bus, one per line.
 //   status 0x53: nothing else.
-// Anything but a query waits until every query before it has left the kernel (`inside` == 0), then runs with
+// Anything but a query waits until every query before it has left the kernel (`in_flight` == 0), then runs with
 // the input to itself and answers with two status words. The model can only change while no query is inside,
 // so the query results take the NO_MODEL flag from model_valid as it is when they leave.
 //
@@ -67,6 +67,8 @@ module kernel_ctrl #(
   localparam integer WI_BITS = (NWORDS > 1) ? $clog2(NWORDS) : 1;
   localparam integer LB = LD_ADDR_BITS + 1;
   localparam integer DRAIN = 8;               // cycles after the last line before the load completes
+  localparam integer LAST_MEM_I = N_MEMS - 1;
+  localparam [LD_MEM_BITS-1:0] LAST_MEM = LAST_MEM_I[LD_MEM_BITS-1:0];
 
   localparam [3:0] S_HEAD = 4'd0, S_QUERY = 4'd1, S_IDLE_WAIT = 4'd2, S_LD_SHAPE = 4'd3, S_LD_COUNT = 4'd4,
                    S_LD_NEXT = 4'd5, S_LD_DATA = 4'd6, S_LD_DRAIN = 4'd7, S_DISCARD = 4'd8, S_ANSWER = 4'd9;
@@ -86,7 +88,7 @@ module kernel_ctrl #(
   reg [15:0] n_pending;          // the count of the load in progress
   reg [31:0] s1, s2;
   reg        s2_add;             // s1 took a word last cycle: s2 adds it now
-  reg [7:0]  inside;             // queries taken whose results have not all left
+  reg [7:0]  in_flight;             // queries taken whose results have not all left
   reg [1:0]  answer_beat;
 
   // ------------------------------------------------------------------ queries
@@ -122,13 +124,13 @@ module kernel_ctrl #(
   // ------------------------------------------------------------------ the load's position
   reg [LD_MEM_BITS-1:0]  mem;           // memory being written
   reg [LB-1:0]           lines_left;    // of this memory, after the current line
-  reg [WPL_BITS-1:0]     wpl;           // words per line of this memory
+  reg [WPL_BITS-1:0]     wpl_m1;        // words per line of this memory, minus one
   reg [WPL_BITS-1:0]     widx;          // next word of the line
   reg [LD_ADDR_BITS-1:0] line;
   reg [LD_DATA_BITS-1:0] buffer;
   reg                    last_mem;
   reg [3:0]              drain;
-  wire last_word = (widx == wpl - 1'b1);
+  wire last_word = (widx == wpl_m1);
   wire last_line = (lines_left == {LB{1'b0}});
   wire done_all  = last_word & last_line & last_mem;
 
@@ -145,7 +147,7 @@ module kernel_ctrl #(
       s1          <= 32'd0;
       s2          <= 32'd0;
       s2_add      <= 1'b0;
-      inside      <= 8'd0;
+      in_flight      <= 8'd0;
       answer_beat <= 2'd0;
       hist_left   <= 16'd0;
       gt0         <= 1'b0;
@@ -154,7 +156,7 @@ module kernel_ctrl #(
       ld_active   <= 1'b0;
       mem         <= {LD_MEM_BITS{1'b0}};
       lines_left  <= {LB{1'b0}};
-      wpl         <= {WPL_BITS{1'b0}};
+      wpl_m1      <= {WPL_BITS{1'b0}};
       widx        <= {WPL_BITS{1'b0}};
       line        <= {LD_ADDR_BITS{1'b0}};
       last_mem    <= 1'b0;
@@ -163,7 +165,7 @@ module kernel_ctrl #(
       ld_valid <= 1'b0;
       s2_add   <= 1'b0;
       if (s2_add) s2 <= s2 + s1;
-      inside <= inside + {7'd0, take & to_query & s_tlast} - {7'd0, q_done};
+      in_flight <= in_flight + {7'd0, take & to_query & s_tlast} - {7'd0, q_done};
 
       case (state)
         S_HEAD: if (take) begin
@@ -186,7 +188,7 @@ module kernel_ctrl #(
           if (s_tlast) state <= S_HEAD;
         end
 
-        S_IDLE_WAIT: if (inside == 8'd0 && !s2_add) begin
+        S_IDLE_WAIT: if (in_flight == 8'd0 && !s2_add) begin
           if (kind == KIND_LOAD) begin
             if (pkt_over) begin
               code  <= C_INTERRUPTED;
@@ -235,9 +237,9 @@ module kernel_ctrl #(
 
         S_LD_NEXT: begin
           // the memory's size, looked up once per memory (one cycle without input)
-          wpl        <= MEM_WPL[mem * WPL_BITS +: WPL_BITS];
+          wpl_m1     <= MEM_WPL[mem * WPL_BITS +: WPL_BITS] - 1'b1;
           lines_left <= MEM_LINES[mem * LB +: LB] - 1'b1;
-          last_mem   <= (mem == N_MEMS - 1);
+          last_mem   <= (mem == LAST_MEM);
           widx       <= {WPL_BITS{1'b0}};
           line       <= {LD_ADDR_BITS{1'b0}};
           state      <= S_LD_DATA;
@@ -310,7 +312,7 @@ module kernel_ctrl #(
   always @(posedge ap_clk) begin
     if (state == S_LD_DATA && take && last_word) begin
       for (wi = 0; wi < NWORDS; wi = wi + 1)
-        ld_data[wi*32 +: 32] <= (wi == widx) ? s_tdata : buffer[wi*32 +: 32];
+        ld_data[wi*32 +: 32] <= (wi[WPL_BITS-1:0] == widx) ? s_tdata : buffer[wi*32 +: 32];
     end
   end
 

@@ -15,20 +15,24 @@
 // a ping-pong buffer of 2*SF words: the first neuron fold consumes words as soon as they arrive, the
 // other folds reuse them, and the next vector fills the other bank meanwhile.
 //
-// Pipeline (edges after the issue of a step): 1 buffer/ROM read (+2 when the buffer is block RAM: IB_EXTRA;
-// else +1 when the weight ROM is: W_EXTRA), 2 dot product (mvau_dot: DOT_LAT more edges when DOT_ADDS > 0), 3 add
+// Pipeline (edges after the issue of a step): 1 buffer/weight read (+2 when the buffer is block RAM: IB_EXTRA;
+// else +1 when the weight memory is: W_EXTRA), 2 dot product (mvau_dot: DOT_LAT more edges when DOT_ADDS > 0), 3 add
 // into the accumulator, then OUT_BITS binary-search stages, one compare per PE each (none when
 // NO_ACT), then an output FIFO. Issue of a neuron fold's last step waits for a FIFO credit, so the
 // pipeline itself never stalls.
 //
-// Memories ($readmemh, hex, one word per line, PE 0 in the least significant bits of a line):
-//   WEIGHT_FILE          NF*SF lines of PE*SIMD*W_BITS bits; line nf*SF + sf, PE p, lane i holds
+// Memories, written through the load bus (ld_*: one line per ld_valid, LSB-aligned in ld_data; PE 0 in the
+// least significant bits of a line), memory index relative to LD_BASE:
+//   0                    weights: NF*SF lines of PE*SIMD*W_BITS bits; line nf*SF + sf, PE p, lane i holds
 //                        W[sf*SIMD + i][nf*PE + p] at bits [(p*SIMD + i)*W_BITS +: W_BITS].
-//   {THRESH_FILE, "j_ppp.hex"} for binary-search stage j = 0 .. OUT_BITS-1 and PE p (three decimal
-//                        digits): key nf*2^j + q selects the ACC_BITS entry T[nf*PE + p][(q << (OUT_BITS-j))
+//   1 + j*PE + p         thresholds of binary-search stage j = 0 .. OUT_BITS-1 and PE p (none with NO_ACT):
+//                        key nf*2^j + q selects the ACC_BITS entry T[nf*PE + p][(q << (OUT_BITS-j))
 //                        + 2^(OUT_BITS-1-j) - 1]. Stage 0: NF lines of one entry; stage j >= 1:
 //                        NF*2^(j-1) lines {entry 2r+1, entry 2r}.
-// sw/hybrec/compile/blocks/mvau.py (write_mem_files) writes both from numpy arrays.
+// The bus is registered (LB), decoded into per-memory write enables beside per-memory copies of the line
+// and address (LW), and written at the next edge: three edges after ld_valid. A load happens only while
+// no vector is inside (the kernel's controller guarantees it), so a write never meets a read of its line.
+// sw/hybrec/compile/blocks/mvau.py (weight_words, threshold_stage_words) gives the lines.
 `default_nettype none
 
 module mvau #(
@@ -46,16 +50,27 @@ module mvau #(
     parameter integer NO_ACT      = 0,
     parameter integer LUT_MULT    = 0,   // 1: products from shifts and adds (fabric), 0: `*` (DSP blocks)
     parameter integer LOGIC_DEPTH = 256, // threshold stages of at most this many lines: LUT logic, not block RAM
-    parameter integer WLOGIC_DEPTH = 64, // weight ROMs of at most this many lines: LUT logic, not block RAM
+    parameter integer WLOGIC_DEPTH = 64, // weight memorys of at most this many lines: LUT logic, not block RAM
     parameter integer DOT_ADDS    = 2,   // adder levels per pipeline stage of the dot products (0: one cycle)
     parameter integer X_GROUP     = 8,   // PEs per copy of the input register and of the step enable
     parameter integer IB_LUT_WORDS = 32, // input buffers of at most this many words (both banks): LUT RAM
-    parameter         WEIGHT_FILE = "mvau_weights.hex",
-    parameter         THRESH_FILE = "mvau_thresh_s"
+    // load bus: memory index of the weight memory, and the bus widths (set by the kernel top)
+    parameter integer LD_BASE      = 0,
+    parameter integer LD_MEM_BITS  = 8,
+    parameter integer LD_ADDR_BITS = 16,
+    parameter integer LD_DATA_BITS = (PE * SIMD * W_BITS > 2 * ACC_BITS) ? PE * SIMD * W_BITS : 2 * ACC_BITS
     /* verilator lint_on UNUSEDPARAM */
 ) (
     input  wire                                                ap_clk,
     input  wire                                                ap_rst_n,
+    // load bus (see the header); ld_active is not needed here: writes are told by ld_valid alone
+    input  wire                                                ld_valid,
+    input  wire [LD_MEM_BITS-1:0]                              ld_mem,
+    input  wire [LD_ADDR_BITS-1:0]                             ld_addr,
+    input  wire [LD_DATA_BITS-1:0]                             ld_data,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire                                                ld_active,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire [SIMD*IN_BITS-1:0]                             s_axis_tdata,
     input  wire                                                s_axis_tvalid,
     output wire                                                s_axis_tready,
@@ -90,8 +105,8 @@ module mvau #(
   localparam integer DOT_LAT = dot_latency(SIMD, DOT_ADDS);   // extra cycles of the pipelined dot products
   localparam integer IB_WORDS = 2 << SFW;                      // the input buffer's two banks
   localparam integer IB_EXTRA = (IB_WORDS > IB_LUT_WORDS) ? 2 : 0;  // block RAM: read, copy, group copies
-  localparam integer WBLOCK  = (NF * SF > WLOGIC_DEPTH) ? 1 : 0;  // the weight ROM is block RAM
-  // a block-RAM weight ROM's line goes through one plain copy before the PEs, unless the block-RAM input
+  localparam integer WBLOCK  = (NF * SF > WLOGIC_DEPTH) ? 1 : 0;  // the weight memory is block RAM
+  // a block-RAM weight memory's line goes through one plain copy before the PEs, unless the block-RAM input
   // buffer's two copies (IB_EXTRA) already give it two
   localparam integer W_EXTRA = (WBLOCK != 0 && IB_EXTRA == 0) ? 1 : 0;
   localparam integer LATENCY = 3 + IB_EXTRA + W_EXTRA + DOT_LAT + STAGES;  // issue edge to FIFO write edge
@@ -124,7 +139,27 @@ module mvau #(
     if (NO_ACT == 0 && (OUT_BITS < 1 || OUT_BITS > 8)) begin : g_check_out_bits
       mvau_error_OUT_BITS_not_in_1_to_8 u_error ();
     end
+    if (LD_DATA_BITS < PE * SIMD * W_BITS || (NO_ACT == 0 && LD_DATA_BITS < 2 * ACC_BITS)
+        || LD_ADDR_BITS < WA_W || LD_BASE + 1 + STAGES * PE > (1 << LD_MEM_BITS)) begin : g_check_load_bus
+      mvau_error_load_bus_too_narrow u_error ();
+    end
   endgenerate
+
+  // ---------------------------------------------------------------- load bus
+  // LB: this block's own copy of the bus; each memory then registers its write enable (the decoded index)
+  // and its copies of the line and address (LW), and writes at the next edge.
+  reg                    lb_v;
+  reg [LD_MEM_BITS-1:0]  lb_mem;
+  /* verilator lint_off UNUSEDSIGNAL */
+  reg [LD_ADDR_BITS-1:0] lb_addr;   // bits above a memory's address: unused
+  reg [LD_DATA_BITS-1:0] lb_data;   // bits above a memory's line: unused
+  /* verilator lint_on UNUSEDSIGNAL */
+  always @(posedge ap_clk) begin
+    lb_v    <= ap_rst_n && ld_valid;
+    lb_mem  <= ld_mem;
+    lb_addr <= ld_addr;
+    lb_data <= ld_data;
+  end
 
   // ---------------------------------------------------------------- input ping-pong buffer
   // Bank b's word i at {b, i}: the bank offset is a power of two, so neither address needs an adder.
@@ -154,7 +189,7 @@ module mvau #(
   reg  [IB_W-1:0] sf_inc;             // == sf + 1 (IB_W holds SF)
   localparam [IB_W-1:0] IB_ONE = 1;
   reg  [NF_W-1:0] nf;                 // neuron fold of the next step
-  reg  [WA_W-1:0] wa;                 // weight ROM address of the next step (nf*SF + sf)
+  reg  [WA_W-1:0] wa;                 // weight memory address of the next step (nf*SF + sf)
   reg  [WA_W-1:0] wa_nxt;             // == the address after it: wa == WA_LAST ? 0 : wa + 1
   reg  [FD_W:0]   in_flight;          // neuron folds issued whose output beat has not left the FIFO
   reg             word_ok_q, credit_ok_q, step_last_q;
@@ -275,7 +310,7 @@ module mvau #(
     end
   end
 
-  // The same three registers again for every group of X_GROUP PEs (g_issue[c]) and for the weight ROM's
+  // The same three registers again for every group of X_GROUP PEs (g_issue[c]) and for the weight memory's
   // read address (index NXC, a block-RAM ROM only): each copy's `issue` enables only its group's input and
   // weight registers, so `issue` itself drives the step state alone (one `issue` into all of MVAU 0's 32 PEs is
   // too long a net for 100 MHz on the ECP5).
@@ -311,19 +346,37 @@ module mvau #(
   reg  [PE*SIMD*W_BITS-1:0] w_q;
   assign s1_w = w_q;
 
-  // A shallow weight ROM (at most WLOGIC_DEPTH lines) is LUT logic: as block RAM its width, not its
+  // The weight memory's write (memory LD_BASE + 0): LW registers, then the write.
+  localparam integer WW = PE * SIMD * W_BITS;
+  localparam integer W_MEM_I = LD_BASE;
+  localparam [LD_MEM_BITS-1:0] W_MEM = W_MEM_I[LD_MEM_BITS-1:0];
+  reg            w_we;
+  reg [WA_W-1:0] w_waddr;
+  reg [WW-1:0]   w_wdata;
+  always @(posedge ap_clk) begin
+    w_we    <= lb_v && (lb_mem == W_MEM);
+    w_waddr <= lb_addr[WA_W-1:0];
+    w_wdata <= lb_data[WW-1:0];
+  end
+
+  // A shallow weight memory (at most WLOGIC_DEPTH lines) is LUT RAM: as block RAM its width, not its
   // depth, would decide how many it takes (one per 36 bits, mostly empty).
   generate
     if (WBLOCK == 0) begin : g_wlogic
-      (* rom_style = "logic" *) reg [PE*SIMD*W_BITS-1:0] wmem [0:NF*SF-1];
-      initial $readmemh(WEIGHT_FILE, wmem);
+      (* ram_style = "distributed" *) reg [WW-1:0] wmem [0:NF*SF-1];
+      always @(posedge ap_clk) begin
+        if (w_we) wmem[w_waddr] <= w_wdata;
+      end
       assign w_line = wmem[wa];
     end else begin : g_wblock
       // Block RAM read one edge ahead: its output register always holds line `wa` (addressed with the
       // value wa takes at this edge), and `issue` copies it into a fabric register. The RAM's slow
       // clock-to-output then ends at that register instead of running on into the products.
-      (* rom_style = "block" *) reg [PE*SIMD*W_BITS-1:0] wmem [0:NF*SF-1];
-      initial $readmemh(WEIGHT_FILE, wmem);
+      // (no_rw_check: a line is never read while it is written, see the header)
+      (* ram_style = "block", no_rw_check *) reg [WW-1:0] wmem [0:NF*SF-1];
+      always @(posedge ap_clk) begin
+        if (w_we) wmem[w_waddr] <= w_wdata;
+      end
       // (the next line is a register, wa_nxt: an increment and wrap in front of the block RAM's address
       // would leave no slack at 100 MHz on the ECP5)
       wire [WA_W-1:0] wa_rd   = !ap_rst_n ? {WA_W{1'b0}} : (issue_g[NXC] ? wa_nxt : wa);
@@ -539,7 +592,16 @@ module mvau #(
       for (j = 0; j < STAGES; j = j + 1) begin : g_stage
         localparam integer DEPTH = NF << j;
         localparam integer AW    = (DEPTH > 1) ? $clog2(DEPTH) : 1;
-        localparam [7:0]   DIGIT = 8'd48 + j;    // ASCII '0' + j
+        // the stage's write address and line, a copy per stage (`keep`: Yosys would merge equal copies into
+        // one register read by every stage's memories)
+        localparam integer TW  = (j == 0) ? ACC_BITS : 2 * ACC_BITS;
+        localparam integer TAW = (j == 0) ? AW : ((DEPTH / 2 > 1) ? $clog2(DEPTH / 2) : 1);
+        reg [TAW-1:0] t_waddr;
+        reg [TW-1:0]  t_wdata;
+        (* keep *) always @(posedge ap_clk) begin
+          t_waddr <= lb_addr[TAW-1:0];
+          t_wdata <= lb_data[TW-1:0];
+        end
 
         reg r_valid, r_vend;
         always @(posedge ap_clk) begin
@@ -550,14 +612,14 @@ module mvau #(
         assign ch_vend[j+1]  = r_vend;
 
         for (p = 0; p < PE; p = p + 1) begin : g_pe
-          // Each PE has its own memory of the stage (its own file: Yosys does not drop a block RAM's unread
-          // bits). Stages of at most LOGIC_DEPTH thresholds are LUT logic (a block RAM would be mostly empty).
+          // Each PE has its own memory of the stage (memory LD_BASE + 1 + j*PE + p). Stages of at most
+          // LOGIC_DEPTH thresholds are registers (stage 0) or LUT RAM (a block RAM would be mostly empty).
           // The stage's registers are `keep`: stage 0's key is nf for every PE, so Yosys would merge equal
           // threshold bits and keys across PEs into flip-flops read by dozens of compares (long nets).
           // Stage 0 reads line nf. Stage j >= 1 holds pairs: line r = {T at q = 2r+1, T at q = 2r}, so its
           // address is the key without the last decision (registered bits only); the line and that decision,
           // made by the previous stage's compare in this cycle, are registered side by side and the decision
-          // picks a half after the edge: no path runs from a compare into a ROM or a mux. A block RAM
+          // picks a half after the edge: no path runs from a compare into a memory or a mux. A block RAM
           // (synchronous read) is addressed one edge earlier, with the key the previous stage registers then.
           /* verilator lint_off UNUSEDSIGNAL */
           wire [KW-1:0]         in_key = ch_key[(j*PE+p)*KW +: KW];
@@ -565,21 +627,25 @@ module mvau #(
           reg  [KW-1:0]         r_key;
           /* verilator lint_on UNUSEDSIGNAL */
           reg  [ACC_BITS-1:0]   r_acc;
-          // this PE's file of the stage: {THRESH_FILE, "<j>_<ppp>.hex"}
-          localparam [7:0]  P100 = 8'd48 + p / 100;
-          localparam [7:0]  P10  = 8'd48 + (p / 10) % 10;
-          localparam [7:0]  P1   = 8'd48 + p % 10;
-          localparam [23:0] PNUM = {P100, P10, P1};
+          localparam integer T_MEM_I = LD_BASE + 1 + j * PE + p;
+          localparam [LD_MEM_BITS-1:0] T_MEM = T_MEM_I[LD_MEM_BITS-1:0];
+          reg t_we;
+          always @(posedge ap_clk) t_we <= lb_v && (lb_mem == T_MEM);
           if (j == 0) begin : g_first
             if (DEPTH <= LOGIC_DEPTH) begin : g_logic
-              // mem2reg: as a memory, Yosys moves this register to the ROM's address side, where it is nf
-              // for every PE (one flip-flop into 32 PEs' ROMs and compares: too long a net)
+              // mem2reg (registers with write enables): as a memory, Yosys moves this register to the
+              // memory's address side, where it is nf for every PE (one flip-flop into 32 PEs' memories and
+              // compares: too long a net)
               (* mem2reg *) reg [ACC_BITS-1:0] tmem [0:DEPTH-1];
-              initial $readmemh({THRESH_FILE, DIGIT, "_", PNUM, ".hex"}, tmem);
+              always @(posedge ap_clk) begin
+                if (t_we) tmem[t_waddr] <= t_wdata;
+              end
               (* keep *) always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
             end else begin : g_block
-              (* rom_style = "block" *) reg [ACC_BITS-1:0] tmem [0:DEPTH-1];
-              initial $readmemh({THRESH_FILE, DIGIT, "_", PNUM, ".hex"}, tmem);
+              (* ram_style = "block", no_rw_check *) reg [ACC_BITS-1:0] tmem [0:DEPTH-1];
+              always @(posedge ap_clk) begin
+                if (t_we) tmem[t_waddr] <= t_wdata;
+              end
               (* keep *) always @(posedge ap_clk) r_line <= tmem[in_key[AW-1:0]];
             end
           end else begin : g_pair
@@ -598,18 +664,22 @@ module mvau #(
             end
             wire [2*ACC_BITS-1:0] pair;   // {entry 2r+1, entry 2r}
             if (PDEPTH <= LOGIC_DEPTH / 2) begin : g_logic
-              (* rom_style = "logic" *) reg [2*ACC_BITS-1:0] tmem [0:PDEPTH-1];
-              initial $readmemh({THRESH_FILE, DIGIT, "_", PNUM, ".hex"}, tmem);
+              (* ram_style = "distributed" *) reg [2*ACC_BITS-1:0] tmem [0:PDEPTH-1];
+              always @(posedge ap_clk) begin
+                if (t_we) tmem[t_waddr] <= t_wdata;
+              end
               assign pair = tmem[addr_now];
             end else begin : g_block
-              (* rom_style = "block" *) reg [2*ACC_BITS-1:0] tmem [0:PDEPTH-1];
-              initial $readmemh({THRESH_FILE, DIGIT, "_", PNUM, ".hex"}, tmem);
+              (* ram_style = "block", no_rw_check *) reg [2*ACC_BITS-1:0] tmem [0:PDEPTH-1];
+              always @(posedge ap_clk) begin
+                if (t_we) tmem[t_waddr] <= t_wdata;
+              end
               reg [2*ACC_BITS-1:0] pair_q;
               always @(posedge ap_clk) pair_q <= tmem[addr_next];
               assign pair = pair_q;
             end
             // Both entries are registered and the decision with them: the compare that made it ends at a
-            // flip-flop (as the select of the ROM's read, Yosys folds it into the ROM's LUT tree: compare,
+            // flip-flop (as the select of the memory's read, Yosys folds it into its LUT tree: compare,
             // then four LUT levels, too slow for 100 MHz on the ECP5) and picks the entry in this stage.
             reg [2*ACC_BITS-1:0] r_pair;
             reg                  r_sel;

@@ -1,20 +1,22 @@
 // Dot-product scorer: for one user vector, the exact score of every item, LANES items per beat.
 //
-// Bit-exact implementation of hybrec.numerics.item_scores. The item ROM holds NROWS = ceil(N_ITEMS / LANES)
-// rows of ROW_W = LANES*D*IBITS bits: item r*LANES + l at lane l of row r, value d of an item at
-// [d*IBITS +: IBITS] within its lane; lanes past N_ITEMS are zero. It is kept as column groups of
-// ROM_GROUP_BITS bits (the last one takes the rest; 0: one group, the whole row), group g in its own
-// memory and file {ITEM_PREFIX, "_<gg>.hex"} (gg: two digits, at most 100 groups) of NROWS lines, and
-// read through its own copy of the row address: one address register into 57 block RAMs is too long a
-// net for 100 MHz on the ECP5. Multiples of the block RAM's width (18 bits on the ECP5) cost no extra RAMs.
+// Bit-exact implementation of hybrec.numerics.item_scores over the first n_items items (a run-time input,
+// stable while a query is inside; N_ITEMS is the capacity). The item memory holds NROWS = ceil(N_ITEMS /
+// LANES) rows of ROW_W = LANES*D*IBITS bits: item r*LANES + l at lane l of row r, value d of an item at
+// [d*IBITS +: IBITS] within its lane. It is kept as column groups of ROM_GROUP_BITS bits (the last one
+// takes the rest; 0: one group, the whole row), group g in its own memory of NROWS lines (load-bus memory
+// LD_BASE + g, line r = row r's bits of that group), read through its own copy of the row address: one
+// address register into 57 block RAMs is too long a net for 100 MHz on the ECP5. Multiples of the block
+// RAM's width (18 bits on the ECP5) cost no extra RAMs.
 //
-// Output beat r (see README.md): lane l at [l*LW +: LW], LW = ID_BITS + SCORE_BITS, holding
-// {id, score} (score in the low SCORE_BITS bits, two's complement); m_axis_tuser[l] = lane valid.
-// Padded lanes of the last beat have tuser[l] = 0, score = most negative, id = all ones.
+// Output beats r = 0 .. the row of item n_items - 1 (one row when n_items is 0), tlast on the last (see
+// README.md): lane l at [l*LW +: LW], LW = ID_BITS + SCORE_BITS, holding {id, score} (score in the low
+// SCORE_BITS bits, two's complement); m_axis_tuser[l] = lane valid (r*LANES + l < n_items). Invalid lanes
+// have score = most negative, id = all ones.
 `default_nettype none
 
 module scorer #(
-    parameter integer N_ITEMS        = 1682,
+    parameter integer N_ITEMS        = 1682,  // capacity: items the memory holds (n_items <= N_ITEMS)
     parameter integer D              = 64,
     parameter integer UBITS          = 8,
     parameter integer IBITS          = 8,
@@ -26,16 +28,31 @@ module scorer #(
     parameter integer BIT_PLANES     = 1,   // 1: per-user-bit adder trees, no multipliers; 0: `*`
     parameter integer MUL_LANES      = 0,   // BIT_PLANES = 1: lanes 0 .. MUL_LANES-1 use `*` (DSP blocks)
     parameter integer ROM_GROUP_BITS = 0,   // item ROM column group width (0: the whole row)
-    parameter integer ROM_OUT_REG    = 0,   // 1: one more plain register behind the item ROM's read (+1 cycle)
-    parameter         ITEM_PREFIX    = "items"
+    parameter integer ROM_OUT_REG    = 0,   // 1: one more plain register behind the item memory's read (+1 cycle)
+    // load bus: memory index of item group 0, and the bus widths (set by the kernel top)
+    parameter integer LD_BASE        = 0,
+    parameter integer LD_MEM_BITS    = 8,
+    parameter integer LD_ADDR_BITS   = 16,
+    parameter integer LD_DATA_BITS   = (ROM_GROUP_BITS > 0 && ROM_GROUP_BITS < LANES * D * IBITS)
+                                       ? ROM_GROUP_BITS : LANES * D * IBITS
 ) (
     input  wire                                ap_clk,
     input  wire                                ap_rst_n,
+    // live items (<= N_ITEMS), stable while a query is inside
+    input  wire [ID_BITS:0]                    n_items,
+    // load bus: one memory line per ld_valid cycle (no query inside meanwhile); ld_active is not needed here
+    input  wire                                ld_valid,
+    input  wire [LD_MEM_BITS-1:0]              ld_mem,
+    input  wire [LD_ADDR_BITS-1:0]             ld_addr,
+    input  wire [LD_DATA_BITS-1:0]             ld_data,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire                                ld_active,
+    /* verilator lint_on UNUSEDSIGNAL */
     // one beat per query: user value d at [d*UBITS +: UBITS]
     input  wire [D*UBITS-1:0]                  s_axis_tdata,
     input  wire                                s_axis_tvalid,
     output wire                                s_axis_tready,
-    // NROWS beats per query, tlast on the last
+    // rows 0 .. (n_items - 1) / LANES per query (at least one), tlast on the last
     output wire [LANES*(ID_BITS+SCORE_BITS)-1:0] m_axis_tdata,
     output wire [LANES-1:0]                    m_axis_tuser,
     output wire                                m_axis_tvalid,
@@ -78,9 +95,10 @@ module scorer #(
     localparam integer GB       = (ROM_GROUP_BITS <= 0 || ROM_GROUP_BITS > ROW_W) ? ROW_W : ROM_GROUP_BITS;
     localparam integer NG       = (ROW_W + GB - 1) / GB;   // item ROM column groups
 
-    localparam [RB-1:0] LAST_ROW = NROWS[RB-1:0] - 1'b1;
-    localparam [IW-1:0] N_LIM    = N_ITEMS[IW-1:0];
     localparam [IW-1:0] STEP     = LANES[IW-1:0];
+    localparam integer  CW       = IW + 1;                  // rd_base + 2*LANES
+    localparam [CW-1:0] STEP_C   = LANES[CW-1:0];
+    localparam [CW-1:0] STEP2_C  = STEP_C + STEP_C;
 
     // An impossible configuration instantiates a module that does not exist; its name is the message
     // (every simulator and synthesis tool reports it; Icarus 11 has no $error in generate blocks).
@@ -91,12 +109,48 @@ module scorer #(
         if (NG > 100) begin : g_check_groups
             scorer_error_more_than_100_item_ROM_groups u_error ();
         end
+        if (LD_DATA_BITS < GB || LD_ADDR_BITS < RB || LD_BASE + NG > (1 << LD_MEM_BITS)) begin : g_check_load_bus
+            scorer_error_load_bus_too_narrow u_error ();
+        end
     endgenerate
+
+    // ------------------------------------------------------------------ load bus
+    // LB: this block's own copy of the bus; each item group then registers its write enable (the decoded
+    // index) and its own copies of the line and the address, and writes at the next edge (three edges after
+    // ld_valid). No query is inside during a load, so a write never meets a read of its line.
+    reg                    lb_v;
+    reg [LD_MEM_BITS-1:0]  lb_mem;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg [LD_ADDR_BITS-1:0] lb_addr;   // bits above the row address: unused
+    reg [LD_DATA_BITS-1:0] lb_data;   // bits above a group's line: unused
+    /* verilator lint_on UNUSEDSIGNAL */
+    always @(posedge ap_clk) begin
+        lb_v    <= ap_rst_n && ld_valid;
+        lb_mem  <= ld_mem;
+        lb_addr <= ld_addr;
+        lb_data <= ld_data;
+    end
+
+    // ------------------------------------------------------------------ live items
+    // n_q: n_items registered; lim[l] = n_items - l (with a borrow bit), so lane l of the row at base b is
+    // an item iff b < lim[l]: a compare of two registers, no adder in front of it.
+    reg [IW-1:0]      n_q;
+    reg [LANES*CW-1:0] lim;
+    integer li;
+    always @(posedge ap_clk) begin
+        n_q <= n_items;
+        for (li = 0; li < LANES; li = li + 1)
+            lim[li*CW +: CW] <= {1'b0, n_items} - li[CW-1:0];
+    end
 
     // ------------------------------------------------------------------ control
     reg               busy;
-    reg [RB-1:0]      rd_row;
-    reg [IW-1:0]      rd_base;
+    reg [IW-1:0]      rd_base;       // first item of the row read next
+    // at_last: the row read next is the query's last, (rd_base + LANES >= n_items). It is a register, set from
+    // compares of registers with n_q one row ahead (rd_base2 == rd_base + 2*LANES): the count's adder and
+    // compare in front of busy, the FIFO's tags and the user-vector enables are too slow for the ECP5.
+    reg               at_last;
+    reg [CW-1:0]      rd_base2;
     reg [D*UBITS-1:0] user_q;
     reg [FIFO_AW:0]   credit_used;   // rows read and not yet popped from the output (0..FIFO_DEPTH)
 
@@ -159,7 +213,7 @@ module scorer #(
     // enable of all D*UBITS flip-flops, behind the producer's late valid, is too long a net for the ECP5.
     localparam integer UW = D * UBITS;
     localparam integer UG = (UW + 63) / 64;
-    wire busy_next = ap_rst_n && (s_fire || (busy && !(rd && rd_row == LAST_ROW)));
+    wire busy_next = ap_rst_n && (s_fire || (busy && !(rd && at_last)));
     genvar ug;
     generate
         for (ug = 0; ug < UG; ug = ug + 1) begin : g_user
@@ -185,19 +239,33 @@ module scorer #(
         for (gi = 0; gi < NG; gi = gi + 1) begin : g_rom
             localparam integer LO = gi * GB;
             localparam integer GW = (ROW_W - LO < GB) ? ROW_W - LO : GB;
-            localparam [7:0] G10 = 8'd48 + gi / 10;
-            localparam [7:0] G1  = 8'd48 + gi % 10;
             // Block RAM, said explicitly: Yosys' synth_xilinx otherwise built this wide, shallow ROM from
             // logic (about 21k LUTs at the ML-100K sizes instead of 57 RAMB36).
-            (* rom_style = "block" *) reg [GW-1:0] item_rom [0:NROWS-1];
-            initial $readmemh({ITEM_PREFIX, "_", G10, G1, ".hex"}, item_rom);
+            // no_rw_check: a row is never read while it is written (no query is inside during a load), so Yosys
+            // need not emulate read-during-write with bypass logic behind the block RAMs.
+            (* ram_style = "block", no_rw_check *) reg [GW-1:0] item_mem [0:NROWS-1];
+            localparam integer MEM_I = LD_BASE + gi;
+            localparam [LD_MEM_BITS-1:0] MEM_ID = MEM_I[LD_MEM_BITS-1:0];
+            reg          we;
+            reg [RB-1:0] waddr;
+            reg [GW-1:0] wdata;
+            // the group's own copies (`keep`: Yosys would merge equal ones; the line is the low GW bits of
+            // the bus for every group, and one register into all 57 block RAMs is too long a net)
+            (* keep *) always @(posedge ap_clk) begin
+                we    <= lb_v && (lb_mem == MEM_ID);
+                waddr <= lb_addr[RB-1:0];
+                wdata <= lb_data[GW-1:0];
+            end
+            always @(posedge ap_clk) begin
+                if (we) item_mem[waddr] <= wdata;
+            end
             reg [RB-1:0] row;
             reg [GW-1:0] q;
             (* keep *) always @(posedge ap_clk) begin
                 if (!ap_rst_n || s_fire) row <= {RB{1'b0}};
                 else if (rd)             row <= row + 1'b1;
             end
-            always @(posedge ap_clk) q <= item_rom[row];
+            always @(posedge ap_clk) q <= item_mem[row];
             assign rom_q[LO +: GW] = q;
         end
     endgenerate
@@ -205,8 +273,9 @@ module scorer #(
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             busy    <= 1'b0;
-            rd_row  <= {RB{1'b0}};
             rd_base <= {IW{1'b0}};
+            rd_base2 <= STEP2_C;
+            at_last <= 1'b0;
             v1      <= 1'b0;
             last1   <= 1'b0;
             base1   <= {IW{1'b0}};
@@ -220,16 +289,18 @@ module scorer #(
         end else begin
             credit_used <= credit_used + {{FIFO_AW{1'b0}}, rd} - {{FIFO_AW{1'b0}}, pop};
             if (s_fire) begin
-                busy    <= 1'b1;
-                rd_row  <= {RB{1'b0}};
-                rd_base <= {IW{1'b0}};
+                busy     <= 1'b1;
+                rd_base  <= {IW{1'b0}};
+                rd_base2 <= STEP2_C;
+                at_last  <= !(STEP < n_q);                  // row 0 is the last: n_items <= LANES
             end else if (rd) begin
-                rd_row  <= rd_row + 1'b1;
-                rd_base <= rd_base + STEP;
-                if (rd_row == LAST_ROW) busy <= 1'b0;
+                rd_base  <= rd_base + STEP;
+                rd_base2 <= rd_base2 + STEP_C;
+                at_last  <= !(rd_base2 < {1'b0, n_q});      // the next row is the last
+                if (at_last) busy <= 1'b0;
             end
             v1    <= rd;
-            last1 <= (rd_row == LAST_ROW);
+            last1 <= at_last;
             base1 <= rd_base;
             vo    <= vr;
             lasto <= lastr;
@@ -302,12 +373,13 @@ module scorer #(
     generate
         for (l = 0; l < LANES; l = l + 1) begin : g_pack
             localparam integer LI = l;
-            wire [IW-1:0]       id_n = pre_base + LI[IW-1:0];
+            wire [ID_BITS-1:0]  id_n = pre_base[ID_BITS-1:0] + LI[ID_BITS-1:0];
+            wire [CW-1:0]       lim_l = lim[l*CW +: CW];     // n_items - l, negative: no such item
             reg  [ID_BITS-1:0]  id;
             reg                 ok;
             always @(posedge ap_clk) begin
-                id <= id_n[ID_BITS-1:0];
-                ok <= (id_n < N_LIM);
+                id <= id_n;
+                ok <= !lim_l[CW-1] && (pre_base < lim_l[IW-1:0]);
             end
             wire [SUM_BITS-1:0] s    = sums[l*SUM_BITS +: SUM_BITS];
             wire [SCORE_BITS-1:0] sc;

@@ -1,8 +1,9 @@
 """cocotb testbench of hw/hist_agg: every output beat checked against numerics.aggregate_history.
 
 Configuration comes from the JSON file named by ``HYBREC_TB_CONFIG`` (written by tests/sim/test_hist_agg.py):
-``params`` (the HDL parameters), ``features`` (the .npy the feature ROM was written from), ``seed``,
-``packets``.
+``params`` (the HDL parameters), ``features`` (the .npy the feature memory's lines were made from) and
+``feature_hex`` (those lines, one file per group, written through the load bus), ``features2`` and
+``feature_hex2`` (other contents, for a reload), ``seed``, ``packets``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,21 @@ from cocotb.triggers import ClockCycles, with_timeout
 from cocotbext.axi import AxiStreamFrame
 
 from hybrec.numerics import aggregate_history
-from hybrec.simulate.cocotb_tb import StreamBench, cycles_since, load_config, now_ns
+from hybrec.simulate.cocotb_tb import (
+    StreamBench,
+    cycles_since,
+    idle_load_bus,
+    load_config,
+    load_memories,
+    now_ns,
+    read_memh,
+)
 
 CFG = load_config()
 P = CFG["params"]
-FEATURES = np.load(CFG["features"])
+FEATURE_SETS = [(np.load(CFG["features"]), [read_memh(f) for f in CFG["feature_hex"]]),
+                (np.load(CFG["features2"]), [read_memh(f) for f in CFG["feature_hex2"]])]
+LD_BASE = P.get("LD_BASE", 0)
 N_ITEMS, F, FEAT_BITS, ID_BITS, LMAX = P["N_ITEMS"], P["F"], P["FEAT_BITS"], P["ID_BITS"], P["LMAX"]
 SHIFT = P["AGG_SHIFT"]
 NCH = F // P["NORM_PAR"]
@@ -31,7 +42,15 @@ def unpack_signed(word: int, count: int, bits: int) -> np.ndarray:
 
 class Bench(StreamBench):
     def __init__(self, dut, seed: int) -> None:
+        idle_load_bus(dut)
         super().__init__(dut, seed)
+        self.features = FEATURE_SETS[0][0]
+
+    async def load(self, which: int = 0, gap: int = 0) -> None:
+        """Write feature set ``which`` (every group) through the load bus; the checks then expect it."""
+        features, groups = FEATURE_SETS[which]
+        await load_memories(self.dut, [(LD_BASE + g, lines) for g, lines in enumerate(groups)], gap, self.rng)
+        self.features = features
 
     def random_history(self) -> list[int]:
         rng = self.rng
@@ -59,7 +78,7 @@ class Bench(StreamBench):
 
     async def check(self, history: list[int], timeout_us: float = 200.0) -> None:
         frame = await with_timeout(self.sink.recv(), timeout_us, "us")
-        expect_mean, expect_flags = aggregate_history(np.array(history), FEATURES, LMAX, FEAT_BITS, SHIFT)
+        expect_mean, expect_flags = aggregate_history(np.array(history), self.features, LMAX, FEAT_BITS, SHIFT)
         assert len(frame.tdata) == 1, f"expected one output beat, got {len(frame.tdata)}"
         got_mean = unpack_signed(int(frame.tdata[0]), F, FEAT_BITS)
         got_flags = int(frame.tuser)
@@ -76,6 +95,7 @@ async def random_packets_with_backpressure(dut) -> None:
     """Random histories (valid, bad, truncated, saturating), random pauses on both sides."""
     bench = Bench(dut, CFG["seed"])
     await bench.reset()
+    await bench.load()
     await bench.under_pauses([(0.3, 0.3), (0.0, 0.7), (0.6, 0.0), (0.0, 0.0)],
                              lambda: [bench.random_history() for _ in range(CFG["packets"] // 4)])
 
@@ -85,6 +105,7 @@ async def flag_corner_cases(dut) -> None:
     """One-id, all-bad ("empty"), exactly LMAX, LMAX + 1, bad ids past LMAX (ignored, no BAD_ID)."""
     bench = Bench(dut, CFG["seed"] + 1)
     await bench.reset()
+    await bench.load()
     bench.set_pauses(0.2, 0.2)
     bad = (1 << ID_BITS) - 1
     histories = [
@@ -99,6 +120,8 @@ async def throughput_back_to_back(dut) -> None:
     """No pauses: one beat of IPB ids per clock, packets back to back; checks the documented cycle count."""
     bench = Bench(dut, CFG["seed"] + 2)
     await bench.reset()
+    await bench.load()
+    await bench.reset()   # the memory keeps its lines; the stream ends restart as the bound assumes
     histories = [[bench.rng.randrange(N_ITEMS) for _ in range(bench.rng.randint(min(IPB * (NCH + 2), LMAX), LMAX))]
                  for _ in range(12)]
     start = now_ns()
@@ -117,10 +140,23 @@ async def throughput_back_to_back(dut) -> None:
 
 
 @cocotb.test()
+async def reload_other_features(dut) -> None:
+    """Load one feature set, query, load another (lines with gaps), query again: every mean is the new one's."""
+    bench = Bench(dut, CFG["seed"] + 4)
+    await bench.reset()
+    assert not np.array_equal(FEATURE_SETS[0][0], FEATURE_SETS[1][0])
+    for which in (0, 1, 0):
+        await bench.load(which, gap=2)
+        bench.set_pauses(0.2, 0.2)
+        await bench.run_all([bench.random_history() for _ in range(12)] + [[*range(min(LMAX, N_ITEMS))]])
+
+
+@cocotb.test()
 async def reset_in_the_middle_of_a_packet(dut) -> None:
     """Reset while a packet is half sent; the next packets must come out right."""
     bench = Bench(dut, CFG["seed"] + 3)
     await bench.reset()
+    await bench.load()
     bench.set_pauses(0.2, 0.2)
     await bench.run_all([bench.random_history() for _ in range(3)])
     long_packet = [bench.rng.randrange(N_ITEMS) for _ in range(LMAX + 4)]

@@ -1,13 +1,15 @@
 """cocotb testbench of ``hw/mvau/mvau.v``, bit-exact against ``hybrec.numerics.mvau``.
 
-The pytest driver (``tests/sim/test_mvau.py``) writes the ROM files, builds the unit and names a JSON
+The pytest driver (``tests/sim/test_mvau.py``) writes the memory files, builds the unit and names a JSON
 file in ``HYBREC_TB_CONFIG``::
 
     {"config": {Mvau fields}, "weights": "W.npy", "thresholds": "T.npy" | null,
+     "memories": [[load-bus index, hex file], ...], "other": {"weights", "thresholds", "memories"},
      "seed": int, "vectors": int, "report": "report.json", "cycle_tolerance": float}
 
-Tests: random vectors with random stalls on both streams; cycles per vector and latency with no stalls
-(written to ``report``); a reset in the middle of a vector, then correct results.
+Every test first writes the memories through the load bus. Tests: random vectors with random stalls on
+both streams; cycles per vector and latency with no stalls (written to ``report``); a reset in the middle
+of a vector, then correct results; another model loaded over the first, then its results.
 """
 
 from __future__ import annotations
@@ -24,7 +26,16 @@ from cocotbext.axi import AxiStreamFrame
 
 from hybrec.compile.blocks.mvau import Mvau, input_range, pack_input, unpack_output
 from hybrec.numerics import mvau
-from hybrec.simulate.cocotb_tb import axis_pair, load_config, pauses, reset, start_clock
+from hybrec.simulate.cocotb_tb import (
+    axis_pair,
+    idle_load_bus,
+    load_config,
+    load_memories,
+    pauses,
+    read_memh,
+    reset,
+    start_clock,
+)
 
 
 @dataclass
@@ -36,6 +47,8 @@ class Case:
     vectors: int
     report: Path
     cycle_tolerance: float
+    memories: list[tuple[int, list[int]]]
+    other: dict[str, object]
 
     @classmethod
     def load(cls) -> Case:
@@ -48,7 +61,15 @@ class Case:
             vectors=int(raw["vectors"]),
             report=Path(raw["report"]),
             cycle_tolerance=float(raw["cycle_tolerance"]),
+            memories=[(int(m), read_memh(f)) for m, f in raw["memories"]],
+            other=raw["other"],
         )
+
+    def use_other(self) -> None:
+        """Switch to the other model: its arrays for the expected results, its lines for the next load."""
+        self.weights = np.load(self.other["weights"])
+        self.thresholds = None if self.other["thresholds"] is None else np.load(self.other["thresholds"])
+        self.memories = [(int(m), read_memh(f)) for m, f in self.other["memories"]]
 
     def expected(self, x: np.ndarray) -> np.ndarray:
         return mvau(x, self.weights, self.thresholds, self.cfg.out_bias)
@@ -70,6 +91,7 @@ class Testbench:
         self.dut = dut
         self.case = case
         self.cfg = case.cfg
+        idle_load_bus(dut)
         start_clock(dut)
         self.source, self.sink = axis_pair(dut)
         self.cycle = 0
@@ -109,6 +131,12 @@ class Testbench:
     async def reset(self, cycles: int = 4) -> None:
         await reset(self.dut, cycles)
 
+    async def load(self) -> None:
+        """Write the case's memories through the load bus (then reset the stream ends: the cycle stamps and
+        latencies are measured from a reset, and the memories keep their lines)."""
+        await load_memories(self.dut, self.case.memories)
+        await self.reset()
+
     async def send(self, xs: np.ndarray) -> None:
         for x in xs:
             await self.source.send(AxiStreamFrame(pack_input(self.cfg, x)))
@@ -143,6 +171,7 @@ async def test_random_stalls(dut: object) -> None:
     tb.source.set_pause_generator(pauses(random.Random(case.seed), 0.3))
     tb.sink.set_pause_generator(pauses(random.Random(case.seed + 1), 0.3))
     await tb.reset()
+    await tb.load()
     xs = case.random_inputs(rng, case.vectors)
     cocotb.start_soon(tb.send(xs))
     errors = await tb.check(xs)
@@ -158,6 +187,7 @@ async def test_cycles_per_vector(dut: object) -> None:
     cfg = case.cfg
     tb = Testbench(dut, case)
     await tb.reset()
+    await tb.load()
     rng = np.random.default_rng(case.seed + 2)
 
     # Latency of one vector into an idle unit.
@@ -205,6 +235,7 @@ async def test_reset_mid_vector(dut: object) -> None:
     cfg = case.cfg
     tb = Testbench(dut, case)
     await tb.reset()
+    await tb.load()
     rng = np.random.default_rng(case.seed + 3)
     tb.sink.set_pause_generator(pauses(random.Random(case.seed + 4), 0.5))
     cocotb.start_soon(tb.send(case.random_inputs(rng, 6)))
@@ -229,3 +260,26 @@ async def test_reset_mid_vector(dut: object) -> None:
     await ClockCycles(dut.ap_clk, 4 * cfg.pipeline_depth)
     assert tb.sink.empty(), "output beats after the last expected vector"
     assert errors == 0, f"{errors} of {len(xs)} vectors wrong after a reset"
+
+
+@cocotb.test(timeout_time=2, timeout_unit="ms")
+async def test_reload_other_model(dut: object) -> None:
+    """Vectors against the first model, then the other model's memories written over it: bit-exact with each."""
+    case = Case.load()
+    tb = Testbench(dut, case)
+    await tb.reset()
+    await tb.load()
+    rng = np.random.default_rng(case.seed + 6)
+    tb.source.set_pause_generator(pauses(random.Random(case.seed + 7), 0.2))
+    xs = case.random_inputs(rng, 10)
+    cocotb.start_soon(tb.send(xs))
+    assert await tb.check(xs) == 0, "wrong results with the first model"
+    first = (case.weights, case.thresholds)
+    case.use_other()
+    assert not np.array_equal(first[0], case.weights)
+    await ClockCycles(dut.ap_clk, 4 * case.cfg.pipeline_depth)
+    await tb.load()
+    xs = case.random_inputs(rng, 20)
+    cocotb.start_soon(tb.send(xs))
+    errors = await tb.check(xs)
+    assert errors == 0, f"{errors} of {len(xs)} vectors differ from the reloaded model"

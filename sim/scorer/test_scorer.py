@@ -1,7 +1,9 @@
 """cocotb testbench of hw/scorer: every (id, score, valid) lane checked against numerics.item_scores.
 
 Configuration comes from the JSON file named by ``HYBREC_TB_CONFIG`` (written by tests/sim/test_scorer.py):
-``params`` (the HDL parameters), ``items`` (the .npy the item ROM was written from), ``seed``, ``queries``.
+``params`` (the HDL parameters; N_ITEMS is the capacity), ``items`` (the .npy the item memory's lines were
+made from) and ``item_hex`` (those lines, one file per group, written through the load bus), ``items2`` and
+``item_hex2`` (other contents, for a reload), ``seed``, ``queries``.
 """
 
 from __future__ import annotations
@@ -12,11 +14,22 @@ from cocotb.triggers import ClockCycles, with_timeout
 from cocotbext.axi import AxiStreamFrame
 
 from hybrec.numerics import item_scores
-from hybrec.simulate.cocotb_tb import StreamBench, cycles_since, load_config, now_ns, to_signed
+from hybrec.simulate.cocotb_tb import (
+    StreamBench,
+    cycles_since,
+    idle_load_bus,
+    load_config,
+    load_memories,
+    now_ns,
+    read_memh,
+    to_signed,
+)
 
 CFG = load_config()
 P = CFG["params"]
-ITEMS = np.load(CFG["items"])
+ITEM_SETS = [(np.load(CFG["items"]), [read_memh(f) for f in CFG["item_hex"]]),
+             (np.load(CFG["items2"]), [read_memh(f) for f in CFG["item_hex2"]])]
+LD_BASE = P.get("LD_BASE", 0)
 N_ITEMS, D, UBITS, LANES = P["N_ITEMS"], P["D"], P["UBITS"], P["LANES"]
 ID_BITS, SCORE_BITS, USER_SIGNED = P["ID_BITS"], P["SCORE_BITS"], P["USER_SIGNED"]
 NROWS = -(-N_ITEMS // LANES)
@@ -39,10 +52,31 @@ def pack(values: np.ndarray, bits: int) -> int:
     return word
 
 
+def rows_for(n_items: int) -> int:
+    """Rows of a query with ``n_items`` live items: up to the row of item n_items - 1, at least one."""
+    return max(1, -(-n_items // LANES))
+
+
 class Bench(StreamBench):
     def __init__(self, dut, seed: int) -> None:
+        idle_load_bus(dut)
+        dut.n_items.value = N_ITEMS
         super().__init__(dut, seed)
         self.nprng = np.random.default_rng(seed)
+        self.items = ITEM_SETS[0][0]
+        self.n_items = N_ITEMS
+
+    async def load(self, which: int = 0, gap: int = 0) -> None:
+        """Write item set ``which`` (every group) through the load bus; the checks then expect it."""
+        items, groups = ITEM_SETS[which]
+        await load_memories(self.dut, [(LD_BASE + g, lines) for g, lines in enumerate(groups)], gap, self.rng)
+        self.items = items
+
+    async def set_n_items(self, n: int) -> None:
+        """The live item count (changed only while no query is inside, as in the kernel)."""
+        self.dut.n_items.value = n
+        self.n_items = n
+        await ClockCycles(self.dut.ap_clk, 2)
 
     def random_user(self) -> np.ndarray:
         kind = self.rng.random()
@@ -57,9 +91,11 @@ class Bench(StreamBench):
 
     async def check(self, user: np.ndarray, timeout_us: float = 500.0) -> None:
         frame = await with_timeout(self.sink.recv(), timeout_us, "us")
-        expect = item_scores(user, ITEMS)
-        assert len(frame.tdata) == NROWS, f"{len(frame.tdata)} beats, expected {NROWS}"
-        masks = frame.tuser if isinstance(frame.tuser, list) else [frame.tuser] * NROWS
+        n = self.n_items
+        expect = item_scores(user, self.items[:n])
+        rows = rows_for(n)
+        assert len(frame.tdata) == rows, f"{len(frame.tdata)} beats up to tlast, expected {rows} (n_items {n})"
+        masks = frame.tuser if isinstance(frame.tuser, list) else [frame.tuser] * rows
         for row, (word, mask) in enumerate(zip(frame.tdata, masks, strict=True)):
             for lane in range(LANES):
                 field = (int(word) >> (lane * LW)) & ((1 << LW) - 1)
@@ -67,7 +103,7 @@ class Bench(StreamBench):
                 item_id = field >> SCORE_BITS
                 valid = (int(mask) >> lane) & 1
                 idx = row * LANES + lane
-                if idx < N_ITEMS:
+                if idx < n:
                     assert (valid, item_id, score) == (1, idx, int(expect[idx])), \
                         f"row {row} lane {lane}: got ({valid}, {item_id}, {score}), want {idx}: {expect[idx]}"
                 else:
@@ -81,6 +117,7 @@ async def random_queries_with_backpressure(dut) -> None:
     """Random, extreme and small-range user vectors back to back; random pauses on both sides."""
     bench = Bench(dut, CFG["seed"])
     await bench.reset()
+    await bench.load()
     await bench.under_pauses([(0.3, 0.3), (0.0, 0.6), (0.7, 0.1), (0.0, 0.0)],
                              lambda: [bench.random_user() for _ in range(max(1, CFG["queries"] // 4))])
 
@@ -90,6 +127,8 @@ async def throughput_back_to_back(dut) -> None:
     """No pauses: NROWS beats per query, II = NROWS + 1 cycles."""
     bench = Bench(dut, CFG["seed"] + 1)
     await bench.reset()
+    await bench.load()
+    await bench.reset()   # the memory keeps its lines; the stream ends restart as the bound assumes
     users = [bench.random_user() for _ in range(6)]
     start = now_ns()
     await bench.run_all(users)
@@ -103,10 +142,49 @@ async def throughput_back_to_back(dut) -> None:
 
 
 @cocotb.test()
+async def live_items_below_capacity(dut) -> None:
+    """n_items below N_ITEMS: rows up to the row of item n_items - 1 (one row for 0), tlast there, lanes past
+    n_items invalid; back to back, with pauses, and a throughput bound of rows + 1 cycles per query."""
+    bench = Bench(dut, CFG["seed"] + 3)
+    await bench.reset()
+    await bench.load()
+    counts = sorted({0, 1, LANES - 1, LANES, LANES + 1, 2 * LANES - 1, N_ITEMS - LANES, N_ITEMS - 1, N_ITEMS,
+                     bench.rng.randrange(N_ITEMS + 1), bench.rng.randrange(N_ITEMS + 1)})
+    for n in [c for c in counts if 0 <= c <= N_ITEMS]:
+        await bench.set_n_items(n)
+        await bench.reset(cycles=2)   # the stream ends restart as the bound assumes (memory and n_items stay)
+        users = [bench.random_user() for _ in range(3)]
+        start = now_ns()
+        await bench.run_all(users)
+        cycles = cycles_since(start)
+        dot_lat = 1 + tree_latency(D) + (tree_latency(UBITS + USER_SIGNED) if P["BIT_PLANES"] else 0)
+        bound = len(users) * (rows_for(n) + 1) + dot_lat + 4 + P.get("ROM_OUT_REG", 0) + 2
+        assert cycles <= bound, f"n_items {n}: {len(users)} queries took {cycles} cycles (bound {bound})"
+        bench.set_pauses(0.2, 0.3)
+        await bench.run_all([bench.random_user() for _ in range(3)])
+        bench.set_pauses(0.0, 0.0)
+    await ClockCycles(dut.ap_clk, 20)
+    assert bench.sink.empty(), "unexpected output after the checked queries"
+
+
+@cocotb.test()
+async def reload_other_items(dut) -> None:
+    """Load one item set, query, load another (lines with gaps), query again: every score is the new one's."""
+    bench = Bench(dut, CFG["seed"] + 4)
+    await bench.reset()
+    assert not np.array_equal(ITEM_SETS[0][0], ITEM_SETS[1][0])
+    for which in (0, 1, 0):
+        await bench.load(which, gap=2)
+        bench.set_pauses(0.2, 0.2)
+        await bench.run_all([bench.random_user() for _ in range(4)])
+
+
+@cocotb.test()
 async def reset_in_the_middle_of_a_query(dut) -> None:
     """Reset while beats are coming out; the next queries must come out right."""
     bench = Bench(dut, CFG["seed"] + 2)
     await bench.reset()
+    await bench.load()
     bench.set_pauses(0.2, 0.3)
     await bench.run_all([bench.random_user() for _ in range(2)])
     await bench.send(bench.random_user())

@@ -423,11 +423,10 @@ class GoldenVectors:
         """The kernel's 64-bit result words ``[Q, K]`` of the golden answers (:func:`hybrec.protocol.result_words`)."""
         return protocol.result_words(self.topk, self.scores, self.valid, self.flags)
 
-    def write_text(self, folder: Path, queries: list[int], image: protocol.ModelImage | None) -> tuple[Path, Path]:
-        """The text form the C++ testbenches read, one packet per line: ``packets.txt`` (``n u_1 .. u_n``: the
-        packet's 16-bit units, the header word's low half first) and ``expected.txt`` (``m w_1 .. w_m``: the
-        64-bit words it is answered with, decimal). With ``image``, the first packet loads it (answered by the
-        status words of a complete load)."""
+    def text_lines(self, queries: list[int], image: protocol.ModelImage | None) -> tuple[list[str], list[str]]:
+        """The text form the C++ testbenches read, one packet per line: ``n u_1 .. u_n`` (the packet's 16-bit
+        units, the header word's low half first) and ``m w_1 .. w_m`` (the 64-bit words that answer it,
+        decimal). With ``image``, the first packet loads it (answered by the status words of a complete load)."""
         words = self.output_words()
         p_lines, e_lines = [], []
 
@@ -442,10 +441,18 @@ class GoldenVectors:
         for q in queries:
             p_lines.append(line(self.query_units(q)))
             e_lines.append(line(words[q]))
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(folder / "packets.txt", "\n".join(p_lines) + "\n")
-        atomic_write_text(folder / "expected.txt", "\n".join(e_lines) + "\n")
-        return folder / "packets.txt", folder / "expected.txt"
+        return p_lines, e_lines
+
+    def write_text(self, folder: Path, queries: list[int], image: protocol.ModelImage | None) -> tuple[Path, Path]:
+        """:meth:`text_lines` as ``packets.txt`` and ``expected.txt`` in ``folder``."""
+        return write_packet_files(folder, *self.text_lines(queries, image))
+
+
+def write_packet_files(folder: Path, packets: list[str], expected: list[str]) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "packets.txt", "\n".join(packets) + "\n")
+    atomic_write_text(folder / "expected.txt", "\n".join(expected) + "\n")
+    return folder / "packets.txt", folder / "expected.txt"
 
 
 # ---------------------------------------------------------------------------------------------- bitstreams

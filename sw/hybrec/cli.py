@@ -85,7 +85,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         from hybrec.simulate.harness import run_harness  # lazy: the build's numpy readers
 
         fast = run_harness(build, users=args.users, source_pause=args.pause, sink_pause=args.pause, seed=args.seed,
-                           log=console.print)
+                           models=args.model, log=console.print)
         verdict = "[green]0 mismatches[/]" if fast["passed"] else f"[bold red]{fast['mismatches']} mismatches[/]"
         console.print(f"C++ harness: {fast['users']} users + corner cases, {verdict} under {args.pause:.0%} random "
                       f"pauses; {fast['cycles']} cycles in {fast['seconds']} s ({fast['cycles_per_second']:.0f} "
@@ -94,7 +94,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from hybrec.simulate.kernel import simulate_build  # lazy: cocotb
 
     report = simulate_build(build, users=args.users, simulator=args.simulator, source_pause=args.pause,
-                            sink_pause=args.pause, seed=args.seed, log=console.print)
+                            sink_pause=args.pause, seed=args.seed, models=args.model, log=console.print)
     timing = report.get("timing") or {}
     if report.get("mlp_vs_finn"):
         m = report["mlp_vs_finn"]
@@ -246,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--simulator", choices=["verilator", "icarus"], default="verilator")
     sim.add_argument("--pause", type=float, default=0.3, help="per-cycle pause probability on both streams")
     sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--model", type=Path, action="append", default=[], metavar="BUILD",
+                     help="another build of the same kernel shape: its model image is loaded into the same kernel "
+                          "after this build's, and its queries checked (repeatable)")
     sim.add_argument("--harness", action="store_true",
                      help="the fast C++ Verilator harness instead of cocotb (no latency/reset checks)")
     sim.add_argument("--shared-lib", action="store_true",

@@ -173,6 +173,13 @@ class KernelParams:
         if width != self.out_dim:
             raise KernelParamsError(f"the MLP emits {width} values, item vectors have {self.out_dim}")
 
+    def with_catalogue(self, features: np.ndarray, items: np.ndarray) -> KernelParams:
+        """The same MLP over another catalogue: ``features [N', F]`` and ``items [N', D]`` (items removed, added
+        or changed; the kernel's capacity bounds ``N'``, not this model's ``N``)."""
+        changed = replace(self, features=np.asarray(features, dtype=np.int64), items=np.asarray(items, dtype=np.int64))
+        changed.validate()
+        return changed
+
     # -- files -----------------------------------------------------------------------------------
     def save(self, path: Path) -> None:
         """One ``.npz`` (arrays + a JSON header), written atomically."""

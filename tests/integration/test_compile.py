@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 def test_manifest_records_inputs_tools_and_files(smoke_build: Path) -> None:
     manifest = BuildDir.open(smoke_build).manifest.raw  # every listed file is there with its sha256
-    assert manifest["format"] == "hybrec-build/1"
+    assert manifest["format"] == "hybrec-build/2"
     assert manifest["source"]["variant"] == "hybrid_w4a4" and len(manifest["inputs"]["checkpoint_sha256"]) == 64
     assert manifest["versions"]["finn-plus"] == "1.6.1"
     kernel = manifest["kernel"]
@@ -27,7 +27,21 @@ def test_manifest_records_inputs_tools_and_files(smoke_build: Path) -> None:
     assert kernel["folding"] == [{"simd": 8, "pe": 8, "lut_mult": False, "dot_adds": 2, "weight_rom": "auto"},
                                  {"simd": 8, "pe": 8, "lut_mult": True, "dot_adds": 2, "weight_rom": "auto"}]
     assert all(f in manifest["files"] for f in kernel["sources"] + kernel["memory_files"])
+    assert kernel["memory_files"] == ["rtl/recip.hex"]          # the trained model is in the image, not the RTL
+    assert kernel["shape"]["n_items_max"] == 1792 and kernel["parameters"]["n_items"] == 1792
+    assert manifest["image"]["n_items"] == 1682 and manifest["image"]["file"] in manifest["files"]
     assert manifest["vectors"]["user_queries"] == 943
+
+
+def test_the_rtl_is_the_shape_and_the_image_the_model(smoke_build: Path) -> None:
+    """No trained value reaches the RTL: the image holds them all, keyed by the shape."""
+    build = BuildDir.open(smoke_build)
+    image = build.model_image()
+    assert image.shape_key == build.kernel.shape_key and image.n_items == 1682
+    top = (smoke_build / "rtl" / "hybrec_kernel.v").read_text()
+    assert f"32'h{image.shape_word:08x}" in top and build.source.checkpoint_sha256 not in top
+    assert "readmemh" not in "".join(p.read_text() for p in (smoke_build / "rtl").glob("*.v")
+                                     if p.name not in {"hist_agg.v"})
 
 
 def test_golden_model_reproduces_brevitas_for_every_user(smoke_build: Path) -> None:
@@ -51,11 +65,12 @@ def test_finn_front_end_agrees_with_the_golden_model(smoke_build: Path) -> None:
 
 def test_vectors_are_the_golden_answers(smoke_build: Path) -> None:
     params = KernelParams.load(smoke_build / "export" / "kernel.npz")
-    with np.load(smoke_build / "vectors" / "golden.npz") as vectors:
-        offsets, ids = vectors["offsets"], vectors["ids"]
-        for q in (0, 500, offsets.size - 2):
-            result = GoldenModel(params).query(ids[offsets[q]: offsets[q + 1]].astype(np.int64))
-            assert np.array_equal(result.ids, vectors["topk"][q]) and result.flags == vectors["flags"][q]
+    vectors = BuildDir.open(smoke_build).vectors()
+    for q in (0, 500, vectors.n_queries - 1):
+        result = GoldenModel(params).query(vectors.history(q), vectors.exclusion(q))
+        assert np.array_equal(result.ids, vectors.topk[q]) and result.flags == vectors.flags[q]
+    # a user's query excludes the user's training and validation items: the served list is the protocol's
+    assert vectors.exclusion(0).size > 0
 
 
 def test_same_inputs_reuse_the_build(smoke_run: Path, smoke_build: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,12 +92,12 @@ def test_build_of_other_inputs_is_refused(smoke_run: Path, smoke_build: Path, tm
 def test_changed_build_file_is_detected_and_force_rebuilds_it(smoke_run: Path, smoke_build: Path, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     copy = Path(shutil.copytree(smoke_build, tmp_path / "build", ignore=shutil.ignore_patterns("sim")))
-    (copy / "rtl" / "items_00.hex").write_text("00\n")
-    with pytest.raises(BuildDirError, match=r"items_00\.hex: missing or changed since the build .* --force"):
+    (copy / "model" / "model.img").write_bytes(b"HYBRECMI")
+    with pytest.raises(BuildDirError, match=r"model\.img: missing or changed since the build .* --force"):
         BuildDir.open(copy)
     args = ["compile", "--run", str(smoke_run), "--out", str(copy), "--preset", "smoke"]
     assert main(args) == 2
-    assert "items_00.hex changed since the build; --force rebuilds it" in capsys.readouterr().err
+    assert "model/model.img changed since the build; --force rebuilds it" in capsys.readouterr().err
     assert main([*args, "--force"]) == 0
     assert BuildDir.open(copy).build_id == BuildDir.open(smoke_build).build_id
 

@@ -1,11 +1,14 @@
-"""The whole kernel of the smoke build under cocotb + Verilator and through the C++ harness: bit-exact
-against the golden vectors under random backpressure, latency and initiation interval, reset mid-packet.
-(The ML-100K kernel is checked the same way by `make sim`.)"""
+"""The whole kernel of the smoke build under cocotb + Verilator and through the C++ harness: its model image
+loaded through the input stream, then bit-exact against the golden vectors under random backpressure; a second
+model of the same shape loaded into the same kernel and bit-exact too; every status answer; latency and
+initiation interval, reset mid-packet. (The ML-100K kernel is checked the same way by `make sim`.)"""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rtl_support import require_verilator
 
@@ -14,14 +17,50 @@ from hybrec.simulate.kernel import simulate_build
 
 pytestmark = [pytest.mark.sim]
 
+N_CORNERS = 8   # hybrec.compile.vectors.corner_cases
+
+
+@pytest.fixture(scope="module")
+def second_model(smoke_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another trained model of the smoke kernel's shape, as a build of its own: the smoke model with its
+    item vectors rotated among the items, its features negated and its first layer's weights reversed in
+    sign (every value still in range), 1600 live items (a catalogue with items removed)."""
+    from hybrec.builddir import BuildDir
+    from hybrec.compile.config import KernelConfig
+    from tiny_kernel import synthetic_build
+
+    build = BuildDir.open(smoke_build)
+    params = build.kernel_params()
+    rows = np.roll(np.arange(params.n_items), 7)[:1600]
+    other = params.with_catalogue(np.clip(-params.features[rows], -127, 127), params.items[np.roll(rows, 3)])
+    layer = other.layers[0]
+    flipped = dataclasses.replace(layer, acc_lo=-layer.acc_hi, acc_hi=-layer.acc_lo)
+    other = dataclasses.replace(other, weights=[-other.weights[0], *other.weights[1:]],
+                                thresholds=[np.clip(other.thresholds[0], flipped.acc_lo, flipped.acc_hi + 1),
+                                            *other.thresholds[1:]],
+                                layers=[flipped, *other.layers[1:]])
+    other.validate()
+    config = KernelConfig.model_validate(build.manifest.inputs["kernel_config"])
+    queries = build.queries()
+    out = synthetic_build(tmp_path_factory.mktemp("second") / "build", other, config,
+                          [h[h < 1600] for h in queries.histories[:100]], "second")
+    assert BuildDir.open(out).kernel.shape_key == build.kernel.shape_key
+    return out
+
 
 def test_kernel_cocotb_against_golden_vectors(smoke_build: Path) -> None:
     require_verilator()
     report = simulate_build(smoke_build, users=24, source_pause=0.3, sink_pause=0.4, seed=5)
     assert report["passed"], report["error"]
-    assert report["mismatches"] == 0 and report["golden"]["queries"] == 24 + 6
-    assert {"empty", "overlong", "bad_ids"} <= set(report["corner_cases"])
+    assert report["mismatches"] == 0 and report["golden"]["queries"] == 24 + N_CORNERS
+    assert {"empty", "overlong", "bad_ids", "exclude_only", "long_exclusion"} <= set(report["corner_cases"])
     assert report["reset_check"]["mismatches"] == 0
+    steps = report["load_check"]["steps"]
+    assert [s.get("code") for s in steps if "code" in s] == ["OK", "OK", "WRONG_SHAPE", "BAD_HEADER", "INTERRUPTED",
+                                                             "OVERLONG", "BAD_COUNT"]
+    assert all(s.get("mismatches", 0) == 0 for s in steps)
+    load = report["golden"]["models"][0]
+    assert load["load_cycles"] >= load["load_words"]
     timing = report["timing"]
     model = report["cycle_model"]
     # The documented pipelines give the budget; the simulation may not be slower than it plus glue.
@@ -37,8 +76,20 @@ def test_kernel_harness_every_user(smoke_build: Path) -> None:
     require_verilator()
     report = run_harness(smoke_build, source_pause=0.5, sink_pause=0.5, seed=11)
     assert report["passed"] and report["mismatches"] == 0
-    assert report["users"] == 943 and report["answered"] == report["queries"] == 943 + 6
+    assert report["users"] == 943 and report["answered"] == report["queries"] == 1 + 943 + N_CORNERS
     assert report["cycles_per_second"] > 0
+
+
+def test_two_models_of_one_shape_on_one_kernel(smoke_build: Path, second_model: Path) -> None:
+    """The smoke model, then another model (other values, fewer items) loaded into the same simulated kernel:
+    both bit-exact, in the C++ harness and under cocotb, without rebuilding anything."""
+    require_verilator()
+    report = run_harness(smoke_build, users=200, source_pause=0.4, sink_pause=0.4, seed=12, models=[second_model])
+    assert report["passed"] and report["mismatches"] == 0
+    assert [m["users"] for m in report["models"]] == [200, 100]
+    cocotb = simulate_build(smoke_build, users=10, seed=13, checks=("golden",), models=[second_model])
+    assert cocotb["passed"] and cocotb["mismatches"] == 0, cocotb["error"]
+    assert [m["n_items"] for m in cocotb["golden"]["models"]] == [1682, 1600]
 
 
 def test_harness_counts_a_corrupted_answer(smoke_build: Path, tmp_path: Path) -> None:
@@ -55,7 +106,7 @@ def test_harness_counts_a_corrupted_answer(smoke_build: Path, tmp_path: Path) ->
     lines[3] = " ".join(fields)
     (tmp_path / "expected.txt").write_text("\n".join(lines) + "\n")
     report = tmp_path / "report.json"
-    result = subprocess.run([str(work / "obj" / "Vhybrec_kernel"), str(work / "queries.txt"),
+    result = subprocess.run([str(work / "obj" / "Vhybrec_kernel"), str(work / "packets.txt"),
                              str(tmp_path / "expected.txt"), str(report), "4", "0.2", "0.2"], check=False)
     assert result.returncode == 1
     measured = json.loads(report.read_text())
@@ -87,13 +138,13 @@ def test_kernel_on_icarus(smoke_build: Path) -> None:
 @pytest.mark.slow
 def test_kernel_one_mask_bank_two_lanes(smoke_run: Path, tmp_path: Path) -> None:
     """Another configuration of the same model: one history-mask bank (queries cannot overlap between
-    input and mask), two scorer lanes, merge without the split compare, one id per input beat."""
+    input and mask), two scorer lanes, merge without the split compare."""
     from hybrec.cli import main
 
     require_verilator()
     config = tmp_path / "kernel.yaml"
     config.write_text("layers: [{simd: 4, pe: 16}, {simd: 16, pe: 4, lut_mult: true}]\nscorer: {lanes: 2}\n"
-                      "topk: {merge_split: 0}\nmask_banks: 1\nhist_agg: {norm_par: 24}\nids_per_beat: 1\n")
+                      "topk: {merge_split: 0}\nmask_banks: 1\nhist_agg: {norm_par: 24}\n")
     build = tmp_path / "build"
     assert main(["compile", "--run", str(smoke_run), "--out", str(build), "--config", str(config)]) == 0
     report = run_harness(build, users=200, source_pause=0.3, sink_pause=0.6, seed=3)

@@ -36,14 +36,14 @@ EXTRA = [
     pytest.param("stream/axis_deserialize.v", dict(N=1, W=3), id="deserialize-n1"),
     pytest.param("stream/axis_deserialize.v", dict(N=5, W=7), id="deserialize-n5"),
     pytest.param("stream/fifo_sync.v", dict(W=1, DEPTH=2), id="fifo-depth2"),
-    pytest.param("kernel/hist_mask.v", dict(N_ITEMS=1, LANES=1, ID_BITS=1, LMAX=1, NB=1, DATA_W=1),
+    pytest.param("kernel/hist_mask.v", dict(N_ITEMS=1, LANES=1, ID_BITS=1, NB=1, DATA_W=1),
                  id="hist_mask-minimal"),
-    pytest.param("kernel/hist_mask.v", dict(N_ITEMS=37, LANES=3, ID_BITS=6, LMAX=5, NB=8, DATA_W=9),
+    pytest.param("kernel/hist_mask.v", dict(N_ITEMS=37, LANES=3, ID_BITS=6, NB=8, DATA_W=9),
                  id="hist_mask-odd"),
     # large catalogues: the reciprocal of LANES is wider than 32 bits
-    pytest.param("kernel/hist_mask.v", dict(N_ITEMS=30000, LANES=5, ID_BITS=15, LMAX=256, NB=2, IPB=2, DATA_W=8),
+    pytest.param("kernel/hist_mask.v", dict(N_ITEMS=30000, LANES=5, ID_BITS=15, NB=2, IPB=2, DATA_W=8),
                  id="hist_mask-id15-lanes5"),
-    pytest.param("kernel/hist_mask.v", dict(N_ITEMS=60000, LANES=16, ID_BITS=16, LMAX=256, NB=2, IPB=2, DATA_W=8),
+    pytest.param("kernel/hist_mask.v", dict(N_ITEMS=60000, LANES=16, ID_BITS=16, NB=2, IPB=2, DATA_W=8),
                  id="hist_mask-id16-lanes16"),
 ]
 

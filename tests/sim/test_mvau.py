@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from rtl_support import require_verilator, run_block, verilog_string
+from rtl_support import require_verilator, run_block
 
 from hybrec.builddir import HW_DIR
 from hybrec.compile.blocks import mvau as mem_files
@@ -58,6 +58,22 @@ CASES = [
     pytest.param(dict(mw=12, mh=4, simd=6, pe=2, in_bits=5, in_signed=True, w_bits=5, out_bits=3, out_bias=-4,
                       dot_adds=0, weight_rom="block", input_buffer="block"), id="input-buffer-block-dot-one-cycle"),
 ]
+# load-bus index of the weight memory per case (thresholds follow it): 0 and others
+LD_BASES = {"mw16-mh8-s16-p1-w8a8-sin-sout": 3, "sin-mw24-mh12-s8-p3-w3a3-xgroup2": 17}
+
+
+def load_lines(cfg: Any, folder: Path, weights: np.ndarray, thresholds: np.ndarray | None,
+               base: int) -> list[tuple[int, str]]:
+    """The memory files (the compiler's writer) and their load-bus indices: weights at ``base``, stage ``j``
+    PE ``p`` at ``base + 1 + j*PE + p``."""
+    files = mem_files.write_mem_files(folder, cfg, weights, thresholds)
+    memories = [(base, files["WEIGHT_FILE"])]
+    if thresholds is not None:
+        for j in range(cfg.out_bits):
+            for p in range(cfg.pe):
+                memories.append((base + 1 + j * cfg.pe + p,
+                                 files["THRESH_FILE"] + mem_files.threshold_file_suffix(j, p)))
+    return memories
 
 
 def _seed(case: dict[str, Any]) -> int:
@@ -104,30 +120,39 @@ def _lint(parameters: dict[str, object]) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_mvau(case: dict[str, Any], tmp_path: Path, runtime_cache: Path) -> None:
+def test_mvau(case: dict[str, Any], tmp_path: Path, runtime_cache: Path, request: pytest.FixtureRequest) -> None:
     require_verilator()
     rng = np.random.default_rng(_seed(case))
-    weights = make_weights(case, rng)
-    acc_bits = mem_files.min_acc_bits(weights, case["in_bits"], case.get("in_signed", False))
+    # two models of the same shape: the second is loaded over the first (the accumulator width fits both)
+    weight_sets = [make_weights(case, rng), make_weights(case, rng)]
+    acc_bits = max(mem_files.min_acc_bits(w, case["in_bits"], case.get("in_signed", False)) for w in weight_sets)
     cfg = mem_files.Mvau(**case, acc_bits=acc_bits)
-    thresholds = None if cfg.no_act else make_thresholds(cfg, weights, rng)
+    base = LD_BASES.get(request.node.callspec.id, 0)
 
-    roms = tmp_path / "roms"
-    files = mem_files.write_mem_files(roms, cfg, weights, thresholds)
-    np.save(roms / "weights.npy", weights)
-    if thresholds is not None:
-        np.save(roms / "thresholds.npy", thresholds)
+    sets = []
+    for k, weights in enumerate(weight_sets):
+        thresholds = None if cfg.no_act else make_thresholds(cfg, weights, rng)
+        roms = tmp_path / f"roms{k}"
+        memories = load_lines(cfg, roms, weights, thresholds, base)
+        np.save(roms / "weights.npy", weights)
+        if thresholds is not None:
+            np.save(roms / "thresholds.npy", thresholds)
+        sets.append({"weights": str(roms / "weights.npy"),
+                     "thresholds": None if thresholds is None else str(roms / "thresholds.npy"),
+                     "memories": memories})
     report = tmp_path / "report.json"
     config = {
         "config": {**case, "acc_bits": acc_bits},
-        "weights": str(roms / "weights.npy"),
-        "thresholds": None if thresholds is None else str(roms / "thresholds.npy"),
+        "weights": sets[0]["weights"],
+        "thresholds": sets[0]["thresholds"],
+        "memories": sets[0]["memories"],
+        "other": sets[1],
         "seed": _seed(case) % 10_000,
         "vectors": VECTORS,
         "report": str(report),
         "cycle_tolerance": CYCLE_TOLERANCE,
     }
-    parameters = {**cfg.verilog_parameters(), **{k: verilog_string(Path(v)) for k, v in files.items()}}
+    parameters = {**cfg.verilog_parameters(), "LD_BASE": base}
 
     lint = _lint(parameters)
     assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr

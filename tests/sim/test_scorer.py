@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rtl_support import run_block, verilog_string
+from rtl_support import run_block
 
 from hybrec.compile.blocks import Scorer
 
@@ -35,17 +35,18 @@ CASES = [
                       ADDS_PER_STAGE=1, BIT_PLANES=1, MUL_LANES=2, ROM_GROUP_BITS=126, ROM_OUT_REG=1), None,
                  id="lanes2-multipliers-rom-groups126-rom-out-reg"),
     pytest.param(dict(N_ITEMS=31, D=5, UBITS=4, IBITS=3, USER_SIGNED=0, LANES=3, ID_BITS=5, SCORE_BITS=11,
-                      ADDS_PER_STAGE=1, BIT_PLANES=1, ROM_GROUP_BITS=3), (-1, 1), id="lanes3-rom-groups-per-value"),
+                      ADDS_PER_STAGE=1, BIT_PLANES=1, ROM_GROUP_BITS=3, LD_BASE=9), (-1, 1),
+                 id="lanes3-rom-groups-per-value-base9"),
 ]
 
 
 def write_items(params: dict[str, int], value_range: tuple[int, int] | None, folder: Path,
-                seed: int) -> tuple[Path, Path]:
+                seed: int) -> tuple[Path, list[str]]:
     """Random items (row 0 all-max, row 1 all-min, a few duplicated rows for equal scores).
 
-    ROM row r holds items r*LANES .. r*LANES+LANES-1 (item l of the row at lane l, zero past N_ITEMS),
-    cut into ROM_GROUP_BITS-bit column groups, one file each (``items_<gg>.hex``, the compiler's writer);
-    returns the prefix.
+    Memory row r holds items r*LANES .. r*LANES+LANES-1 (item l of the row at lane l, zero past N_ITEMS),
+    cut into ROM_GROUP_BITS-bit column groups, one file each (``items_<gg>.hex``, the compiler's writer:
+    the lines the testbench writes through the load bus); returns the .npy and the files.
     """
     rng = np.random.default_rng(seed)
     n, d, lanes, bits = params["N_ITEMS"], params["D"], params["LANES"], params["IBITS"]
@@ -57,19 +58,22 @@ def write_items(params: dict[str, int], value_range: tuple[int, int] | None, fol
         items[n - 3:] = items[2:5]
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "items.npy", items)
-    Scorer(n_items=n, out_dim=d, user_bits=params["UBITS"], user_signed=bool(params["USER_SIGNED"]), item_bits=bits,
-           lanes=lanes, rom_group_bits=params.get("ROM_GROUP_BITS", 0)).write_memory(folder, items)
-    return folder / "items.npy", folder / "items"
+    block = Scorer(n_items=n, out_dim=d, user_bits=params["UBITS"], user_signed=bool(params["USER_SIGNED"]),
+                   item_bits=bits, lanes=lanes, rom_group_bits=params.get("ROM_GROUP_BITS", 0))
+    files = block.write_memory(folder, items)
+    return folder / "items.npy", [str(f) for f in files]
 
 
 @pytest.mark.parametrize(("params", "value_range"), CASES)
 def test_scorer(params: dict[str, int], value_range: tuple[int, int] | None, tmp_path: Path,
                 runtime_cache: Path) -> None:
-    items_npy, item_prefix = write_items(params, value_range, tmp_path / "roms", seed=params["N_ITEMS"])
+    items_npy, item_hex = write_items(params, value_range, tmp_path / "roms", seed=params["N_ITEMS"])
+    items2_npy, item_hex2 = write_items(params, value_range, tmp_path / "roms2", seed=params["N_ITEMS"] + 1)
     run_block(
         block="scorer",
         build_dir=tmp_path / "build",
         runtime_cache=runtime_cache,
-        parameters={**params, "ITEM_PREFIX": verilog_string(item_prefix)},
-        config={"params": params, "items": items_npy, "seed": 11, "queries": 24},
+        parameters=params,
+        config={"params": params, "items": items_npy, "item_hex": item_hex, "items2": items2_npy,
+                "item_hex2": item_hex2, "seed": 11, "queries": 24},
     )

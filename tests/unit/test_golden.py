@@ -182,18 +182,17 @@ def test_impossible_folding_is_refused(folding: list[tuple[int, int]], message: 
         plan(random_params(), folding)
 
 
-def plan(params: KernelParams, folding: list[tuple[int, int]], ids_per_beat: int = 2) -> KernelPlan:
+def plan(params: KernelParams, folding: list[tuple[int, int]], n_items_max: int | None = None) -> KernelPlan:
     """The kernel of ``params`` with the default blocks (the aggregation normalising 2 features a cycle)."""
-    return plan_kernel(params, KernelConfig(k=params.k, hist_agg=HistAggConfig(norm_par=2), ids_per_beat=ids_per_beat),
+    return plan_kernel(params, KernelConfig(k=params.k, hist_agg=HistAggConfig(norm_par=2), n_items_max=n_items_max),
                        folding)
 
 
 def test_a_history_shorter_than_an_input_beat_is_refused_before_anything_is_written() -> None:
     """lmax 1 with two ids per input beat: hist_agg's counters cannot hold a beat's ids (the RTL would not
-    even elaborate); one id per beat is fine."""
+    even elaborate)."""
     with pytest.raises(FoldingError, match="lmax=1 with ids_per_beat=2"):
         plan(random_params(lmax=1), [(6, 4), (4, 4)])
-    assert plan(random_params(lmax=1), [(6, 4), (4, 4)], ids_per_beat=1).hist_agg.lmax == 1
     assert plan(random_params(lmax=2), [(6, 4), (4, 4)]).ids_per_beat == 2
 
 
@@ -219,9 +218,11 @@ def test_folding_for_target_is_the_cheapest_within_the_budget() -> None:
 def test_vectors_cover_the_corner_cases() -> None:
     params = random_params()
     golden = GoldenModel(params)
-    vectors = build_vectors(golden, [np.array([1, 2, 3]), np.array([4])])
+    vectors = build_vectors(golden, [np.array([1, 2, 3]), np.array([4])], [np.array([9]), np.zeros(0, dtype=int)])
     kinds = vectors.kind.tolist()
-    assert kinds[:2] == ["user", "user"] and {"empty", "overlong", "bad_ids", "duplicates"} <= set(kinds)
+    assert kinds[:2] == ["user", "user"] and {"empty", "overlong", "bad_ids", "duplicates", "exclude_only",
+                                              "long_exclusion"} <= set(kinds)
+    assert vectors.n_hist[:2].tolist() == [3, 1] and vectors.exclusion(0).tolist() == [9]
     flags = dict(zip(kinds, vectors.flags.tolist(), strict=False))
-    assert flags["empty"] == numerics.FLAG_EMPTY | numerics.FLAG_BAD_ID
+    assert flags["empty"] == numerics.FLAG_EMPTY and flags["exclude_only"] == numerics.FLAG_EMPTY
     assert flags["overlong"] & numerics.FLAG_TRUNCATED and flags["bad_ids"] & numerics.FLAG_BAD_ID

@@ -31,7 +31,7 @@ def build(tmp_path: Path, in_bits: int, keep: bool, interface: dict | None = Non
     kernel = {"top": "hybrec_kernel", "sources": list(sources), "memory_files": [], "parameters": {},
               "interface": interface or {}}
     source = {k: "" for k in ("run_dir", "variant", "checkpoint", "checkpoint_sha256", "config_sha256")}
-    raw = {"format": "hybrec-build/1", "build_id": "test", "inputs": {}, "source": {**source, "seed": 0},
+    raw = {"format": "hybrec-build/2", "build_id": "test", "inputs": {}, "source": {**source, "seed": 0},
            "kernel": kernel, "vectors": {"file": "vectors/golden.npz"}, "files": {}}
     return BuildDir(tmp_path, Manifest.from_json(raw))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,45 @@ def now_ns() -> float:
 def cycles_since(start_ns: float) -> int:
     """Whole clock cycles of simulated time since ``start_ns`` (from :func:`now_ns`)."""
     return round((get_sim_time("ns") - start_ns) / CLOCK_NS)
+
+
+def read_memh(path: str | Path) -> list[int]:
+    """The words of a ``$readmemh`` file written by ``write_memh`` (one hex word per line)."""
+    return [int(line, 16) for line in Path(path).read_text().split() if line]
+
+
+def idle_load_bus(dut: Any) -> None:
+    """Drive a block's load bus (``ld_valid``, ``ld_mem``, ``ld_addr``, ``ld_data``, ``ld_active``) idle."""
+    for name in ("ld_valid", "ld_mem", "ld_addr", "ld_data", "ld_active"):
+        getattr(dut, name).value = 0
+
+
+async def load_memories(dut: Any, memories: Sequence[tuple[int, Sequence[int]]], gap: int = 0,
+                        rng: random.Random | None = None) -> None:
+    """Write every line of each ``(memory index, lines)`` through the load bus, line 0 first, as the kernel's
+    controller does: ``ld_active`` high from a cycle before the first line to after the last, then 8 idle
+    cycles before the next query. ``gap`` idle cycles between lines (random 0..gap with ``rng``)."""
+    clk = dut.ap_clk
+    dut.ld_valid.value = 0
+    dut.ld_active.value = 1
+    await RisingEdge(clk)
+    for mem, lines in memories:
+        for addr, word in enumerate(lines):
+            dut.ld_valid.value = 1
+            dut.ld_mem.value = mem
+            dut.ld_addr.value = addr
+            dut.ld_data.value = int(word)
+            await RisingEdge(clk)
+            pause = rng.randint(0, gap) if rng is not None and gap else gap
+            if pause:
+                dut.ld_valid.value = 0
+                dut.ld_data.value = 0
+                await ClockCycles(clk, pause)
+    dut.ld_valid.value = 0
+    dut.ld_data.value = 0
+    await RisingEdge(clk)
+    dut.ld_active.value = 0
+    await ClockCycles(clk, 8)
 
 
 class StreamBench:

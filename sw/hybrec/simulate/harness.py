@@ -17,7 +17,7 @@ from typing import Any
 
 from hybrec import tools
 from hybrec.artifacts import atomic_write_json
-from hybrec.builddir import SIM_DIR, BuildDir
+from hybrec.builddir import SIM_DIR, BuildDir, BuildDirError, write_packet_files
 from hybrec.simulate.runner import SimulationFailed
 
 HARNESS = SIM_DIR / "harness" / "kernel_harness.cpp"
@@ -55,17 +55,41 @@ def build_harness(build: BuildDir, log: Any = print) -> Path:
     return exe
 
 
+def same_shape(build: BuildDir, others: list[Path]) -> list[BuildDir]:
+    """The builds of ``others``, each refused unless it has ``build``'s shape (its model image then loads into
+    ``build``'s kernel)."""
+    found = []
+    for path in others:
+        other = BuildDir.open(path)
+        if other.kernel.shape_key != build.kernel.shape_key:
+            raise BuildDirError(f"{path} is a kernel of another shape ({other.kernel.shape_key[:16]}) than "
+                                f"{build.path} ({build.kernel.shape_key[:16]}): its model image cannot load there")
+        found.append(other)
+    return found
+
+
 def run_harness(build_dir: Path, users: int | None = None, source_pause: float = 0.3, sink_pause: float = 0.3,
-                seed: int = 1, log: Any = print) -> dict[str, Any]:
-    """Every (or ``users``) user queries + the corner cases through the C++ harness; writes
-    ``BUILD/sim/harness_report.json``. :class:`SimulationFailed` when the harness could not check the
-    queries (then there is no mismatch count to report)."""
+                seed: int = 1, models: list[Path] | None = None, log: Any = print) -> dict[str, Any]:
+    """Every (or ``users``) user queries + the corner cases through the C++ harness, after loading the
+    build's model image; then, on the same kernel, each build of ``models`` (the same shape): its image loaded
+    and its queries checked. Writes ``BUILD/sim/harness_report.json``. :class:`SimulationFailed` when the
+    harness could not check the queries (then there is no mismatch count to report)."""
     build = BuildDir.open(build_dir)
-    vectors = build.vectors()
-    queries = vectors.select(users, seed)
     exe = build_harness(build, log)
     work = build.sim_dir / "harness"
-    q_file, e_file = vectors.write_text(work, queries, build.model_image())
+    packets: list[str] = []
+    expected: list[str] = []
+    sections: list[dict[str, Any]] = []
+    for model in [build, *same_shape(build, models or [])]:
+        vectors = model.vectors()
+        queries = vectors.select(users, seed)
+        p_lines, e_lines = vectors.text_lines(queries, model.model_image())
+        sections.append({"build": str(model.path), "build_id": model.build_id, "first_packet": len(packets),
+                         "queries": queries,
+                         "users": int(sum(1 for q in queries if vectors.user[q] >= 0))})
+        packets += p_lines
+        expected += e_lines
+    q_file, e_file = write_packet_files(work, packets, expected)
     raw = work / "raw_report.json"
     raw.unlink(missing_ok=True)
     run = tools.run("the C++ harness", [], command=[str(exe), str(q_file), str(e_file), str(raw), str(seed),
@@ -76,11 +100,14 @@ def run_harness(build_dir: Path, users: int | None = None, source_pause: float =
                                f"{tools.tail(run.log_path, 40)}")
     report: dict[str, Any] = json.loads(raw.read_text())
     report.update({"build_id": build.build_id, "simulator": "verilator (C++ harness)",
-                   "users": int(sum(1 for q in queries if vectors.user[q] >= 0)), "wall_seconds": round(run.seconds, 2),
+                   "users": sections[0]["users"], "wall_seconds": round(run.seconds, 2),
+                   "models": [{k: v for k, v in sec.items() if k != "queries"} for sec in sections],
                    "passed": run.returncode == 0, "log": str(run.log_path)})
-    if report["first_mismatch"] == 0:
-        report["first_mismatch_query"] = "the model load"
-    elif report["first_mismatch"] > 0:
-        report["first_mismatch_query"] = queries[report["first_mismatch"] - 1]
+    first = report["first_mismatch"]
+    if first >= 0:
+        sec = max((s for s in sections if s["first_packet"] <= first), key=lambda s: s["first_packet"])
+        offset = first - sec["first_packet"]
+        report["first_mismatch_query"] = (f"{sec['build']}: the model load" if offset == 0 else
+                                          f"{sec['build']}: query {sec['queries'][offset - 1]}")
     atomic_write_json(build.sim_dir / "harness_report.json", report)
     return report

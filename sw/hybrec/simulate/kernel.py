@@ -2,8 +2,8 @@
 against the build's golden vectors, with random AXI-Stream backpressure. Writes ``BUILD/sim/report.json``.
 
 The kernel holds no model after a reset: each check first loads the build's model image through the input
-stream (docs/model-image.md); ``extra_models`` (``(image, vectors)`` pairs of the same shape) are loaded and
-checked after it, on the same kernel. The ``load`` check exercises every status answer (no model, another
+stream (docs/model-image.md); the model images of ``models`` (other builds of the same shape) are loaded and
+their queries checked after it, on the same kernel. The ``load`` check exercises every status answer (no model, another
 shape, interrupted, overlong and bad-count loads, a bad header).
 
 Report: users/queries checked, mismatches, the pauses used, the load's cycles, cycles per query (first input
@@ -22,6 +22,7 @@ from typing import Any
 
 from hybrec.artifacts import atomic_write_json
 from hybrec.builddir import SIM_DIR, BuildDir
+from hybrec.simulate.harness import same_shape
 from hybrec.simulate.runner import CONFIG_ENV, SimulationFailed, run_cocotb
 
 # The MLP's simulated latency (first beat into layer 0 .. last beat out of the last layer, idle kernel)
@@ -35,7 +36,7 @@ MLP_CYCLE_TOLERANCE = 0.05
 def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "verilator",
                    source_pause: float = 0.3, sink_pause: float = 0.3, seed: int = 1,
                    checks: tuple[str, ...] = ("golden", "latency", "reset", "load"),
-                   extra_models: list[tuple[Path, Path]] | None = None, log: Any = print) -> dict[str, Any]:
+                   models: list[Path] | None = None, log: Any = print) -> dict[str, Any]:
     build = BuildDir.open(build_dir)   # the simulator runs in sim/<simulator>: every path it sees is absolute
     kernel = build.kernel
     vectors = build.vectors()
@@ -44,9 +45,9 @@ def simulate_build(build_dir: Path, users: int | None = None, simulator: str = "
     sim_dir.mkdir(parents=True, exist_ok=True)
     report_path = sim_dir / f"tb_report_{simulator}.json"
     report_path.unlink(missing_ok=True)
-    models = [{"image": str(build.image_path), "vectors": str(build.path / build.manifest.vectors_file)}]
-    models += [{"image": str(image), "vectors": str(vec)} for image, vec in extra_models or []]
-    config = {"models": models, "queries": queries, "k": kernel.k, "lmax": kernel.lmax,
+    loads = [{"image": str(b.image_path), "vectors": str(b.path / b.manifest.vectors_file)}
+             for b in [build, *same_shape(build, models or [])]]
+    config = {"models": loads, "queries": queries, "k": kernel.k, "lmax": kernel.lmax,
               "n_items_max": kernel.n_items, "check_load": "load" in checks,
               "source_pause": source_pause, "sink_pause": sink_pause, "seed": seed, "report": str(report_path),
               "longest_query": vectors.longest_user_query(), "burst": 32,
