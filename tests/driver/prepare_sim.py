@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for tiny_kernel
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sw"))  # this checkout's hybrec, whatever is installed
 
 from hybrec.builddir import BuildDir
 from hybrec.compile.blocks import KernelPlan
