@@ -46,7 +46,7 @@ INPUTS_FORMAT = "hybrec-hil-inputs/1"
 class KernelArrays:
     """The integer kernel parameters in plain numpy (what :class:`hybrec.golden.KernelParams` holds),
     plus the padded queries. ``histories [Q, lmax + E]``: per query its counted ids padded with ``N`` to
-    ``lmax`` (``header["lmax"]``), then its exclusion list padded with ``N`` (``E`` = 0 without one)."""
+    ``lmax`` (``recip`` has ``lmax + 1`` entries), then the ids it only excludes, padded with ``N``."""
 
     features: np.ndarray
     items: np.ndarray
@@ -160,7 +160,7 @@ class IntegerKernel(nn.Module):
         self.unit = float(1 << arrays.agg_shift)
         self.sat_lo, self.sat_hi = -float(1 << (arrays.feature_bits - 1)), float((1 << (arrays.feature_bits - 1)) - 1)
         self.id_shift = int(n).bit_length()  # 2^id_shift > N
-        self.agg_cols = int(arrays.header.get("lmax", arrays.histories.shape[1]))  # the aggregated columns
+        self.agg_cols = int(arrays.recip.size) - 1   # lmax: R[0..lmax]; the aggregated columns of a row
 
     def user_vectors(self, history: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         acc = self.features[history[:, : self.agg_cols]].sum(dim=1)                # [B, F]
@@ -179,7 +179,7 @@ class IntegerKernel(nn.Module):
         keys = (scores.to(torch.int64) << self.id_shift) - self.ids                   # by score, then lower id
         low = torch.iinfo(torch.int64).min
         keys = keys.scatter(1, history, low)                    # the history, the exclusion list (and the pad N)
-        top_keys, top = torch.topk(keys, self.k, dim=1)
+        top_keys, top = torch.topk(keys[:, : self.n_items], self.k, dim=1)      # never the pad column N
         valid = top_keys != low
         top_scores = torch.gather(scores, 1, top).to(torch.int64)
         return torch.where(valid, top, -1), torch.where(valid, top_scores, 0)
