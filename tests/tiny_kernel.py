@@ -3,6 +3,7 @@ lmax 8, K = 3), shared by the synthesis, bitstream and driver tests, and any syn
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,22 @@ def tiny_params() -> KernelParams:
                     np.sort(rng.integers(lo1, hi1, size=(d, 15)), axis=1)],
         layers=[LayerSpec(f, h, 8, True, 4, 2, 0, lo0, hi0), LayerSpec(h, d, 2, False, 4, 4, -8, lo1, hi1)],
         items=rng.integers(-8, 8, size=(n, d)), item_bits=4, k=3)
+
+
+def retrained_params(seed: int = 11) -> KernelParams:
+    """A model of the tiny kernel's shape with other values everywhere (as another training run gives)."""
+    base = tiny_params()
+    rng = np.random.default_rng(seed)
+    weights = [rng.integers(-7, 8, size=w.shape) for w in base.weights]
+    layers, thresholds = [], []
+    for spec, w, t in zip(base.layers, weights, base.thresholds, strict=True):
+        lo, hi = accumulator_range(w, spec.in_bits, spec.in_signed)
+        layers.append(LayerSpec(spec.mw, spec.mh, spec.in_bits, spec.in_signed, spec.w_bits, spec.out_bits,
+                                spec.out_bias, lo, hi))
+        thresholds.append(np.sort(rng.integers(lo, hi, size=t.shape), axis=1))
+    return dataclasses.replace(base, features=rng.integers(-128, 128, size=base.features.shape), weights=weights,
+                               thresholds=thresholds, layers=layers,
+                               items=rng.integers(-8, 8, size=base.items.shape))
 
 
 def exclusion_lists(histories: list[np.ndarray], n_items: int, seed: int = 3) -> list[np.ndarray]:
@@ -59,10 +76,10 @@ def tiny_config() -> KernelConfig:
                         n_items_max=32)
 
 
-def make_tiny_build(out: Path) -> Path:
-    """The tiny kernel's build directory (capacity 32 for its 24 live items)."""
-    params = tiny_params()
-    config = tiny_config()
+def make_tiny_build(out: Path, params: KernelParams | None = None, name: str = "tiny") -> Path:
+    """The tiny kernel's build directory (capacity 32 for its 24 live items); with ``params``, the build of
+    another model of the same shape."""
+    params = params or tiny_params()
     rng = np.random.default_rng(1)
     histories = [rng.integers(0, params.n_items, size=int(rng.integers(1, params.lmax + 1))) for _ in range(6)]
-    return synthetic_build(out, params, config, histories, "tiny")
+    return synthetic_build(out, params, tiny_config(), histories, name)

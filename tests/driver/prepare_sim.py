@@ -31,9 +31,9 @@ from hybrec.builddir import BuildDir
 from hybrec.compile.blocks import KernelPlan
 from hybrec.compile.vectors import build_vectors
 from hybrec.errors import HybrecError
-from hybrec.golden import GoldenModel, KernelParams, LayerSpec, accumulator_range
+from hybrec.golden import GoldenModel, KernelParams
 from hybrec.simulate.shared_model import build_shared_model
-from tiny_kernel import exclusion_lists, make_tiny_build, tiny_params
+from tiny_kernel import exclusion_lists, make_tiny_build, retrained_params, tiny_params
 
 
 def random_histories(n_items: int, lmax: int, count: int, seed: int = 2) -> list[np.ndarray]:
@@ -48,22 +48,6 @@ def random_histories(n_items: int, lmax: int, count: int, seed: int = 2) -> list
             ids[-1] = ids[0]  # a repeat
         out.append(ids.astype(np.int64))
     return out
-
-
-def retrained_params(seed: int = 11) -> KernelParams:
-    """A model of the tiny kernel's shape with other values everywhere (as another training run gives)."""
-    base = tiny_params()
-    rng = np.random.default_rng(seed)
-    weights = [rng.integers(-7, 8, size=w.shape) for w in base.weights]
-    layers, thresholds = [], []
-    for spec, w, t in zip(base.layers, weights, base.thresholds, strict=True):
-        lo, hi = accumulator_range(w, spec.in_bits, spec.in_signed)
-        layers.append(LayerSpec(spec.mw, spec.mh, spec.in_bits, spec.in_signed, spec.w_bits, spec.out_bits,
-                                spec.out_bias, lo, hi))
-        thresholds.append(np.sort(rng.integers(lo, hi, size=t.shape), axis=1))
-    return dataclasses.replace(base, features=rng.integers(-128, 128, size=base.features.shape), weights=weights,
-                               thresholds=thresholds, layers=layers,
-                               items=rng.integers(-8, 8, size=base.items.shape))
 
 
 def smaller_params(keep: int = 16) -> KernelParams:
