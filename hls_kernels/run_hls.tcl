@@ -7,8 +7,9 @@
 #     vitis-run --mode hls --tcl run_hls.tcl       # Vitis 2024.2 and later
 #
 # That folder is self-contained and can be copied to another machine: hls_settings.tcl (top, part, clock,
-# steps), params.h / mlp.h / rom_*.h (the build's numbers), src/ (a copy of hls_kernels/) and csim/
-# (queries.txt, expected.txt: every golden vector). Results: prj/ (the Vitis project, with the csynth
+# steps), params.h / mlp.h / rom_recip.h (the kernel's shape; no trained value), src/ (a copy of
+# hls_kernels/) and csim/ (packets.txt: the build's model image as a load packet, then every golden query;
+# expected.txt: the answers). Results: prj/ (the Vitis project, with the csynth
 # report under prj/sol1/syn/report/), ip/ (the exported IP), csim/results_vitis.txt.
 
 set here [file dirname [file normalize [info script]]]
@@ -24,7 +25,7 @@ open_solution -reset sol1 -flow_target vivado
 set_part $hybrec_part
 create_clock -period $hybrec_clock_ns -name default
 
-set csim_args "[file join $here csim queries.txt] [file join $here csim expected.txt] [file join $here csim results_vitis.txt]"
+set csim_args "[file join $here csim packets.txt] [file join $here csim expected.txt] [file join $here csim results_vitis.txt]"
 if {[lsearch -exact $hybrec_steps csim] >= 0} {
     # kernel_tb exits non-zero on any mismatch, which stops the flow here
     csim_design -argv $csim_args

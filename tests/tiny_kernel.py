@@ -29,6 +29,22 @@ def tiny_params() -> KernelParams:
         items=rng.integers(-8, 8, size=(n, d)), item_bits=4, k=3)
 
 
+def retrained_params(seed: int = 11) -> KernelParams:
+    """A model of the tiny kernel's shape with other values everywhere (as another training run gives)."""
+    base = tiny_params()
+    rng = np.random.default_rng(seed)
+    weights = [rng.integers(-7, 8, size=w.shape) for w in base.weights]
+    layers, thresholds = [], []
+    for spec, w, t in zip(base.layers, weights, base.thresholds, strict=True):
+        lo, hi = accumulator_range(w, spec.in_bits, spec.in_signed)
+        layers.append(LayerSpec(spec.mw, spec.mh, spec.in_bits, spec.in_signed, spec.w_bits, spec.out_bits,
+                                spec.out_bias, lo, hi))
+        thresholds.append(np.sort(rng.integers(lo, hi, size=t.shape), axis=1))
+    return dataclasses.replace(base, features=rng.integers(-128, 128, size=base.features.shape), weights=weights,
+                               thresholds=thresholds, layers=layers,
+                               items=rng.integers(-8, 8, size=base.items.shape))
+
+
 def exclusion_lists(histories: list[np.ndarray], n_items: int, seed: int = 3) -> list[np.ndarray]:
     """Per history, a few other ids (as a user's other seen items), none of the history's."""
     rng = np.random.default_rng(seed)
@@ -53,24 +69,18 @@ def synthetic_build(out: Path, params: KernelParams, config: KernelConfig, histo
     return out
 
 
-def retrained_tiny_params(seed: int = 7) -> KernelParams:
-    """Another model of the tiny kernel's shape, as a retrain makes one: other item features and item vectors,
-    layer 0's inputs in another order (the same accumulator bounds)."""
-    p = tiny_params()
-    rng = np.random.default_rng(seed)
-    return dataclasses.replace(p, features=rng.integers(-128, 128, size=p.features.shape),
-                               items=rng.integers(-8, 8, size=p.items.shape),
-                               weights=[p.weights[0][::-1].copy(), p.weights[1]])
+def tiny_config(n_items_max: int = 32) -> KernelConfig:
+    """The tiny kernel's configuration (its shape, with :func:`tiny_params`' widths): capacity 32."""
+    return KernelConfig(layers=(LayerFolding(simd=2, pe=2), LayerFolding(simd=2, pe=1)),
+                        scorer=ScorerConfig(lanes=2), hist_agg=HistAggConfig(norm_par=2), mask_banks=2, k=3,
+                        n_items_max=n_items_max)
 
 
-def make_tiny_build(out: Path, params: KernelParams | None = None, n_items_max: int = 32,
-                    name: str = "tiny") -> Path:
-    """The tiny kernel's build directory (capacity 32 for its 24 live items), of ``params`` (default
-    :func:`tiny_params`)."""
-    params = params if params is not None else tiny_params()
-    config = KernelConfig(layers=(LayerFolding(simd=2, pe=2), LayerFolding(simd=2, pe=1)),
-                          scorer=ScorerConfig(lanes=2), hist_agg=HistAggConfig(norm_par=2), mask_banks=2, k=3,
-                          n_items_max=n_items_max)
+def make_tiny_build(out: Path, params: KernelParams | None = None, name: str = "tiny",
+                    n_items_max: int = 32) -> Path:
+    """The tiny kernel's build directory (capacity 32 for its 24 live items); with ``params``, the build of
+    another model of the same shape; with another ``n_items_max``, a build of another shape."""
+    params = params or tiny_params()
     rng = np.random.default_rng(1)
     histories = [rng.integers(0, params.n_items, size=int(rng.integers(1, params.lmax + 1))) for _ in range(6)]
-    return synthetic_build(out, params, config, histories, name)
+    return synthetic_build(out, params, tiny_config(n_items_max), histories, name)

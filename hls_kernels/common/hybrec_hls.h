@@ -41,16 +41,36 @@ struct axis_word {
 };
 #endif
 
-constexpr int IN_WIDTH = 16;   // s_axis_tdata: one item id
-constexpr int OUT_WIDTH = 64;  // m_axis_tdata: [31:0] score, [47:32] id, [50:48] flags, [51] valid
-typedef axis_word<IN_WIDTH> id_beat;
+constexpr int IN_WIDTH = 32;   // s_axis_tdata: a header or payload word, or two 16-bit item ids
+constexpr int OUT_WIDTH = 64;  // m_axis_tdata: a result word or a status word (docs/model-image.md)
+typedef axis_word<IN_WIDTH> in_beat;
 typedef axis_word<OUT_WIDTH> result_beat;
 
-// numerics.FLAG_*
+// numerics.FLAG_*: bits 51:48 of a result word
 constexpr unsigned FLAG_EMPTY = 1;
 constexpr unsigned FLAG_TRUNCATED = 2;
 constexpr unsigned FLAG_BAD_ID = 4;
-typedef ap_uint<3> flags_t;
+constexpr unsigned FLAG_NO_MODEL = 8;
+typedef ap_uint<4> flags_t;
+
+// protocol.py: packet kinds (the header word's top byte), status codes, the status words' mark
+constexpr unsigned KIND_QUERY = 0x51;
+constexpr unsigned KIND_LOAD = 0x4C;
+constexpr unsigned KIND_STATUS = 0x53;
+constexpr unsigned STATUS_MARK = 0xA5;
+constexpr unsigned CODE_OK = 0;
+constexpr unsigned CODE_INTERRUPTED = 1;
+constexpr unsigned CODE_WRONG_SHAPE = 2;
+constexpr unsigned CODE_BAD_HEADER = 3;
+constexpr unsigned CODE_BAD_COUNT = 4;
+constexpr unsigned CODE_OVERLONG = 5;
+constexpr unsigned NO_ID = 0xFFFF;
+
+// Id slot s (0, 1) of an input beat holds an id when both of its tkeep bits are set.
+inline bool slot_kept(const in_beat& beat, int s) {
+#pragma HLS INLINE
+  return beat.keep[2 * s] && beat.keep[2 * s + 1];
+}
 
 // ---- helpers ------------------------------------------------------------------------------------------
 // Bits to count 0 .. n-1 (at least 1); C++11-style recursion so every front-end takes it.

@@ -31,15 +31,18 @@ inline std::vector<long long> next_n(long long n) {
 inline void put(long long v) { std::printf("%lld ", v); }
 inline void end_line() { std::printf("\n"); }
 
-// One query's history as AXI4-Stream beats: an id per beat, tlast on the last.
+// A query's ids as the 32-bit beats after its header: two uint16 ids per beat (the first in the low
+// half), a last beat of one id with tkeep 0b0011, tlast on the last beat.
 template <typename Ids>
-inline void write_packet(hls::stream<hybrec::id_beat>& s, const Ids& ids) {
-  for (size_t i = 0; i < ids.size(); i++) {
-    hybrec::id_beat beat;
-    beat.data = ids[i];
-    beat.keep = -1;
-    beat.strb = -1;
-    beat.last = i + 1 == ids.size();
+inline void write_id_beats(hls::stream<hybrec::in_beat>& s, const Ids& ids) {
+  for (size_t i = 0; i < ids.size(); i += 2) {
+    const bool pair = i + 1 < ids.size();
+    hybrec::in_beat beat;
+    beat.data = (static_cast<unsigned long long>(ids[i]) & 0xFFFF) |
+                (pair ? (static_cast<unsigned long long>(ids[i + 1]) & 0xFFFF) << 16 : 0);
+    beat.keep = pair ? 0xF : 0x3;
+    beat.strb = beat.keep;
+    beat.last = i + 2 >= ids.size();
     s.write(beat);
   }
 }

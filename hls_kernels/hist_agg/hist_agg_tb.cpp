@@ -1,6 +1,7 @@
 // hist_agg_tb.cpp: C-simulation of hist_agg<P> for the parameter set in case.h (namespace tbcase: P,
 // FEATURES[N][F], RECIP[LMAX+1], all written by the Python test).
-//   stdin:  Q, then per query "n id_1 .. id_n"
+//   stdin:  Q, then per query "n_items n_hist n id_1 .. id_n" (the ids as the query's 32-bit beats carry
+//           them: two per beat, a last beat of one id with tkeep 0b0011; none when n is 0)
 //   stdout: per query "flags n_excl excl_1 .. excl_n_excl n_mean mean_0 .. mean_{n_mean-1}"
 #include "case.h"
 #include "hist_agg/hist_agg.h"
@@ -11,13 +12,15 @@ int main() {
   typedef hybrec::hist_agg_traits<P>::mean_word mean_word;
   const long long queries = tb::next();
   for (long long q = 0; q < queries; q++) {
+    const long long n_items = tb::next();
+    const long long n_hist = tb::next();
     const std::vector<long long> ids = tb::next_n(tb::next());
-    hls::stream<hybrec::id_beat> in;
+    hls::stream<hybrec::in_beat> in;
     hls::stream<mean_word> mean;
     hls::stream<hybrec::flags_t> flags;
     hls::stream<hybrec::excl_token<P::ID_BITS> > excl;
-    tb::write_packet(in, ids);
-    hybrec::hist_agg<P>(in, tbcase::FEATURES, tbcase::RECIP, mean, flags, excl);
+    tb::write_id_beats(in, ids);
+    hybrec::hist_agg<P>(in, ids.empty(), n_hist, n_items, tbcase::FEATURES, tbcase::RECIP, mean, flags, excl);
     if (!in.empty() || flags.size() != 1) return 3;
     tb::put(flags.read().to_int());
     std::vector<long long> excluded;

@@ -1,12 +1,15 @@
-// kernel_tb.cpp: C-simulation of hybrec_kernel_hls against the golden vectors.
+// kernel_tb.cpp: C-simulation of hybrec_kernel_hls against the golden model, packet by packet.
 //
-//   kernel_tb QUERIES EXPECTED RESULTS
+//   kernel_tb PACKETS EXPECTED RESULTS
 //
-// QUERIES:  one line per query: "n id_1 ... id_n" (the packet; tlast on id_n)
-// EXPECTED: one line per query: "k w_1 ... w_k" (the golden 64-bit output words, decimal)
-// RESULTS:  written: one line per query, the words the kernel produced (decimal)
-// Prints "queries Q mismatches M protocol_errors E" and exits 0 only when M == E == 0. A protocol error is
-// an input beat left unread, a tlast anywhere but on the K-th result, or a result too few or too many.
+// PACKETS:  one line per input packet: "n u_1 ... u_n", its 16-bit units (a 32-bit word is two units, the
+//           low half first; an odd last unit is a word with tkeep 0b0011), tlast on the last word
+//           (hybrec.builddir.GoldenVectors.write_text: a load first, then the queries)
+// EXPECTED: one line per packet: "m w_1 ... w_m", the 64-bit words it is answered with (decimal)
+// RESULTS:  written: one line per packet, the words the kernel produced (decimal)
+// Prints "packets P mismatches M protocol_errors E first_mismatch F" and exits 0 only when M == E == 0. A
+// protocol error is an input word left unread, a tlast anywhere but on the answer's last word, or an
+// answer of another length than expected.
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -15,8 +18,6 @@
 #include <vector>
 
 #include "hybrec_kernel_hls.h"
-#include "params.h"
-#include "tb_io.h"
 
 namespace {
 
@@ -40,29 +41,44 @@ std::vector<std::vector<uint64_t> > read_lines(const char* path) {
   return rows;
 }
 
+// A packet's 16-bit units as 32-bit beats.
+void write_packet(hls::stream<hybrec::in_beat>& s, const std::vector<uint64_t>& units) {
+  for (size_t i = 0; i < units.size(); i += 2) {
+    const bool pair = i + 1 < units.size();
+    hybrec::in_beat beat;
+    beat.data = units[i] | (pair ? units[i + 1] << 16 : 0);
+    beat.keep = pair ? 0xF : 0x3;
+    beat.strb = beat.keep;
+    beat.last = i + 2 >= units.size();
+    s.write(beat);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    std::fprintf(stderr, "usage: %s QUERIES EXPECTED RESULTS\n", argv[0]);
+    std::fprintf(stderr, "usage: %s PACKETS EXPECTED RESULTS\n", argv[0]);
     return 2;
   }
-  const std::vector<std::vector<uint64_t> > queries = read_lines(argv[1]);
+  const std::vector<std::vector<uint64_t> > packets = read_lines(argv[1]);
   const std::vector<std::vector<uint64_t> > expected = read_lines(argv[2]);
-  if (queries.empty() || queries.size() != expected.size()) {
-    std::fprintf(stderr, "%zu queries and %zu expected answers\n", queries.size(), expected.size());
+  if (packets.empty() || packets.size() != expected.size()) {
+    std::fprintf(stderr, "%zu packets and %zu expected answers\n", packets.size(), expected.size());
     return 2;
   }
   std::ofstream results(argv[3]);
-  const int k = hybrec_cfg::TopkP::K;
   long mismatches = 0;
   long protocol_errors = 0;
   long first_mismatch = -1;
-  hls::stream<hybrec::id_beat> s_axis("s_axis");
+  hls::stream<hybrec::in_beat> s_axis("s_axis");
   hls::stream<hybrec::result_beat> m_axis("m_axis");
-  for (size_t q = 0; q < queries.size(); q++) {
-    const std::vector<uint64_t>& ids = queries[q];
-    tb::write_packet(s_axis, ids);
+  for (size_t p = 0; p < packets.size(); p++) {
+    if (packets[p].empty()) {
+      std::fprintf(stderr, "packet %zu has no words\n", p);
+      return 2;
+    }
+    write_packet(s_axis, packets[p]);
     hybrec_kernel_hls(s_axis, m_axis);
     if (!s_axis.empty()) {
       protocol_errors++;
@@ -73,18 +89,18 @@ int main(int argc, char** argv) {
     while (!m_axis.empty()) {
       const hybrec::result_beat beat = m_axis.read();
       got.push_back(beat.data.to_uint64());
-      last_ok = last_ok && (beat.last == 1) == (static_cast<int>(got.size()) == k);
+      last_ok = last_ok && (beat.last == 1) == (got.size() == expected[p].size());
     }
-    if (!last_ok || static_cast<int>(got.size()) != k) protocol_errors++;
+    if (!last_ok || got.size() != expected[p].size()) protocol_errors++;
     results << got.size();
     for (uint64_t w : got) results << ' ' << w;
     results << '\n';
-    if (got != expected[q]) {
+    if (got != expected[p]) {
       mismatches++;
-      if (first_mismatch < 0) first_mismatch = static_cast<long>(q);
+      if (first_mismatch < 0) first_mismatch = static_cast<long>(p);
     }
   }
-  std::printf("queries %zu mismatches %ld protocol_errors %ld first_mismatch %ld\n", queries.size(), mismatches,
+  std::printf("packets %zu mismatches %ld protocol_errors %ld first_mismatch %ld\n", packets.size(), mismatches,
               protocol_errors, first_mismatch);
   return mismatches == 0 && protocol_errors == 0 ? 0 : 1;
 }

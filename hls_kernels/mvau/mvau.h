@@ -12,8 +12,9 @@
 //
 // Streams: `in` SF beats per vector, element r = sf*SIMD + i at bits [i*IN_BITS +: IN_BITS]; `out` NF
 // beats, channel c = nf*PE + p at bits [p*OUT_W +: OUT_W] (OUT_W = OUT_BITS, or ACC_BITS if NO_ACT).
-// ROMs: weights[p][nf*SF + sf][i] = W[sf*SIMD + i][nf*PE + p]; thresholds[p][nf][k] = T[nf*PE + p][k]
-// (written by hybrec.compile.hls).
+// Memories: weights[p][nf*SF + sf][i] = W[sf*SIMD + i][nf*PE + p]; thresholds[p][nf][k] = T[nf*PE + p][k],
+// written at run time from the model image's lines by mvau_load_line (or, in the block's test, ROMs
+// written by Python).
 //
 // L: MW, MH, SIMD, PE, IN_BITS, IN_SIGNED, W_BITS, ACC_BITS, OUT_BITS, OUT_BIAS, NO_ACT.
 #ifndef HYBREC_MVAU_H
@@ -93,6 +94,44 @@ steps:
       nf++;
     } else {
       sf++;
+    }
+  }
+}
+
+// One line of the layer's memory `index` in the model image (docs/model-image.md, the layouts of
+// hw/mvau/mvau.v's header): index 0 is the weight memory, line nf*SF + sf, PE p, lane i at bits
+// [(p*SIMD + i)*W_BITS +: W_BITS]; index 1 + j*PE + p is binary-search stage j of PE p's thresholds: key
+// nf*2^j + q is T[nf*PE + p][(q << (OUT_BITS-j)) + 2^(OUT_BITS-1-j) - 1], stage 0 one key per line, stage
+// j >= 1 two keys per line (line r = {key 2r+1, key 2r}). Every threshold is in exactly one stage.
+template <class L, class WT, class TT, class LINE>
+void mvau_load_line(WT weights[L::PE][mvau_traits<L>::NF * mvau_traits<L>::SF][L::SIMD],
+                    TT thresholds[L::PE][mvau_traits<L>::NF][mvau_traits<L>::NT], int index, int addr,
+                    const LINE& line) {
+#pragma HLS INLINE
+  if (index == 0) {
+    for (int p = 0; p < L::PE; p++) {
+#pragma HLS UNROLL
+      for (int i = 0; i < L::SIMD; i++) {
+#pragma HLS UNROLL
+        const int at = (p * L::SIMD + i) * L::W_BITS;
+        const ap_int<L::W_BITS> w = line.range(at + L::W_BITS - 1, at);
+        weights[p][addr][i] = w;
+      }
+    }
+  } else if (!L::NO_ACT) {
+    const int stage = (index - 1) / L::PE;
+    const int p = (index - 1) % L::PE;
+    const int entries = stage == 0 ? 1 : 2;
+    for (int e = 0; e < 2; e++) {
+#pragma HLS UNROLL
+      if (e < entries) {
+        const int key = addr * entries + e;
+        const int nf = key >> stage;
+        const int q = key & ((1 << stage) - 1);
+        const int k = (q << (L::OUT_BITS - stage)) + (1 << (L::OUT_BITS - 1 - stage)) - 1;
+        const ap_int<L::ACC_BITS> t = line.range((e + 1) * L::ACC_BITS - 1, e * L::ACC_BITS);
+        thresholds[p][nf][k] = t;
+      }
     }
   }
 }

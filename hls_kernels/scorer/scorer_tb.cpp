@@ -1,6 +1,6 @@
 // scorer_tb.cpp: C-simulation of scorer<P> for the parameter set in case.h (namespace tbcase: P,
 // ITEMS[LANES][NROWS][D], written by the Python test).
-//   stdin:  Q, then per query D user values
+//   stdin:  Q, then per query "n_items" (the live items) and D user values
 //   stdout: per query "n_rows" and per row "last" then per lane "valid id score"
 #include "case.h"
 #include "scorer/scorer.h"
@@ -11,6 +11,7 @@ int main() {
   typedef hybrec::scorer_traits<P> T;
   const long long queries = tb::next();
   for (long long q = 0; q < queries; q++) {
+    const long long n_items = tb::next();
     const std::vector<long long> user = tb::next_n(P::D);
     hls::stream<typename T::in_word> in;
     hls::stream<typename T::row> out;
@@ -21,7 +22,7 @@ int main() {
       }
       in.write(word);
     }
-    hybrec::scorer<P>(in, tbcase::ITEMS, out);
+    hybrec::scorer<P>(in, tbcase::ITEMS, n_items, out);
     if (!in.empty()) return 3;
     tb::put_rows<P::LANES>(out);
     tb::end_line();

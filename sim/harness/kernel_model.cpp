@@ -16,8 +16,11 @@
 // tready with probability snk_pause (xorshift PRNG, seeded), as the C++ harness does.
 //
 // Timing records (cycle numbers; cycle n is the n-th rising edge after reset): per input packet the
-// cycles of its first and last accepted beat, per output packet those of its first and last beat.
-// Latency of query i = out_last[i] - in_first[i] + 1, the harness's definition.
+// cycles of its first and last accepted beat and its kind (the top byte of its header word, bits 31:24 of
+// its first four bytes: docs/model-image.md), per output packet the cycles of its first and last beat.
+// Every input packet is answered by one output packet, in order (a query by K result words, a load, a
+// status request or a bad header by two status words), so the records pair by index; the kind tells the
+// queries, whose latency is out_last[i] - in_first[i] + 1 (the harness's definition), from the rest.
 //
 // Compile-time parameters (set by hybrec.simulate.shared_model from the kernel's ports):
 //   KM_IN_BYTES (2), KM_OUT_BYTES (8), KM_HAS_TKEEP (0).
@@ -57,9 +60,9 @@ void vl_fatal(const char* filename, int linenum, const char* hier, const char* m
 
 namespace {
 
-constexpr int KM_ABI = 1;
+constexpr int KM_ABI = 2;
 enum : int { KM_IN_DONE = 1, KM_OUT_DONE = 2, KM_OVERFLOW = 4 };
-enum : int { REC_IN_FIRST = 0, REC_IN_LAST = 1, REC_OUT_FIRST = 2, REC_OUT_LAST = 3 };
+enum : int { REC_IN_FIRST = 0, REC_IN_LAST = 1, REC_OUT_FIRST = 2, REC_OUT_LAST = 3, REC_IN_KIND = 4, N_REC = 5 };
 
 using hybrec_sim::Rng;
 
@@ -75,13 +78,14 @@ struct Model {
   Rng rng;
   double src_pause = 0.0, snk_pause = 0.0;
   std::deque<std::vector<Beat>> packets;
+  std::deque<uint8_t> kinds;  // the header kind of each queued packet
   size_t beat = 0;  // next beat of packets.front()
   uint8_t* dst = nullptr;
   uint64_t capacity = 0, written = 0;
   bool armed = false, collect = false, out_open = false;
   std::vector<uint64_t> collected;
   uint64_t cycle = 0, beats_in = 0, beats_out = 0;
-  std::vector<uint64_t> rec[4];
+  std::vector<uint64_t> rec[N_REC];
   std::string error;
 
   explicit Model(uint64_t seed) : ctx(new VerilatedContext), rng(seed) {
@@ -92,6 +96,7 @@ struct Model {
 
   void reset(int cycles) {
     packets.clear();
+    kinds.clear();
     beat = 0;
     out_open = false;
     top->ap_rst_n = 0;
@@ -141,10 +146,14 @@ struct Model {
 
     if (in_fire) {
       ++beats_in;
-      if (beat == 0) rec[REC_IN_FIRST].push_back(cycle);
+      if (beat == 0) {
+        rec[REC_IN_FIRST].push_back(cycle);
+        rec[REC_IN_KIND].push_back(kinds.front());
+      }
       if (++beat == packets.front().size()) {
         rec[REC_IN_LAST].push_back(cycle);
         packets.pop_front();
+        kinds.pop_front();
         beat = 0;
         events |= KM_IN_DONE;
       }
@@ -257,6 +266,7 @@ int64_t km_send(void* h, const uint8_t* data, uint64_t nbytes) {
   }
   beats.back().last = true;
   m->packets.push_back(std::move(beats));
+  m->kinds.push_back(nbytes >= 4 ? data[3] : 0);
   return static_cast<int64_t>(m->packets.back().size());
 }
 
@@ -267,6 +277,7 @@ uint64_t km_abort_send(void* h) {
   for (const auto& p : m->packets) dropped += p.size();
   dropped -= m->beat;
   m->packets.clear();
+  m->kinds.clear();
   m->beat = 0;
   return dropped;
 }
@@ -324,13 +335,13 @@ uint64_t km_beats_out(void* h) { return static_cast<Model*>(h)->beats_out; }
 
 uint64_t km_records(void* h, int which) {
   auto* m = static_cast<Model*>(h);
-  return which >= 0 && which < 4 ? m->rec[which].size() : 0;
+  return which >= 0 && which < N_REC ? m->rec[which].size() : 0;
 }
 
 // Copy records [start, start + n) of one kind; returns how many were copied.
 uint64_t km_copy_records(void* h, int which, uint64_t start, uint64_t* out, uint64_t n) {
   auto* m = static_cast<Model*>(h);
-  if (which < 0 || which >= 4) return 0;
+  if (which < 0 || which >= N_REC) return 0;
   const auto& r = m->rec[which];
   if (start >= r.size()) return 0;
   const uint64_t k = (r.size() - start) < n ? (r.size() - start) : n;

@@ -277,7 +277,8 @@ async def model_loads_and_bad_packets(dut: Any) -> None:
     assert (status.s1, status.s2) == (s1, s2), "the status does not report the held image's checksums"
     other = head.copy()
     other[1] ^= 0x1
-    await expect("another shape's load", other.tobytes() + IMAGE.packet_bytes()[12:], protocol.WRONG_SHAPE, True, n)
+    # refused on its shape word: the rest of the packet is consumed unread, so a few words show it
+    await expect("another shape's load", other.tobytes() + IMAGE.packet_bytes()[12:40], protocol.WRONG_SHAPE, True, n)
     await queries("queries after the refused load", loaded=True)
     await expect("a bad header", np.array([0x7A << 24, 5], dtype="<u4").tobytes(), protocol.BAD_HEADER, True, n)
     half = IMAGE.packet_bytes()[: 4 * (IMAGE.packet.size // 2)]
@@ -289,7 +290,7 @@ async def model_loads_and_bad_packets(dut: Any) -> None:
     await queries("queries after the overlong load: NO_MODEL", loaded=False)
     bad_count = head.copy()
     bad_count[2] = int(CONFIG["n_items_max"]) + 1
-    await expect("a load of too many items", bad_count.tobytes() + IMAGE.packet_bytes()[12:], protocol.BAD_COUNT,
+    await expect("a load of too many items", bad_count.tobytes() + IMAGE.packet_bytes()[12:40], protocol.BAD_COUNT,
                  False, 0)
     await tb.load()
     await queries("queries after the last load", loaded=True)

@@ -181,7 +181,7 @@ def cmd_hil(args: argparse.Namespace) -> int:
         if args.prepare_board:
             from hybrec.bench.board_worker import write_queries  # lazy: with the benchmark
 
-            path = write_queries(args.prepare_board / "queries.npz", work.histories)
+            path = write_queries(args.prepare_board / "queries.npz", work.histories, work.excludes)
             console.print(f"wrote {path} (for python -m hybrec.bench.board_worker pynq on the board)")
         return 0
     options = HilOptions(backends=tuple(args.backends) if args.backends else BACKENDS,

@@ -14,7 +14,8 @@ DRIVER = Path(__file__).resolve().parents[2] / "sw" / "hybrec" / "driver"
 BOARD_MODULES = ["__init__", "errors", "words", "kernel"]
 SIM_MODULES = ["simmodel", "simdevice"]
 # the ground floor the driver may use: what every stage shares and that needs no heavy library
-GROUND_FLOOR = ["hybrec", "hybrec.artifacts", "hybrec.builddir", "hybrec.errors", "hybrec.golden", "hybrec.numerics"]
+GROUND_FLOOR = ["hybrec", "hybrec.artifacts", "hybrec.builddir", "hybrec.errors", "hybrec.golden", "hybrec.numerics",
+                "hybrec.protocol"]
 
 
 def imported_roots(path: Path) -> set[str]:

@@ -1,5 +1,7 @@
 """Shared helpers of the HLS C-simulation tests: skip without g++ or the ap_types headers, write a block's
-``case.h`` (parameter struct + ROMs), compile its testbench, run it on integers written by Python."""
+``case.h`` (parameter struct + ROMs), compile its testbench, run it on integers written by Python; a second
+model of the tiny kernel's shape, and sessions of input packets (loads, queries, status requests) with the
+words that must answer them."""
 
 from __future__ import annotations
 
@@ -7,16 +9,18 @@ import subprocess
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from hybrec import tools
+from hybrec import protocol, tools
+from hybrec.builddir import GoldenVectors
 from hybrec.compile.config import HistAggConfig, KernelConfig, LayerFolding, ScorerConfig
-from hybrec.compile.hls import HLS_DIR, SOURCE_INCLUDES, ap_types_dir, compile_program
+from hybrec.compile.hls import HLS_DIR, SOURCE_INCLUDES, ap_types_dir, compile_program, run_program
 from hybrec.compile.hls_headers import StructFields, c_array, c_struct
-from hybrec.golden import KernelParams, LayerSpec, accumulator_range
-from tiny_kernel import synthetic_build
+from hybrec.golden import KernelParams, LayerSpec, accumulator_range, no_model_result
+from tiny_kernel import synthetic_build, tiny_config, tiny_params
 
 
 def require_csim() -> None:
@@ -80,3 +84,70 @@ def make_tiny_build(out: Path, seed: int = 3) -> Path:
     histories = [np.arange(5), np.array([8, 7, 6, 5, 4]), np.array([2, 2, 2]), np.arange(9), np.array([1]),
                  *(rng.permutation(n)[: int(rng.integers(1, 6))] for _ in range(20))]
     return synthetic_build(out, params, config, histories, "hls-tiny")
+
+
+# ---------------------------------------------------------------------------------------------- kernel sessions
+def perturbed_tiny_params(seed: int = 7, n_items: int = 20) -> KernelParams:
+    """Another model of the tiny kernel's shape (tests/tiny_kernel.py): the same widths and layers, other
+    values and fewer live items."""
+    base = tiny_params()
+    rng = np.random.default_rng(seed)
+    weights, thresholds, layers = [], [], []
+    for w, spec in zip(base.weights, base.layers, strict=True):
+        lo_w, hi_w = -(1 << (spec.w_bits - 1)), (1 << (spec.w_bits - 1)) - 1
+        new = rng.integers(lo_w, hi_w + 1, size=w.shape)
+        lo, hi = accumulator_range(new, spec.in_bits, spec.in_signed)
+        thresholds.append(np.sort(rng.integers(lo, hi + 2, size=(spec.mh, spec.n_thresholds)), axis=1))
+        weights.append(new)
+        layers.append(LayerSpec(spec.mw, spec.mh, spec.in_bits, spec.in_signed, spec.w_bits, spec.out_bits,
+                                spec.out_bias, lo, hi))
+    f_lo, f_hi = -(1 << (base.feature_bits - 1)), (1 << (base.feature_bits - 1)) - 1
+    i_lo, i_hi = -(1 << (base.item_bits - 1)), (1 << (base.item_bits - 1)) - 1
+    return KernelParams(features=rng.integers(f_lo, f_hi + 1, size=(n_items, base.feature_dim)),
+                        feature_bits=base.feature_bits, lmax=base.lmax, weights=weights, thresholds=thresholds,
+                        layers=layers, items=rng.integers(i_lo, i_hi + 1, size=(n_items, base.out_dim)),
+                        item_bits=base.item_bits, k=base.k)
+
+
+def make_perturbed_build(out: Path) -> Path:
+    """A build of :func:`perturbed_tiny_params` with the tiny kernel's configuration (so its shape)."""
+    params = perturbed_tiny_params()
+    rng = np.random.default_rng(5)
+    histories = [rng.integers(0, params.n_items + 4, size=int(rng.integers(1, params.lmax + 3))) for _ in range(8)]
+    return synthetic_build(out, params, tiny_config(), histories, "tiny-perturbed")
+
+
+Packet = tuple[np.ndarray, np.ndarray]   # an input packet's 16-bit units, the 64-bit words that answer it
+
+
+def query_packets(vectors: GoldenVectors, queries: Sequence[int] | None = None) -> list[Packet]:
+    """Golden queries answered by the model the vectors are of."""
+    words = vectors.output_words()
+    return [(vectors.query_units(q), words[q]) for q in (range(vectors.n_queries) if queries is None else queries)]
+
+
+def no_model_packets(vectors: GoldenVectors, lmax: int, queries: Sequence[int] | None = None) -> list[Packet]:
+    """The same queries answered by a kernel that holds no model (:func:`hybrec.golden.no_model_result`)."""
+    found = []
+    for q in range(vectors.n_queries) if queries is None else queries:
+        r = no_model_result(vectors.history(q), vectors.k, lmax)
+        words = protocol.result_words(r.ids[None], r.scores[None], r.valid[None], np.array([r.flags]))[0]
+        found.append((vectors.query_units(q), words))
+    return found
+
+
+def status_answer(units: np.ndarray, shape_word: int, n_items: int, code: int, valid: bool,
+                  sums: tuple[int, int]) -> Packet:
+    return units, protocol.Status(shape_word, n_items, code, valid, *sums).words()
+
+
+def run_session(exe: Path, folder: Path, packets: Sequence[Packet]) -> dict[str, Any]:
+    """Feed ``packets`` to the kernel's C-sim program in one run (the model it loads stays between packets)."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def line(values: np.ndarray) -> str:
+        return f"{values.size} " + " ".join(map(str, np.asarray(values).tolist()))
+
+    (folder / "packets.txt").write_text("\n".join(line(units) for units, _ in packets) + "\n")
+    (folder / "expected.txt").write_text("\n".join(line(words) for _, words in packets) + "\n")
+    return run_program(exe, folder)

@@ -1,5 +1,7 @@
 """hls_kernels/hist_agg in C-simulation, bit-exact against numerics.aggregate_history (means, flags) and the
-golden model's counted ids (the exclusion list)."""
+golden model's exclusion list (every id of the packet below the live item count), with the ids in 32-bit
+beats, a history followed by ids that are only excluded, and live item counts below the capacity (0: no
+model)."""
 
 from __future__ import annotations
 
@@ -46,16 +48,29 @@ def test_hist_agg(p: dict[str, Any], tmp_path: Path) -> None:
     recip = numerics.reciprocal_table(p["LMAX"], p["SHIFT"])
     exe = build_block("hist_agg", tmp_path, "P", p, {"FEATURES": features, "RECIP": recip})
     queries = _queries(p, rng)
-    out = run_block(exe, [[len(queries)], *[[q.size, *q.tolist()] for q in queries]])
-    assert len(out) == len(queries)
+    # (live items, history length): the constructed queries whole as histories at capacity; then the
+    # capacity, fewer live items and no model, histories with and without more ids after them; packets of
+    # no id at all
+    cases = []
+    for index, ids in enumerate(queries):
+        random = index >= 7
+        live = [p["N"], int(rng.integers(1, p["N"] + 1)), 0][index % 3] if random else p["N"]
+        n_hist = int(rng.integers(0, ids.size + 1)) if random and index % 4 else ids.size
+        cases.append((live, n_hist, ids))
+    cases += [(p["N"], 0, np.zeros(0, dtype=np.int64)), (0, 0, np.zeros(0, dtype=np.int64)),
+              (p["N"], 3, np.zeros(0, dtype=np.int64))]
+    out = run_block(exe, [[len(cases)], *[[live, n_hist, ids.size, *ids.tolist()] for live, n_hist, ids in cases]])
+    assert len(out) == len(cases)
     saturated = 0
-    for ids, row in zip(queries, out, strict=True):
-        mean, flags = numerics.aggregate_history(ids, features, p["LMAX"], p["FB"], p["SHIFT"])
-        counted = ids[: p["LMAX"]][ids[: p["LMAX"]] < p["N"]]
+    for (live, n_hist, ids), row in zip(cases, out, strict=True):
+        history = ids[:n_hist]
+        mean, flags = numerics.aggregate_history(history, features[:live], p["LMAX"], p["FB"], p["SHIFT"])
+        counted = history[: p["LMAX"]][history[: p["LMAX"]] < live]
+        excluded = ids[ids < live]
         n_excl = row[1]
-        assert row[0] == flags, (ids, row)
-        assert row[2: 2 + n_excl] == counted.tolist()
-        assert row[2 + n_excl] == p["F"] and row[3 + n_excl:] == mean.tolist(), (ids, row)
+        assert row[0] == flags, (live, n_hist, ids, row)
+        assert row[2: 2 + n_excl] == excluded.tolist()
+        assert row[2 + n_excl] == p["F"] and row[3 + n_excl:] == mean.tolist(), (live, n_hist, ids, row)
         if counted.size:
             raw = (features[counted].sum(axis=0) * recip[counted.size] + (1 << (p["SHIFT"] - 1))) >> p["SHIFT"]
             saturated += int(np.any((raw > hi) | (raw < lo)))

@@ -1,4 +1,5 @@
-"""hls_kernels/scorer in C-simulation, bit-exact against numerics.item_scores (rows, lanes, padding)."""
+"""hls_kernels/scorer in C-simulation, bit-exact against numerics.item_scores (rows, lanes, padding), with the
+live item count at the capacity, below it, and 0 (no model: one row of no candidate)."""
 
 from __future__ import annotations
 
@@ -38,14 +39,15 @@ def test_scorer(case: dict[str, Any], tmp_path: Path) -> None:
                    lanes=lanes)
     assert block.score_bits == score_bits
     exe = build_block("scorer", tmp_path, "P", fields, {"ITEMS": block.hls_item_rom(items)})
-    out = run_block(exe, [[len(users)], *users.tolist()])
-    rows = -(-n // lanes)
-    for user, line in zip(users, out, strict=True):
+    lives = [n if u % 3 == 0 else (0 if u % 7 == 1 else int(rng.integers(1, n + 1))) for u in range(len(users))]
+    out = run_block(exe, [[len(users)], *[[live, *user.tolist()] for live, user in zip(lives, users, strict=True)]])
+    for live, user, line in zip(lives, users, out, strict=True):
+        rows = max(1, -(-live // lanes))
         assert line[0] == rows
         beats = np.array(line[1:]).reshape(rows, 1 + 3 * lanes)
         assert beats[:, 0].tolist() == [0] * (rows - 1) + [1]
         valid, ids, scores = (beats[:, 1:].reshape(rows * lanes, 3).T)
-        real = np.arange(rows * lanes) < n
+        real = np.arange(rows * lanes) < live
         np.testing.assert_array_equal(valid, real.astype(int))
-        np.testing.assert_array_equal(ids[real], np.arange(n))
-        np.testing.assert_array_equal(scores[real], numerics.item_scores(user, items))
+        np.testing.assert_array_equal(ids[real], np.arange(live))
+        np.testing.assert_array_equal(scores[real], numerics.item_scores(user, items[:live]))

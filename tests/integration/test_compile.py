@@ -39,7 +39,7 @@ def test_the_rtl_is_the_shape_and_the_image_the_model(smoke_build: Path) -> None
     image = build.model_image()
     assert image.shape_key == build.kernel.shape_key and image.n_items == 1682
     top = (smoke_build / "rtl" / "hybrec_kernel.v").read_text()
-    assert f"32'h{image.shape_word:08x}" in top and build.source.checkpoint_sha256 not in top
+    assert f"32'h{image.shape_word:08x}" in top and build.manifest.source.checkpoint_sha256 not in top
     assert "readmemh" not in "".join(p.read_text() for p in (smoke_build / "rtl").glob("*.v")
                                      if p.name not in {"hist_agg.v"})
 

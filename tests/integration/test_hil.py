@@ -1,7 +1,8 @@
-"""The hardware-in-the-loop benchmark on the smoke build: the CPU backend's lists are the golden model's, the
-top-K files carry the dataset's own ids, the report is written, and what is missing (GPU figures, a
-bitstream, a board) is said, never filled in. The simulated-FPGA run needs .venv-board and a Verilator build
-of the smoke kernel: slow tier."""
+"""The hardware-in-the-loop benchmark on the smoke build: every query carries the user's exclusion list, so the
+served lists reach the evaluation protocol's NDCG@10; the CPU backend's lists are the golden model's, the top-K
+files carry the dataset's own ids, the report is written, and what is missing (GPU figures, a bitstream, a
+board) is said, never filled in. The simulated-FPGA run (model image loaded through the driver) needs
+.venv-board and a Verilator build of the smoke kernel: slow tier."""
 
 from __future__ import annotations
 
@@ -30,6 +31,15 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def work(smoke_build: Path) -> Workload:
     return load_workload(smoke_build, cache_dir(), log=lambda _: None)
+
+
+def test_queries_exclude_what_the_protocol_masks_and_the_served_lists_leave_it_out(work: Workload) -> None:
+    for history, extra, masked in zip(work.histories, work.excludes, work.eval_masked, strict=True):
+        np.testing.assert_array_equal(np.union1d(history, extra), np.unique(masked))
+    golden = golden_lists(work)
+    for row, masked in enumerate(work.eval_masked):
+        assert not np.isin(golden.ids[row], masked).any()
+    assert sum(e.size for e in work.excludes) > 0
 
 
 def test_cpu_backend_lists_equal_the_golden_model(work: Workload) -> None:
@@ -86,17 +96,24 @@ def test_report_without_gpu_figures_bitstream_or_board(smoke_build: Path, tmp_pa
     md = (out / "hil.md").read_text()
     assert "**unavailable**: no GPU results" in md and "not evaluated" in md and "topk_cpu.tsv" not in md
     assert report["protocol_check"]["equal_to_run_metrics"]  # the golden scores reproduce the run's NDCG@10
+    # the served lists (history and exclusion list left out) reach the protocol's NDCG@10 and the run's
+    served = saved["served_vs_protocol"]["backends"]
+    assert served["golden"]["equal_to_protocol"] and served["cpu"]["equal_to_protocol"]
+    assert served["golden"]["equal_to_run_metrics"]
+    assert saved["quality"]["golden"]["ndcg"] == pytest.approx(saved["protocol_check"]["ndcg"], abs=1e-12)
+    assert "Served NDCG and the evaluation protocol's" in md and "| golden |" in md and "**not equal**" not in md
 
 
 def bitstream_manifest(folder: Path, build_id: str, kernel_files: dict[str, str], fmax: float, met: bool,
-                       constraint: float = 100.0, shape: dict | None = None) -> Path:
+                       constraint: float = 100.0, shape_key: str | None = None) -> Path:
     """A bitstream folder's manifest as `hybrec bitstream` writes it (the fields the benchmark reads)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ulx3s_bist.bit").write_bytes(b"bits")
     (folder / "manifest.json").write_text(json.dumps({
-        "format": BITSTREAM_FORMAT, "target": "ecp5-85k", "device": "LFE5U-85F", "shape": shape or {},
+        "format": BITSTREAM_FORMAT, "target": "ecp5-85k", "device": "LFE5U-85F",
         "build": {"build_id": build_id, "kernel_files": kernel_files}, "fmax_mhz": fmax, "timing_met": met,
-        "clock": {"constraint_mhz": constraint}, "bitstream": {"file": "ulx3s_bist.bit", "sha256": "0" * 64}}))
+        "clock": {"constraint_mhz": constraint}, "bitstream": {"file": "ulx3s_bist.bit", "sha256": "0" * 64},
+        **({"shape": {"key": shape_key}} if shape_key else {})}))
     return folder
 
 
@@ -109,26 +126,28 @@ def test_the_clock_comes_from_the_bitstream_named_or_is_labelled_assumed(work: W
     assert kernel
     # a bitstream of this build: its clock, whatever the user assumed; timing met: the clock its PLL makes
     # (100 MHz), not the post-route Fmax above it
-    shape = work.build.kernel.shape
-    mine = bitstream_manifest(tmp_path / "mine", work.build_id, kernel, 123.4, True, shape=shape)
+    mine = bitstream_manifest(tmp_path / "mine", work.build_id, kernel, 123.4, True)
     real = fpga_clock(work, mine, 150.0)
     assert real["mhz"] == 100.0 and real["source"] == "bitstream" and real["ignored_assumed_mhz"] == 150.0
     assert real["bitstream"]["match"] == "same build" and real["bitstream"]["fmax_mhz"] == 123.4
     assert "100 MHz" in real["label"] and "123.4" in real["label"] and "timing met" in real["label"]
-    # another build (another model) of the same shape and kernel files counts, at its Fmax when timing was not met
-    same = bitstream_manifest(tmp_path / "same", "retrained-model", kernel, 87.5, False, shape=shape)
+    # another build id with the same kernel files (rtl/) counts, at its Fmax when timing was not met
+    same = bitstream_manifest(tmp_path / "same", "reformatted-compiler", kernel, 87.5, False)
     same_kernel = fpga_clock(work, same / "manifest.json", None)
-    assert same_kernel["mhz"] == 87.5 and same_kernel["bitstream"]["match"] == "same shape"
+    assert same_kernel["mhz"] == 87.5 and same_kernel["bitstream"]["match"] == "same kernel files"
     assert "timing NOT met" in same_kernel["label"]
-    # one differing kernel file, another shape, or no shape recorded (a model baked in): refused, not used
+    # one differing kernel file: the bitstream of another kernel is refused, not used
     changed = bitstream_manifest(tmp_path / "changed", "changed-rtl", {**kernel, next(iter(kernel)): "0" * 64},
-                                 300.0, True, shape=shape)
-    other = bitstream_manifest(tmp_path / "other", "other-shape", kernel, 300.0, True,
-                               shape={**shape, "key": "f" * 64, "word": "ffffffff"})
-    baked = bitstream_manifest(tmp_path / "baked", work.build_id, kernel, 300.0, True)
-    for refused in (changed, other, baked):
-        with pytest.raises(HilError, match=r"not of \w+ \(other kernel files\)"):
-            fpga_clock(work, refused, None)
+                                 300.0, True)
+    with pytest.raises(HilError, match=r"not of \w+ \(other kernel files\)"):
+        fpga_clock(work, changed, None)
+    # a bitstream that records its kernel shape serves any build of that shape, and no other
+    shaped = bitstream_manifest(tmp_path / "shaped", "another-model", {}, 90.0, False,
+                                shape_key=work.build.kernel.shape_key)
+    assert fpga_clock(work, shaped, None)["bitstream"]["match"] == "same shape"
+    other_shape = bitstream_manifest(tmp_path / "other-shape", work.build_id, kernel, 90.0, False, shape_key="1" * 64)
+    with pytest.raises(HilError, match=r"of kernel shape 1{16}…, the build \w+ is of shape"):
+        fpga_clock(work, other_shape, None)
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign" / "manifest.json").write_text("{}")
     with pytest.raises(HilError, match="format None"):
@@ -178,6 +197,11 @@ def test_gpu_script_on_the_cpu_and_its_json_read_back(work: Workload, tmp_path: 
     (tmp_path / "other.json").write_text(json.dumps(other))
     foreign = read_gpu(work, tmp_path / "other.json")
     assert foreign.status == "ok" and foreign.lists is None and "not this model's" in foreign.data["note"]
+    older = json.loads(path.read_text())
+    del older["inputs"]["exclusion_lists"]   # lists of queries without their exclusion lists
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    timings = read_gpu(work, tmp_path / "older.json")
+    assert timings.lists is None and timings.data["timings_only"] and "timings only" in timings.data["note"]
     assert main(["hil", "--build", str(work.build.path), "--gpu-json", str(tmp_path / "missing.json"),
                  "--backends", "gpu", "--out", str(tmp_path / "r")]) == 2
 
@@ -224,3 +248,14 @@ def test_sim_backend_through_the_driver_equals_the_golden_model(smoke_build: Pat
     assert sim["batches"]["16"]["differ_from_latency_run"] == 0 == sim["batches"]["256"]["differ_from_latency_run"]
     assert report["fpga_batched_runs_differing"] == {}
     assert not (out / "topk_sim.tsv").exists() and report["quality"]["sim"]["lists_differing_from_golden"] == 0
+    assert report["served_vs_protocol"]["backends"]["sim"]["equal_to_protocol"]
+    load = report["model_load"]["sim"]
+    image = work_image(smoke_build)
+    assert load["words"] == image.packet.size and load["cycles"] >= image.packet.size
+    assert (load["s1"], load["s2"]) == image.checksums and load["n_items"] == image.n_items
+
+
+def work_image(build: Path):
+    from hybrec.builddir import BuildDir
+
+    return BuildDir.open(build).model_image()

@@ -50,15 +50,12 @@ def second_model(smoke_build: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 def test_kernel_cocotb_against_golden_vectors(smoke_build: Path) -> None:
     require_verilator()
-    report = simulate_build(smoke_build, users=24, source_pause=0.3, sink_pause=0.4, seed=5)
+    report = simulate_build(smoke_build, users=24, source_pause=0.3, sink_pause=0.4, seed=5,
+                            checks=("golden", "latency", "reset"))
     assert report["passed"], report["error"]
     assert report["mismatches"] == 0 and report["golden"]["queries"] == 24 + N_CORNERS
     assert {"empty", "overlong", "bad_ids", "exclude_only", "long_exclusion"} <= set(report["corner_cases"])
     assert report["reset_check"]["mismatches"] == 0
-    steps = report["load_check"]["steps"]
-    assert [s.get("code") for s in steps if "code" in s] == ["OK", "OK", "WRONG_SHAPE", "BAD_HEADER", "INTERRUPTED",
-                                                             "OVERLONG", "BAD_COUNT"]
-    assert all(s.get("mismatches", 0) == 0 for s in steps)
     load = report["golden"]["models"][0]
     assert load["load_cycles"] >= load["load_words"]
     timing = report["timing"]
@@ -72,6 +69,22 @@ def test_kernel_cocotb_against_golden_vectors(smoke_build: Path) -> None:
     assert (smoke_build / "sim" / "report.json").is_file()
 
 
+def test_every_status_answer_on_the_tiny_kernel(tmp_path: Path) -> None:
+    """Queries before a load, status requests, loads of another shape, cut short, too long, with a bad item
+    count, a bad header: each answered as docs/model-image.md says, and the next query shows whether the kernel
+    still holds a model (the controller is the same for every shape; the tiny one loads in 83 words)."""
+    from tiny_kernel import make_tiny_build
+
+    require_verilator()
+    build = make_tiny_build(tmp_path / "build")
+    report = simulate_build(build, users=4, seed=6, checks=("load",))
+    assert report["passed"], report["error"]
+    steps = report["load_check"]["steps"]
+    assert [s.get("code") for s in steps if "code" in s] == ["OK", "OK", "WRONG_SHAPE", "BAD_HEADER", "INTERRUPTED",
+                                                             "OVERLONG", "BAD_COUNT"]
+    assert sum(1 for s in steps if "mismatches" in s) == 6 and all(s.get("mismatches", 0) == 0 for s in steps)
+
+
 def test_kernel_harness_every_user(smoke_build: Path) -> None:
     require_verilator()
     report = run_harness(smoke_build, source_pause=0.5, sink_pause=0.5, seed=11)
@@ -82,14 +95,25 @@ def test_kernel_harness_every_user(smoke_build: Path) -> None:
 
 def test_two_models_of_one_shape_on_one_kernel(smoke_build: Path, second_model: Path) -> None:
     """The smoke model, then another model (other values, fewer items) loaded into the same simulated kernel:
-    both bit-exact, in the C++ harness and under cocotb, without rebuilding anything."""
+    both bit-exact in the C++ harness, without rebuilding anything."""
     require_verilator()
     report = run_harness(smoke_build, users=200, source_pause=0.4, sink_pause=0.4, seed=12, models=[second_model])
     assert report["passed"] and report["mismatches"] == 0
     assert [m["users"] for m in report["models"]] == [200, 100]
-    cocotb = simulate_build(smoke_build, users=10, seed=13, checks=("golden",), models=[second_model])
-    assert cocotb["passed"] and cocotb["mismatches"] == 0, cocotb["error"]
-    assert [m["n_items"] for m in cocotb["golden"]["models"]] == [1682, 1600]
+
+
+def test_two_models_of_one_shape_under_cocotb(tmp_path: Path) -> None:
+    """The same under cocotb, on the tiny kernel (a load costs a Python call per beat there): the tiny model,
+    then a retrained one, each bit-exact under random backpressure on both streams."""
+    from tiny_kernel import make_tiny_build, retrained_params
+
+    require_verilator()
+    first = make_tiny_build(tmp_path / "first")
+    second = make_tiny_build(tmp_path / "second", retrained_params(), "retrained")
+    report = simulate_build(first, seed=13, checks=("golden",), models=[second])
+    assert report["passed"] and report["mismatches"] == 0, report["error"]
+    assert [m["mismatches"] for m in report["golden"]["models"]] == [0, 0]
+    assert report["golden"]["queries"] == 6 + N_CORNERS
 
 
 def test_harness_counts_a_corrupted_answer(smoke_build: Path, tmp_path: Path) -> None:

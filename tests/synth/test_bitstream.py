@@ -19,7 +19,7 @@ from hybrec.bitstream import bist, ecp5, pll
 from hybrec.bitstream.vivado import run_vivado, write_vivado_project
 from hybrec.builddir import REPO_ROOT, SIM_DIR, Bitstream, BuildDir, Manifest
 from hybrec.simulate.runner import SimulationFailed, run_cocotb, simulator_available
-from tiny_kernel import make_tiny_build, retrained_tiny_params
+from tiny_kernel import make_tiny_build, retrained_params
 
 pytestmark = [pytest.mark.synth]
 
@@ -236,7 +236,7 @@ def test_a_recompile_of_the_same_kernel_finds_its_bitstream(first_bitstream: tup
 def other_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Another model of the tiny kernel's shape (a retrain), and the tiny model in a wider shape (64 items)."""
     folder = tmp_path_factory.mktemp("other-builds")
-    return (make_tiny_build(folder / "retrained", retrained_tiny_params(), name="retrained"),
+    return (make_tiny_build(folder / "retrained", retrained_params(), name="retrained"),
             make_tiny_build(folder / "wider", n_items_max=64, name="wider"))
 
 

@@ -56,3 +56,18 @@ def test_exactness_bounds_refuse_parameters_beyond_float32() -> None:
     arrays.items = np.full_like(arrays.items, 1 << 22)  # scores would reach 2^24 and more
     with pytest.raises(ValueError, match="scores"):
         check_exact_bounds(arrays, params.lmax)
+
+
+def test_exclusion_lists_ride_after_the_aggregated_columns() -> None:
+    params = tiny_params()
+    rng = np.random.default_rng(5)
+    histories = [rng.integers(0, params.n_items, size=int(rng.integers(0, params.lmax + 6))) for _ in range(60)]
+    excludes = [rng.choice(params.n_items + 4, size=int(rng.integers(0, 20)), replace=False) for _ in histories]
+    golden = GoldenModel(params).run(histories, excludes)
+    hist, lengths = pad_histories(histories, params.lmax, params.n_items, excludes)
+    assert hist.shape[1] > params.lmax  # the exclusion lists add columns; only the first lmax are aggregated
+    arrays = arrays_of(params, histories)
+    ids, scores = IntegerKernel(arrays)(torch.from_numpy(hist), torch.from_numpy(lengths))
+    np.testing.assert_array_equal(ids.numpy(), np.stack([r.ids for r in golden]))
+    np.testing.assert_array_equal(scores.numpy(), np.stack([r.scores for r in golden]))
+    assert (ids.numpy() < params.n_items).all()

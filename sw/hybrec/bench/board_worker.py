@@ -7,18 +7,21 @@ runs in the board-like environment (``.venv-board``) and in a PYNQ board's own P
 
     python -m hybrec.bench.board_worker sim  --build BUILD --queries Q.npz --out R.npz
     python -m hybrec.bench.board_worker pynq --bitfile hybrec.bit --bitstream-manifest M.json \\
-        --build-manifest BUILD/manifest.json --queries Q.npz --out R.npz
+        --build-manifest BUILD/manifest.json [--image BUILD/model/model.img] --queries Q.npz --out R.npz
 
-``Q.npz``: the queries as :class:`hybrec.builddir.Queries` (``ids``, ``offsets``; no dataset ids).
+``Q.npz``: the queries as :class:`hybrec.builddir.Queries` (histories and exclusion lists; no dataset ids).
 
-Latency mode first: every query alone (``pipelined=False``: the next query is sent after the previous answer),
-which gives the answers written to ``R.npz`` and, per query, ``latency_cycles`` (sim: first input beat to last
-output beat, from the simulated device's cycle records) or ``latency_s`` (pynq: the driver's host wall clock
-from starting the query's input transfer to the end of its output transfer). Then, per batch size ``B``, the
-queries in chunks of ``B`` sent back to back (``pipelined=True``): ``batch<B>_cycles`` (first input beat of the
-chunk to its last output beat) or ``batch<B>_s`` (the driver's wall clock for the chunk), and the number of
-answers that differ from the latency run's. ``info`` (JSON): what ran where, and (sim) the driver's DMA register
-accesses per query as the simulated device logged them. Progress lines go to stdout (``progress DONE TOTAL``).
+First the build's model image is loaded through the DMA (the kernel holds no model before): ``info["load"]``
+gives its size and the time it took (sim: simulated cycles from its first input beat to its status answer's
+last beat; pynq: the driver's host wall clock). Then latency mode: every query alone (``pipelined=False``: the
+next query is sent after the previous answer), which gives the answers written to ``R.npz`` and, per query,
+``latency_cycles`` (sim: first input beat to last output beat, from the simulated device's cycle records) or
+``latency_s`` (pynq: the driver's host wall clock from starting the query's input transfer to the end of its
+output transfer). Then, per batch size ``B``, the queries in chunks of ``B`` sent back to back
+(``pipelined=True``): ``batch<B>_cycles`` (first input beat of the chunk to its last output beat) or
+``batch<B>_s`` (the driver's wall clock for the chunk), and the number of answers that differ from the latency
+run's. ``info`` (JSON): what ran where, and (sim) the driver's DMA register accesses per query as the
+simulated device logged them. Progress lines go to stdout (``progress DONE TOTAL``).
 """
 
 from __future__ import annotations
@@ -41,9 +44,9 @@ EXIT_NOT_A_BOARD = 3
 NOT_A_BOARD = "board_worker pynq: not on a PYNQ board"   # the first words of that message (hybrec hil reads it)
 
 
-def write_queries(path: Path, histories: list[np.ndarray]) -> Path:
+def write_queries(path: Path, histories: list[np.ndarray], excludes: list[np.ndarray] | None = None) -> Path:
     """``Q.npz`` for this worker."""
-    Queries(histories, [], []).save(path)
+    Queries(histories, [], [], excludes).save(path)
     return path
 
 
@@ -64,7 +67,8 @@ def _differ(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> int:
     return int(((a["ids"] != b["ids"]) | (a["scores"] != b["scores"])).any(axis=1).sum())
 
 
-def run_sim(args: argparse.Namespace, histories: list[np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def run_sim(args: argparse.Namespace, histories: list[np.ndarray],
+            excludes: list[np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     from hybrec.driver import KernelDriver  # lazy: pynq is only in the board environment, not where hil imports this
     from hybrec.driver.simdevice import SimDevice  # lazy: pynq, as above
 
@@ -81,18 +85,24 @@ def run_sim(args: argparse.Namespace, histories: list[np.ndarray]) -> tuple[dict
     started = time.perf_counter()
     with dev.activate():
         driver = KernelDriver(dev.dma(), dev.manifest, timeout_s=args.timeout_s)
+        assert dev.image_path is not None
+        load = driver.load_model(dev.image_path)
+        info["load"] = {"words": load.words, "bytes": 4 * load.words, "n_items": load.n_items,
+                        "cycles": int(dev.records().load_cycles()[-1]), "host_seconds_simulating": load.seconds,
+                        "s1": load.status.s1, "s2": load.status.s2}
         # One throwaway run of the largest batch first, so that the driver allocates its DMA buffers once, at
         # their largest: SimDevice.allocate numbers buffers len(live buffers) + 1, so after the driver frees a
         # smaller buffer a re-allocated one can take the number of a live one and flushes land in the wrong
         # buffer (seen: every answer of a 256-query run after 32-query runs was wrong). A board's pynq.allocate
         # has no such numbering; the answers of every run below are still compared with each other.
-        driver.run(histories[: max([32, *args.batches])], pipelined=True)
+        warm = max([32, *args.batches])
+        driver.run(histories[:warm], excludes[:warm], pipelined=True)
         # latency mode: each query alone, in chunks only to report progress
         dev.register_log = []
         parts, cycles = [], []
         for s, e in _chunks(len(histories), 32):
-            before = dev.records().in_first.size
-            results = driver.run(histories[s:e], pipelined=False)
+            before = dev.records().packets
+            results = driver.run(histories[s:e], excludes[s:e], pipelined=False)
             cycles.append(dev.records().since(before).latency())
             parts.append(_answers(results))
             done += e - s
@@ -112,9 +122,9 @@ def run_sim(args: argparse.Namespace, histories: list[np.ndarray]) -> tuple[dict
             t0 = time.perf_counter()
             chunk_cycles, chunk_ii, parts = [], [], []
             for s, e in _chunks(len(histories), batch):
-                before = dev.records().in_first.size
-                results = driver.run(histories[s:e], pipelined=True)
-                rec = dev.records().since(before)
+                before = dev.records().packets
+                results = driver.run(histories[s:e], excludes[s:e], pipelined=True)
+                rec = dev.records().since(before).queries()
                 chunk_cycles.append(int(rec.out_last[-1] - rec.in_first[0] + 1))
                 chunk_ii.extend(rec.intervals().tolist())
                 parts.append(_answers(results))
@@ -132,7 +142,8 @@ def run_sim(args: argparse.Namespace, histories: list[np.ndarray]) -> tuple[dict
     return arrays, info
 
 
-def run_pynq(args: argparse.Namespace, histories: list[np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def run_pynq(args: argparse.Namespace, histories: list[np.ndarray],
+             excludes: list[np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     from hybrec.driver import KernelDriver  # lazy: pynq is only in the board environment, not where hil imports this
 
     try:
@@ -151,13 +162,18 @@ def run_pynq(args: argparse.Namespace, histories: list[np.ndarray]) -> tuple[dic
     total = len(histories) * (1 + len(args.batches))
     done = 0
     started = time.perf_counter()
+    image = args.image or Path(args.build_manifest).parent / "model" / "model.img"
     with driver:
-        driver.run(histories[: max([32, *args.batches])], pipelined=True)  # buffers allocated once, at their largest
+        load = driver.load_model(image)
+        info["load"] = {"image": str(image), "words": load.words, "bytes": 4 * load.words, "n_items": load.n_items,
+                        "seconds": load.seconds, "s1": load.status.s1, "s2": load.status.s2}
+        warm = max([32, *args.batches])
+        driver.run(histories[:warm], excludes[:warm], pipelined=True)  # buffers allocated once, at their largest
         for _ in range(args.warmup):
-            driver.run(histories[:1], pipelined=False)
+            driver.run(histories[:1], excludes[:1], pipelined=False)
         parts, latency = [], []
         for s, e in _chunks(len(histories), 32):
-            results = driver.run(histories[s:e], pipelined=False)
+            results = driver.run(histories[s:e], excludes[s:e], pipelined=False)
             latency.append(np.asarray(results.latency_s, dtype=np.float64))
             parts.append(_answers(results))
             done += e - s
@@ -169,7 +185,7 @@ def run_pynq(args: argparse.Namespace, histories: list[np.ndarray]) -> tuple[dic
         for batch in args.batches:
             walls, parts = [], []
             for s, e in _chunks(len(histories), batch):
-                results = driver.run(histories[s:e], pipelined=True)
+                results = driver.run(histories[s:e], excludes[s:e], pipelined=True)
                 walls.append(float(results.wall_s))
                 parts.append(_answers(results))
                 done += e - s
@@ -202,12 +218,16 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--bitfile", type=Path, required=True)
             p.add_argument("--bitstream-manifest", type=Path, required=True)
             p.add_argument("--build-manifest", type=Path, required=True)
+            p.add_argument("--image", type=Path, default=None,
+                           help="the model image (default: model/model.img beside the build manifest)")
             p.add_argument("--dma-name", default="axi_dma_0")
             p.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args(argv)
-    histories = Queries.load(args.queries).histories
+    queries = Queries.load(args.queries)
+    histories, excludes = queries.histories, queries.exclusion_lists()
     try:
-        arrays, info = run_sim(args, histories) if args.mode == "sim" else run_pynq(args, histories)
+        arrays, info = (run_sim(args, histories, excludes) if args.mode == "sim"
+                        else run_pynq(args, histories, excludes))
     except NotABoard as err:
         print(f"{NOT_A_BOARD}: {err}. Run this on the board (its own Python, with sw/ on "
               "PYTHONPATH) and pass the .npz it writes to `hybrec hil --pynq-results`.", file=sys.stderr)

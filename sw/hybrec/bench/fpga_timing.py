@@ -15,6 +15,7 @@ from hybrec.bench.workload import HilError, Workload
 from hybrec.builddir import REPO_ROOT, Bitstream, BuildDirError
 from hybrec.compile.blocks import KernelPlan
 from hybrec.devices import device
+from hybrec.driver.words import bitstream_shape_key
 
 PYNQ_DDR_GBS = 2.1  # PYNQ-Z1/Z2: 16-bit DDR3 at 1050 MT/s (Digilent's reference manual), peak
 PAPER = {
@@ -49,20 +50,27 @@ def _shown(path: Path) -> str:
 
 
 def fpga_clock(work: Workload, bitstream: Path | None, assumed_mhz: float | None) -> dict[str, Any]:
-    """The clock the FPGA's cycles are converted with: the bitstream's (named explicitly; it must hold this
-    build's kernel), else ``assumed_mhz`` (labelled ASSUMED), else none (cycles only)."""
+    """The clock the FPGA's cycles are converted with: the bitstream's (named explicitly; it must be of this
+    build's kernel shape — by its shape key where its manifest records one, else the same build or the same
+    kernel files), else ``assumed_mhz`` (labelled ASSUMED), else none (cycles only)."""
     if bitstream is not None:
         try:
             bit = Bitstream.read(bitstream)
         except BuildDirError as err:
             raise HilError(str(err)) from None
-        match = bit.matches(work.build)
+        shape = bitstream_shape_key(bit.raw)
+        if shape is not None and shape != work.build.kernel.shape_key:
+            raise HilError(f"{bit.path} is a bitstream of kernel shape {shape[:16]}…, the build {work.build_id} is "
+                           f"of shape {work.build.kernel.shape_key[:16]}…: its model image does not fit it (name a "
+                           "bitstream of this shape, or compile the model for the bitstream's configuration)")
+        match = "same shape" if shape is not None else bit.matches(work.build)
         if match is None:
             raise HilError(f"{bit.path} is a bitstream of build {bit.build_id}, not of {work.build_id} (other kernel "
                            "files): build this kernel's bitstream (hybrec bitstream) or name the right one")
         if bit.fmax_mhz is None:
             raise HilError(f"{bit.path} records no post-route Fmax ({bit.device}); state the clock with --clock-mhz")
-        other = "" if match == "same build" else f"; build {bit.build_id}, same kernel files"
+        other = {"same build": "", "same shape": f"; built from build {bit.build_id}, the same kernel shape"}.get(
+            match, f"; build {bit.build_id}, same kernel files")
         info = {"manifest": _shown(bit.path), "device": bit.device, "target": bit.target, "fmax_mhz": bit.fmax_mhz,
                 "timing_met": bit.timing_met, "constraint_mhz": bit.constraint_mhz, "build_id": bit.build_id,
                 "match": match}

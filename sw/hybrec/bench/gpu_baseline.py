@@ -248,11 +248,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("gpu_baseline: no CUDA device here (use --device cpu to test the script on a CPU)")
     exact_matmul()
     arrays = KernelArrays.load(args.inputs)
-    bounds = check_exact_bounds(arrays, arrays.histories.shape[1])
+    bounds = check_exact_bounds(arrays, int(arrays.recip.size) - 1)
     started = time.perf_counter()
     report: dict[str, Any] = {
         "format": FORMAT, "inputs": {k: arrays.header.get(k) for k in ("build_id", "kernel_sha256", "queries_sha256",
-                                                                      "n_queries", "user_ids_sha256")},
+                                                                      "n_queries", "user_ids_sha256",
+                                                                      "exclusion_lists")},
         "inputs_sha256": sha256_file(args.inputs),
         "machine": machine_info(device, args.deepspeed),
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

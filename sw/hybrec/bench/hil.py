@@ -92,6 +92,25 @@ def _run_backends(work: Any, options: HilOptions, log: Log) -> dict[str, Backend
     return backends
 
 
+def served_vs_protocol(quality: dict[str, Any], pc: dict[str, Any]) -> dict[str, Any]:
+    """Each backend's served NDCG@10 (its own lists, with the exclusion lists) beside the evaluation protocol's
+    NDCG@10 of the same integer scores and the training run's ``metrics.json``: equal, or not."""
+    out: dict[str, Any] = {"protocol_ndcg": pc["ndcg"], "run_metrics_ndcg": pc.get("run_metrics_ndcg"),
+                           "backends": {}}
+    for name, m in quality.items():
+        row = {"served_ndcg": m["ndcg"], "equal_to_protocol": abs(m["ndcg"] - pc["ndcg"]) < 1e-12}
+        if pc.get("run_metrics_ndcg") is not None:
+            row["equal_to_run_metrics"] = abs(m["ndcg"] - pc["run_metrics_ndcg"]) < 1e-12
+        out["backends"][name] = row
+    return out
+
+
+def model_load(backends: dict[str, Backend]) -> dict[str, Any]:
+    """How the model image reached the FPGA: per FPGA backend its size and load time (sim: simulated cycles,
+    and µs at the clock; pynq: the host's wall clock)."""
+    return {name: b.data["load"] for name, b in backends.items() if name in ("sim", "pynq") and "load" in b.data}
+
+
 def run_hil(build_dir: Path, out_dir: Path, cache_dir: Path, options: HilOptions, log: Log = print) -> dict[str, Any]:
     """Run the benchmark and write the report into ``out_dir``; returns ``hil.json``'s content."""
     unknown = [b for b in options.backends if b not in BACKENDS]
@@ -126,17 +145,21 @@ def run_hil(build_dir: Path, out_dir: Path, cache_dir: Path, options: HilOptions
                 fpga_wrong[f"{name} batch {batch}"] = row["differ_from_latency_run"]
     sim, gpu, cpu = backends.get("sim"), backends.get("gpu"), backends.get("cpu")
     params = work.params
+    pc = protocol_check(work)
     report: dict[str, Any] = {
         "format": FORMAT, "hybrec": __version__, "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build": {"dir": str(work.build.path), "build_id": work.build_id, "kernel_sha256": work.kernel_sha256,
                   "n_items": params.n_items, "lmax": params.lmax, "k": params.k, "lanes": work.build.kernel.lanes,
                   "source": work.source},
         "workload": {"queries": work.n_queries, "what": "one query per test user (at least one test item): the "
-                     f"last {params.lmax} training items by time, as queries.npz of the build's export",
+                     f"last {params.lmax} training items by time as its history and the user's other training and "
+                     "validation items as its exclusion list, as queries.npz of the build's export",
                      "history_length": stats(np.array([h.size for h in work.histories])),
-                     "kernel_protocol": "top-K over the items not in the query's history (what the kernel "
-                                        "computes); NDCG/recall against the user's test items"},
-        "quality": quality, "protocol_check": protocol_check(work),
+                     "exclusion_length": stats(np.array([e.size for e in work.excludes])),
+                     "kernel_protocol": "top-K over the items in neither the history nor the exclusion list (what "
+                                        "the kernel computes); NDCG/recall against the user's test items"},
+        "quality": quality, "protocol_check": pc, "served_vs_protocol": served_vs_protocol(quality, pc),
+        "model_load": model_load(backends),
         "fpga_equals_golden": {n: quality[n]["lists_differing_from_golden"] == 0 for n in ("sim", "pynq")
                                if n in quality},
         "fpga_batched_runs_differing": {n: c for n, c in fpga_wrong.items() if " batch " in n},

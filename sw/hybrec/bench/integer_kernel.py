@@ -8,7 +8,7 @@ golden model (:mod:`hybrec.golden`) compute, bit for bit:
     mean  = sat8(floor((acc * R[n] + 2^15) / 2^16))                           (integer normalised sum)
     x_l+1 = #{T_l[c, j] <= (x_l @ W_l)[c]} + out_bias_l                        (MVAU with thresholds)
     s     = u @ items.T                                                        (int8 x int8 scores)
-    top-K = the K highest scores among the items not in the history, ties to the lower id
+    top-K = the K highest scores among the items not in the query, ties to the lower id
 
 **Exactness in float32.** Every value is an integer, and every partial sum stays below 2^24 in
 magnitude, so float32 (24-bit significand) represents every intermediate exactly whatever order the
@@ -18,6 +18,9 @@ layer 0 (96 int8 x int4) <= 96 * 128 * 8 = 98,304; layer 1 (128 uint4 x int4) <=
 set of parameters. On a GPU this needs TF32 off (:func:`exact_matmul`: TF32 keeps 10 mantissa bits).
 The top-K selection runs on int64 keys ``s * 2^b - id`` (``2^b > N``), which order by score and then
 by the lower id, the kernel's tie rule; ``torch.topk`` alone does not define the order of ties.
+
+A query is its history and its exclusion list (the user's other seen items), one padded row: the first
+``lmax`` columns are aggregated and excluded, the rest only excluded, as the kernel treats a query packet.
 
 float16 (``dtype=torch.float16``) is offered for timing only: 98,304 and 65,536 (``R[1]``) are beyond
 its range and its 11-bit significand, so its lists are not the kernel's.
@@ -42,7 +45,8 @@ INPUTS_FORMAT = "hybrec-hil-inputs/1"
 @dataclass
 class KernelArrays:
     """The integer kernel parameters in plain numpy (what :class:`hybrec.golden.KernelParams` holds),
-    plus the padded queries. ``histories [Q, lmax]`` holds each query's counted ids, padded with ``N``."""
+    plus the padded queries. ``histories [Q, lmax + E]``: per query its counted ids padded with ``N`` to
+    ``lmax`` (``recip`` has ``lmax + 1`` entries), then the ids it only excludes, padded with ``N``."""
 
     features: np.ndarray
     items: np.ndarray
@@ -156,9 +160,10 @@ class IntegerKernel(nn.Module):
         self.unit = float(1 << arrays.agg_shift)
         self.sat_lo, self.sat_hi = -float(1 << (arrays.feature_bits - 1)), float((1 << (arrays.feature_bits - 1)) - 1)
         self.id_shift = int(n).bit_length()  # 2^id_shift > N
+        self.agg_cols = int(arrays.recip.size) - 1   # lmax: R[0..lmax]; the aggregated columns of a row
 
     def user_vectors(self, history: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        acc = self.features[history].sum(dim=1)                                   # [B, F]
+        acc = self.features[history[:, : self.agg_cols]].sum(dim=1)                # [B, F]
         scaled = acc * self.recip[lengths].unsqueeze(1) + self.half_unit
         x = torch.floor(scaled / self.unit).clamp(self.sat_lo, self.sat_hi)       # the integer mean
         for index, w in enumerate(self.weights):
@@ -173,21 +178,31 @@ class IntegerKernel(nn.Module):
         scores = users @ self.items_t                                             # [B, N + 1]
         keys = (scores.to(torch.int64) << self.id_shift) - self.ids                   # by score, then lower id
         low = torch.iinfo(torch.int64).min
-        keys = keys.scatter(1, history, low)                                      # the history (and the pad N)
-        top_keys, top = torch.topk(keys, self.k, dim=1)
+        keys = keys.scatter(1, history, low)                    # the history, the exclusion list (and the pad N)
+        top_keys, top = torch.topk(keys[:, : self.n_items], self.k, dim=1)      # never the pad column N
         valid = top_keys != low
         top_scores = torch.gather(scores, 1, top).to(torch.int64)
         return torch.where(valid, top, -1), torch.where(valid, top_scores, 0)
 
 
-def pad_histories(histories: list[np.ndarray], lmax: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each query's counted ids (the first ``lmax`` below ``N``, as the kernel counts them), padded with ``N``."""
-    out = np.full((len(histories), lmax), n_items, dtype=np.int64)
+def pad_histories(histories: list[np.ndarray], lmax: int, n_items: int,
+                  excludes: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's counted ids (the first ``lmax`` below ``N``, as the kernel counts them), padded with ``N``
+    to ``lmax`` columns, then the ids below ``N`` that are only excluded (the history's uncounted ones and the
+    exclusion list), padded with ``N``."""
+    extra = []
+    for row, h in enumerate(histories):
+        ids = np.concatenate([np.asarray(h, dtype=np.int64)[lmax:],
+                              np.asarray(excludes[row] if excludes is not None else [], dtype=np.int64)])
+        extra.append(ids[(ids >= 0) & (ids < n_items)])
+    width = lmax + max((e.size for e in extra), default=0)
+    out = np.full((len(histories), width), n_items, dtype=np.int64)
     lengths = np.zeros(len(histories), dtype=np.int64)
     for row, h in enumerate(histories):
         ids = np.asarray(h, dtype=np.int64)[:lmax]
         ids = ids[(ids >= 0) & (ids < n_items)]
         out[row, : ids.size] = ids
+        out[row, lmax: lmax + extra[row].size] = extra[row]
         lengths[row] = ids.size
     return out, lengths
 

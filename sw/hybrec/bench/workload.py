@@ -1,9 +1,11 @@
 """The benchmark's workload: one query per test user of the run a build was compiled from, what each user
 should find, and the top-K list files every backend's answers are written to.
 
-The query is the user's history as the kernel sees it (``export/queries.npz`` of the build: the last ``lmax``
-training items by time); the test users are those with at least one test item under the run's split and
-evaluation protocol (:mod:`hybrec.eval`); NDCG@10 and recall@10 of a backend come from its own lists.
+A query is the user's history as the kernel sees it (``export/queries.npz`` of the build: the last ``lmax``
+training items by time) and its exclusion list (the user's other training and validation items), so a served
+top-K leaves out exactly what the evaluation protocol masks; the test users are those with at least one test
+item under the run's split and evaluation protocol (:mod:`hybrec.eval`); NDCG@10 and recall@10 of a backend
+come from its own lists.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ class Workload:
 
     build: BuildDir
     params: KernelParams
-    histories: list[np.ndarray]         # per test user, the query (kernel item indices)
+    histories: list[np.ndarray]         # per test user, the query's history (kernel item indices)
+    excludes: list[np.ndarray]          # per test user, the query's exclusion list (other train + valid items)
     users: np.ndarray                   # internal user index of each test user (= row in queries.npz)
     user_ids: list[str]                 # dataset user id of each test user
     item_ids: list[str]                 # dataset item id of each kernel item index
@@ -115,6 +118,13 @@ def load_workload(build_dir: Path, cache_dir: Path, run_dir: Path | None = None,
             raise HilError(f"queries.npz, user {queries.user_ids[u]}: the query is not the user's last {lmax} "
                            "training items under the run's split")
     sets = eval_sets(data, split, "test")
+    if queries.excludes is None:
+        raise HilError(f"{build.export_dir / 'queries.npz'} has no exclusion lists (a build of the first stream "
+                       "protocol): compile the build again")
+    for u, (query, extra, masked) in enumerate(zip(queries.histories, queries.excludes, sets.masked, strict=True)):
+        if not np.array_equal(np.union1d(query, extra), np.unique(masked)):
+            raise HilError(f"queries.npz, user {queries.user_ids[u]}: the history and the exclusion list are not the "
+                           "items the evaluation protocol masks (train + validation) under the run's split")
     test_users = np.asarray([u for u, pos in enumerate(sets.positives) if pos.size], dtype=np.int64)
     if users is not None:
         test_users = test_users[:users]
@@ -122,6 +132,7 @@ def load_workload(build_dir: Path, cache_dir: Path, run_dir: Path | None = None,
     log(f"workload: {test_users.size} test users of {data.n_users} ({data.name}), kernel {build.build_id} "
         f"({params.n_items} items, lmax {lmax}, top-{params.k})")
     return Workload(build=build, params=params, histories=[queries.histories[u] for u in test_users],
+                    excludes=[queries.excludes[u] for u in test_users],
                     users=test_users, user_ids=[queries.user_ids[u] for u in test_users], item_ids=queries.item_ids,
                     positives=[sets.positives[u] for u in test_users],
                     eval_masked=[sets.masked[u] for u in test_users], run_dir=run_dir, run_metrics=metrics,
@@ -136,9 +147,10 @@ def kernel_arrays(work: Workload) -> Any:
     from hybrec.bench.integer_kernel import KernelArrays, pad_histories  # lazy: torch
 
     p = work.params
-    hist, lengths = pad_histories(work.histories, p.lmax, p.n_items)
+    hist, lengths = pad_histories(work.histories, p.lmax, p.n_items, work.excludes)
     header = {"build_id": work.build_id, "kernel_sha256": work.kernel_sha256, "queries_sha256": work.queries_sha256,
-              "n_queries": work.n_queries, "user_ids_sha256": work.user_ids_sha256(), "lmax": p.lmax}
+              "n_queries": work.n_queries, "user_ids_sha256": work.user_ids_sha256(), "lmax": p.lmax,
+              "exclusion_lists": True}
     return KernelArrays(features=p.features, items=p.items, weights=p.weights, thresholds=p.thresholds,
                         out_biases=[spec.out_bias for spec in p.layers],
                         recip=numerics.reciprocal_table(p.lmax, p.agg_shift), feature_bits=p.feature_bits,
@@ -161,8 +173,8 @@ def list_metrics(work: Workload, lists: TopK) -> dict[str, float]:
 
 def protocol_check(work: Workload) -> dict[str, Any]:
     """The golden model's integer scores ranked under the evaluation protocol (train and validation items
-    masked, as ``hybrec train`` evaluates) — to set the kernel's lists (history masked only) beside the
-    training report's number for the same model."""
+    masked, as ``hybrec train`` evaluates): the training report's number for the same model, which the served
+    lists (history and exclusion list left out) must reach."""
     golden = GoldenModel(work.params)
     means = np.stack([golden.aggregate(h)[0] for h in work.histories])
     scores = golden.scores(golden.mlp(means))

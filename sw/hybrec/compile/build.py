@@ -157,7 +157,7 @@ def write_kernel(root: Path, params: KernelParams, plan: KernelPlan, config: Ker
                    "parameters": rtl["parameters"],
                    "folding": [{"simd": m.simd, "pe": m.pe, "lut_mult": m.lut_mult, "dot_adds": m.dot_adds,
                                 "weight_rom": m.weight_rom} for m in plan.layers],
-                   "cycle_model": plan.cycle_model(longest)},
+                   "cycle_model": plan.cycle_model(longest, params.n_items)},
         "image": {"file": IMAGE_FILE, "n_items": image.n_items, "load_words": int(image.packet.size),
                   "s1": s1, "s2": s2},
         "vectors": {"file": "vectors/golden.npz", "queries": vectors.n_queries, "user_queries": len(histories),

@@ -1,22 +1,27 @@
-"""The kernel as HLS C++ (``hls_kernels/``): the build's parameters and ROMs as headers, C-simulation with
-g++ against the build's golden vectors, and the Vitis HLS synthesis scripts.
+"""The kernel as HLS C++ (``hls_kernels/``): the kernel shape's parameters as headers, C-simulation with g++
+against the build's model image and golden vectors, and the Vitis HLS synthesis scripts.
+
+The headers are a function of the shape alone (``kernel.parameters``, where ``n_items`` is the capacity
+``n_items_max``): the trained model is never compiled in; the C++ kernel loads it at run time from the
+model image's load packet, as the RTL does (docs/model-image.md).
 
 ``BUILD/hls/`` (or another ``out_dir``)::
 
-    params.h          the blocks' parameter structs (:mod:`hybrec.compile.blocks`, from ``kernel.parameters``)
-    mlp.h             the chain of the build's MVAU layers (template ``templates/hls_mlp.h.j2``)
-    rom_features.h    item features [N][F] and the reciprocal table [LMAX + 1]
-    rom_mvau.h        per layer: weights [PE][NF*SF][SIMD] and thresholds [PE][NF][2^bits - 1]
-    rom_items.h       item vectors [LANES][NROWS][D]
-    csim/             queries.txt, expected.txt, results.txt, the C-sim program and its compile log
+    params.h          the blocks' parameter structs (:mod:`hybrec.compile.blocks`) and the load bus
+                      (``LoadP``: the shape word, the memories' words per line and lines, each block's first
+                      memory)
+    mlp.h             the shape's MVAU layers and their memories (template ``templates/hls_mlp.h.j2``)
+    rom_recip.h       the reciprocal table [LMAX + 1] (a function of lmax and agg_shift)
+    csim/             packets.txt, expected.txt, results.txt, the C-sim program and its compile log
     csim_report.json  written by :func:`run_csim`
     run_hls.tcl, hls_settings.tcl, src/    written by :func:`synth_hls`: everything Vitis HLS needs
 
 C-simulation compiles ``hls_kernels/kernel/{hybrec_kernel_hls,kernel_tb}.cpp`` with g++ ``-std=c++17`` and
 ``-Wall -Wextra -Werror`` for the project's own code; Xilinx's Apache-2.0 ap_types headers come from the
 ``hls4ml`` wheel (installed with ``--no-deps``; only its headers are used) and are included with
-``-isystem``. The program feeds every query to the top function, one call per query, and compares the
-64-bit result words with the golden model's (:meth:`hybrec.builddir.GoldenVectors.output_words`).
+``-isystem``. The program feeds every input packet to the top function, one call per packet (the build's
+model image first, then the queries), and compares every 64-bit output word with the golden model's
+(:meth:`hybrec.builddir.GoldenVectors.write_text`).
 """
 
 from __future__ import annotations
@@ -30,14 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import numpy as np
 
-from hybrec import tools
+from hybrec import protocol, tools
 from hybrec.artifacts import atomic_write_json, atomic_write_text
 from hybrec.builddir import HLS_DIR, BuildDir
 from hybrec.compile.blocks import KernelPlan
-from hybrec.compile.blocks.mvau import hls_threshold_rom, hls_weight_rom
-from hybrec.compile.hls_headers import c_array, c_struct
+from hybrec.compile.hls_headers import c_array, c_int_array, c_struct
 from hybrec.errors import HybrecError
 
 HLS4ML = "hls4ml==1.3.0"
@@ -85,50 +88,64 @@ def _header(body: str, guard: str, about: str) -> str:
             f"{body}\n#endif  // {guard}\n")
 
 
-def write_hls_params(build: BuildDir, out_dir: Path | None = None) -> Path:
-    """Write the build's ``params.h``, ``mlp.h`` and ROM headers into ``out_dir`` (default ``BUILD/hls``).
+def load_struct(plan: KernelPlan) -> str:
+    """``LoadP`` of params.h (the shape word, the capacity, the load bus's sizes and each block's first memory)
+    and the load bus's tables (docs/model-image.md: the memories in load order, words per line and lines)."""
+    bus = plan.load_bus()
+    scorer = plan.scorer
+    group_bits = scorer.row_bits if not 0 < scorer.rom_group_bits <= scorer.row_bits else scorer.rom_group_bits
+    feature_groups = plan.hist_agg.rom_groups
+    first_layer = bus.layer_bases[0] if bus.layer_bases else bus.scorer_base
+    if first_layer - bus.hist_agg_base != feature_groups or len(bus.memories) - bus.scorer_base != -(
+            -scorer.row_bits // group_bits):
+        raise HlsError("the load bus and the blocks' memory groups disagree (hybrec.compile.blocks)")
+    wpl = [-(-width // 32) for width, _ in bus.memories]
+    fields = {"N_MAX": plan.hist_agg.n_items, "N_MEMS": len(bus.memories), "LINE_WORDS": max(wpl),
+              "PAYLOAD_WORDS": bus.payload_words, "HIST_AGG_BASE": bus.hist_agg_base,
+              "SCORER_BASE": bus.scorer_base, "FEATURE_GROUPS": feature_groups, "ITEM_GROUP_BITS": group_bits}
+    body = c_struct("LoadP", fields).rstrip().removesuffix("};")
+    body += f"  static constexpr unsigned SHAPE_WORD = 0x{protocol.shape_word(plan.shape_key):08x}u;\n}};\n"
+    body += "// per memory of the load bus: 32-bit words per line, lines; each MVAU layer's first memory\n"
+    for name, values in (("LOAD_MEM_WPL", wpl), ("LOAD_MEM_LINES", [depth for _, depth in bus.memories]),
+                         ("LOAD_LAYER_BASE", list(bus.layer_bases))):
+        body += c_int_array(name, values)
+    return body
 
-    The blocks' structs come from the manifest's ``kernel.parameters`` (the RTL top's: the same folding, lanes
-    and K), the ROMs from ``export/kernel.npz``; returns ``out_dir``."""
+
+def write_hls_params(build: BuildDir, out_dir: Path | None = None) -> Path:
+    """Write the kernel shape's ``params.h``, ``mlp.h`` and ``rom_recip.h`` into ``out_dir`` (default
+    ``BUILD/hls``); returns ``out_dir``.
+
+    Everything comes from the manifest's ``kernel.parameters`` (the RTL top's: the same capacity, folding,
+    lanes and K), which must hash to the build's shape key; nothing from the trained model."""
     kp = build.kernel.parameters
     plan = KernelPlan.from_parameters(kp)
-    params = build.kernel_params()
-    checks = {"feature_dim": params.feature_dim, "lmax": params.lmax,
-              "out_dim": params.out_dim, "k": params.k, "feature_bits": params.feature_bits,
-              "item_bits": params.item_bits, "agg_shift": params.agg_shift}
-    differ = [f"{key} ({kp[key]} vs {value})" for key, value in checks.items() if kp[key] != value]
-    if len(plan.layers) != len(params.layers):
-        differ.append(f"layers ({len(plan.layers)} vs {len(params.layers)})")
-    if differ:
-        raise HlsError(f"{build.path}: manifest.json and export/kernel.npz disagree: {', '.join(differ)}; "
-                       "compile the build again (`hybrec compile ... --force`)")
+    key = build.kernel.shape_key
+    if key and plan.shape_key != key:
+        raise HlsError(f"{build.path}: manifest.json's kernel.parameters (shape {plan.shape_key[:16]}) and its "
+                       f"shape key ({key[:16]}) disagree; compile the build again (`hybrec compile ... --force`)")
     out = (out_dir or build.hls_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    about = f"build {build.build_id}"
+    word = f"{protocol.shape_word(plan.shape_key):08x}"
+    about = f"kernel shape {word} (key {plan.shape_key[:16]})"
 
-    body = "namespace hybrec_cfg {\n\n" + f'constexpr const char* BUILD_ID = "{build.build_id}";\n'
+    body = "namespace hybrec_cfg {\n\n" + f'constexpr const char* SHAPE_KEY = "{plan.shape_key}";\n'
     body += f"constexpr int NUM_LAYERS = {len(plan.layers)};\n\n"
     body += "\n".join(c_struct(name, fields) for name, fields in plan.hls_structs().items())
+    body += "\n" + load_struct(plan)
     body += f"\ntypedef Layer0P FirstLayerP;\ntypedef Layer{len(plan.layers) - 1}P LastLayerP;\n"
     body += "\n}  // namespace hybrec_cfg\n"
-    atomic_write_text(out / "params.h", _header(body, "HYBREC_BUILD_PARAMS_H", f"params.h: the kernel of {about}"))
+    atomic_write_text(out / "params.h", _header(body, "HYBREC_BUILD_PARAMS_H", f"params.h: {about}"))
 
-    def rom(name: str, arrays: dict[str, np.ndarray], what: str) -> None:
-        text = "namespace hybrec_rom {\n\n" + "\n".join(c_array(k, v) for k, v in arrays.items()) + "\n}\n"
-        atomic_write_text(out / name, _header(text, f"HYBREC_BUILD_{name[:-2].upper()}_H", f"{name}: {what}, {about}"))
-
-    rom("rom_features.h", {"FEATURES": params.features, "RECIP": plan.hist_agg.reciprocals()},
-        "item features [N][F] and the reciprocal table [LMAX + 1]")
-    layers: dict[str, np.ndarray] = {}
-    for index, (layer, w, t) in enumerate(zip(plan.layers, params.weights, params.thresholds, strict=True)):
-        layers[f"MVAU{index}_WEIGHTS"] = hls_weight_rom(layer, w)
-        layers[f"MVAU{index}_THRESHOLDS"] = hls_threshold_rom(layer, t)
-    rom("rom_mvau.h", layers, "MVAU weights [PE][NF*SF][SIMD] and thresholds [PE][NF][2^bits - 1]")
-    rom("rom_items.h", {"ITEMS": plan.scorer.hls_item_rom(params.items)}, "item vectors [LANES][NROWS][D]")
+    text = "namespace hybrec_rom {\n\n" + c_array("RECIP", plan.hist_agg.reciprocals()) + "\n}\n"
+    atomic_write_text(out / "rom_recip.h", _header(text, "HYBREC_BUILD_ROM_RECIP_H",
+                                                   f"rom_recip.h: the reciprocal table [LMAX + 1], {about}"))
+    for stale in ("rom_features.h", "rom_mvau.h", "rom_items.h"):   # trained values: never compiled in
+        (out / stale).unlink(missing_ok=True)
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("hybrec.compile", "templates"),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
-    text = env.get_template("hls_mlp.h.j2").render(build_id=build.build_id, n_layers=len(plan.layers))
+    text = env.get_template("hls_mlp.h.j2").render(shape_word=word, n_layers=len(plan.layers))
     atomic_write_text(out / "mlp.h", text)
     return out
 
@@ -153,47 +170,66 @@ def build_csim(out: Path, log: Log = print) -> tuple[Path, float]:
     return exe, seconds
 
 
+def run_program(exe: Path, folder: Path) -> dict[str, Any]:
+    """Run the C-sim program on ``folder``'s packets.txt and expected.txt (results.txt and run.log are written
+    there); returns its summary: packets, mismatches (packets whose answer differs from the expected words),
+    protocol errors, the first mismatching packet, ap_types' run-time warnings, the answers, seconds."""
+    run = tools.run("the HLS C-simulation", [], command=[str(exe), str(folder / "packets.txt"),
+                                                          str(folder / "expected.txt"), str(folder / "results.txt")],
+                    cwd=folder, log_path=folder / "run.log", accept=(0, 1))
+    lines = run.text().splitlines()
+    summary_line = next((line for line in reversed(lines) if line.startswith("packets ")), "")
+    fields = summary_line.split()  # "packets P mismatches M protocol_errors E first_mismatch F"
+    summary = dict(zip(fields[0::2], map(int, fields[1::2]), strict=True))
+    # ap_types' own run-time checks (width mismatches, overflow of a conversion) and hls::stream's (a read
+    # of an empty stream) print "WARNING:" lines
+    warnings = [line for line in lines if line.startswith(("WARNING:", "ERROR:"))]
+    got = [list(map(int, line.split()[1:])) for line in (folder / "results.txt").read_text().splitlines()]
+    expected = [list(map(int, line.split()[1:])) for line in (folder / "expected.txt").read_text().splitlines()]
+    bad = [i for i, row in enumerate(expected) if i >= len(got) or got[i] != row]
+    return {"packets": len(expected), "mismatches": len(bad), "protocol_errors": summary.get("protocol_errors", -1),
+            "first_mismatch": bad[0] if bad else None, "ap_types_warnings": len(warnings),
+            "first_ap_types_warning": warnings[0] if warnings else None, "returncode": run.returncode,
+            "program_mismatches": summary.get("mismatches", -1), "got": got, "expected": expected,
+            "seconds": round(run.seconds, 2), "log": str(run.log_path),
+            "passed": (run.returncode == 0 and not bad and summary.get("mismatches") == 0
+                       and summary.get("protocol_errors") == 0 and not warnings)}
+
+
 def run_csim(build_dir: Path, users: int | None = None, out_dir: Path | None = None, seed: int = 1,
              log: Log = print) -> dict[str, Any]:
-    """C-simulate the HLS kernel on every golden vector (or ``users`` users + the corner cases).
+    """C-simulate the HLS kernel: the build's model image loaded, then every golden vector (or ``users``
+    users + the corner cases).
 
-    Writes ``csim_report.json`` into ``out_dir`` (default ``BUILD/hls``) and returns it: queries,
-    mismatches (queries whose K words differ from the golden model's), protocol errors, seconds.
+    Writes ``csim_report.json`` into ``out_dir`` (default ``BUILD/hls``) and returns it: packets (the load and
+    the queries), queries, mismatches (packets whose words differ from the expected ones), protocol errors,
+    seconds.
     """
     build = BuildDir.open(build_dir)
     out = write_hls_params(build, out_dir)
     vectors = build.vectors()
     queries = vectors.select(users, seed)
-    q_file, e_file = vectors.write_text(out / "csim", queries)
-    expected = vectors.output_words()[queries]
+    vectors.write_text(out / "csim", queries, build.model_image())
     exe, compile_seconds = build_csim(out, log)
-    results = out / "csim" / "results.txt"
-    run = tools.run("the HLS C-simulation", [], command=[str(exe), str(q_file), str(e_file), str(results)],
-                    cwd=out / "csim", log_path=out / "csim" / "run.log", accept=(0, 1))
-    lines = run.text().splitlines()
-    summary_line = next((line for line in reversed(lines) if line.startswith("queries ")), "")
-    fields = summary_line.split()  # "queries Q mismatches M protocol_errors E ..."
-    summary = dict(zip(fields[0::2], map(int, fields[1::2]), strict=True))
-    # ap_types' own run-time checks (width mismatches, overflow of a conversion) print "WARNING:" lines
-    ap_warnings = [line for line in lines if line.startswith(("WARNING:", "ERROR:"))]
-    got = [list(map(int, line.split()[1:])) for line in results.read_text().splitlines()]
-    bad = [i for i, row in enumerate(expected) if i >= len(got) or got[i] != row.tolist()]
+    result = run_program(exe, out / "csim")
     kinds = vectors.kind[queries]
     report: dict[str, Any] = {
-        "build_id": build.build_id, "top": TOP, "simulator": "g++ C-simulation (ap_types of hls4ml 1.3.0)",
+        "build_id": build.build_id, "shape_key": build.kernel.shape_key, "top": TOP,
+        "simulator": "g++ C-simulation (ap_types of hls4ml 1.3.0)",
         "compiler": tools.output(tools.GXX, ["--version"]).splitlines()[0],
-        "cxxflags": " ".join(CXXFLAGS), "queries": len(queries),
+        "cxxflags": " ".join(CXXFLAGS), "packets": result["packets"], "queries": len(queries),
         "users": int(sum(1 for q in queries if vectors.user[q] >= 0)),
         "corner_cases": sorted({str(k) for k in kinds if k != "user"}),
-        "mismatches": len(bad), "protocol_errors": summary.get("protocol_errors", -1),
-        "ap_types_warnings": len(ap_warnings), "first_ap_types_warning": ap_warnings[0] if ap_warnings else None,
-        "seconds": round(run.seconds, 2), "compile_seconds": round(compile_seconds, 2), "log": str(run.log_path),
-        "passed": run.returncode == 0 and not bad and summary.get("mismatches") == 0 and not ap_warnings,
+        **{key: result[key] for key in ("mismatches", "protocol_errors", "ap_types_warnings",
+                                        "first_ap_types_warning", "seconds", "log", "passed")},
+        "compile_seconds": round(compile_seconds, 2),
     }
-    if bad:
-        first = bad[0]
-        report["first_mismatch"] = {"query": queries[first], "kind": str(kinds[first]),
-                                    "expected": expected[first].tolist(), "got": got[first] if first < len(got) else []}
+    if (first := result["first_mismatch"]) is not None:
+        got = result["got"][first] if first < len(result["got"]) else []
+        # packet 0 is the load; packet p >= 1 is query queries[p - 1]
+        report["first_mismatch"] = {"packet": first, "query": queries[first - 1] if first else None,
+                                    "kind": str(kinds[first - 1]) if first else "load",
+                                    "expected": result["expected"][first], "got": got}
     atomic_write_json(out / "csim_report.json", report)
     return report
 
@@ -201,12 +237,13 @@ def run_csim(build_dir: Path, users: int | None = None, out_dir: Path | None = N
 # -- synthesis ---------------------------------------------------------------------------------------------
 def write_synth_scripts(build_dir: Path, out_dir: Path | None = None) -> Path:
     """Everything ``vitis_hls -f run_hls.tcl`` needs, in one relocatable folder (default ``BUILD/hls``):
-    the generated headers, a copy of ``hls_kernels/`` under ``src/``, the golden vectors for its C-sim
-    step, ``hls_settings.tcl`` (part, clock, steps) and ``run_hls.tcl``."""
+    the generated headers, a copy of ``hls_kernels/`` under ``src/``, the model image's load and the golden
+    vectors for its C-sim step (``csim/packets.txt``, ``csim/expected.txt``), ``hls_settings.tcl`` (part,
+    clock, steps) and ``run_hls.tcl``."""
     build = BuildDir.open(build_dir)
     out = write_hls_params(build, out_dir)
     vectors = build.vectors()
-    vectors.write_text(out / "csim", vectors.select(None, 1))
+    vectors.write_text(out / "csim", vectors.select(None, 1), build.model_image())
     shutil.rmtree(out / "src", ignore_errors=True)
     for block in BLOCK_DIRS:
         (out / "src" / block).mkdir(parents=True)

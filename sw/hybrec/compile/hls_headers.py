@@ -1,4 +1,5 @@
-"""C++ for the HLS kernel's generated headers (``hls_kernels/``): parameter structs and ROM arrays.
+"""C++ for the HLS headers (``hls_kernels/``): parameter structs and constant arrays (the kernel's reciprocal
+table, the block tests' ROMs).
 
 ROMs are written as plain C integer arrays (``signed char``, ``short``, ``int``, the narrowest that holds
 the values); each block reads an element into an ``ap_int`` of its declared width. ``ap_int`` arrays
@@ -6,9 +7,9 @@ would be the HLS idiom, but g++ turns every ``ap_int`` element of an initializer
 initializer: the 161k-element ML-100K feature ROM took g++ 12 thirteen minutes and then crashed, where the
 ``signed char`` array compiles in three seconds.
 
-The arrays' layouts are the blocks' (:mod:`hybrec.compile.blocks`): features ``[N][F]`` and the reciprocal
-table ``[LMAX + 1]``, MVAU weights ``[PE][NF*SF][SIMD]`` and thresholds ``[PE][NF][2^bits - 1]``, item vectors
-``[LANES][NROWS][D]``.
+The arrays' layouts are the blocks' (:mod:`hybrec.compile.blocks`): the reciprocal table ``[LMAX + 1]``; in
+the block tests features ``[N][F]``, MVAU weights ``[PE][NF*SF][SIMD]`` and thresholds ``[PE][NF][2^bits - 1]``,
+item vectors ``[LANES][NROWS][D]``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ def c_array(name: str, values: np.ndarray) -> str:
         raise ValueError(f"{name}: a ROM needs at least one element, got shape {values.shape}")
     dims = "".join(f"[{d}]" for d in values.shape)
     return f"static const {c_type(values)} {name}{dims} = {_braces(values)};\n"
+
+
+def c_int_array(name: str, values: list[int]) -> str:
+    """``constexpr int name[n] = {...};`` at namespace scope (a table of the shape; no out-of-class definition
+    needed under C++14, which Vitis HLS compiles)."""
+    return f"constexpr int {name}[{len(values)}] = {{{', '.join(str(int(v)) for v in values)}}};\n"
 
 
 def c_struct(name: str, fields: StructFields) -> str:

@@ -62,3 +62,26 @@ class WordCountMismatch(ResultError):
 
 class MalformedResult(ResultError):
     """A result word breaks the output format (reserved bits, padding, an id out of range, order, flags)."""
+
+
+class ShapeMismatch(DriverError, ValueError):
+    """A model image, or the hardware, of another kernel shape than the bitstream's (``kernel.shape.key``):
+    the image is refused before any byte of it is sent; the hardware when the driver opens it."""
+
+
+class ModelLoadError(DriverError):
+    """A load the kernel did not confirm: a status code other than ``OK``, no model held, or an item count or
+    checksum other than the image's. ``status`` is the kernel's answer (:class:`hybrec.protocol.Status`)."""
+
+    def __init__(self, message: str, status: object = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NoModel(DriverError):
+    """Queries answered by a kernel that holds no complete model (``FLAG_NO_MODEL``): nothing was loaded since
+    the bitstream was configured, or the last load failed. ``results`` holds the decoded answers."""
+
+    def __init__(self, message: str, results: object = None) -> None:
+        super().__init__(message)
+        self.results = results

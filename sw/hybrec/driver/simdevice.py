@@ -4,9 +4,13 @@ kernel (:class:`hybrec.driver.simmodel.KernelModel`). The board's driver code ru
 
     dev = SimDevice.from_build("build/ml100k", seed=1, source_pause=0.3, sink_pause=0.3)
     with dev.activate():                       # pynq.Device.active_device = dev
-        driver = KernelDriver(dev.dma(), dev.manifest)
-        results = driver.run(histories)
-    dev.records().latency()                    # simulated cycles per query
+        driver = KernelDriver(dev.dma(), dev.manifest)      # asks the kernel for its status (shape word)
+        driver.load_model(dev.image_path)      # the model image, through the DMA like any packet
+        results = driver.run(histories, excludes)
+    dev.records().latency()                    # simulated cycles per query (loads and status requests skipped)
+    dev.records().load_cycles()                # simulated cycles per load
+
+Like a freshly configured bitstream, the simulated kernel holds no model until one is loaded.
 
 Memory: every ``allocate`` gets its own block at a made-up physical address (4 KiB aligned, with an unmapped
 page after it). The host sees its own copy; ``flush`` copies it to the device side and ``invalidate`` back,
@@ -114,7 +118,7 @@ class ScriptedKernel:
 
     out_bytes = 8
 
-    def __init__(self, answer: Callable[[bytes], np.ndarray | None], in_bytes: int = 2) -> None:
+    def __init__(self, answer: Callable[[bytes], np.ndarray | None], in_bytes: int = 4) -> None:
         self.answer = answer
         self.in_bytes = in_bytes
         self.cycle = 0
@@ -123,6 +127,7 @@ class ScriptedKernel:
         self._dest: np.ndarray | None = None
         self._cap = self._written = 0
         self._first_in: list[int] = []
+        self._kinds: list[int] = []
         self._last_out: list[int] = []
 
     def send(self, data: bytes | np.ndarray) -> int:
@@ -150,6 +155,7 @@ class ScriptedKernel:
         if self._pending:
             packet = self._pending.pop(0)
             self._first_in.append(self.cycle + 1)
+            self._kinds.append(packet[3] if len(packet) >= 4 else 0)
             self.cycle += -(-len(packet) // self.in_bytes)
             words = self.answer(packet)
             if words is not None:
@@ -178,7 +184,7 @@ class ScriptedKernel:
 
     def records(self) -> CycleRecords:
         first, last = np.array(self._first_in, dtype=np.int64), np.array(self._last_out, dtype=np.int64)
-        return CycleRecords(first, first, last, last)
+        return CycleRecords(first, first, last, last, np.array(self._kinds, dtype=np.int64))
 
     def reset(self, cycles: int = 8) -> None:
         self._pending.clear()
@@ -208,15 +214,18 @@ class SimDevice(pynq.Device):
         self.s2mm = _Channel("S2MM", 0x30)
         self.register_log: list[tuple[str, int, int]] | None = None
         self.polls = 0
+        self.image_path: Path | None = None   # the build's model image, when made by from_build
 
     @classmethod
     def from_build(cls, build_dir: str | Path, *, seed: int = 1, source_pause: float = 0.0, sink_pause: float = 0.0,
                    cycles_per_poll: int = 4096) -> SimDevice:
         """The device around the build's kernel model (``BUILD/sim/model/libkernel.so``)."""
-        manifest = BuildDir.open(build_dir, verify=False).manifest.raw
+        build = BuildDir.open(build_dir, verify=False)
         lib = model_library(build_dir)
         model = KernelModel(lib, seed=seed, source_pause=source_pause, sink_pause=sink_pause)
-        return cls(model, manifest, cycles_per_poll=cycles_per_poll)
+        dev = cls(model, build.manifest.raw, cycles_per_poll=cycles_per_poll)
+        dev.image_path = build.image_path
+        return dev
 
     # ---------------------------------------------------------------------------------------- pynq plumbing
     @contextlib.contextmanager
@@ -236,7 +245,7 @@ class SimDevice(pynq.Device):
     def dma_description(self, name: str = "axi_dma_0") -> dict[str, Any]:
         """An ``ip_dict`` entry like the one pynq parses from a .hwh for hybrec's AXI DMA."""
         # the widths the simulated hardware has: the kernel model's (what a .hwh would say), else the manifest's
-        in_bits, out_bits = 16, 64
+        in_bits, out_bits = 32, 64
         if self.manifest:
             info = KernelInfo.from_manifest(self.manifest)
             in_bits, out_bits = info.in_bits, info.out_bits

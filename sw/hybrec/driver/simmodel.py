@@ -3,7 +3,9 @@
 
 :class:`KernelModel` queues whole input packets, arms an output destination (or collects the words itself)
 and runs the clock in C++ until something happens; the per-packet cycle records give each query's
-simulated latency (first input beat accepted to last output beat) and the spacing of back-to-back answers.
+simulated latency (first input beat accepted to last output beat), the spacing of back-to-back answers, and
+each model load's cycles (its first beat to its status answer's last). Every packet is recorded with its kind
+(the header word's top byte), so loads and status requests never count as queries.
 """
 
 from __future__ import annotations
@@ -11,17 +13,18 @@ from __future__ import annotations
 import contextlib
 import ctypes
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hybrec.builddir import BuildDir
+from hybrec.protocol import KIND_LOAD, KIND_QUERY
 
 from .errors import DriverError
 
-ABI = 1
+ABI = 2
 IN_DONE, OUT_DONE, OVERFLOW = 1, 2, 4
 ALL_EVENTS = IN_DONE | OUT_DONE | OVERFLOW
 _U64, _P = ctypes.c_uint64, ctypes.c_void_p
@@ -48,26 +51,53 @@ class SimModelError(DriverError):
 @dataclass
 class CycleRecords:
     """Cycle numbers (rising edges since reset) per input packet (``in_first``/``in_last``: its first and
-    last accepted beat) and per output packet (``out_first``/``out_last``)."""
+    last accepted beat; ``in_kind``: its header's kind, ``0x51`` a query, ``0x4C`` a load, ``0x53`` a status
+    request) and per output packet (``out_first``/``out_last``). Each input packet has one answer, in order,
+    so the arrays pair by index."""
 
     in_first: np.ndarray
     in_last: np.ndarray
     out_first: np.ndarray
     out_last: np.ndarray
+    in_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def _answered(self, kind: int) -> np.ndarray:
+        n = min(self.in_first.size, self.out_last.size, self.in_kind.size)
+        return np.flatnonzero(self.in_kind[:n] == kind)
+
+    def of_kind(self, kind: int) -> CycleRecords:
+        """The answered packets of one kind."""
+        rows = self._answered(kind)
+        return CycleRecords(self.in_first[rows], self.in_last[rows], self.out_first[rows], self.out_last[rows],
+                            self.in_kind[rows])
+
+    def queries(self) -> CycleRecords:
+        """The answered queries only (no load, no status request)."""
+        return self.of_kind(KIND_QUERY)
 
     def latency(self) -> np.ndarray:
         """Per answered query: first input beat to last output beat, inclusive (the C++ harness's count)."""
-        n = min(self.in_first.size, self.out_last.size)
-        return (self.out_last[:n] - self.in_first[:n] + 1).astype(np.int64)
+        q = self.queries()
+        return (q.out_last - q.in_first + 1).astype(np.int64)
 
     def intervals(self) -> np.ndarray:
-        """Cycles between consecutive answers' last beats (back-to-back: the initiation interval)."""
-        return np.diff(self.out_last).astype(np.int64)
+        """Cycles between consecutive queries' answers' last beats (back-to-back: the initiation interval)."""
+        return np.diff(self.queries().out_last).astype(np.int64)
+
+    def load_cycles(self) -> np.ndarray:
+        """Per model load: its first input beat to the last of its status answer, inclusive."""
+        loads = self.of_kind(KIND_LOAD)
+        return (loads.out_last - loads.in_first + 1).astype(np.int64)
 
     def since(self, start: int) -> CycleRecords:
         """The records of the packets from ``start`` on (e.g. one :meth:`KernelDriver.run`)."""
         return CycleRecords(self.in_first[start:], self.in_last[start:], self.out_first[start:],
-                            self.out_last[start:])
+                            self.out_last[start:], self.in_kind[start:])
+
+    @property
+    def packets(self) -> int:
+        """Input packets recorded (the mark to give :meth:`since`)."""
+        return int(self.in_first.size)
 
 
 def load_library(path: str | Path) -> ctypes.CDLL:
@@ -175,7 +205,7 @@ class KernelModel:
 
     def records(self) -> CycleRecords:
         arrays = []
-        for which in range(4):
+        for which in range(5):
             n = int(self._lib.km_records(self.handle, which))
             out = np.zeros(n, dtype=np.uint64)
             if n:

@@ -1,7 +1,9 @@
 """The simulated FPGA: every query through the PYNQ driver (:class:`hybrec.driver.KernelDriver`) and the simulated
 device around the kernel's RTL (Verilator, ``BUILD/sim/model/libkernel.so``), in the board-like environment
-(``.venv-board``, a subprocess: :mod:`hybrec.bench.board_worker`). Latency = simulated cycles / the clock, plus
-the stated host model (:class:`hybrec.bench.fpga_timing.HostModel`), each term reported on its own.
+(``.venv-board``, a subprocess: :mod:`hybrec.bench.board_worker`). The build's model image is loaded first,
+through the same DMA; its load time is reported in simulated cycles (and µs at the clock). Latency = simulated
+cycles / the clock, plus the stated host model (:class:`hybrec.bench.fpga_timing.HostModel`), each term
+reported on its own.
 
 The library is an artifact of ``hybrec sim --shared-lib``; this backend never builds it.
 """
@@ -63,7 +65,7 @@ def run_sim(work: Workload, batches: list[int], clock: dict[str, Any], host: Hos
     if lib is None:
         return Backend("sim", "unavailable", reason=why)
     queries, results = scratch / "sim_queries.npz", scratch / "sim_results.npz"
-    write_queries(queries, work.histories)
+    write_queries(queries, work.histories, work.excludes)
     extra = [b for b in batches if b != 1]
     log_path = work.build.log_dir / "hil_sim.log"
     try:
@@ -82,9 +84,11 @@ def run_sim(work: Workload, batches: list[int], clock: dict[str, Any], host: Hos
         "clock": clock, "cycles": stats(cycles), "cycles_per_query": cycles.tolist(),
         "history_lengths": [int(h.size) for h in work.histories],
         "registers_per_query": regs, "host_model": host.terms(regs["writes"] + regs["reads"]),
-        "simulation_seconds": info.get("seconds"), "batches": {}, "log": str(log_path)}
+        "simulation_seconds": info.get("seconds"), "batches": {}, "log": str(log_path),
+        "load": dict(info["load"])}
     f = clock.get("mhz")
     if f:
+        data["load"]["us"] = info["load"]["cycles"] / f
         data["kernel_us"] = stats(cycles / f)
         data["total_us"] = stats(cycles / f + data["host_model"]["total_us"])
     for batch in extra:
@@ -98,7 +102,8 @@ def run_sim(work: Workload, batches: list[int], clock: dict[str, Any], host: Hos
             row["batch_us_p50"] = float(np.median(chunk[keep])) / f + data["host_model"]["total_us"]
             row["queries_per_s"] = 1e6 / (per_query / f + data["host_model"]["total_us"] / sizes[keep].max())
         data["batches"][str(batch)] = row
-    log(f"sim: {work.n_queries} queries, cycles p50 {np.median(cycles):.0f} (min {cycles.min()}, max {cycles.max()}); "
+    log(f"sim: model image of {info['load']['words']} words loaded in {info['load']['cycles']} cycles; "
+        f"{work.n_queries} queries, cycles p50 {np.median(cycles):.0f} (min {cycles.min()}, max {cycles.max()}); "
         f"{info.get('seconds')} s of simulation")
     lists = TopK(arrays["ids"].astype(np.int64), arrays["scores"].astype(np.int64))
     return Backend("sim", "ok", lists=lists, data=data)

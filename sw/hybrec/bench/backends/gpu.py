@@ -42,7 +42,13 @@ def read_gpu(work: Workload, path: Path | None) -> Backend:
                             "build_id": inputs.get("build_id"), "same_kernel": same_model,
                             "same_queries": same_queries}
     lists = None
-    if "lists" in report and same_model and same_queries:
+    with_exclusions = bool(inputs.get("exclusion_lists"))
+    data["timings_only"] = not with_exclusions
+    if not with_exclusions:
+        data["note"] = ("timings only: its lists were computed without the queries' exclusion lists (only the "
+                        "history left out), so they are not the served lists and are not compared; the timings "
+                        "depend on the shapes only")
+    elif "lists" in report and same_model and same_queries:
         lists = TopK(np.asarray(report["lists"]["ids"], dtype=np.int64),
                      np.asarray(report["lists"]["scores"], dtype=np.int64))
         data["lists_from"] = report["lists"]["reference"]

@@ -24,15 +24,17 @@ def run_pynq(work: Workload, batches: list[int], results_path: Path | None, bitf
             return Backend("pynq", "unavailable", reason=(
                 "no PYNQ board run: this needs a PYNQ-Z2 bitstream of this build (hybrec bitstream --target pynq-z2, "
                 "which needs Vivado) and a board. On the board: python -m hybrec.bench.board_worker pynq --bitfile "
-                "hybrec.bit --bitstream-manifest M.json --build-manifest BUILD/manifest.json --queries Q.npz --out "
-                "R.npz (Q.npz: hybrec hil --prepare-board DIR), then hybrec hil --pynq-results R.npz"))
+                "hybrec.bit --bitstream-manifest M.json --build-manifest BUILD/manifest.json --image "
+                "BUILD/model/model.img --queries Q.npz --out R.npz (Q.npz: hybrec hil --prepare-board DIR), then "
+                "hybrec hil --pynq-results R.npz"))
         queries, results_path = scratch / "pynq_queries.npz", scratch / "pynq_results.npz"
-        write_queries(queries, work.histories)
+        write_queries(queries, work.histories, work.excludes)
         extra = [b for b in batches if b != 1]
         log_path = work.build.log_dir / "hil_pynq.log"
         try:
             run = run_worker(["pynq", "--bitfile", str(bitfile), "--bitstream-manifest", str(bitstream_manifest),
-                              "--build-manifest", str(work.build.manifest_path), "--queries", str(queries),
+                              "--build-manifest", str(work.build.manifest_path), "--image", str(work.build.image_path),
+                              "--queries", str(queries),
                               "--out", str(results_path), "--batches", *map(str, extra)], board_python(python),
                              work.n_queries * (1 + len(extra)), "pynq (board)", progress, log_path,
                              accept=(0, EXIT_NOT_A_BOARD))
@@ -47,6 +49,8 @@ def run_pynq(work: Workload, batches: list[int], results_path: Path | None, bitf
     latency_us = arrays["latency_s"] * 1e6
     data: dict[str, Any] = {"machine": {k: info.get(k) for k in ("device", "host", "platform", "pynq", "python")},
                             "latency_us": stats(latency_us), "batches": {}, "source": str(results_path)}
+    if "load" in info:
+        data["load"] = {**info["load"], "us": info["load"]["seconds"] * 1e6}
     for key, value in arrays.items():
         if key.startswith("batch") and key.endswith("_s"):
             batch = int(key[5:-2])

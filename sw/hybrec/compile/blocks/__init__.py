@@ -28,6 +28,7 @@ __all__ = ["ID_WIDTH", "OUT_WIDTH", "FoldingError", "HistAgg", "HistMask", "Kern
 
 TOP = "hybrec_kernel"
 CAPACITY_STEP = 256     # the default item capacity: the catalogue rounded up to a multiple of this
+FRONT_CYCLES = 2        # before the aggregation: the input register slice and the query's header beat
 
 
 def default_capacity(n_items: int) -> int:
@@ -149,27 +150,29 @@ class KernelPlan:
                                "compile it again") from None
 
     # -- cycles --------------------------------------------------------------------------------------------
-    def cycle_model(self, history: int) -> dict[str, Any]:
-        """Cycles of one query of ``history`` ids on an idle kernel, stage by stage, by the blocks' pipelines
-        (the simulation measures the real figure; this is the budget it is compared with)."""
+    def cycle_model(self, history: int, n_items: int | None = None) -> dict[str, Any]:
+        """Cycles of one query of ``history`` ids on an idle kernel holding ``n_items`` live items (default: the
+        capacity), stage by stage, by the blocks' pipelines (the simulation measures the real figure; this is
+        the budget it is compared with). The aggregation includes the input slice and the header beat."""
         agg, layers, scorer = self.hist_agg, self.layers, self.scorer
         ids = min(history, agg.lmax)
         first = layers[0]
-        return {"history": ids, "input_beats": -(-history // self.ids_per_beat), "aggregation": agg.cycles(history),
+        live = scorer.n_items if n_items is None else n_items
+        return {"history": ids, "n_items": live, "input_beats": 1 + -(-history // self.ids_per_beat),
+                "aggregation": FRONT_CYCLES + agg.cycles(history),
                 "mlp_layer0": first.sf * first.nf + first.pipeline_depth,
                 "mlp_rest": sum((y.nf - 1) * y.sf + y.sf + y.pipeline_depth for y in layers[1:]),
-                "scorer_rows": scorer.rows(), "topk_merge": self.topk.merge_cycles(),
+                "scorer_rows": scorer.rows(live), "topk_merge": self.topk.merge_cycles(),
                 "ideal_macs": {"aggregation_adds": ids * agg.feature_dim,
                                "mlp": sum(y.mw * y.mh for y in layers),
-                               "scores": scorer.n_items * scorer.out_dim},
+                               "scores": live * scorer.out_dim},
                 "mlp_exp_cycles": [y.exp_cycles for y in layers]}
 
     def query_cycles(self, history: int, n_items: int | None = None) -> int:
-        """The sum of :meth:`cycle_model`'s stages; with ``n_items``, for a catalogue of that size (the same
-        blocks, more scorer rows)."""
-        model = self.cycle_model(history)
-        rows = self.scorer.rows(n_items)
-        return int(model["aggregation"] + model["mlp_layer0"] + model["mlp_rest"] + rows + model["topk_merge"])
+        """The sum of :meth:`cycle_model`'s stages, for ``n_items`` live items (default: the capacity)."""
+        model = self.cycle_model(history, n_items)
+        return int(model["aggregation"] + model["mlp_layer0"] + model["mlp_rest"] + model["scorer_rows"]
+                   + model["topk_merge"])
 
     # -- the shape and the model image ---------------------------------------------------------------------
     @property
