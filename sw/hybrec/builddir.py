@@ -502,12 +502,17 @@ class Bitstream:
 
     def matches(self, build: BuildDir) -> str | None:
         """How this bitstream relates to ``build``: ``same build``, ``same shape`` (another model of the same
-        kernel shape: the bitstream runs it once its model image is loaded), or None (another shape, other
-        kernel files of the same shape, or a bitstream that records no shape: one with a model baked in).
-        The bitstream holds the shape, never the model, so the build id alone decides nothing."""
-        if not self.shape_key or self.shape_key != build.kernel.shape_key:
-            return None
+        kernel shape and kernel files: the bitstream runs it once its model image is loaded), or None (another
+        shape, or other kernel files). The bitstream holds the shape, never the model, so the build id decides
+        nothing where the manifest records a shape. One that records none (made before the shape/model split)
+        matches only its own build or identical kernel files (``same kernel files``)."""
         mine = build.manifest.kernel_files()
-        if self.kernel_files and mine and self.kernel_files != mine:
-            return None
-        return "same build" if self.build_id == build.build_id else "same shape"
+        if self.shape_key:
+            if self.shape_key != build.kernel.shape_key or (self.kernel_files and mine and self.kernel_files != mine):
+                return None
+            return "same build" if self.build_id == build.build_id else "same shape"
+        if self.build_id == build.build_id:
+            return "same build"
+        if mine and self.kernel_files == mine:
+            return "same kernel files"
+        return None
