@@ -35,7 +35,7 @@ from hybrec.golden import KernelParams
 
 FORMAT = "hybrec-build/2"
 MANIFEST = "manifest.json"
-BITSTREAM_FORMAT = "hybrec-bitstream/1"
+BITSTREAM_FORMAT = "hybrec-bitstream/2"
 HASHED_FOLDERS = ("export", "finn", "rtl", "model", "vectors")   # what manifest.json's ``files`` covers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -465,7 +465,7 @@ class Bitstream:
     device: str
     build_id: str                   # the build it was made from (or last found up to date for)
     kernel_files: dict[str, str]    # the rtl/ files (and sha256) of the kernel it was built from
-    shape_key: str                  # the kernel shape it holds ("" in a manifest from before the shape/model split)
+    shape_key: str                  # the kernel shape it holds
     shape_word: str
     fmax_mhz: float | None          # post-route; None where the flow does not report one (Vivado, for now)
     timing_met: bool | None
@@ -490,8 +490,7 @@ class Bitstream:
             build = raw["build"]
             return cls(path=path, target=str(raw["target"]), device=str(raw["device"]),
                        build_id=str(build["build_id"]), kernel_files=dict(build.get("kernel_files") or {}),
-                       shape_key=str((raw.get("shape") or {}).get("key", "")),
-                       shape_word=str((raw.get("shape") or {}).get("word", "")),
+                       shape_key=str(raw["shape"]["key"]), shape_word=str(raw["shape"].get("word", "")),
                        fmax_mhz=None if raw.get("fmax_mhz") is None else float(raw["fmax_mhz"]),
                        timing_met=None if raw.get("timing_met") is None else bool(raw["timing_met"]),
                        constraint_mhz=(raw.get("clock") or {}).get("constraint_mhz"),
@@ -503,16 +502,8 @@ class Bitstream:
     def matches(self, build: BuildDir) -> str | None:
         """How this bitstream relates to ``build``: ``same build``, ``same shape`` (another model of the same
         kernel shape and kernel files: the bitstream runs it once its model image is loaded), or None (another
-        shape, or other kernel files). The bitstream holds the shape, never the model, so the build id decides
-        nothing where the manifest records a shape. One that records none (made before the shape/model split)
-        matches only its own build or identical kernel files (``same kernel files``)."""
+        shape, or other kernel files). The bitstream holds the shape, never the model."""
         mine = build.manifest.kernel_files()
-        if self.shape_key:
-            if self.shape_key != build.kernel.shape_key or (self.kernel_files and mine and self.kernel_files != mine):
-                return None
-            return "same build" if self.build_id == build.build_id else "same shape"
-        if self.build_id == build.build_id:
-            return "same build"
-        if mine and self.kernel_files == mine:
-            return "same kernel files"
-        return None
+        if self.shape_key != build.kernel.shape_key or (self.kernel_files and mine and self.kernel_files != mine):
+            return None
+        return "same build" if self.build_id == build.build_id else "same shape"

@@ -15,7 +15,6 @@ from hybrec.bench.workload import HilError, Workload
 from hybrec.builddir import REPO_ROOT, Bitstream, BuildDirError
 from hybrec.compile.blocks import KernelPlan
 from hybrec.devices import device
-from hybrec.driver.words import bitstream_shape_key
 
 PYNQ_DDR_GBS = 2.1  # PYNQ-Z1/Z2: 16-bit DDR3 at 1050 MT/s (Digilent's reference manual), peak
 PAPER = {
@@ -58,15 +57,12 @@ def fpga_clock(work: Workload, bitstream: Path | None, assumed_mhz: float | None
             bit = Bitstream.read(bitstream)
         except BuildDirError as err:
             raise HilError(str(err)) from None
-        shape = bitstream_shape_key(bit.raw)
-        if shape is not None and shape != work.build.kernel.shape_key:
-            raise HilError(f"{bit.path} is a bitstream of kernel shape {shape[:16]}…, the build {work.build_id} is "
-                           f"of shape {work.build.kernel.shape_key[:16]}…: its model image does not fit it (name a "
-                           "bitstream of this shape, or compile the model for the bitstream's configuration)")
-        match = "same shape" if shape is not None else bit.matches(work.build)
+        match = bit.matches(work.build)
         if match is None:
-            raise HilError(f"{bit.path} is a bitstream of build {bit.build_id}, not of {work.build_id} (other kernel "
-                           "files): build this kernel's bitstream (hybrec bitstream) or name the right one")
+            raise HilError(f"{bit.path} is a bitstream of kernel shape {bit.shape_key[:16]}…, the build "
+                           f"{work.build_id} is of shape {work.build.kernel.shape_key[:16]}… (or of other kernel "
+                           "files): its model image does not fit it (name a bitstream of this shape, or build one: "
+                           "hybrec bitstream)")
         if bit.fmax_mhz is None:
             raise HilError(f"{bit.path} records no post-route Fmax ({bit.device}); state the clock with --clock-mhz")
         other = {"same build": "", "same shape": f"; built from build {bit.build_id}, the same kernel shape"}.get(
@@ -150,7 +146,8 @@ def catalogue_model(work: Workload, sim: Backend | None, gpu: Backend | None, dd
     board's DDR."""
     kernel = work.build.kernel
     plan = KernelPlan.from_parameters(kernel.parameters)
-    lanes, n0, dim, bits = plan.scorer.lanes, plan.scorer.n_items, plan.scorer.out_dim, plan.scorer.item_bits
+    lanes, dim, bits = plan.scorer.lanes, plan.scorer.out_dim, plan.scorer.item_bits
+    n0 = int(kernel.cycle_model.get("n_items", plan.scorer.n_items))   # the live items the cycles were taken at
     history = int(kernel.cycle_model["history"])
     sim_ok = sim is not None and sim.status == "ok"
     if sim_ok:
@@ -158,7 +155,7 @@ def catalogue_model(work: Workload, sim: Backend | None, gpu: Backend | None, dd
         base = float(sim.data["cycles"]["p50"])
         base_from = f"the simulated p50 over the test users ({base:.0f} cycles at {n0:,} items)"
     else:
-        base = float(plan.query_cycles(history))
+        base = float(plan.query_cycles(history, n0))
         base_from = f"the kernel's cycle model for a {history}-id history ({base:.0f} cycles)"
     zynq = device("xc7z020")
     capacity = zynq.bram_bits // (dim * bits)
@@ -168,7 +165,7 @@ def catalogue_model(work: Workload, sim: Backend | None, gpu: Backend | None, dd
     sizes = sorted({int(r["n_items"]) for r in sweep}) or [1682, 10_000, 31_623, 100_000, 316_228, 1_000_000]
     points = []
     for n in sizes:
-        cycles = base + plan.scorer.rows(n) - plan.scorer.rows()
+        cycles = base + plan.scorer.rows(n) - plan.scorer.rows(n0)
         ddr_us = n * dim * bits / 8 / (ddr_gbs * 1e3) if n > capacity else 0.0
         point: dict[str, Any] = {"n_items": n, "fpga_cycles": cycles, "on_chip": n <= capacity,
                                  "ddr_stream_us": ddr_us}

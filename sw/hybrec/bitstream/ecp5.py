@@ -21,7 +21,7 @@ model and the golden queries and answers from the board's SPI flash, out of the 
 ``bist.bin`` (:mod:`hybrec.bitstream.bist`) that is written beside the bitstream from the build's model image
 and golden vectors, every time (it is the build's, the bitstream is the shape's).
 
-``OUT`` gets ``ulx3s_bist.bit``, ``bist.bin`` and ``manifest.json`` (format ``hybrec-bitstream/1``, read with
+``OUT`` gets ``ulx3s_bist.bit``, ``bist.bin`` and ``manifest.json`` (format ``hybrec-bitstream/2``, read with
 :class:`hybrec.builddir.Bitstream`; written last, so a folder without it is unfinished), the tool logs and
 nextpnr's report under ``work/``. The manifest's key is the sha256 of everything the bitstream is a function
 of (:func:`input_key`: the kernel's shape key, its ``rtl/`` files, the board files, the code of the flow and of

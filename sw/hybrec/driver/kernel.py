@@ -85,9 +85,8 @@ def describe_status(status: int) -> str:
 def check_bitstream(bitfile: str | os.PathLike[str], build: dict[str, Any], bitstream: dict[str, Any],
                     bitstream_manifest: str = "the bitstream manifest") -> None:
     """The board-side guard: ``bitfile`` must be the file the bitstream manifest describes (sha256), and that
-    bitstream must be of the kernel shape of the build whose manifest the driver was given. A bitstream depends
-    only on the shape, so a bitstream manifest that records its shape key is matched by shape (any build of
-    that shape may use it); one that records none must name the same build (``build_id``)."""
+    bitstream must be of the kernel shape of the build whose manifest the driver was given (a bitstream depends
+    only on the shape: any build of that shape may use it)."""
     recorded = (bitstream.get("bitstream") or {}).get("sha256")
     if not recorded:
         raise BitstreamMismatch(f"{bitstream_manifest} records no bitstream sha256 (bitstream.sha256)")
@@ -101,20 +100,14 @@ def check_bitstream(bitfile: str | os.PathLike[str], build: dict[str, Any], bits
                                 f"{(build.get('kernel') or {}).get('top')}")
     build_shape = str(((build.get("kernel") or {}).get("shape") or {}).get("key", ""))
     shape = bitstream_shape_key(bitstream)
-    if shape is not None:
-        if shape != build_shape:
-            raise BitstreamMismatch(f"the bitstream is of kernel shape {shape[:16]}…, the build "
-                                    f"{build.get('build_id')} of shape {build_shape[:16] or '(none)'}…: its model "
-                                    "image does not fit this bitstream (compile the model for the bitstream's "
-                                    "configuration, or build a bitstream of the build's shape)")
-        return
-    key = (bitstream.get("build") or {}).get("build_id", bitstream.get("build_id"))
-    if not key:
-        raise BitstreamMismatch(f"{bitstream_manifest} names no kernel build (build.build_id) and no shape")
-    if key != build.get("build_id"):
-        raise BitstreamMismatch(f"the bitstream was built from kernel build {key}, but the build manifest given is "
-                                f"build {build.get('build_id')}, and {bitstream_manifest} records no kernel shape "
-                                "to match them by")
+    if shape is None:
+        raise BitstreamMismatch(f"{bitstream_manifest} records no kernel shape (shape.key): a bitstream of another "
+                                "hybrec version; build it again (`hybrec bitstream`)")
+    if shape != build_shape:
+        raise BitstreamMismatch(f"the bitstream is of kernel shape {shape[:16]}…, the build "
+                                f"{build.get('build_id')} of shape {build_shape[:16] or '(none)'}…: its model "
+                                "image does not fit this bitstream (compile the model for the bitstream's "
+                                "configuration, or build a bitstream of the build's shape)")
 
 
 def _find_dma(overlay: Any, dma_name: str) -> tuple[Any, str]:

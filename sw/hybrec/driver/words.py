@@ -222,12 +222,8 @@ def decode_words(words: np.ndarray, n_items: int, first_query: int = 0) -> Resul
 
 
 def bitstream_shape_key(bitstream: dict[str, Any]) -> str | None:
-    """The kernel shape key a bitstream manifest records (``shape.key``, ``kernel.shape.key`` or
-    ``shape_key``), or None for a manifest that records none."""
-    for holder in ((bitstream.get("shape") or {}), ((bitstream.get("kernel") or {}).get("shape") or {})):
-        if isinstance(holder, dict) and holder.get("key"):
-            return str(holder["key"])
-    key = bitstream.get("shape_key")
+    """The kernel shape key a bitstream manifest records (``shape.key``), or None if it records none."""
+    key = (bitstream.get("shape") or {}).get("key")
     return str(key) if key else None
 
 
