@@ -375,8 +375,10 @@ def bitstream_files(tmp_path: Path, tiny_build: Path) -> dict[str, Path]:
     bit = tmp_path / "hybrec.bit"
     bit.write_bytes(b"\x00\x09bitstream of the tiny kernel" * 10)
     (tmp_path / "hybrec.hwh").write_text("<hwh/>")
-    manifest = {"format": "hybrec-bitstream/1", "target": "xc7z020", "device": "PYNQ-Z2", "kernel_top": "hybrec_kernel",
-                "build": {"build_id": manifest_of(tiny_build)["build_id"]}, "fmax_mhz": None, "timing_met": None,
+    build = manifest_of(tiny_build)
+    manifest = {"format": "hybrec-bitstream/2", "target": "xc7z020", "device": "PYNQ-Z2", "kernel_top": "hybrec_kernel",
+                "build": {"build_id": build["build_id"]}, "shape": {"key": build["kernel"]["shape"]["key"]},
+                "fmax_mhz": None, "timing_met": None,
                 "bitstream": {"file": bit.name, "sha256": hashlib.sha256(bit.read_bytes()).hexdigest()}}
     (tmp_path / "bitstream.json").write_text(json.dumps(manifest))
     return {"bit": bit, "bitstream": tmp_path / "bitstream.json", "build": tiny_build / "manifest.json"}
@@ -446,15 +448,21 @@ def test_wrong_bitstream_is_refused_before_loading(bitstream_files, fake_overlay
     assert fake_overlay.loaded == []
 
 
-def test_bitstream_of_another_build_is_refused(bitstream_files, fake_overlay, tmp_path) -> None:
+def test_bitstream_of_another_shape_is_refused(bitstream_files, fake_overlay, tmp_path) -> None:
     f = bitstream_files
     other = json.loads(f["build"].read_text())
     other["build_id"] = "0123456789abcdef"
+    other["kernel"]["shape"]["key"] = "1" * 64
     (tmp_path / "other.json").write_text(json.dumps(other))
-    with pytest.raises(BitstreamMismatch, match=r"built from kernel build \w+, but the build manifest given is "
-                                                r"build 0123456789abcdef, and .* records no kernel shape"):
+    with pytest.raises(BitstreamMismatch, match=r"the bitstream is of kernel shape \w+…, the build 0123456789abcdef "
+                                                r"of shape 1{16}…"):
         KernelDriver.from_overlay(str(f["bit"]), str(tmp_path / "other.json"), str(f["bitstream"]))
     manifest = json.loads(f["bitstream"].read_text())
+    shape = manifest.pop("shape")
+    f["bitstream"].write_text(json.dumps(manifest))
+    with pytest.raises(BitstreamMismatch, match=r"damaged bitstream manifest \(missing or bad 'shape'\)"):
+        KernelDriver.from_overlay(str(f["bit"]), str(f["build"]), str(f["bitstream"]))
+    manifest["shape"] = shape
     del manifest["bitstream"]["sha256"]
     f["bitstream"].write_text(json.dumps(manifest))
     with pytest.raises(BitstreamMismatch, match=r"damaged bitstream manifest \(missing or bad 'sha256'\)"):
