@@ -15,7 +15,8 @@
 set here [file dirname [file normalize [info script]]]
 source [file join $here hls_settings.tcl]
 
-set cflags "-I$here -I[file join $here src] -I[file join $here src common]"
+# AP_INT_MAX_W: a model image's memory lines are wider than ap_int's default limit (sw/hybrec/compile/hls.py)
+set cflags "-I$here -I[file join $here src] -I[file join $here src common] -DAP_INT_MAX_W=16384"
 
 open_project -reset [file join $here prj]
 set_top $hybrec_top

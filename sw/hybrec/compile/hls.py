@@ -50,8 +50,11 @@ BLOCK_DIRS = ("common", "hist_agg", "mvau", "scorer", "hist_mask", "topk", "kern
 # Warnings of the project's own C++ are errors; the ap_types headers are system headers (-isystem). Two
 # exceptions, both for Vitis HLS' sake: `#pragma HLS` directives (g++ does not know them) and loop labels
 # (`rows: for (...)`: they name the loops in Vitis HLS' reports and are never jumped to).
+# A model image's memory lines are ap_uint of their width: the 5-lane ML-100K item row is 2,560 bits, above
+# ap_int's default limit of 1,024 (run_hls.tcl sets the same for Vitis HLS).
+AP_INT_MAX_W = 16384
 CXXFLAGS = ("-std=c++17", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas", "-Wno-unused-label",
-            "-DHYBREC_NO_AP_AXI_SDATA")
+            "-DHYBREC_NO_AP_AXI_SDATA", f"-DAP_INT_MAX_W={AP_INT_MAX_W}")
 AP_TYPES = tools.Tool("the ap_types headers", (), f"pip install --no-deps {HLS4ML} (make setup; only the wheel's "
                       "headers are used, none of its dependencies)")
 
@@ -124,6 +127,9 @@ def write_hls_params(build: BuildDir, out_dir: Path | None = None) -> Path:
     if key and plan.shape_key != key:
         raise HlsError(f"{build.path}: manifest.json's kernel.parameters (shape {plan.shape_key[:16]}) and its "
                        f"shape key ({key[:16]}) disagree; compile the build again (`hybrec compile ... --force`)")
+    if plan.load_bus().data_bits > AP_INT_MAX_W:
+        raise HlsError(f"{build.path}: a memory line of {plan.load_bus().data_bits} bits; the HLS kernel holds lines "
+                       f"of at most {AP_INT_MAX_W} (set scorer.rom_group_bits to cut the item rows into groups)")
     out = (out_dir or build.hls_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     word = f"{protocol.shape_word(plan.shape_key):08x}"
