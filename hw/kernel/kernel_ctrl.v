@@ -71,7 +71,8 @@ module kernel_ctrl #(
   localparam [LD_MEM_BITS-1:0] LAST_MEM = LAST_MEM_I[LD_MEM_BITS-1:0];
 
   localparam [3:0] S_HEAD = 4'd0, S_QUERY = 4'd1, S_IDLE_WAIT = 4'd2, S_LD_SHAPE = 4'd3, S_LD_COUNT = 4'd4,
-                   S_LD_NEXT = 4'd5, S_LD_DATA = 4'd6, S_LD_DRAIN = 4'd7, S_DISCARD = 4'd8, S_ANSWER = 4'd9;
+                   S_LD_NEXT = 4'd5, S_LD_DATA = 4'd6, S_LD_DRAIN = 4'd7, S_DISCARD = 4'd8, S_ANSWER = 4'd9,
+                   S_LD_INFO = 4'd10;
 
   generate
     if (LD_DATA_BITS % 32 != 0 || LD_DATA_BITS < 32) begin : g_check_width
@@ -130,6 +131,14 @@ module kernel_ctrl #(
   reg [LD_DATA_BITS-1:0] buffer;
   reg                    last_mem;
   reg [3:0]              drain;
+  // The memory's size, looked up in the tables of every memory (a function of `mem` alone, registered): the
+  // lookup is a mux tree over all memories, so it gets a cycle of its own and the state machine waits for it.
+  reg [WPL_BITS-1:0]     wpl_lut;
+  reg [LB-1:0]           lines_lut;
+  always @(posedge ap_clk) begin
+    wpl_lut   <= MEM_WPL[mem * WPL_BITS +: WPL_BITS];
+    lines_lut <= MEM_LINES[mem * LB +: LB];
+  end
   wire last_word = (widx == wpl_m1);
   wire last_line = (lines_left == {LB{1'b0}});
   wire done_all  = last_word & last_line & last_mem;
@@ -235,10 +244,11 @@ module kernel_ctrl #(
           end
         end
 
-        S_LD_NEXT: begin
-          // the memory's size, looked up once per memory (one cycle without input)
-          wpl_m1     <= MEM_WPL[mem * WPL_BITS +: WPL_BITS] - 1'b1;
-          lines_left <= MEM_LINES[mem * LB +: LB] - 1'b1;
+        S_LD_NEXT: state <= S_LD_INFO;   // mem changed at the last edge: the lookup registers follow it now
+
+        S_LD_INFO: begin                 // two cycles without input per memory
+          wpl_m1     <= wpl_lut - 1'b1;
+          lines_left <= lines_lut - 1'b1;
           last_mem   <= (mem == LAST_MEM);
           widx       <= {WPL_BITS{1'b0}};
           line       <= {LD_ADDR_BITS{1'b0}};

@@ -21,7 +21,7 @@ from hybrec.protocol import shape_word
 
 BLOCKS = ["hist_agg/hist_agg.v", "mvau/mvau.v", "mvau/mvau_dot.v", "scorer/scorer.v", "scorer/scorer_dot.v",
           "scorer/scorer_tree.v", "topk/topk.v", "stream/axis_serialize.v", "stream/axis_deserialize.v",
-          "stream/fifo_sync.v", "kernel/hist_mask.v", "kernel/kernel_ctrl.v"]
+          "stream/fifo_sync.v", "stream/axis_register.v", "kernel/hist_mask.v", "kernel/kernel_ctrl.v"]
 
 
 def plan_kernel(params: KernelParams, cfg: KernelConfig, folding: list[tuple[int, int]]) -> KernelPlan:
