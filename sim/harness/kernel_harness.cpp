@@ -164,8 +164,12 @@ int main(int argc, char** argv) {
   uint64_t lat_min = ~0ull, lat_max = 0;
   double lat_sum = 0.0;
   size_t n_lat = 0;
+  std::string status_cycles;   // first input beat -> last status word, per packet answered by status words
   for (size_t i = 0; i < q_out; ++i) {
-    if (!expected[i].empty() && (expected[i][0] >> 56) == 0xA5) continue;  // a status answer
+    if (!expected[i].empty() && (expected[i][0] >> 56) == 0xA5) {  // a status answer (a load, a status request)
+      status_cycles += (status_cycles.empty() ? "" : ", ") + std::to_string(end[i] - start[i] + 1);
+      continue;
+    }
     ++n_lat;
     const uint64_t lat = end[i] - start[i] + 1;
     lat_min = lat < lat_min ? lat : lat_min;
@@ -181,11 +185,11 @@ int main(int argc, char** argv) {
                "{\"queries\": %zu, \"answered\": %zu, \"mismatches\": %zu, \"first_mismatch\": %ld, "
                "\"timed_out\": %s, \"cycles\": %llu, \"seconds\": %.3f, \"cycles_per_second\": %.1f, "
                "\"latency_cycles\": {\"min\": %llu, \"mean\": %.1f, \"max\": %llu}, "
-               "\"source_pause\": %g, \"sink_pause\": %g}\n",
+               "\"status_packet_cycles\": [%s], \"source_pause\": %g, \"sink_pause\": %g}\n",
                nq, q_out, mismatches + (nq - q_out), first_mismatch, q_out < nq ? "true" : "false",
                static_cast<unsigned long long>(cycle), seconds, cycle / (seconds > 0 ? seconds : 1e-9),
                static_cast<unsigned long long>(n_lat ? lat_min : 0), n_lat ? lat_sum / n_lat : 0.0,
-               static_cast<unsigned long long>(lat_max), src_pause, snk_pause);
+               static_cast<unsigned long long>(lat_max), status_cycles.c_str(), src_pause, snk_pause);
   std::fclose(out);
   return mismatches == 0 && q_out == nq ? 0 : 1;
 }

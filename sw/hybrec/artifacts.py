@@ -11,6 +11,7 @@ the old file or the new one, never a half-written one that looks whole. A result
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -20,6 +21,12 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from hybrec.errors import HybrecError
+
+
+class ArtifactBusy(HybrecError):
+    """Another hybrec process is writing the same result folder."""
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -89,25 +96,51 @@ def sha256_strings(items: Iterable[str]) -> str:
 
 
 @contextlib.contextmanager
+def exclusive(target: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the lock of the result folder ``target`` (a lock file beside it) for the block; a second process
+    that asks for it is refused at once, naming the first: two runs into one folder would overwrite each
+    other's files (and one would delete the other's staging folder as stale)."""
+    final = Path(target)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    lock = final.parent / f".{final.name}.lock"
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise ArtifactBusy(f"{final} is being written by {holder}; wait for it to finish, or write to another "
+                               "folder") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"hybrec pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def staged_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Make a folder that replaces ``target`` only when it is complete.
 
     Yields an empty staging folder beside ``target`` (same file system). When the block ends without an
     error, ``target`` (if any) is moved aside, the staging folder renamed to ``target`` and the old one
     deleted; on an error the staging folder is deleted and ``target`` is left as it was. Staging folders
-    left behind by a crash are removed on the next call."""
+    left behind by a crash are removed on the next call. The whole block holds :func:`exclusive`."""
     final = Path(target)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f".{final.name}.staging-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    old = final.parent / f".{final.name}.staging-old-{os.getpid()}"
-    if final.exists():
-        os.replace(final, old)
-    os.replace(staging, final)
-    shutil.rmtree(old, ignore_errors=True)
+    with exclusive(final):
+        for stale in final.parent.glob(f".{final.name}.staging-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
+        try:
+            yield staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        old = final.parent / f".{final.name}.staging-old-{os.getpid()}"
+        if final.exists():
+            os.replace(final, old)
+        os.replace(staging, final)
+        shutil.rmtree(old, ignore_errors=True)

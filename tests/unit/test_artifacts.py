@@ -110,13 +110,36 @@ def test_a_staged_directory_replaces_the_target_only_when_complete(tmp_path: Pat
         (stage / "half.txt").write_text("half")
         raise RuntimeError("a step failed")
     assert [p.name for p in target.iterdir()] == ["old.txt"]          # untouched
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["build"]    # no staging folder left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".build.lock", "build"]    # no staging folder left
     with artifacts.staged_directory(target) as stage:
         (stage / "new.txt").write_text("new")
         assert not (target / "new.txt").exists()                      # not visible before it is complete
     assert [p.name for p in target.iterdir()] == ["new.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["build"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".build.lock", "build"]
     (tmp_path / ".build.staging-crashed").mkdir()                     # left by a crash: cleaned up next time
     with artifacts.staged_directory(tmp_path / "build") as stage:
         (stage / "again.txt").write_text("again")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["build"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".build.lock", "build"]
+
+
+def test_a_second_writer_of_the_same_folder_is_refused(tmp_path: Path) -> None:
+    """Two runs into one result folder would overwrite each other's files (and delete each other's staging
+    folders as stale): the second is refused at once, naming the first; the first is undisturbed."""
+    import subprocess
+    import sys
+
+    from hybrec.artifacts import ArtifactBusy, exclusive
+
+    target = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from hybrec.artifacts import staged_directory\n"
+        f"with staged_directory({str(target)!r}) as stage:\n"
+        "    (stage / 'a.txt').write_text('first'); print('ready', flush=True); time.sleep(3)\n")],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with pytest.raises(ArtifactBusy, match=r"out is being written by hybrec pid \d+"), \
+            artifacts.staged_directory(target):
+        pass
+    assert holder.wait(timeout=30) == 0 and (target / "a.txt").read_text() == "first"
+    with exclusive(target):   # free again
+        pass

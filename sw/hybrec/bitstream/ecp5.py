@@ -47,7 +47,14 @@ from pathlib import Path
 from typing import Any
 
 from hybrec import tools
-from hybrec.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, sha256_json
+from hybrec.artifacts import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    exclusive,
+    sha256_file,
+    sha256_json,
+)
 from hybrec.bitstream import bist, ecp5_bram, ecp5_dsp, ecp5_netlist, pll, sdf_timing
 from hybrec.bitstream.nextpnr_progress import FMAX_LINE, watch_logs
 from hybrec.builddir import BITSTREAM_FORMAT, BOARDS_DIR, MANIFEST, Bitstream, BuildDir, BuildDirError
@@ -321,101 +328,103 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
         raise BitstreamError(f"jobs must be at least 1; got {jobs}")
     key = sha256_json(input_key(build, target, freq_mhz, seeds, lpf_path, stop_when_met))
     out_dir = Path(out_dir) if out_dir is not None else default_out(build, target)
-    if (same := _up_to_date(out_dir, key, build, bist_queries)) is not None:
-        log(f"{out_dir}: up to date (same shape, kernel files, board files, tools, seeds and frequency); "
-            f"self-test image {out_dir / bist.FILE} written for build {build.build_id}")
-        return same
-    (out_dir / MANIFEST).unlink(missing_ok=True)  # unfinished from here on
-    bit_path = out_dir / f"{BOARD_TOP}.bit"
-    bit_path.unlink(missing_ok=True)
-    (out_dir / bist.FILE).unlink(missing_ok=True)
-    work = out_dir / "work"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    with exclusive(out_dir):   # a second `hybrec bitstream` into the same folder is refused, not interleaved
+        if (same := _up_to_date(out_dir, key, build, bist_queries)) is not None:
+            log(f"{out_dir}: up to date (same shape, kernel files, board files, tools, seeds and frequency); "
+                f"self-test image {out_dir / bist.FILE} written for build {build.build_id}")
+            return same
+        (out_dir / MANIFEST).unlink(missing_ok=True)  # unfinished from here on
+        bit_path = out_dir / f"{BOARD_TOP}.bit"
+        bit_path.unlink(missing_ok=True)
+        (out_dir / bist.FILE).unlink(missing_ok=True)
+        work = out_dir / "work"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
 
-    for path in [*build.sources, *build.memory_files]:
-        shutil.copyfile(path, work / path.name)
-    for name in BOARD_SOURCES:
-        shutil.copyfile(BOARD_DIR / name, work / name)
-    shutil.copyfile(lpf_path, work / "board.lpf")
-    shape = shape_record(build)
-    params = {"USE_PLL": 1, "CLKI_DIV": clock.clki_div, "CLKFB_DIV": clock.clkfb_div, "CLKOP_DIV": clock.clkop_div,
-              "CLKOP_CPHASE": clock.clkop_cphase, "SHAPE_WORD": int(shape["word"], 16), "FLASH_ADDR": FLASH_OFFSET,
-              "SPI_HALF": SPI_HALF}
-    chparam = " ".join(f"-set {name} {value}" for name, value in params.items())
-    sources = [p.name for p in build.sources]
-    (work / "synth.ys").write_text(f"read_verilog -defer {' '.join([*sources, *BOARD_SOURCES])}\n"
-                                   f"chparam {chparam} {BOARD_TOP}\n"
-                                   f"synth_ecp5 -top {BOARD_TOP} -json {BOARD_TOP}.json\n"
-                                   f"tee -q -o yosys_stat.json stat -json\n")
+        for path in [*build.sources, *build.memory_files]:
+            shutil.copyfile(path, work / path.name)
+        for name in BOARD_SOURCES:
+            shutil.copyfile(BOARD_DIR / name, work / name)
+        shutil.copyfile(lpf_path, work / "board.lpf")
+        shape = shape_record(build)
+        params = {"USE_PLL": 1, "CLKI_DIV": clock.clki_div, "CLKFB_DIV": clock.clkfb_div, "CLKOP_DIV": clock.clkop_div,
+                  "CLKOP_CPHASE": clock.clkop_cphase, "SHAPE_WORD": int(shape["word"], 16), "FLASH_ADDR": FLASH_OFFSET,
+                  "SPI_HALF": SPI_HALF}
+        chparam = " ".join(f"-set {name} {value}" for name, value in params.items())
+        sources = [p.name for p in build.sources]
+        (work / "synth.ys").write_text(f"read_verilog -defer {' '.join([*sources, *BOARD_SOURCES])}\n"
+                                       f"chparam {chparam} {BOARD_TOP}\n"
+                                       f"synth_ecp5 -top {BOARD_TOP} -json {BOARD_TOP}.json\n"
+                                       f"tee -q -o yosys_stat.json stat -json\n")
 
-    seconds: dict[str, float] = {}
-    log(f"yosys: synth_ecp5 (log {work / 'yosys.log'})")
-    seconds["yosys"] = tools.run(tools.YOSYS, ["-q", "-l", "yosys.log", "synth.ys"], cwd=work,
-                                 log_path=work / "yosys.stdout.log", timeout_s=timeout_s).seconds
-    # the multipliers' pipeline flip-flops into the MULT18X18Ds' own registers (ecp5_dsp.py), the flip-flops
-    # behind block-RAM reads into the DP16KDs' output registers (ecp5_bram.py); nextpnr reads the rewritten
-    # netlist
-    t0 = time.monotonic()
-    netlist = json.loads((work / f"{BOARD_TOP}.json").read_text())
-    dsp_stats = ecp5_dsp.absorb_dsp_registers(netlist)
-    bram_stats = ecp5_bram.absorb_bram_registers(netlist)
-    atomic_write_text(work / f"{BOARD_TOP}_regs.json", json.dumps(netlist))
-    del netlist
-    seconds["register_passes"] = time.monotonic() - t0
-    log(f"DSP registers: {dsp_stats.outputs_registered} of {dsp_stats.dsps} outputs, "
-        f"{dsp_stats.inputs_registered} input ports moved into the MULT18X18Ds; block-RAM output registers: "
-        f"{bram_stats.read_ports_registered} read ports of {bram_stats.brams} DP16KDs")
-    # one nextpnr per seed, `jobs` at a time (each is single-threaded), all on the same netlist; the routed
-    # result with the highest Fmax is kept under the plain names (nextpnr.log, report.json, ...)
-    started = time.perf_counter()
-    runs = run_seeds(spec, work, seeds, jobs, timeout_s, log, console, stop_when_met)
-    seconds["nextpnr"] = time.perf_counter() - started
-    best = choose_seed(runs)
-    for suffix in ("nextpnr.log", "report.json", "post_route.sdf", f"{BOARD_TOP}.config"):
-        (work / seed_file(best["seed"], suffix)).replace(work / suffix)
-    seconds["ecppack"] = tools.run(tools.ECPPACK, ["--compress", f"{BOARD_TOP}.config", f"{BOARD_TOP}.bit"],
-                                   cwd=work, log_path=work / "ecppack.log", timeout_s=timeout_s).seconds
+        seconds: dict[str, float] = {}
+        log(f"yosys: synth_ecp5 (log {work / 'yosys.log'})")
+        seconds["yosys"] = tools.run(tools.YOSYS, ["-q", "-l", "yosys.log", "synth.ys"], cwd=work,
+                                     log_path=work / "yosys.stdout.log", timeout_s=timeout_s).seconds
+        # the multipliers' pipeline flip-flops into the MULT18X18Ds' own registers (ecp5_dsp.py), the flip-flops
+        # behind block-RAM reads into the DP16KDs' output registers (ecp5_bram.py); nextpnr reads the rewritten
+        # netlist
+        t0 = time.monotonic()
+        netlist = json.loads((work / f"{BOARD_TOP}.json").read_text())
+        dsp_stats = ecp5_dsp.absorb_dsp_registers(netlist)
+        bram_stats = ecp5_bram.absorb_bram_registers(netlist)
+        atomic_write_text(work / f"{BOARD_TOP}_regs.json", json.dumps(netlist))
+        del netlist
+        seconds["register_passes"] = time.monotonic() - t0
+        log(f"DSP registers: {dsp_stats.outputs_registered} of {dsp_stats.dsps} outputs, "
+            f"{dsp_stats.inputs_registered} input ports moved into the MULT18X18Ds; block-RAM output registers: "
+            f"{bram_stats.read_ports_registered} read ports of {bram_stats.brams} DP16KDs")
+        # one nextpnr per seed, `jobs` at a time (each is single-threaded), all on the same netlist; the routed
+        # result with the highest Fmax is kept under the plain names (nextpnr.log, report.json, ...)
+        started = time.perf_counter()
+        runs = run_seeds(spec, work, seeds, jobs, timeout_s, log, console, stop_when_met)
+        seconds["nextpnr"] = time.perf_counter() - started
+        best = choose_seed(runs)
+        for suffix in ("nextpnr.log", "report.json", "post_route.sdf", f"{BOARD_TOP}.config"):
+            (work / seed_file(best["seed"], suffix)).replace(work / suffix)
+        seconds["ecppack"] = tools.run(tools.ECPPACK, ["--compress", f"{BOARD_TOP}.config", f"{BOARD_TOP}.bit"],
+                                       cwd=work, log_path=work / "ecppack.log", timeout_s=timeout_s).seconds
 
-    timing = best["timing"]
-    logged = last_logged_fmax((work / "nextpnr.log").read_text(errors="replace"))
-    # every failing endpoint, grouped by block, from nextpnr's post-route SDF (the log names one path only)
-    groups = sdf_timing.analyse_sdf(work / "post_route.sdf", 1000.0 / timing["constraint_mhz"])
-    atomic_write_json(work / "timing_groups.json", groups)
-    bit = (work / f"{BOARD_TOP}.bit").read_bytes()
-    atomic_write_bytes(bit_path, bit)
-    for name in (f"{BOARD_TOP}.json", f"{BOARD_TOP}_regs.json", f"{BOARD_TOP}.config", "post_route.sdf"):  # large
-        (work / name).unlink(missing_ok=True)
-    for seed in seeds:   # the other seeds' placements (their logs and reports stay)
-        for suffix in (f"{BOARD_TOP}.config", "post_route.sdf"):
-            (work / seed_file(seed, suffix)).unlink(missing_ok=True)
+        timing = best["timing"]
+        logged = last_logged_fmax((work / "nextpnr.log").read_text(errors="replace"))
+        # every failing endpoint, grouped by block, from nextpnr's post-route SDF (the log names one path only)
+        groups = sdf_timing.analyse_sdf(work / "post_route.sdf", 1000.0 / timing["constraint_mhz"])
+        atomic_write_json(work / "timing_groups.json", groups)
+        bit = (work / f"{BOARD_TOP}.bit").read_bytes()
+        atomic_write_bytes(bit_path, bit)
+        for name in (f"{BOARD_TOP}.json", f"{BOARD_TOP}_regs.json", f"{BOARD_TOP}.config", "post_route.sdf"):  # large
+            (work / name).unlink(missing_ok=True)
+        for seed in seeds:   # the other seeds' placements (their logs and reports stay)
+            for suffix in (f"{BOARD_TOP}.config", "post_route.sdf"):
+                (work / seed_file(seed, suffix)).unlink(missing_ok=True)
 
-    result = {
-        "format": FORMAT, "key": key, "target": target, "device": spec.name, "board": spec.board,
-        "top": BOARD_TOP, "kernel_top": build.kernel.top, "build": build_record(build),
-        "bitstream": {"file": bit_path.name, "bytes": len(bit), "sha256": sha256_file(bit_path), "compressed": True},
-        "clock": {"reference_mhz": pll.REF_MHZ, "requested_mhz": freq_mhz, "pll_mhz": round(clock.f_out_mhz, 4),
-                  "pll": {"CLKI_DIV": clock.clki_div, "CLKFB_DIV": clock.clkfb_div, "CLKOP_DIV": clock.clkop_div,
-                          "CLKOP_CPHASE": clock.clkop_cphase, "vco_mhz": round(clock.f_vco_mhz, 3)},
-                  "net": timing["clock"], "constraint_mhz": timing["constraint_mhz"]},
-        "fmax_mhz": timing["fmax_mhz"], "timing_met": timing["timing_met"], "clocks": timing["clocks"],
-        "fmax_log_mhz": logged, "utilisation": timing["utilisation"],
-        "shape": shape,
-        "selftest": write_selftest(build, out_dir, bist_queries),
-        "dsp_registers": dsp_stats.as_dict(),
-        "bram_registers": bram_stats.as_dict(),
-        "failing_endpoints": {"source": "work/timing_groups.json (sdf_timing.py over nextpnr's --sdf)",
-                              "period_ns": groups["period_ns"], "endpoints": groups["endpoints"],
-                              "failing": groups["failing"], "sdf_fmax_mhz": groups["fmax_mhz"],
-                              "by_block": [{k: g[k] for k in ("group", "failing", "worst_slack_ns")}
-                                           for g in groups["groups"][:12]]},
-        "seed": best["seed"], "seeds": [{k: v for k, v in run.items() if k not in RUN_ONLY} for run in runs],
-        "tools": tool_versions(), "seconds": {name: round(s, 1) for name, s in seconds.items()},
-        "source": "fmax and utilisation from nextpnr's --report JSON (work/report.json), post-route",
-        "zynq_7020": zynq_estimates(build),
-        "work": "work/",
-    }
-    atomic_write_json(out_dir / MANIFEST, result)
-    verdict = "met" if result["timing_met"] else "NOT met"
-    log(f"{bit_path}: Fmax {result['fmax_mhz']} MHz for {timing['constraint_mhz']} MHz (timing {verdict})")
-    return result
+        result = {
+            "format": FORMAT, "key": key, "target": target, "device": spec.name, "board": spec.board,
+            "top": BOARD_TOP, "kernel_top": build.kernel.top, "build": build_record(build),
+            "bitstream": {"file": bit_path.name, "bytes": len(bit), "sha256": sha256_file(bit_path),
+                          "compressed": True},
+            "clock": {"reference_mhz": pll.REF_MHZ, "requested_mhz": freq_mhz, "pll_mhz": round(clock.f_out_mhz, 4),
+                      "pll": {"CLKI_DIV": clock.clki_div, "CLKFB_DIV": clock.clkfb_div, "CLKOP_DIV": clock.clkop_div,
+                              "CLKOP_CPHASE": clock.clkop_cphase, "vco_mhz": round(clock.f_vco_mhz, 3)},
+                      "net": timing["clock"], "constraint_mhz": timing["constraint_mhz"]},
+            "fmax_mhz": timing["fmax_mhz"], "timing_met": timing["timing_met"], "clocks": timing["clocks"],
+            "fmax_log_mhz": logged, "utilisation": timing["utilisation"],
+            "shape": shape,
+            "selftest": write_selftest(build, out_dir, bist_queries),
+            "dsp_registers": dsp_stats.as_dict(),
+            "bram_registers": bram_stats.as_dict(),
+            "failing_endpoints": {"source": "work/timing_groups.json (sdf_timing.py over nextpnr's --sdf)",
+                                  "period_ns": groups["period_ns"], "endpoints": groups["endpoints"],
+                                  "failing": groups["failing"], "sdf_fmax_mhz": groups["fmax_mhz"],
+                                  "by_block": [{k: g[k] for k in ("group", "failing", "worst_slack_ns")}
+                                               for g in groups["groups"][:12]]},
+            "seed": best["seed"], "seeds": [{k: v for k, v in run.items() if k not in RUN_ONLY} for run in runs],
+            "tools": tool_versions(), "seconds": {name: round(s, 1) for name, s in seconds.items()},
+            "source": "fmax and utilisation from nextpnr's --report JSON (work/report.json), post-route",
+            "zynq_7020": zynq_estimates(build),
+            "work": "work/",
+        }
+        atomic_write_json(out_dir / MANIFEST, result)
+        verdict = "met" if result["timing_met"] else "NOT met"
+        log(f"{bit_path}: Fmax {result['fmax_mhz']} MHz for {timing['constraint_mhz']} MHz (timing {verdict})")
+        return result
