@@ -87,9 +87,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
         fast = run_harness(build, users=args.users, source_pause=args.pause, sink_pause=args.pause, seed=args.seed,
                            models=args.model, log=console.print)
         verdict = "[green]0 mismatches[/]" if fast["passed"] else f"[bold red]{fast['mismatches']} mismatches[/]"
-        console.print(f"C++ harness: {fast['users']} users + corner cases, {verdict} under {args.pause:.0%} random "
-                      f"pauses; {fast['cycles']} cycles in {fast['seconds']} s ({fast['cycles_per_second']:.0f} "
-                      f"simulated cycles/s); {build / 'sim' / 'harness_report.json'}")
+        models = fast["models"]
+        what = (f"{fast['users']} users + corner cases after its model load" if len(models) == 1 else
+                f"{len(models)} models loaded in turn, " + " + ".join(str(m["users"]) for m in models)
+                + " users + corner cases")
+        console.print(f"C++ harness: {what}, {verdict} under {args.pause:.0%} random pauses; {fast['cycles']} cycles "
+                      f"in {fast['seconds']} s ({fast['cycles_per_second']:.0f} simulated cycles/s); "
+                      f"{build / 'sim' / 'harness_report.json'}")
         return 0 if fast["passed"] else 1
     from hybrec.simulate.kernel import simulate_build  # lazy: cocotb
 
