@@ -284,7 +284,14 @@ async def model_loads_and_bad_packets(dut: Any) -> None:
     half = IMAGE.packet_bytes()[: 4 * (IMAGE.packet.size // 2)]
     await expect("a load cut half way", half, protocol.INTERRUPTED, False, 0)
     await queries("queries after the cut load: NO_MODEL", loaded=False)
-    await tb.load()
+    # a query sent right behind a load waits for it, and is answered with the model just loaded
+    await tb.source.send(AxiStreamFrame(IMAGE.packet_bytes()))
+    await tb.source.send(AxiStreamFrame(packet(some[0])))
+    status = protocol.Status.from_words([int(w) for w in (await tb.sink.recv()).tdata])
+    behind = [decode(int(w)) for w in (await tb.sink.recv()).tdata]
+    steps.append({"step": "a query right behind a load", "code": status.code_name, "model_valid": status.model_valid,
+                  "n_items": status.n_items, "mismatches": int(behind != expected(some[0]))})
+    assert status.code == protocol.OK and status.model_valid and behind == expected(some[0])
     await queries("queries after a complete load", loaded=True)
     await expect("a load one word too long", IMAGE.packet_bytes() + bytes(4), protocol.OVERLONG, False, 0)
     await queries("queries after the overlong load: NO_MODEL", loaded=False)
