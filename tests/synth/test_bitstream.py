@@ -17,7 +17,7 @@ from hybrec import protocol, tools
 from hybrec.artifacts import sha256_file
 from hybrec.bitstream import bist, ecp5, pll
 from hybrec.bitstream.vivado import run_vivado, write_vivado_project
-from hybrec.builddir import REPO_ROOT, SIM_DIR, Bitstream, BuildDir, Manifest
+from hybrec.builddir import HW_DIR, REPO_ROOT, SIM_DIR, Bitstream, BuildDir, Manifest
 from hybrec.simulate.runner import SimulationFailed, run_cocotb, simulator_available
 from tiny_kernel import make_tiny_build, retrained_params
 
@@ -350,7 +350,7 @@ def test_bist_top_lints_clean(tmp_path: Path) -> None:
     board = [ecp5.BOARD_DIR / name for name in ecp5.BOARD_SOURCES]
     usrmclk = SIM_DIR / "boards" / "USRMCLK.v"
     for use_pll in (0, 1):
-        files = [*board, usrmclk, stub]
+        files = [*board, usrmclk, stub, HW_DIR / "stream" / "axis_register.v"]   # the top's register slice
         if use_pll:
             files.append(SIM_DIR / "boards" / "EHXPLLL.v")
         result = verilator_lint(files, "ulx3s_bist", {"USE_PLL": use_pll, "SHAPE_WORD": "32'h12345678"}, tmp_path)
@@ -358,7 +358,8 @@ def test_bist_top_lints_clean(tmp_path: Path) -> None:
         own = [line for line in result.stderr.splitlines() if any(f"{f.name}:" in line for f in board)]
         assert not own, "\n".join(own)
     sim = [SIM_DIR / "boards" / name for name in BIST_SIM_FILES]
-    result = verilator_lint([*board, *sim, stub], "ulx3s_bist_tb", {}, tmp_path)
+    result = verilator_lint([*board, *sim, stub, HW_DIR / "stream" / "axis_register.v"], "ulx3s_bist_tb", {},
+                            tmp_path)
     assert result.returncode == 0, result.stderr
 
 

@@ -197,32 +197,18 @@ module ulx3s_bist #(
   end
 
   // ------------------------------------------------------------------ input register slice
-  // The beat goes to the kernel through a register slice (an output register and a skid register, every
-  // output a flip-flop that nextpnr can place beside the kernel's input logic), as a DMA's stream would:
+  // The beat goes to the kernel through a register slice (axis_register: every output a flip-flop that
+  // nextpnr can place beside the kernel's input logic), as a DMA's stream would:
   // s_entry is loaded from the flash reader, across the chip from the kernel's id checks and the
   // aggregation's addresses, a long net away, too slow for 100 MHz; so do they behind a 2-entry fifo_sync
   // (a LUT RAM read behind its read pointer).
-  reg  [36:0] k_entry, k_skid;
-  reg         k_valid, k_skid_v;
-  wire        k_ready;
-  wire        in_take  = s_valid & ~k_skid_v;       // a beat enters (s_ready = the skid register is free)
-  wire        out_free = ~k_valid | k_ready;        // the output register is free or being taken
-  assign s_ready = ~k_skid_v;
-  always @(posedge kclk) begin
-    if (!rst_n) begin
-      k_valid  <= 1'b0;
-      k_skid_v <= 1'b0;
-    end else if (out_free) begin
-      k_valid  <= k_skid_v | in_take;
-      k_skid_v <= 1'b0;
-    end else if (in_take) begin
-      k_skid_v <= 1'b1;
-    end
-  end
-  always @(posedge kclk) begin
-    if (out_free) k_entry <= k_skid_v ? k_skid : s_entry;
-    if (!k_skid_v) k_skid <= s_entry;
-  end
+  wire [36:0] k_entry;
+  wire        k_valid, k_ready;
+  axis_register #(.W(37)) u_slice (
+      .ap_clk(kclk), .ap_rst_n(rst_n),
+      .s_axis_tdata(s_entry), .s_axis_tvalid(s_valid), .s_axis_tready(s_ready),
+      .m_axis_tdata(k_entry), .m_axis_tvalid(k_valid), .m_axis_tready(k_ready)
+  );
 
   // ------------------------------------------------------------------ the kernel
   wire [63:0] m_data;
