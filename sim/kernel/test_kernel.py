@@ -166,7 +166,7 @@ async def golden_vectors_under_backpressure(dut: Any) -> None:
         await tb.load(image)
         load_cycles = tb.cycle - start
         found = await tb.run_queries([i for i in indices if i < vectors.n_queries], vectors)
-        per_model.append({"image_sha256_head": image.shape_key[:16], "n_items": image.n_items,
+        per_model.append({"shape_key_head": image.shape_key[:16], "n_items": image.n_items,
                           "load_words": int(image.packet.size), "load_cycles": load_cycles,
                           "mismatches": len(found)})
         mismatches += [{**m, "model": number} for m in found]
