@@ -117,13 +117,15 @@ module ulx3s_bist #(
   reg  [36:0] s_entry;   // {tlast, tkeep, tdata}
   reg         s_valid;
   wire        s_ready;
-  wire        s_load = !s_valid || s_ready;
 
-  // a word is taken from the flash in the header, at a record's head, or into s_entry
+  // a word is taken from the flash in the header, at a record's head, or into s_entry when it is empty: from
+  // flip-flops only (with the slice's ready in it, f_take and its fan-out into every header register were a
+  // 10.4 ns path even in the tiny kernel's bitstream). One beat per two cycles at most; the flash gives one
+  // word per 64 of its clocks.
   always @(*) begin
     case (p_state)
       P_HEAD, P_REC: f_ready = 1'b1;
-      P_BEAT:        f_ready = s_load;
+      P_BEAT:        f_ready = !s_valid;
       default:       f_ready = 1'b0;
     endcase
   end
