@@ -44,7 +44,7 @@ SIM_DIR = REPO_ROOT / "sim"            # cocotb testbenches and the C++ harnesse
 HLS_DIR = REPO_ROOT / "hls_kernels"    # the HLS C++ blocks
 BOARDS_DIR = HW_DIR / "boards"
 
-NO_ID = 0xFFFF   # the 16-bit id that is out of range for every kernel (an empty history is sent as it)
+NO_ID = protocol.NO_ID   # the 16-bit id that is out of range for every kernel
 SIM_MODEL_LIB = "libkernel.so"
 
 

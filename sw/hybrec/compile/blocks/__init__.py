@@ -10,7 +10,6 @@ rebuilds from there (:meth:`KernelPlan.from_parameters`). Standard library and n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ from hybrec import protocol
 from hybrec.compile.blocks.base import ID_WIDTH, OUT_WIDTH, FoldingError, Memory
 from hybrec.compile.blocks.hist_agg import HistAgg
 from hybrec.compile.blocks.hist_mask import HistMask
-from hybrec.compile.blocks.mvau import Mvau, hls_struct, memories, write_mem_files
+from hybrec.compile.blocks.mvau import Mvau, hls_struct, memories
 from hybrec.compile.blocks.scorer import Scorer
 from hybrec.compile.blocks.topk import TopK
 from hybrec.golden import KernelParams
@@ -204,17 +203,6 @@ class KernelPlan:
             raise FoldingError(f"the model is compiled for k={params.k}, the kernel returns {self.topk.k}")
         return protocol.ModelImage.build(self.shape_key, params.n_items, self.hist_agg.n_items,
                                          self.memories(params), checkpoint_sha256)
-
-    # -- files -----------------------------------------------------------------------------------------------
-    def write_memory(self, rtl_dir: Path, params: KernelParams) -> dict[str, Any]:
-        """Every block's memory files in ``rtl_dir``; returns the names the top template needs."""
-        self.hist_agg.write_memory(rtl_dir, params.features)
-        self.scorer.write_memory(rtl_dir, params.items)
-        layers = []
-        for index, (mvau, w, t) in enumerate(zip(self.layers, params.weights, params.thresholds, strict=True)):
-            write_mem_files(rtl_dir, mvau, w, t, stem=f"mvau{index}")
-            layers.append({"weight_file": f"mvau{index}_weights.hex", "thresh_prefix": f"mvau{index}_thresh_s"})
-        return {"features": "features", "recip": "recip.hex", "item_rom": "items", "layers": layers}
 
     def hls_structs(self) -> dict[str, dict[str, int | bool]]:
         """The HLS blocks' parameter structs (``params.h``)."""
