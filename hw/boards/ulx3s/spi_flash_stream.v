@@ -46,8 +46,10 @@ module spi_flash_stream #(
   reg          miso_q;
 
   wire active   = (state == S_WAKE) || (state == S_CMD) || (state == S_DATA);
-  // a rising edge in the data phase waits while a finished word is not taken
-  wire stall    = (state == S_DATA) && !spi_sck && m_valid && !m_ready;
+  // a rising edge in the data phase waits while a finished word is held (m_valid, a flip-flop: the
+  // consumer's ready stays out of the divider and the command counters; a word taken this cycle costs SCK
+  // at most one clk cycle)
+  wire stall    = (state == S_DATA) && !spi_sck && m_valid;
   wire tick     = active && !stall && (div == DIV_END);
   wire rising   = tick && !spi_sck;
   wire falling  = tick && spi_sck;
