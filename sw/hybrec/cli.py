@@ -62,7 +62,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     config = load_kernel_config(args.config) if args.config else KERNEL_PRESETS[args.preset]()
     out = Path(args.out)
-    manifest = compile_kernel(Path(args.run), out, cache_dir(), config, force=args.force, log=console.print)
+    targets = tuple(args.target) if args.target is not None else None
+    manifest = compile_kernel(Path(args.run), out, cache_dir(), config, force=args.force, log=console.print,
+                              targets=targets)
     kernel = manifest.kernel
     model = kernel.cycle_model
     folding = ", ".join(f"SIMD {layer['simd']} PE {layer['pe']}" for layer in kernel.folding)
@@ -128,6 +130,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
         use = ", ".join(f"{k} {v['used']:g}/{v['capacity']:g} ({v['percent']}%)" for k, v in report["usage"].items())
         verdict = "[green]fits[/]" if report["fits"] else "[red]does not fit[/]"
         console.print(f"{report['device']}: {use} — {verdict} ({report['seconds']} s)")
+        if report.get("estimate"):
+            est = report["estimate"]["usage"]
+            console.print("  fit check's estimate (hybrec compile): " + ", ".join(
+                (f"{k} {v['estimate']:g}" if v["exact"] else f"{k} ~{v['estimate']:,.0f}")
+                + f" (Yosys {report['usage'][k]['used']:,g})"
+                for k, v in est.items() if k in report["usage"]))
         fits &= report["fits"]
     console.print(f"reports: {Path(args.build) / 'fit'}")
     return 0 if fits else 1
@@ -242,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a built-in kernel configuration (default: ml100k)")
     comp.add_argument("--force", action="store_true",
                       help="replace whatever --out holds (a build of other inputs, a damaged build, another folder)")
+    comp.add_argument("--target", nargs="*", choices=["ecp5-85k", "xc7z020"], default=None,
+                      help="the parts the kernel must fit by block RAM and multipliers, checked before anything is "
+                           "written (default: the configuration's `targets`, ecp5-85k and xc7z020; no value: no "
+                           "check)")
     comp.set_defaults(func=cmd_compile)
 
     sim = sub.add_parser("sim", help="simulate the whole kernel against the golden vectors (BUILD/sim/report.json)")

@@ -31,3 +31,7 @@ def test_tiny_kernel_synthesizes(tiny_build: Path, target: str) -> None:
     flops = usage["FF"]["used"]
     assert 100 < luts < 20000 and 100 < flops < 20000  # a real netlist, not an empty (optimised-away) one
     assert (build / "fit" / f"{target}.json").is_file()
+    # hybrec compile's fit check counts block RAM and multipliers exactly as Yosys maps them
+    estimate = report["estimate"]["usage"]
+    exact = [name for name, use in estimate.items() if use["exact"]]
+    assert len(exact) == 2 and all(estimate[name]["estimate"] == usage[name]["used"] for name in exact)

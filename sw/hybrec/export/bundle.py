@@ -103,11 +103,9 @@ def export_kernel(run_dir: Path, out_dir: Path, cache_dir: Path, variant: str = 
     return export_model(load_quantized_hybrid(run_dir, variant, seed), run_dir, out_dir, cache_dir, k, log)
 
 
-def export_model(loaded: tuple[Any, dict[str, Any], Path], run_dir: Path, out_dir: Path, cache_dir: Path,
-                 k: int = 10, log: Any = print) -> dict[str, Any]:
-    """:func:`export_kernel` for a model :func:`load_quantized_hybrid` already loaded."""
-    model, payload, ckpt_path = loaded
-    variant = payload["variant"]
+def kernel_params(model: Any, k: int = 10) -> KernelParams:
+    """The integer kernel parameters of a loaded quantized hybrid, in memory (nothing is written): what
+    ``hybrec compile`` plans and checks the kernel's fit with before the export."""
     shape, quant = model.shape, model.quant
     integer = model.integer_model()
     weights, thresholds, layers = integer_layers(model.mlp, shape.feature_dim)
@@ -115,6 +113,20 @@ def export_model(loaded: tuple[Any, dict[str, Any], Path], run_dir: Path, out_di
                           weights=weights, thresholds=thresholds, layers=layers, items=integer.items.numpy(),
                           item_bits=quant.item_bits, k=k)
     params.validate()
+    return params
+
+
+def export_model(loaded: tuple[Any, dict[str, Any], Path], run_dir: Path, out_dir: Path, cache_dir: Path,
+                 k: int = 10, log: Any = print, params: KernelParams | None = None) -> dict[str, Any]:
+    """:func:`export_kernel` for a model :func:`load_quantized_hybrid` already loaded (``params``: its
+    :func:`kernel_params`, if already made)."""
+    model, payload, ckpt_path = loaded
+    variant = payload["variant"]
+    shape = model.shape
+    integer = model.integer_model()
+    if params is None:
+        params = kernel_params(model, k)
+    layers = params.layers
     golden = GoldenModel(params)
     queries = user_queries(run_dir, shape.lmax, cache_dir)
     histories, item_ids = queries.histories, queries.item_ids

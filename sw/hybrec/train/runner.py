@@ -26,6 +26,7 @@ from torch import nn
 
 from hybrec import __version__
 from hybrec.artifacts import atomic_write_json, atomic_write_text, sha256_json
+from hybrec.compile.resources import id_limit_message
 from hybrec.config import GRAPH_VARIANTS, RunConfig
 from hybrec.data import InteractionData, Split, load_configured, make_split, user_item_lists, write_split
 from hybrec.errors import HybrecError
@@ -314,6 +315,8 @@ def run_training(config: RunConfig, out: Path, cache_dir: Path, progress: bool =
     torch.set_num_threads(config.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     data = load_dataset(config, cache_dir)  # bad input fails here, before anything is written
+    if (why := id_limit_message(data.n_items)) is not None:   # a warning: the CPU/GPU metrics still hold
+        log(f"[yellow]warning:[/] {why}; training goes on (the evaluation needs no kernel)")
     split = make_split(data, config.split.kind, config.split.ratios, config.split.seed)
     config_json = config.model_dump(mode="json")
     config_sha = sha256_json({"config": config_json, "data": data.sources, "hybrec": __version__})
