@@ -21,7 +21,8 @@ from hybrec.artifacts import atomic_write_bytes
 from hybrec.errors import HybrecError
 from hybrec.numerics import FLAG_BAD_ID, FLAG_EMPTY, FLAG_NO_MODEL, FLAG_TRUNCATED
 
-__all__ = ["FLAG_BAD_ID", "FLAG_EMPTY", "FLAG_NO_MODEL", "FLAG_TRUNCATED", "ModelImage", "Status"]
+__all__ = ["FLAG_BAD_ID", "FLAG_EMPTY", "FLAG_NO_MODEL", "FLAG_TRUNCATED", "MAX_ITEMS", "ModelImage", "Status",
+           "id_limit_message"]
 
 KIND_QUERY = 0x51    # 'Q': n_hist in bits 15:0, then ids
 KIND_LOAD = 0x4C     # 'L': the shape word, n_items, the payload
@@ -34,6 +35,7 @@ STATUS_NAMES = {OK: "OK", INTERRUPTED: "INTERRUPTED", WRONG_SHAPE: "WRONG_SHAPE"
                 BAD_COUNT: "BAD_COUNT", OVERLONG: "OVERLONG"}
 
 NO_ID = 0xFFFF
+MAX_ITEMS = NO_ID - 1          # ids are 16 bits and 0xFFFF means "no item": ids 0..65533
 MAX_HISTORY = 0xFFFF          # n_hist is a 16-bit field
 
 IMAGE_MAGIC = b"HYBRECMI"
@@ -236,3 +238,11 @@ class ModelImage:
                              "this kernel's configuration, or build a bitstream of the image's shape")
         if self.n_items > n_items_max:
             raise ImageError(f"the image has {self.n_items} items; {what} holds at most {n_items_max}")
+
+
+def id_limit_message(n_items: int) -> str | None:
+    """Why a catalogue of ``n_items`` can never be served by a hybrec kernel, or None."""
+    if n_items <= MAX_ITEMS:
+        return None
+    return (f"the catalogue has {n_items:,} items, but the kernel's item ids are 16-bit (0xFFFF means 'no item'): "
+            f"a kernel holds at most {MAX_ITEMS:,} items, so no hybrec kernel can serve this catalogue")

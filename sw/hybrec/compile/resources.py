@@ -31,9 +31,8 @@ from hybrec.compile.blocks import CAPACITY_STEP, KernelPlan
 from hybrec.compile.blocks.mvau import INPUT_BUFFER_WORDS, Mvau
 from hybrec.devices import DEVICES, Device, device
 from hybrec.errors import HybrecError
-from hybrec.protocol import NO_ID
+from hybrec.protocol import MAX_ITEMS, id_limit_message
 
-MAX_ITEMS = NO_ID - 1   # ids are 16 bits and 0xFFFF means "no item": at most 65,534 items (ids 0..65533)
 THRESHOLD_LOGIC_DEPTH = 256   # mvau.v's LOGIC_DEPTH: threshold stages of at most this many keys are not block RAM
 
 
@@ -555,14 +554,6 @@ def block_ram_breakdown(est: Estimate) -> str:
             name = f"{ram.block} {ram.name}"
             found[name] = found.get(name, 0.0) + where.units
     return ", ".join(f"{name} {_fmt(units)}" for name, units in sorted(found.items(), key=lambda x: -x[1]))
-
-
-def id_limit_message(n_items: int) -> str | None:
-    """Why a catalogue of ``n_items`` can never be served by a hybrec kernel, or None."""
-    if n_items <= MAX_ITEMS:
-        return None
-    return (f"the catalogue has {n_items:,} items, but the kernel's item ids are 16-bit (0xFFFF means 'no item'): "
-            f"a kernel holds at most {MAX_ITEMS:,} items, so no hybrec kernel can serve this catalogue")
 
 
 def check_fit(plan: KernelPlan, targets: tuple[str, ...] | list[str], n_items: int,

@@ -26,7 +26,6 @@ from torch import nn
 
 from hybrec import __version__
 from hybrec.artifacts import atomic_write_json, atomic_write_text, sha256_json
-from hybrec.compile.resources import id_limit_message
 from hybrec.config import GRAPH_VARIANTS, RunConfig
 from hybrec.data import InteractionData, Split, load_configured, make_split, user_item_lists, write_split
 from hybrec.errors import HybrecError
@@ -35,6 +34,7 @@ from hybrec.models.baselines import EASE, GraphRecommender, MatrixFactorization,
 from hybrec.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hybrec.models.hybrid import HybridRecommender, HybridShape, QuantSpec, init_student_from_teacher
 from hybrec.models.text_encoder import cached_text_embeddings
+from hybrec.protocol import id_limit_message
 from hybrec.train.bpr import BPRConfig, train_bpr
 from hybrec.train.history import HistoryTrainConfig, pad_histories, train_history_model
 from hybrec.train.text_finetune import cached_finetuned_embeddings, settings_from_config
