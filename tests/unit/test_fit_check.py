@@ -175,7 +175,7 @@ def test_too_many_multipliers_have_no_capacity_that_fits() -> None:
                                                                                               "mul_lanes": 5})})
     plan = configured_plan(shaped_params(1682), config)
     assert largest_capacity(plan, "ecp5-85k") is None
-    with pytest.raises(KernelDoesNotFit, match=r"MULT18X18D needs 330.*no item capacity fits.*MULT18X18D exceeded"):
+    with pytest.raises(KernelDoesNotFit, match=r"MULT18X18D needs 330.*No item capacity fits.*MULT18X18D exceeded"):
         check_fit(plan, ("ecp5-85k",), 1682, log=lambda _: None)
     assert estimate(plan, "xc7z020").used["DSP48E1"] == 330 > 220   # nor the Zynq's
 

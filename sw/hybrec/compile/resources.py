@@ -577,14 +577,14 @@ def check_fit(plan: KernelPlan, targets: tuple[str, ...] | list[str], n_items: i
         capacity = plan.hist_agg.n_items
         if best is None:
             least = estimate(with_capacity(plan, max(plan.topk.k, CAPACITY_STEP)), est.device)
-            advice = (f"no item capacity fits this shape on this part ({', '.join(least.over())} exceeded even at "
+            advice = (f"No item capacity fits this shape on this part ({', '.join(least.over())} exceeded even at "
                       f"n_items_max: {least.plan_capacity:,}): fewer multipliers (lut_mult on the MLP layers, fewer "
                       "scorer mul_lanes), smaller MLP memories (folding, weight_rom), or another target")
         elif best >= n_items:
-            advice = (f"the largest item capacity of this shape that fits is n_items_max: {best:,} (the catalogue has "
+            advice = (f"The largest item capacity of this shape that fits is n_items_max: {best:,} (the catalogue has "
                       f"{n_items:,} items; this kernel asks for {capacity:,})")
         else:
-            advice = (f"the largest item capacity of this shape that fits is n_items_max: {best:,}, fewer than the "
+            advice = (f"The largest item capacity of this shape that fits is n_items_max: {best:,}, fewer than the "
                       f"catalogue's {n_items:,} items: a smaller catalogue, narrower item features or vectors "
                       "(feature_dim, feature_bits, out_dim, item_bits), or another target")
         refusals.append(f"the kernel does not fit the {est.device.name} ({est.device.key}): {describe(est)}. "
