@@ -29,6 +29,23 @@ def tiny_params() -> KernelParams:
         items=rng.integers(-8, 8, size=(n, d)), item_bits=4, k=3)
 
 
+def shaped_params(n_items: int, f: int = 96, hidden: tuple[int, ...] = (128,), d: int = 64, lmax: int = 256,
+                  k: int = 10) -> KernelParams:
+    """A model of the ML-100K hybrid's widths (int8 features and items, int4 weights, 4-bit hidden and 8-bit
+    signed user activations) with ``n_items`` items; every value zero (the shape is what matters)."""
+    layers, width, bits, signed = [], f, 8, True
+    dims = [*hidden, d]
+    for index, mh in enumerate(dims):
+        last = index == len(dims) - 1
+        out_bits, bias = (8, -128) if last else (4, 0)
+        layers.append(LayerSpec(width, mh, bits, signed, 4, out_bits, bias, 0, 0).worst_case())
+        width, bits, signed = mh, out_bits, bias < 0
+    return KernelParams(features=np.zeros((n_items, f), dtype=np.int64), feature_bits=8, lmax=lmax,
+                        weights=[np.zeros((s.mw, s.mh), dtype=np.int64) for s in layers],
+                        thresholds=[np.zeros((s.mh, s.n_thresholds), dtype=np.int64) for s in layers],
+                        layers=layers, items=np.zeros((n_items, d), dtype=np.int64), item_bits=8, k=k)
+
+
 def retrained_params(seed: int = 11) -> KernelParams:
     """A model of the tiny kernel's shape with other values everywhere (as another training run gives)."""
     base = tiny_params()

@@ -67,7 +67,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
                               targets=targets)
     kernel = manifest.kernel
     model = kernel.cycle_model
-    folding = ", ".join(f"SIMD {layer['simd']} PE {layer['pe']}" for layer in kernel.folding)
+    folding = ", ".join(f"SIMD {layer['simd']} PE {layer['pe']}{' lut_mult' if layer['lut_mult'] else ''}"
+                        for layer in kernel.folding)
     console.print(f"kernel {kernel.top} ({len(kernel.sources)} sources, folding {folding}); cycles of a "
                   f"{model['history']}-id query: aggregation {model['aggregation']}, MLP {model['mlp_layer0']} + "
                   f"{model['mlp_rest']}, scorer {model['scorer_rows']} rows, top-K merge {model['topk_merge']}")
@@ -246,8 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--out", required=True, type=Path, help="build directory")
     kernel = comp.add_mutually_exclusive_group()
     kernel.add_argument("--config", type=Path, help="kernel configuration YAML (configs/kernel-ml100k.yaml)")
-    kernel.add_argument("--preset", choices=["ml100k", "smoke"], default="ml100k",
-                        help="a built-in kernel configuration (default: ml100k)")
+    kernel.add_argument("--preset", choices=["default", "ml100k", "smoke"], default="default",
+                        help="a built-in kernel configuration (default: `default`, the MLP's folding derived for the "
+                             "trained shape and the targets; ml100k: configs/kernel-ml100k.yaml)")
     comp.add_argument("--force", action="store_true",
                       help="replace whatever --out holds (a build of other inputs, a damaged build, another folder)")
     comp.add_argument("--target", nargs="*", choices=["ecp5-85k", "xc7z020"], default=None,

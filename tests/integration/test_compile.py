@@ -142,7 +142,7 @@ def test_a_failed_compile_leaves_the_previous_build_as_it_was(smoke_run: Path, s
     copy = Path(shutil.copytree(smoke_build, tmp_path / "build", ignore=shutil.ignore_patterns("sim")))
     before = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
     config = tmp_path / "kernel.yaml"
-    config.write_text("layers: [{simd: 8, pe: 4}, {simd: 8, pe: 8}]\n")   # found only after the export
+    config.write_text("layers: [{simd: 8, pe: 4}, {simd: 8, pe: 8}]\n")   # refused as the config is read
     assert main(["compile", "--run", str(smoke_run), "--out", str(copy), "--config", str(config), "--force"]) == 2
     assert "PE=4 must equal the next layer's SIMD=8" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before

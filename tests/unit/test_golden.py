@@ -13,7 +13,7 @@ from hybrec import numerics
 from hybrec.builddir import NO_ID
 from hybrec.compile.blocks import FoldingError, KernelPlan
 from hybrec.compile.config import HistAggConfig, KernelConfig
-from hybrec.compile.finn_flow import FinnError, folding_for_target
+from hybrec.compile.folding import folding_for_target
 from hybrec.compile.rtl import plan_kernel
 from hybrec.compile.vectors import build_vectors
 from hybrec.export.mlp import brevitas_integer_outputs, integer_layers
@@ -211,7 +211,7 @@ def test_folding_for_target_is_the_cheapest_within_the_budget() -> None:
     assert cycles <= 14
     # the optimum, by hand: (SIMD 2, PE 4) + (SIMD 4, PE 1) = 8 + 4 multipliers, 6 + 8 cycles
     assert sum(simd * pe for simd, pe in folding) == 12
-    with pytest.raises(FinnError, match="no folding"):
+    with pytest.raises(FoldingError, match="no folding"):
         folding_for_target(params, target_cycles=1)
 
 

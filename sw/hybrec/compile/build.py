@@ -30,9 +30,10 @@ from hybrec.builddir import (
     read_manifest_file,
     write_manifest,
 )
-from hybrec.compile.blocks import ID_WIDTH, OUT_WIDTH, TOP, KernelPlan
+from hybrec.compile.blocks import ID_WIDTH, OUT_WIDTH, TOP, KernelPlan, LayerChoice, Mvau
 from hybrec.compile.config import KernelConfig
-from hybrec.compile.finn_flow import folding_for_target, run_finn_frontend
+from hybrec.compile.finn_flow import run_finn_frontend
+from hybrec.compile.folding import Derived, derive_folding
 from hybrec.compile.hls import write_hls_params
 from hybrec.compile.resources import KernelDoesNotFit, check_fit, id_limit_message
 from hybrec.compile.rtl import BLOCKS, plan_kernel, write_rtl
@@ -55,15 +56,27 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def input_key(checkpoint_sha256: str, config: KernelConfig) -> dict[str, Any]:
-    """What a build is a function of; two builds with the same key are the same build."""
+def input_key(checkpoint_sha256: str, config: KernelConfig, plan: KernelPlan | None = None) -> dict[str, Any]:
+    """What a build is a function of; two builds with the same key are the same build. ``plan``: the kernel
+    planned for the checkpoint, whose MLP folding (derived from the targets when the configuration gives no
+    ``layers``) is an input too."""
     blocks = {block: sha256_file(HW_DIR / block) for block in BLOCKS}
     code = sorted([*PACKAGE.glob("compile/**/*.py"), *PACKAGE.glob("compile/templates/*"),
                    *PACKAGE.glob("export/*.py"), PACKAGE / "numerics.py", PACKAGE / "golden.py"])
-    return {"checkpoint_sha256": checkpoint_sha256,
-            "kernel_config": config.model_dump(mode="json", exclude={"targets"}),   # checked, not built
-            "hybrec": __version__, "hw_blocks_sha256": sha256_json(blocks),
-            "compiler_sha256": sha256_json({str(p.relative_to(PACKAGE)): sha256_file(p) for p in code})}
+    key: dict[str, Any] = {
+        "checkpoint_sha256": checkpoint_sha256,
+        "kernel_config": config.model_dump(mode="json", exclude={"targets"}),   # checked, not built ...
+        "hybrec": __version__, "hw_blocks_sha256": sha256_json(blocks),
+        "compiler_sha256": sha256_json({str(p.relative_to(PACKAGE)): sha256_file(p) for p in code})}
+    if plan is not None:   # ... unless the folding was derived for them: the folding itself is an input
+        key["folding"] = [folding_entry(m) for m in plan.layers]
+    return key
+
+
+def folding_entry(layer: Mvau) -> dict[str, Any]:
+    """One MLP layer's folding as the manifest records it (``kernel.folding``)."""
+    return {"simd": layer.simd, "pe": layer.pe, "lut_mult": layer.lut_mult, "dot_adds": layer.dot_adds,
+            "weight_rom": layer.weight_rom}
 
 
 def _reusable(out: Path, key: dict[str, Any], force: bool, log: Any) -> Manifest | None:
@@ -101,15 +114,28 @@ def _reusable(out: Path, key: dict[str, Any], force: bool, log: Any) -> Manifest
 
 def plan_checked(params: KernelParams, config: KernelConfig, targets: tuple[str, ...] | None = None,
                  log: Any = print) -> KernelPlan:
+    """The kernel plan of ``params`` at ``config``, checked before anything is written (:func:`checked_plan`)."""
+    return checked_plan(params, config, targets, log)[0]
+
+
+def checked_plan(params: KernelParams, config: KernelConfig, targets: tuple[str, ...] | None = None,
+                 log: Any = print) -> tuple[KernelPlan, Derived | None]:
     """The kernel plan of ``params`` at ``config``, checked before anything is written: ids within 16 bits,
-    a possible folding (:class:`FoldingError`), and the block RAM and multipliers of every target part
-    (``targets``, default ``config.targets``; :class:`hybrec.compile.resources.KernelDoesNotFit` with the
-    numbers and the largest ``n_items_max`` that fits)."""
+    a possible folding (explicit ``layers`` against the trained shape, :class:`FoldingError`; without them
+    one derived for ``target_cycles`` and the targets, returned too: :func:`hybrec.compile.folding.derive_folding`),
+    and the block RAM and multipliers of every target part (``targets``, default ``config.targets``;
+    :class:`hybrec.compile.resources.KernelDoesNotFit` with the numbers and the largest ``n_items_max``)."""
     if (why := id_limit_message(params.n_items)) is not None:
         raise KernelDoesNotFit(why)
-    plan = plan_kernel(params, config, _folding(params, config, log))   # impossible values: FoldingError
-    check_fit(plan, config.targets if targets is None else targets, params.n_items, log=log)
-    return plan
+    parts = config.targets if targets is None else targets
+    derived = None
+    if config.layers is not None:
+        plan = plan_kernel(params, config, [(layer.simd, layer.pe) for layer in config.layers])
+    else:
+        derived = derive_folding(params, config, parts, log=log)
+        plan = plan_kernel(params, config, list(derived.choices))
+    check_fit(plan, parts, params.n_items, log=log)
+    return plan, derived
 
 
 def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConfig, force: bool = False,
@@ -120,8 +146,8 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
     loaded = load_quantized_hybrid(run_dir, config.variant, config.seed)  # bad variant/seed: before any change
     ckpt_path = loaded[2]
     params = kernel_params(loaded[0], config.k)                 # in memory: the shape, before any change
-    plan = plan_checked(params, config, targets, log)           # does not fit: KernelDoesNotFit, nothing written
-    key = input_key(sha256_file(ckpt_path), config)
+    plan, derived = checked_plan(params, config, targets, log)  # does not fit: KernelDoesNotFit, nothing written
+    key = input_key(sha256_file(ckpt_path), config, plan)
     if (same := _reusable(out, key, force, log)) is not None:
         log(f"{out}: up to date (same checkpoint, configuration and hybrec version); nothing to do")
         return same
@@ -129,7 +155,8 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
     with staged_directory(out) as stage:
         summary = export_model(loaded, run_dir, stage / "export", cache_dir, config.k, log=log, params=params)
         params = KernelParams.load(stage / "export" / "kernel.npz")
-        plan = plan_kernel(params, config, [(m.simd, m.pe) for m in plan.layers])
+        plan = plan_kernel(params, config, [LayerChoice(m.simd, m.pe, m.lut_mult, m.dot_adds, m.weight_rom)
+                                            for m in plan.layers])
         queries = Queries.load(stage / "export" / "queries.npz")
         finn: dict[str, Any] = {"skipped": True}
         if run_finn:
@@ -141,6 +168,7 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
         write_kernel(stage, params, plan, config, queries.histories, queries.exclusion_lists(), key, summary["source"],
                      extra={"model": {"shape": summary["shape"], "quant": summary["quant"],
                                       "scales": summary["scales"], "export_checks": summary["checks"]},
+                            "folding_derivation": None if derived is None else derived.as_dict(),
                             "finn": finn, "versions": package_versions()}, started=started)
     return BuildDir.open(out, verify=False).manifest
 
@@ -173,8 +201,7 @@ def write_kernel(root: Path, params: KernelParams, plan: KernelPlan, config: Ker
                                  "out_bits": OUT_WIDTH, "m_axis_tdata": OUT_WIDTH, "clock": "ap_clk",
                                  "reset": "ap_rst_n (active low, synchronous)", "protocol": "docs/model-image.md"},
                    "parameters": rtl["parameters"],
-                   "folding": [{"simd": m.simd, "pe": m.pe, "lut_mult": m.lut_mult, "dot_adds": m.dot_adds,
-                                "weight_rom": m.weight_rom} for m in plan.layers],
+                   "folding": [folding_entry(m) for m in plan.layers],
                    "cycle_model": plan.cycle_model(longest, params.n_items)},
         "image": {"file": IMAGE_FILE, "n_items": image.n_items, "load_words": int(image.packet.size),
                   "s1": s1, "s2": s2},
@@ -188,10 +215,3 @@ def write_kernel(root: Path, params: KernelParams, plan: KernelPlan, config: Ker
     write_hls_params(BuildDir.open(root))   # the HLS C++ kernel's parameter and ROM headers (hls/)
     return written
 
-
-def _folding(params: KernelParams, config: KernelConfig, log: Any) -> list[tuple[int, int]]:
-    if config.layers is not None:
-        return [(layer.simd, layer.pe) for layer in config.layers]
-    folding = folding_for_target(params, config.target_cycles)
-    log(f"folding for {config.target_cycles} MLP cycles: {folding}")
-    return folding

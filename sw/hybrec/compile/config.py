@@ -1,11 +1,13 @@
 """The kernel configuration (YAML, unknown keys rejected): which model, how the blocks are folded.
 
 Kept apart from the training configuration on purpose: refolding a kernel never invalidates a run.
-``hybrec compile --config FILE``; without one, :func:`default_kernel_config` (the ML-100K kernel).
+``hybrec compile --config FILE``; without one, :func:`default_kernel_config` (any trained shape: the MLP's
+folding derived for the target parts, :mod:`hybrec.compile.folding`).
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -60,10 +62,13 @@ class KernelConfig(StrictModel):
     seed: int | None = None
     """which seed's checkpoint (default: the run's first)"""
     k: int = Field(default=10, ge=1)
+    """results per query (top-K)"""
     layers: tuple[LayerFolding, ...] | None = None
-    """PE/SIMD per MLP layer; None: chosen by FINN's SetFolding for ``target_cycles``"""
+    """PE/SIMD per MLP layer (an override); None: derived from the trained shape, ``target_cycles`` and the
+    ``targets`` (:func:`hybrec.compile.folding.derive_folding`)"""
     target_cycles: int = Field(default=160, ge=1)
-    """cycles per query the MLP layers may take together when ``layers`` is not given"""
+    """cycles per query the MLP layers may take together (FINN's ``(MH/PE) * (MW/SIMD)`` summed over the
+    layers) when ``layers`` is not given"""
     hist_agg: HistAggConfig = HistAggConfig()
     scorer: ScorerConfig = ScorerConfig()
     topk: TopKConfig = TopKConfig()
@@ -91,6 +96,17 @@ class KernelConfig(StrictModel):
             raise ValueError(f"unknown target {', '.join(unknown)}; hybrec knows {', '.join(DEVICES)}")
         return value
 
+    @field_validator("layers")
+    @classmethod
+    def _chained(cls, value: tuple[LayerFolding, ...] | None) -> tuple[LayerFolding, ...] | None:
+        """The check that needs no model: each layer's PE is the next layer's SIMD (MW % SIMD and MH % PE are
+        checked against the trained shape before the export, :func:`hybrec.compile.build.plan_checked`)."""
+        for index, (this, after) in enumerate(pairwise(value or ())):
+            if this.pe != after.simd:
+                raise ValueError(f"layers {index} and {index + 1}: PE={this.pe} must equal the next layer's "
+                                 f"SIMD={after.simd} (the kernel has no width converter between MVAUs)")
+        return value
+
     @field_validator("mask_banks")
     @classmethod
     def _power_of_two(cls, value: int) -> int:
@@ -100,7 +116,16 @@ class KernelConfig(StrictModel):
 
 
 def default_kernel_config() -> KernelConfig:
-    return KernelConfig(layers=(LayerFolding(simd=4, pe=32, lut_mult=True), LayerFolding(simd=32, pe=4, lut_mult=True)),
+    """The kernel of any trained shape: the ML-100K kernel's blocks (5 scorer lanes, 2 of them DSP products,
+    top-10), the MLP folded for 160 cycles and the default targets by :mod:`hybrec.compile.folding`."""
+    return KernelConfig(scorer=ScorerConfig(lanes=5, mul_lanes=2))
+
+
+def ml100k_kernel_config() -> KernelConfig:
+    """``configs/kernel-ml100k.yaml``: the default with the ML-100K folding written out, as measured (Yosys,
+    simulation; docs/kernel.md)."""
+    return KernelConfig(layers=(LayerFolding(simd=4, pe=32, lut_mult=True),
+                                      LayerFolding(simd=32, pe=4, lut_mult=True)),
                         scorer=ScorerConfig(lanes=5, mul_lanes=2))
 
 
@@ -110,7 +135,7 @@ def smoke_kernel_config() -> KernelConfig:
                         scorer=ScorerConfig(lanes=4), mask_banks=2)
 
 
-KERNEL_PRESETS = {"ml100k": default_kernel_config, "smoke": smoke_kernel_config}
+KERNEL_PRESETS = {"default": default_kernel_config, "ml100k": ml100k_kernel_config, "smoke": smoke_kernel_config}
 
 
 def load_kernel_config(path: str | Path) -> KernelConfig:

@@ -236,32 +236,3 @@ def _frontend(qonnx_path: Path, params: KernelParams, folding: list[tuple[int, i
         f"(mismatching vectors) {summary}")
     return result
 
-
-def folding_for_target(params: KernelParams, target_cycles: int) -> list[tuple[int, int]]:
-    """The cheapest folding (fewest multipliers, ``sum(SIMD*PE)``) whose MLP layers take at most
-    ``target_cycles`` together (``sum(MH/PE * MW/SIMD)``), with each layer's PE equal to the next one's SIMD."""
-    def divisors(n: int) -> list[int]:
-        return [d for d in range(1, n + 1) if n % d == 0]
-
-    best: tuple[int, int, list[tuple[int, int]]] | None = None
-
-    def search(index: int, simd: int | None, chosen: list[tuple[int, int]], cycles: int, macs: int) -> None:
-        nonlocal best
-        if cycles > target_cycles or (best is not None and macs > best[0]):
-            return
-        if index == len(params.layers):
-            key = (macs, cycles, list(chosen))
-            if best is None or key[:2] < best[:2]:
-                best = key
-            return
-        spec = params.layers[index]
-        for s in ([simd] if simd is not None else divisors(spec.mw)):
-            if spec.mw % s:
-                continue
-            for p in divisors(spec.mh):
-                search(index + 1, p, [*chosen, (s, p)], cycles + (spec.mw // s) * (spec.mh // p), macs + s * p)
-
-    search(0, None, [], 0, 0)
-    if best is None:
-        raise FinnError(f"no folding reaches {target_cycles} cycles for the MLP")
-    return best[2]

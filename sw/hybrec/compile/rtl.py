@@ -8,6 +8,7 @@ working directory); simulators and synthesis pass the ``rtl`` folder's absolute 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +25,20 @@ BLOCKS = ["hist_agg/hist_agg.v", "mvau/mvau.v", "mvau/mvau_dot.v", "scorer/score
           "stream/fifo_sync.v", "stream/axis_register.v", "kernel/hist_mask.v", "kernel/kernel_ctrl.v"]
 
 
-def plan_kernel(params: KernelParams, cfg: KernelConfig, folding: list[tuple[int, int]]) -> KernelPlan:
-    """The kernel of ``params`` at ``cfg`` with a ``[(simd, pe), ...]`` folding (checked: impossible values
-    raise :class:`hybrec.compile.blocks.FoldingError`)."""
+def plan_kernel(params: KernelParams, cfg: KernelConfig,
+                folding: Sequence[tuple[int, int] | LayerChoice]) -> KernelPlan:
+    """The kernel of ``params`` at ``cfg`` with a folding per MLP layer: a :class:`LayerChoice` is taken as it
+    is; a ``(simd, pe)`` pair takes the rest of the layer's settings from ``cfg.layers`` when it lists the
+    layer, else the blocks' defaults. Impossible values raise :class:`hybrec.compile.blocks.FoldingError`."""
     choices = []
-    for index, (simd, pe) in enumerate(folding):
-        if cfg.layers is not None and index < len(cfg.layers):
+    for index, entry in enumerate(folding):
+        if isinstance(entry, LayerChoice):
+            choices.append(entry)
+        elif cfg.layers is not None and index < len(cfg.layers):
             layer = cfg.layers[index]
-            choices.append(LayerChoice(simd, pe, layer.lut_mult, layer.dot_adds, layer.weight_rom))
-        else:   # a folding found for target_cycles: the blocks' defaults
-            choices.append(LayerChoice(simd, pe))
+            choices.append(LayerChoice(entry[0], entry[1], layer.lut_mult, layer.dot_adds, layer.weight_rom))
+        else:
+            choices.append(LayerChoice(entry[0], entry[1]))
     return KernelPlan.for_model(
         params, choices, norm_par=cfg.hist_agg.norm_par, rom_groups=cfg.hist_agg.rom_groups, lanes=cfg.scorer.lanes,
         adds_per_stage=cfg.scorer.adds_per_stage, bit_planes=cfg.scorer.bit_planes, mul_lanes=cfg.scorer.mul_lanes,

@@ -106,7 +106,9 @@ class KernelPlan:
         if n < params.n_items:
             raise FoldingError(f"the catalogue has {params.n_items} items; n_items_max={n} holds fewer")
         if len(layers) != len(params.layers):
-            raise FoldingError(f"the folding lists {len(layers)} layers, the model has {len(params.layers)}")
+            widths = " -> ".join(str(w) for w in [params.layers[0].mw, *(spec.mh for spec in params.layers)])
+            raise FoldingError(f"the folding lists {len(layers)} layers, the model has {len(params.layers)} "
+                               f"({widths}); leave `layers` out to derive a folding")
         if not params.exclude_history:
             raise FoldingError("the kernel always excludes the query's history from its top-K")
         mvaus = []

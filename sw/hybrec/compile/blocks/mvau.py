@@ -41,6 +41,10 @@ INPUT_BUFFER_WORDS = {"auto": 32, "lut": 1 << 30, "block": 0}
 X_GROUP_WEIGHT_BITS = 32
 
 
+def _divisors(n: int) -> str:
+    return ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
+
+
 @dataclass(frozen=True)
 class Mvau:
     """Shapes, folding and bit widths of one MVAU instance (the Verilog parameters, less the files).
@@ -91,9 +95,11 @@ class Mvau:
             if getattr(self, name) < 1:
                 raise FoldingError(f"MVAU {name}={getattr(self, name)} must be >= 1")
         if self.mw % self.simd:
-            raise FoldingError(f"impossible folding: MW={self.mw} is not a multiple of SIMD={self.simd}")
+            raise FoldingError(f"impossible folding: MW={self.mw} is not a multiple of SIMD={self.simd} (SIMD may be "
+                               f"{_divisors(self.mw)})")
         if self.mh % self.pe:
-            raise FoldingError(f"impossible folding: MH={self.mh} is not a multiple of PE={self.pe}")
+            raise FoldingError(f"impossible folding: MH={self.mh} is not a multiple of PE={self.pe} (PE may be "
+                               f"{_divisors(self.mh)})")
         if self.pe > 999:
             raise FoldingError(f"PE={self.pe}: threshold files are numbered per PE with three digits (<= 999)")
         if self.weight_rom not in WEIGHT_ROM_DEPTH:
