@@ -39,6 +39,16 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    from hybrec.data.synthetic import write_shop  # lazy: numpy
+
+    shop = write_shop(Path(args.out), users=args.users, items=args.items, per_user=args.per_user, seed=args.seed,
+                      active_items=args.active_items)
+    console.print(f"synthetic shop: {shop.n_users:,} users, {shop.n_items:,} items, {shop.n_interactions:,} "
+                  f"interactions in {shop.interactions} and {shop.items}")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from hybrec.config import PRESETS, load_config, with_variants  # lazy: pydantic, yaml
     from hybrec.train.runner import run_training, summary_table  # lazy: torch, PyG, transformers, Brevitas
@@ -230,6 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True)
     fetch = data_sub.add_parser("fetch", help="fetch and verify MovieLens-100K (from the recbole wheel)")
     fetch.set_defaults(func=cmd_data_fetch)
+    synth = data_sub.add_parser("synth", help="write a synthetic shop in the user file format (docs/data-format.md)")
+    synth.add_argument("--out", required=True, type=Path, help="folder for shop.inter and shop.item")
+    synth.add_argument("--users", type=int, default=1500)
+    synth.add_argument("--items", type=int, default=3000, help="the catalogue's size")
+    synth.add_argument("--active-items", type=int, default=None,
+                       help="only the first N items get interactions (default: all); the rest are catalogue only")
+    synth.add_argument("--per-user", type=int, default=30, help="interactions per user, on average (at least 10)")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.set_defaults(func=cmd_data_synth)
 
     train = sub.add_parser("train", help="train and evaluate every variant; writes OUT/metrics.json")
     source = train.add_mutually_exclusive_group(required=True)

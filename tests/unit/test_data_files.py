@@ -211,3 +211,18 @@ def test_build_dataset_without_timestamps_uses_file_order(tmp_path: Path) -> Non
 def test_generic_item_text() -> None:
     assert generic_item_text({"movie_title": "X", "year": "", "class": "a b"}) == "movie title: X. class: a b"
     assert generic_item_text({"a": ""}) == ""
+
+
+def test_a_synthetic_shop_reads_as_a_users_files(tmp_path: Path) -> None:
+    """`hybrec data synth`: files the reader takes as a user's own; deterministic per seed; items past
+    active_items are catalogue only (no interaction, only their category in the text)."""
+    from hybrec.data.synthetic import write_shop
+
+    shop = write_shop(tmp_path / "a", users=30, items=50, per_user=12, seed=3, active_items=40)
+    again = write_shop(tmp_path / "b", users=30, items=50, per_user=12, seed=3, active_items=40)
+    assert shop.interactions.read_bytes() == again.interactions.read_bytes()
+    data = build_dataset("shop", shop.interactions, shop.items)
+    assert (data.n_users, data.n_items, data.n_interactions) == (30, 50, shop.n_interactions)
+    assert data.items.max() < 40 and np.bincount(data.users).min() >= 10
+    assert data.item_texts[45] == "category: " + data.item_texts[45].split(": ")[1]
+    assert data.item_texts[0].startswith("title: ") and "description: " in data.item_texts[0]

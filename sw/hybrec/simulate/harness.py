@@ -30,7 +30,7 @@ def verilate(build: BuildDir, wrapper: Path, work: Path, cflags: str, extra: lis
     args = ["--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast", "-Wno-fatal", "-Wno-lint",
             "-Wno-style", "-Wno-UNOPTFLAT", "--top-module", build.kernel.top,
             f'-G{build.kernel.mem_dir_parameter}="{build.mem_dir_value()}"', "-Mdir", str(work / "obj"),
-            "-CFLAGS", cflags, *extra, "-j", str(max(1, min(4, os.cpu_count() or 1))),
+            "-CFLAGS", cflags, *extra, "-j", str(max(1, min(4, len(os.sched_getaffinity(0))))),
             *map(str, build.sources), str(wrapper)]
     log(f"verilating the kernel with {wrapper.name} (log {work / 'verilator.log'})")
     return tools.run(tools.VERILATOR, args, cwd=work, log_path=work / "verilator.log").seconds
