@@ -124,7 +124,7 @@ class HybridConfig(StrictModel):
     """Fine-tune the LightGCN item embeddings inside the hybrid (overfits on ML-100K: off)."""
     graph_features: Literal["auto", "gnn_float", "gnn_cl_float"] = "auto"
     """Where the hybrid's graph features (item embeddings) come from: a named graph variant, or ``auto``:
-    of the graph variants the run trains, the one with the higher validation NDCG@10 (per seed)."""
+    of the graph variants the run trains, the one with the higher validation NDCG@K (``eval.k``; per seed)."""
     hidden: tuple[int, ...] = (128,)
     out_dim: int = Field(64, ge=1)
     epochs: int = Field(200, ge=1)
@@ -154,6 +154,8 @@ class HybridConfig(StrictModel):
 
 class EvalConfig(StrictModel):
     k: int = Field(10, ge=1)
+    """K of every metric (``ndcg@K`` ... in ``metrics.json``, which records it as ``protocol.k``) and of early
+    stopping and model selection (validation NDCG@K); the kernel's ``k`` where a run is compared with its lists."""
     sampled_negatives: int = Field(99, ge=1)
 
 

@@ -148,3 +148,35 @@ def test_temporal_split_run(tmp_path: Path) -> None:
     assert metrics["protocol"]["split"]["kind"] == "temporal"
     assert metrics["protocol"]["split"]["test"] == 943  # one (the latest) interaction per user
     assert len((out / "split" / "test.tsv").read_text().splitlines()) == 944
+
+
+def test_run_evaluated_at_its_eval_k(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``eval.k: 20`` (a shop serving top-20 lists): every metric, the training log, metrics.json, metrics.md,
+    the console table and the log lines are at K = 20, and nothing at 10."""
+    import yaml
+
+    from hybrec.config import smoke_config
+
+    config = smoke_config().model_dump(mode="json")
+    config["eval"]["k"] = 20
+    config["variants"] = ["pop", "gnn_float", "hybrid_float", "hybrid_w4a4"]  # the BPR and history loops
+    config["hybrid"]["graph_kd_teachers"] = ["graph_features"]
+    path = tmp_path / "k20.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(path), "--out", str(out), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["protocol"]["k"] == 20 and "@20" in metrics["protocol"]["metrics"]
+    for entry in metrics["variants"].values():
+        assert {"ndcg@20", "recall@20", "hit@20", "mrr@20", "precision@20", "valid_ndcg@20", "sampled_ndcg@20",
+                "sampled_hit@20"} <= set(entry)
+        assert not any(key.endswith("@10") for key in (*entry, *entry["seeds"]["0"]))
+    assert (out / "metrics.md").read_text().splitlines()[4].startswith(
+        "| variant | NDCG@20 | Recall@20 | Hit@20 | MRR@20 | Precision@20 | valid NDCG@20 | train s |")
+    assert "NDCG@20" in captured.out and "@10" not in captured.out
+    assert "hybrid_w4a4: ndcg@20" in captured.err and "@10" not in captured.err
+    log = load_checkpoint(out / "checkpoints" / "seed0" / "gnn_float.pt")["train_log"]
+    assert "best_valid_ndcg@20" in log and all("valid_ndcg@20" in row for row in log["log"])
+    hybrid_log = load_checkpoint(out / "checkpoints" / "seed0" / "hybrid_w4a4.pt")["train_log"]
+    assert "best_valid_ndcg@20" in hybrid_log

@@ -93,10 +93,13 @@ def _run_backends(work: Any, options: HilOptions, log: Log) -> dict[str, Backend
 
 
 def served_vs_protocol(quality: dict[str, Any], pc: dict[str, Any]) -> dict[str, Any]:
-    """Each backend's served NDCG@10 (its own lists, with the exclusion lists) beside the evaluation protocol's
-    NDCG@10 of the same integer scores and the training run's ``metrics.json``: equal, or not."""
+    """Each backend's served NDCG@K (its own lists, with the exclusion lists; the kernel's K) beside the evaluation
+    protocol's NDCG@K of the same integer scores and the training run's ``metrics.json`` (when the run was
+    evaluated at the same K; else why not): equal, or not."""
     out: dict[str, Any] = {"protocol_ndcg": pc["ndcg"], "run_metrics_ndcg": pc.get("run_metrics_ndcg"),
                            "backends": {}}
+    if pc.get("run_metrics_not_compared"):
+        out["run_metrics_not_compared"] = pc["run_metrics_not_compared"]
     for name, m in quality.items():
         row = {"served_ndcg": m["ndcg"], "equal_to_protocol": abs(m["ndcg"] - pc["ndcg"]) < 1e-12}
         if pc.get("run_metrics_ndcg") is not None:

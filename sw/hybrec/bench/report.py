@@ -250,6 +250,7 @@ def _qps(x: float | None) -> str:
 
 def render_markdown(report: dict[str, Any]) -> str:
     b = report["build"]
+    top_k = b["k"]  # the kernel's K: every list, and every metric of the lists, is at it
     backends = report["backends"]
     q = report["quality"]
     lines = [f"# Hardware-in-the-loop benchmark — kernel {b['build_id']}", "",
@@ -281,17 +282,18 @@ def render_markdown(report: dict[str, Any]) -> str:
 
     # correctness and quality
     lines += ["## Answers and quality", "",
-              "NDCG@10 and recall@10 from each backend's own top-10 lists (`topk_golden.tsv`, and `topk_<backend>.tsv` "
-              "for a backend whose lists differ from it: user id, rank, "
+              f"NDCG@{top_k} and recall@{top_k} from each backend's own top-{top_k} lists (`topk_golden.tsv`, and "
+              "`topk_<backend>.tsv` for a backend whose lists differ from it: user id, rank, "
               "item id, score, in the dataset's ids), against each user's test items.", "",
-              "| backend | lists ≠ golden | NDCG@10 | recall@10 | hit@10 |", "|---|---:|---:|---:|---:|"]
+              f"| backend | lists ≠ golden | NDCG@{top_k} | recall@{top_k} | hit@{top_k} |",
+              "|---|---:|---:|---:|---:|"]
     for name, m in q.items():
         differ = "(reference)" if name == "golden" else f"{m['lists_differing_from_golden']}"
         lines.append(f"| {name} | {differ} | {m['ndcg']:.4f} | {m['recall']:.4f} | {m['hit']:.4f} |")
     for name, ok in report.get("fpga_equals_golden", {}).items():
         lines.append("")
-        lines.append(f"**{name}: the FPGA's top-10 lists {'equal' if ok else 'DO NOT equal'} the golden model's for "
-                     f"{'every one of the' if ok else 'all'} {report['workload']['queries']} users.**")
+        lines.append(f"**{name}: the FPGA's top-{top_k} lists {'equal' if ok else 'DO NOT equal'} the golden model's "
+                     f"for {'every one of the' if ok else 'all'} {report['workload']['queries']} users.**")
         batches = backends.get(name, {}).get("batches", {})
         if batches:
             same = all(not b.get("differ_from_latency_run") for b in batches.values())
@@ -306,14 +308,16 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += ["", "### Served NDCG and the evaluation protocol's", "",
               f"A query excludes its history (its last {b['lmax']} training items) and its exclusion list (the user's "
               "other training and validation items), which is what the evaluation protocol of `hybrec train` masks. "
-              "Ranked under that protocol, the golden model's integer scores give NDCG@10 "
-              f"{pc['ndcg']:.4f} (recall@10 {pc['recall']:.4f})"
+              f"Ranked under that protocol, the golden model's integer scores give NDCG@{top_k} "
+              f"{pc['ndcg']:.4f} (recall@{top_k} {pc['recall']:.4f})"
               + (f", equal to the run's own `metrics.json` ({pc['run_metrics_ndcg']:.4f})"
                  if pc.get("equal_to_run_metrics") else
                  f"; the run's `metrics.json` says {pc['run_metrics_ndcg']:.4f} for all its test users"
-                 if pc.get("run_metrics_ndcg") is not None else "")
+                 if pc.get("run_metrics_ndcg") is not None else
+                 f"; not compared with the run's `metrics.json`: {pc['run_metrics_not_compared']}"
+                 if pc.get("run_metrics_not_compared") else "")
               + ". The served lists:", "",
-              "| backend | served NDCG@10 | protocol NDCG@10 | served = protocol |", "|---|---:|---:|---|"]
+              f"| backend | served NDCG@{top_k} | protocol NDCG@{top_k} | served = protocol |", "|---|---:|---:|---|"]
     for name, row in report.get("served_vs_protocol", {}).get("backends", {}).items():
         lines.append(f"| {name} | {row['served_ndcg']:.4f} | {pc['ndcg']:.4f} | "
                      f"{'equal' if row['equal_to_protocol'] else '**not equal**'} |")
@@ -363,7 +367,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| sim | kernel + DMA/host model | {_us(t['p50'])} | {_us(t['p90'])} | {_us(t['p99'])} | "
                          f"{_us(t['p50'])} |")
     lines += ["", "GPU and CPU: compute = the forward call alone (CUDA events on the GPU, the query already in GPU "
-              "memory); end to end = the host's ids in, the top-10 back in host memory. FPGA: the simulated "
+              f"memory); end to end = the host's ids in, the top-{top_k} back in host memory. FPGA: the simulated "
               "kernel's cycles; the DMA/host terms are a model (below).", ""]
     if s.get("status") == "ok":
         hm = s["host_model"]
@@ -470,14 +474,14 @@ def render_markdown(report: dict[str, Any]) -> str:
     split = b["source"].get("split", {})
     lines += ["## The seed paper's headline", "",
               f"Claim: {p['claim']}. Its protocol: {p['protocol']}.", "",
-              f"Here: NDCG@10 {golden['ndcg']:.4f} from the kernel's own lists (seen items excluded) and "
+              f"Here: NDCG@{top_k} {golden['ndcg']:.4f} from the kernel's own lists (seen items excluded) and "
               f"{pc['ndcg']:.4f} under RecBole's full-ranking protocol (all {b['n_items']:,} items ranked, train and "
               f"validation items masked, {split.get('kind')} split, seed {split.get('seed')}), "
               "averaged over every test user. "
               + (f"The best variant of the training run ({rs['best_variant']}) reaches {rs['best_variant_ndcg']:.4f} "
                  "under full ranking; " if rs.get("best_variant_ndcg") is not None else "")
               + "an NDCG@10 of 0.75 on ML-100K looks like an easier protocol — sampled candidates "
-              + (f"(this variant's sampled 1-vs-99 NDCG@10 in the training report: {rs['sampled_ndcg']:.4f}), "
+              + (f"(this variant's sampled 1-vs-99 NDCG@{top_k} in the training report: {rs['sampled_ndcg']:.4f}), "
                  if rs.get("sampled_ndcg") is not None else "")
               + "leave-one-out with few negatives, or a short candidate list — rather than a better model; with "
               "the protocol unknown the two numbers cannot be compared. Latency: 40–60 ms is two to three orders of "

@@ -4,8 +4,9 @@ should find, and the top-K list files every backend's answers are written to.
 A query is the user's history as the kernel sees it (``export/queries.npz`` of the build: the last ``lmax``
 training items by time) and its exclusion list (the user's other training and validation items), so a served
 top-K leaves out exactly what the evaluation protocol masks; the test users are those with at least one test
-item under the run's split and evaluation protocol (:mod:`hybrec.eval`); NDCG@10 and recall@10 of a backend
-come from its own lists.
+item under the run's split and evaluation protocol (:mod:`hybrec.eval`); NDCG@K and recall@K of a backend
+come from its own lists, at the kernel's K. The run's own ``metrics.json`` is compared only when the run was
+evaluated at the same K (its ``eval.k``); otherwise the report says why it is not.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from hybrec.config import read_run
 from hybrec.data import load_configured, make_split, user_item_lists
 from hybrec.errors import HybrecError
 from hybrec.eval import eval_sets, ranking_metrics, topk_ids
+from hybrec.eval.run_keys import MetricsKError, require_k
 from hybrec.golden import GoldenModel, KernelParams
 
 
@@ -84,10 +86,17 @@ def _run_dir(build: BuildDir, run_dir: Path | None) -> Path:
 
 
 def _run_metrics(run_dir: Path, variant: str, seed: int, k: int) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The run's own metrics of ``variant`` and ``seed`` and its summary, at the kernel's ``k``: none when the
+    run has no ``metrics.json``, and only ``not_compared`` (the reason) when it was evaluated at another K."""
     metrics_path = run_dir / "metrics.json"
     if not metrics_path.is_file():
         return None, {}
-    variants = json.loads(metrics_path.read_text()).get("variants", {})
+    content = json.loads(metrics_path.read_text())
+    try:
+        require_k(content, k, str(metrics_path), f"the kernel's top-{k} lists")
+    except MetricsKError as err:
+        return None, {"metrics_file": str(metrics_path), "not_compared": str(err)}
+    variants = content.get("variants", {})
     entry = variants.get(variant, {})
     best = max(variants, key=lambda v: variants[v].get(f"ndcg@{k}", -1.0), default=None)
     return entry.get("seeds", {}).get(str(seed)), {
@@ -129,6 +138,8 @@ def load_workload(build_dir: Path, cache_dir: Path, run_dir: Path | None = None,
     if users is not None:
         test_users = test_users[:users]
     metrics, summary = _run_metrics(run_dir, source.variant, source.seed, params.k)
+    if "not_compared" in summary:
+        log(f"[yellow]warning:[/] {summary['not_compared']}; the served lists are not compared with it")
     log(f"workload: {test_users.size} test users of {data.n_users} ({data.name}), kernel {build.build_id} "
         f"({params.n_items} items, lmax {lmax}, top-{params.k})")
     return Workload(build=build, params=params, histories=[queries.histories[u] for u in test_users],
@@ -184,6 +195,8 @@ def protocol_check(work: Workload) -> dict[str, Any]:
     m = ranking_metrics(topk_ids(scores, k), work.positives, k)
     out: dict[str, Any] = {"ndcg": m[f"ndcg@{k}"], "recall": m[f"recall@{k}"],
                            "masked": "train + validation items (hybrec.eval, RecBole's test protocol)"}
+    if "not_compared" in work.run_summary:
+        out["run_metrics_not_compared"] = work.run_summary["not_compared"]
     if work.run_metrics is not None:
         out["run_metrics_ndcg"] = work.run_metrics.get(f"ndcg@{k}")
         out["equal_to_run_metrics"] = bool(out["run_metrics_ndcg"] is not None

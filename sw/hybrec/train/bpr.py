@@ -5,7 +5,7 @@ Loss per sampled triple (user ``u``, positive ``i``, negative ``j`` drawn unifor
 
     -log sigmoid(s(u, i) - s(u, j)) + reg * (|e_u|^2 + |e_i|^2 + |e_j|^2) / 2
 
-with ``e`` the layer-0 embeddings. Early stopping on validation NDCG@10.
+with ``e`` the layer-0 embeddings. Early stopping on validation NDCG@K (``eval_k``, the run's ``eval.k``).
 
 Contrastive graph encoders (LightGCN only, ``cl_weight > 0``), with ``InfoNCE(a, b)`` the softmax
 cross-entropy of ``cos(a_n, b_m) / temperature`` with the matching row as the label, over the batch's
@@ -46,6 +46,7 @@ class BPRConfig:
     eps: float = 0.0  # perturbation size
     temperature: float = 0.2  # InfoNCE temperature
     cl_layer: int = 1  # XSimGCL: the layer contrasted with the layer mean
+    eval_k: int = 10  # the K of the validation NDCG ``validate`` returns (names it in the training log)
 
 
 def sample_negatives(rng: np.random.Generator, users: np.ndarray, positives: np.ndarray) -> np.ndarray:
@@ -120,7 +121,7 @@ def train_bpr(
     positives = np.zeros((int(train_users.max()) + 1, n_items), dtype=bool)
     positives[train_users, train_items] = True
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    stopper = BestOnValidation(model, config.patience)
+    stopper = BestOnValidation(model, config.patience, config.eval_k)
     bar = tqdm(range(1, config.epochs + 1), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         model.train()

@@ -8,7 +8,8 @@ the targets over the whole catalogue, the input items masked out:
     L_rec = - 1/|T| sum_{t in T} log softmax_{i not in H}(s(u, i))_t
 
 The learning rate follows a cosine schedule over ``epochs`` (the validation curve of a constant rate
-swings by +-0.01 NDCG@10 between evaluations); the state with the best validation NDCG@10 is kept.
+swings by +-0.01 NDCG@10 between evaluations); the state with the best validation NDCG@K (``eval_k``, the
+run's ``eval.k``) is kept.
 
 Knowledge distillation (quantized student, float teacher on the same inputs, temperature tau):
 
@@ -42,6 +43,7 @@ class HistoryTrainConfig:
     patience: int = 6
     kd_weight: float = 1.0
     kd_temperature: float = 2.0
+    eval_k: int = 10  # the K of the validation NDCG ``validate`` returns (names it in the training log)
 
 
 def pad_histories(lists: list[np.ndarray], lmax: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,7 +104,7 @@ def train_history_model(
     progress: bool = True,
     on_epoch: Callable[[int, HybridRecommender], None] | None = None,
 ) -> tuple[HybridRecommender, dict[str, object]]:
-    """Train ``model``; keep the state with the best validation NDCG@10.
+    """Train ``model``; keep the state with the best validation NDCG@K (``config.eval_k``).
 
     ``teacher(users, history, lengths)`` returns the teacher's scores ``[B, n_items]`` for distillation.
     """
@@ -113,7 +115,7 @@ def train_history_model(
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr,
                                  weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    stopper = BestOnValidation(model, config.patience)
+    stopper = BestOnValidation(model, config.patience, config.eval_k)
     bar = tqdm(range(1, config.epochs + 1), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         model.train()

@@ -9,6 +9,9 @@ Run directory (``--out``)::
     metrics.md            the same as a table
 
 A directory holding ``run.json`` from another configuration is refused rather than mixed.
+
+Every metric is at the run's ``eval.k`` (K): ``ndcg@K`` ... ``precision@K``, ``valid_ndcg@K`` (early stopping
+and model selection), ``sampled_*@K``; ``metrics.json`` records K as ``protocol.k`` (:mod:`hybrec.eval.run_keys`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from hybrec.config import GRAPH_VARIANTS, RunConfig
 from hybrec.data import InteractionData, Split, load_configured, make_split, user_item_lists, write_split
 from hybrec.errors import HybrecError
 from hybrec.eval import EvalSets, eval_sets, full_ranking, sampled_ranking
+from hybrec.eval.run_keys import metric_keys, metrics_k, sampled_keys, valid_key
 from hybrec.models.baselines import EASE, GraphRecommender, MatrixFactorization, Popularity, bipartite_edges
 from hybrec.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hybrec.models.hybrid import HybridRecommender, HybridShape, QuantSpec, init_student_from_teacher
@@ -38,8 +42,6 @@ from hybrec.protocol import id_limit_message
 from hybrec.train.bpr import BPRConfig, train_bpr
 from hybrec.train.history import HistoryTrainConfig, pad_histories, train_history_model
 from hybrec.train.text_finetune import cached_finetuned_embeddings, settings_from_config
-
-METRIC_KEYS = ("ndcg@10", "recall@10", "hit@10", "mrr@10", "precision@10")
 
 
 class RunDirError(HybrecError):
@@ -130,16 +132,16 @@ class Context:
         return metrics
 
 
-def bpr_config(c: Any) -> BPRConfig:
+def bpr_config(c: Any, eval_k: int) -> BPRConfig:
     contrastive = {"cl_method": c.method, "cl_weight": c.cl_weight, "eps": c.eps, "temperature": c.temperature,
                    "cl_layer": c.cl_layer} if hasattr(c, "cl_weight") else {}
     return BPRConfig(epochs=c.epochs, batch_size=c.batch_size, lr=c.lr, reg=c.reg, eval_every=c.eval_every,
-                     patience=c.patience, **contrastive)
+                     patience=c.patience, eval_k=eval_k, **contrastive)
 
 
 def graph_source(ctx: Context) -> str:
     """The graph variant whose item embeddings are the hybrid's graph features (``hybrid.graph_features``;
-    ``auto``: the trained graph variant with the higher validation NDCG@10, the first listed on a tie)."""
+    ``auto``: the trained graph variant with the higher validation NDCG@K, the first listed on a tie)."""
     choice = ctx.config.hybrid.graph_features
     if choice != "auto":
         return choice
@@ -196,19 +198,19 @@ def train_variant(name: str, ctx: Context) -> tuple[nn.Module, dict[str, Any], d
     if name == "ease_float":
         ease = EASE(data.n_users, data.n_items, train_users, train_items).fit(cfg.ease.l2)
         ease.eval()
-        return ease, {"kind": "ease", "l2": cfg.ease.l2}, {"valid_ndcg@10": validate_id(ease)}
+        return ease, {"kind": "ease", "l2": cfg.ease.l2}, {valid_key(cfg.eval.k): validate_id(ease)}
     if name == "bpr_float":
         mf = MatrixFactorization(data.n_users, data.n_items, cfg.bpr.dim)
-        model, log = train_bpr(mf, train_users, train_items, data.n_items, bpr_config(cfg.bpr), validate_id,
-                               ctx.seed, "bpr_float", ctx.progress)
+        model, log = train_bpr(mf, train_users, train_items, data.n_items, bpr_config(cfg.bpr, cfg.eval.k),
+                               validate_id, ctx.seed, "bpr_float", ctx.progress)
         return model, {"kind": "mf", "dim": cfg.bpr.dim}, log
     if name in GRAPH_VARIANTS:
         g = cfg.gnn if name == "gnn_float" else cfg.gnn_cl
         edges = bipartite_edges(train_users, train_items, data.n_users)
         gnn = GraphRecommender(data.n_users, data.n_items, g.dim, g.layers, edges)
         label = "gnn_float (LightGCN)" if name == "gnn_float" else f"gnn_cl_float ({cfg.gnn_cl.method})"
-        model, log = train_bpr(gnn, train_users, train_items, data.n_items, bpr_config(g), validate_id,
-                               ctx.seed, label, ctx.progress)
+        model, log = train_bpr(gnn, train_users, train_items, data.n_items, bpr_config(g, cfg.eval.k),
+                               validate_id, ctx.seed, label, ctx.progress)
         meta = {"kind": "lightgcn", "dim": g.dim, "layers": g.layers}
         if name == "gnn_cl_float":
             meta["contrastive"] = {"method": cfg.gnn_cl.method, "cl_weight": cfg.gnn_cl.cl_weight,
@@ -217,7 +219,8 @@ def train_variant(name: str, ctx: Context) -> tuple[nn.Module, dict[str, Any], d
         return model, meta, log
     history_cfg = HistoryTrainConfig(epochs=h.epochs, batch_size=h.batch_size, lr=h.lr,
                                      weight_decay=h.weight_decay, target_fraction=h.target_fraction,
-                                     eval_every=h.eval_every, patience=h.patience, kd_weight=0.0)
+                                     eval_every=h.eval_every, patience=h.patience, kd_weight=0.0,
+                                     eval_k=cfg.eval.k)
     if name in ("lm_float", "hybrid_float"):
         with_gnn = name == "hybrid_float"
         shape = hybrid_shape(ctx, with_gnn)
@@ -249,7 +252,7 @@ def train_variant(name: str, ctx: Context) -> tuple[nn.Module, dict[str, Any], d
     qat_cfg = HistoryTrainConfig(epochs=h.qat_epochs, batch_size=h.batch_size, lr=h.qat_lr,
                                  weight_decay=h.weight_decay, target_fraction=h.target_fraction,
                                  eval_every=h.eval_every, patience=h.patience, kd_weight=h.kd_weight,
-                                 kd_temperature=h.kd_temperature)
+                                 kd_temperature=h.kd_temperature, eval_k=cfg.eval.k)
     teacher.eval()
     student, log = train_history_model(student, ctx.histories, qat_cfg, validate_hist, ctx.seed, name,
                                        teacher=lambda users, history, lengths: teacher(history, lengths),
@@ -287,7 +290,7 @@ def evaluate_variant(name: str, model: nn.Module, ctx: Context) -> dict[str, flo
     """Test metrics (full and sampled ranking) and the validation NDCG@k the model was selected on."""
     score = ctx.history_scores(model) if isinstance(model, HybridRecommender) else ctx.id_scores(model)
     k = ctx.config.eval.k
-    return {**ctx.evaluate(score), f"valid_ndcg@{k}": full_ranking(score, ctx.valid, k)[f"ndcg@{k}"]}
+    return {**ctx.evaluate(score), valid_key(k): full_ranking(score, ctx.valid, k)[f"ndcg@{k}"]}
 
 
 def training_order(variants: tuple[str, ...]) -> list[str]:
@@ -357,7 +360,8 @@ def run_training(config: RunConfig, out: Path, cache_dir: Path, progress: bool =
                                        "state_dict": model.state_dict(), "meta": meta, "result": result,
                                        "train_log": train_log, "item_ids": data.item_ids})
                 graph = f", graph features {meta['graph_features']}" if "graph_features" in meta else ""
-                log(f"seed {seed} {name}: ndcg@10 {metrics['ndcg@10']:.4f}, valid {metrics['valid_ndcg@10']:.4f}  "
+                k = config.eval.k
+                log(f"seed {seed} {name}: ndcg@{k} {metrics[f'ndcg@{k}']:.4f}, valid {metrics[valid_key(k)]:.4f}  "
                     f"({seconds:.1f} s{graph})")
             ctx.models[name] = model
             per_seed[name][seed] = result
@@ -369,11 +373,12 @@ def run_training(config: RunConfig, out: Path, cache_dir: Path, progress: bool =
 
 def summarise(config: RunConfig, data: InteractionData, split: Split,
               per_seed: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any]:
+    k = config.eval.k
     variants: dict[str, Any] = {}
     for name, seeds in per_seed.items():
         results = [seeds[s] for s in config.seeds]
         entry: dict[str, Any] = {}
-        for key in (*METRIC_KEYS, "valid_ndcg@10", "sampled_ndcg@10", "sampled_hit@10", "train_seconds"):
+        for key in (*metric_keys(k), valid_key(k), *sampled_keys(k), "train_seconds"):
             if any(key not in r for r in results):  # checkpoints of an older hybrec: no validation figure
                 continue
             values = [float(r[key]) for r in results]
@@ -384,8 +389,8 @@ def summarise(config: RunConfig, data: InteractionData, split: Split,
         entry["trainable_params"] = int(results[0]["trainable_params"])
         if "text_mode" in results[0]:
             entry["text_mode"] = results[0]["text_mode"]
-        entry["seeds"] = {str(s): {k: seeds[s][k] for k in (*METRIC_KEYS, "valid_ndcg@10", "train_seconds")
-                                   if k in seeds[s]} for s in config.seeds}
+        entry["seeds"] = {str(s): {key: seeds[s][key] for key in (*metric_keys(k), valid_key(k), "train_seconds")
+                                   if key in seeds[s]} for s in config.seeds}
         if "graph_features" in results[0]:
             entry["graph_features"] = {str(s): seeds[s]["graph_features"] for s in config.seeds}
         variants[name] = entry
@@ -394,7 +399,8 @@ def summarise(config: RunConfig, data: InteractionData, split: Split,
         "protocol": {
             "split": split.describe() | {"ratios": list(config.split.ratios)},
             "ranking": "full ranking over all items; train items masked (validation also masked for test)",
-            "metrics": f"RecBole definitions @{config.eval.k}, averaged over test users",
+            "metrics": f"RecBole definitions @{k}, averaged over test users",
+            "k": k,
             "feedback": "implicit: every interaction is a positive",
             "seeds": list(config.seeds),
             "sampled": f"sampled_* = 1 positive vs {config.eval.sampled_negatives} sampled negatives; "
@@ -413,10 +419,12 @@ def metric_cell(v: dict[str, Any], key: str) -> str:
 
 
 def metrics_table(metrics: dict[str, Any]) -> str:
-    rows = ["| variant | NDCG@10 | Recall@10 | Hit@10 | MRR@10 | Precision@10 | valid NDCG@10 | train s | params | "
-            "trainable |", "|---|---|---|---|---|---|---|---|---|---|"]
+    """``metrics.md``: every test metric and the validation NDCG at the run's K, per variant."""
+    k = metrics_k(metrics)
+    rows = [f"| variant | NDCG@{k} | Recall@{k} | Hit@{k} | MRR@{k} | Precision@{k} | valid NDCG@{k} | train s | "
+            "params | trainable |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, v in metrics["variants"].items():
-        cells = " | ".join(metric_cell(v, key) for key in (*METRIC_KEYS, "valid_ndcg@10"))
+        cells = " | ".join(metric_cell(v, key) for key in (*metric_keys(k), valid_key(k)))
         rows.append(f"| {name} | {cells} | {v['train_seconds']:.1f} | {v['params']:,} | {v['trainable_params']:,} |")
     d, p = metrics["dataset"], metrics["protocol"]
     head = (f"# {d['name']}: {d['users']} users, {d['items']} items, {d['interactions']} interactions\n\n"
@@ -432,13 +440,14 @@ def summary_table(metrics: dict[str, Any]) -> Any:
     from rich.table import Table
 
     seeds = metrics["protocol"]["seeds"]
+    k = metrics_k(metrics)
     several = len(seeds) > 1
     title = (f"{metrics['dataset']['name']}, full ranking, seed{'s' if several else ''} "
              f"{', '.join(str(s) for s in seeds)}{' (mean ± std)' if several else ''}")
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("variant", "NDCG@10", "Recall@10", "valid NDCG@10", "train s"):
+    for column in ("variant", f"NDCG@{k}", f"Recall@{k}", f"valid NDCG@{k}", "train s"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for name, v in metrics["variants"].items():
-        table.add_row(name, *(metric_cell(v, key) for key in ("ndcg@10", "recall@10", "valid_ndcg@10")),
+        table.add_row(name, *(metric_cell(v, key) for key in (f"ndcg@{k}", f"recall@{k}", valid_key(k))),
                       f"{v['train_seconds']:.0f}")
     return table
