@@ -104,6 +104,16 @@ def test_report_without_gpu_figures_bitstream_or_board(smoke_build: Path, tmp_pa
     assert "Served NDCG and the evaluation protocol's" in md and "| golden |" in md and "**not equal**" not in md
 
 
+def test_report_without_batch_1(smoke_build: Path, tmp_path: Path) -> None:
+    """`--batches` without 1: no batch-1 latency rows, and the report and its plots are still written."""
+    out = tmp_path / "report"
+    options = HilOptions(backends=("cpu",), cpu_batches=(4,), cpu_min_calls=1, progress=False)
+    run_hil(smoke_build, out, cache_dir(), options, log=lambda _: None)
+    saved = json.loads((out / "hil.json").read_text())
+    assert [r["batch"] for r in saved["backends"]["cpu"]["rows"]] == [4]
+    assert (out / "latency_distribution.png").is_file() and (out / "hil.md").is_file()
+
+
 def bitstream_manifest(folder: Path, build_id: str, kernel_files: dict[str, str], fmax: float, met: bool,
                        shape_key: str, constraint: float = 100.0) -> Path:
     """A bitstream folder's manifest as `hybrec bitstream` writes it (the fields the benchmark reads)."""

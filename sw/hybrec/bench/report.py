@@ -103,8 +103,9 @@ def write_plots(report: dict[str, Any], out_dir: Path) -> list[str]:
                              squeeze=False, layout="constrained")
     ax = axes[0, 0]
     if cpu_ok:
-        row = next(r for r in cpu["rows"] if r["batch"] == 1 and "samples_us" in r)
-        _ecdf(ax, row["samples_us"]["compute"], "CPU PyTorch (float32)", color="tab:gray")
+        row = next((r for r in cpu["rows"] if r["batch"] == 1 and "samples_us" in r), None)
+        if row is not None:   # `--batches` without 1: no batch-1 distribution to draw
+            _ecdf(ax, row["samples_us"]["compute"], "CPU PyTorch (float32)", color="tab:gray")
     if gpu_ok:
         for r in gpu["rows"]:
             if r["batch"] == 1 and r.get("exact") and "samples_us" in r:
@@ -344,8 +345,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     bar = report["bar_10x"]
     lines += ["## Latency per query, batch 1", "", "| backend | configuration | p50 | p90 | p99 | end to end p50 |",
               "|---|---|---:|---:|---:|---:|"]
-    if backends.get("cpu", {}).get("status") == "ok":
-        r = next(r for r in backends["cpu"]["rows"] if r["batch"] == 1)
+    cpu1 = [r for r in backends.get("cpu", {}).get("rows", []) if r["batch"] == 1]
+    if backends.get("cpu", {}).get("status") == "ok" and cpu1:
+        r = cpu1[0]
         lines.append(f"| cpu | PyTorch float32 | {_us(r['compute']['p50_us'])} | {_us(r['compute']['p90_us'])} | "
                      f"{_us(r['compute']['p99_us'])} | {_us(r['end_to_end']['p50_us'])} |")
     if g.get("status") == "ok":
