@@ -23,6 +23,7 @@ HIL_OUT ?= reports/hil/ml100k
 BUILD_ECP5  ?= build/ml100k-ecp5
 KERNEL_ECP5 ?= configs/kernel-ml100k-ecp5.yaml
 HIL_ECP5_OUT ?= reports/hil/ml100k-ecp5
+DEMO_BITSTREAM ?= 0
 # The bitstream folder `make bitstream` writes (and the ECP5 benchmark reads its clock from), the GPU baseline
 # the benchmarks compare with (measured on the lent GPU machine, committed).
 BITSTREAM_ECP5 ?= bitstreams/ml100k-ecp5
@@ -78,9 +79,15 @@ demo: setup
 	@$(HYBREC) sim --build $(BUILD) --harness
 	@$(HYBREC) sim --build $(BUILD) --users 50
 	@$(HYBREC) compile --run $(RUN) --out $(BUILD_ECP5) --config $(KERNEL_ECP5) --force
-	@# The ECP5 bitstream of the ECP5-folded kernel (cached by content); a missed timing target or a failed tool
-	@# is reported and the benchmarks still run (the ECP5 one at the Fmax the bitstream reached).
+	@# The ECP5 bitstream of the ECP5-folded kernel (cached by content), with DEMO_BITSTREAM=1: the run-time-model
+	@# RTL does not route on the ECP5-85F yet (docs/timing-closure.md, round R3: nextpnr's router2 did not
+	@# converge in 16-28 min of routing after 13 min of placement), so by default the demo says so and goes on; a missed timing target or a failed
+	@# tool is reported and the benchmarks still run (the ECP5 one at the Fmax a bitstream reached, if any).
+ifeq ($(DEMO_BITSTREAM),1)
 	@-$(HYBREC) bitstream --build $(BUILD_ECP5) --target ecp5-85k --out $(BITSTREAM_ECP5)
+else
+	@echo "ECP5 bitstream: skipped (the run-time-model kernel does not route on the ECP5-85F yet, docs/timing-closure.md); make demo DEMO_BITSTREAM=1 or make bitstream tries it (routing did not finish in round R3)"
+endif
 	@$(HYBREC) sim --build $(BUILD) --shared-lib
 	@$(HYBREC) hil --build $(BUILD) --out $(HIL_OUT) --gpu-json $(GPU_JSON) $(HIL_ARGS)
 	@$(HYBREC) sim --build $(BUILD_ECP5) --shared-lib
