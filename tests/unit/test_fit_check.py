@@ -18,7 +18,6 @@ from hybrec.compile.config import KernelConfig, load_kernel_config
 from hybrec.compile.resources import (
     MAX_ITEMS,
     KernelDoesNotFit,
-    bus_memories,
     capacities,
     check_fit,
     estimate,
@@ -84,9 +83,11 @@ def test_a_scorer_lane_count_that_is_no_power_of_two_costs_the_mask_a_multiplier
 
 
 def test_the_load_bus_memories_are_the_plans() -> None:
-    """The estimate's own list of the load bus' memories (fast at any capacity) is the plan's."""
-    for plan in (configured_plan(tiny_params(), tiny_config()), configured_plan(shaped_params(300), ecp5_config())):
-        assert bus_memories(plan) == list(plan.load_bus().memories)
+    """The load bus' memories, counted from the shape alone (fast at any capacity, what the estimate reads), are
+    those of the model image the plan builds."""
+    for params, config in ((tiny_params(), tiny_config()), (shaped_params(300), ecp5_config())):
+        plan = configured_plan(params, config)
+        assert list(plan.load_bus().memories) == [(width, len(lines)) for width, lines in plan.memories(params)]
 
 
 def test_an_estimate_takes_milliseconds() -> None:
@@ -165,7 +166,7 @@ def test_too_many_multipliers_have_no_capacity_that_fits() -> None:
 def test_ids_beyond_16_bits_are_refused_first() -> None:
     assert resources.id_limit_message(MAX_ITEMS) is None
     with pytest.raises(KernelDoesNotFit, match=r"70,000 items.*16-bit.*at most 65,534"):
-        build.plan_checked(shaped_params(70000, f=4, hidden=(8,), d=4), ecp5_config(),
+        build.checked_plan(shaped_params(70000, f=4, hidden=(8,), d=4), ecp5_config(),
                            log=lambda _: None)
 
 

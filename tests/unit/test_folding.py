@@ -106,7 +106,7 @@ def test_a_catalogue_too_large_is_refused_with_the_numbers() -> None:
     fit check refuses with the numbers and the largest capacity of the shape."""
     lines: list[str] = []
     with pytest.raises(KernelDoesNotFit) as refused:
-        build.plan_checked(deep_params(60000), default_kernel_config(), ("ecp5-85k",), log=lines.append)
+        build.checked_plan(deep_params(60000), default_kernel_config(), ("ecp5-85k",), log=lines.append)
     assert "the blocks around the MLP alone need" in lines[0] and "no folding fits" in lines[0]
     message = str(refused.value)
     assert "DP16KD needs" in message and "largest item capacity of this shape that fits" in message
@@ -120,4 +120,4 @@ def test_explicit_layers_are_checked_without_the_model_where_they_can_be(tmp_pat
     config.write_text("layers: [{simd: 5, pe: 16}, {simd: 16, pe: 8}]\n")
     with pytest.raises(FoldingError, match=r"layer 0: impossible folding: MW=96 is not a multiple of SIMD=5 "
                                            r"\(SIMD may be 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 96\)"):
-        build.plan_checked(shaped_params(1682), load_kernel_config(config), log=quiet)
+        build.checked_plan(shaped_params(1682), load_kernel_config(config), log=quiet)

@@ -13,7 +13,7 @@ from hybrec import numerics
 from hybrec.builddir import NO_ID
 from hybrec.compile.blocks import FoldingError, KernelPlan
 from hybrec.compile.config import HistAggConfig, KernelConfig
-from hybrec.compile.folding import folding_for_target
+from hybrec.compile.folding import derive_folding
 from hybrec.compile.rtl import plan_kernel
 from hybrec.compile.vectors import build_vectors
 from hybrec.export.mlp import brevitas_integer_outputs, integer_layers
@@ -201,6 +201,12 @@ def test_the_plan_round_trips_through_the_manifest_parameters() -> None:
     again = KernelPlan.from_parameters(kernel.parameters())
     assert again == kernel and again.cycle_model(7) == kernel.cycle_model(7)
     assert again.query_cycles(7, n_items=80) - again.query_cycles(7) == again.scorer.rows(80) - again.scorer.rows()
+
+
+def folding_for_target(params: KernelParams, target_cycles: int) -> list[tuple[int, int]]:
+    """The derived folding without target parts: the fewest products within the budget."""
+    derived = derive_folding(params, KernelConfig(target_cycles=target_cycles), (), log=lambda _: None)
+    return [(c.simd, c.pe) for c in derived.choices]
 
 
 def test_folding_for_target_is_the_cheapest_within_the_budget() -> None:

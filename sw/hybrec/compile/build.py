@@ -30,7 +30,7 @@ from hybrec.builddir import (
     read_manifest_file,
     write_manifest,
 )
-from hybrec.compile.blocks import ID_WIDTH, OUT_WIDTH, TOP, KernelPlan, LayerChoice, Mvau
+from hybrec.compile.blocks import ID_WIDTH, OUT_WIDTH, TOP, KernelPlan, Mvau
 from hybrec.compile.config import KernelConfig
 from hybrec.compile.finn_flow import run_finn_frontend
 from hybrec.compile.folding import Derived, derive_folding
@@ -112,12 +112,6 @@ def _reusable(out: Path, key: dict[str, Any], force: bool, log: Any) -> Manifest
     raise BuildDirError(f"{out} holds a build of other inputs ({', '.join(differs)} differ); {way_out}")
 
 
-def plan_checked(params: KernelParams, config: KernelConfig, targets: tuple[str, ...] | None = None,
-                 log: Any = print) -> KernelPlan:
-    """The kernel plan of ``params`` at ``config``, checked before anything is written (:func:`checked_plan`)."""
-    return checked_plan(params, config, targets, log)[0]
-
-
 def checked_plan(params: KernelParams, config: KernelConfig, targets: tuple[str, ...] | None = None,
                  log: Any = print) -> tuple[KernelPlan, Derived | None]:
     """The kernel plan of ``params`` at ``config``, checked before anything is written: ids within 16 bits,
@@ -154,9 +148,7 @@ def compile_kernel(run_dir: Path, out: Path, cache_dir: Path, config: KernelConf
 
     with staged_directory(out) as stage:
         summary = export_model(loaded, run_dir, stage / "export", cache_dir, config.k, log=log, params=params)
-        params = KernelParams.load(stage / "export" / "kernel.npz")
-        plan = plan_kernel(params, config, [LayerChoice(m.simd, m.pe, m.lut_mult, m.dot_adds, m.weight_rom)
-                                            for m in plan.layers])
+        params = KernelParams.load(stage / "export" / "kernel.npz")   # the kernel is built from what was written
         queries = Queries.load(stage / "export" / "queries.npz")
         finn: dict[str, Any] = {"skipped": True}
         if run_finn:

@@ -100,7 +100,7 @@ class KernelConfig(StrictModel):
     @classmethod
     def _chained(cls, value: tuple[LayerFolding, ...] | None) -> tuple[LayerFolding, ...] | None:
         """The check that needs no model: each layer's PE is the next layer's SIMD (MW % SIMD and MH % PE are
-        checked against the trained shape before the export, :func:`hybrec.compile.build.plan_checked`)."""
+        checked against the trained shape before the export, :func:`hybrec.compile.build.checked_plan`)."""
         for index, (this, after) in enumerate(pairwise(value or ())):
             if this.pe != after.simd:
                 raise ValueError(f"layers {index} and {index + 1}: PE={this.pe} must equal the next layer's "

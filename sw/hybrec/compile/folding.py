@@ -29,16 +29,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from hybrec.compile.blocks import FoldingError, LayerChoice
+from hybrec.compile.blocks.base import divisors
 from hybrec.compile.config import KernelConfig
 from hybrec.compile.resources import estimate
 from hybrec.compile.rtl import plan_kernel
 from hybrec.golden import KernelParams
 
 AROUND_MLP = ("hist_agg", "scorer", "hist_mask", "topk")   # blocks whose resources no folding changes
-
-
-def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 def foldings(shapes: Sequence[tuple[int, int]], budget: int) -> list[tuple[int, int, tuple[tuple[int, int], ...]]]:
@@ -60,14 +57,6 @@ def foldings(shapes: Sequence[tuple[int, int]], budget: int) -> list[tuple[int, 
 
     walk(0, None, (), 0, 0)
     return sorted(found)
-
-
-def folding_for_target(params: KernelParams, target_cycles: int) -> list[tuple[int, int]]:
-    """The fewest products (then the fewest cycles) within ``target_cycles``, whatever the parts."""
-    found = foldings([(s.mw, s.mh) for s in params.layers], target_cycles)
-    if not found:
-        raise FoldingError(f"no folding reaches {target_cycles} cycles for the MLP")
-    return list(found[0][2])
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hybrec.compile.blocks import CAPACITY_STEP, KernelPlan
-from hybrec.compile.blocks.mvau import INPUT_BUFFER_WORDS, Mvau
+from hybrec.compile.blocks.base import column_widths
+from hybrec.compile.blocks.mvau import Mvau
 from hybrec.devices import DEVICES, Device, device
 from hybrec.errors import HybrecError
 from hybrec.protocol import MAX_ITEMS, id_limit_message
@@ -88,17 +89,13 @@ def _clog2(n: int) -> int:
     return max(0, (n - 1).bit_length())
 
 
-def _input_buffer_words(layer: Mvau) -> int:
-    return 2 << max(1, _clog2(layer.sf))
-
-
 def _mvau_rams(index: int, layer: Mvau) -> list[Ram]:
     block = f"mvau{index}"
     nxc = -(-layer.pe // layer.x_group)
     rams = [Ram(block, "weights", layer.pe * layer.simd * layer.w_bits, layer.nf * layer.sf,
                 style="block" if layer.weight_block else "distributed")]
-    words = _input_buffer_words(layer)
-    if words > INPUT_BUFFER_WORDS[layer.input_buffer]:
+    words = layer.input_buffer_words
+    if layer.input_buffer_block:
         rams.append(Ram(block, "input buffer", layer.simd * layer.in_bits, words, style="block"))
     else:
         rams.append(Ram(block, "input buffer", layer.simd * layer.in_bits, words, reads=nxc))
@@ -132,13 +129,11 @@ def kernel_rams(plan: KernelPlan) -> list[Ram]:
                 reads=plan.ids_per_beat, shared=True, count=agg.rom_groups)]
     for index, layer in enumerate(plan.layers):
         rams += _mvau_rams(index, layer)
-    rows = scorer.rows()
-    row_bits = scorer.row_bits
-    group = row_bits if scorer.rom_group_bits <= 0 or scorer.rom_group_bits > row_bits else scorer.rom_group_bits
-    full, rest = divmod(row_bits, group)
-    rams.append(Ram("scorer", "item vectors", group, rows, style="block", count=full))
-    if rest:
-        rams.append(Ram("scorer", "item vectors", rest, rows, style="block"))
+    widths = column_widths(scorer.row_bits, scorer.rom_group_bits)   # equal groups, the last may be narrower
+    rams.append(Ram("scorer", "item vectors", widths[0], scorer.rows(), style="block",
+                    count=len(widths) - (widths[-1] != widths[0])))
+    if widths[-1] != widths[0]:
+        rams.append(Ram("scorer", "item vectors", widths[-1], scorer.rows(), style="block"))
     out_word = 1 + scorer.lanes + scorer.lanes * _scorer_lane_bits(plan)
     rams.append(Ram("scorer", "output FIFO", out_word, 16))
     rams.append(Ram("scorer", "register slice", out_word, 2))
@@ -149,7 +144,7 @@ def kernel_rams(plan: KernelPlan) -> list[Ram]:
     rams.append(Ram("hist_mask", "flags FIFO", 3, mask.flags_depth))
     # kernel_ctrl's two tables indexed by the memory number: Yosys turns each into a ROM (memory_bmux2rom,
     # from 8 entries), block RAM when its bits / 16 exceed a block's cost
-    memories = bus_memories(plan)
+    memories = plan.load_bus().memories
     mem_bits = max(1, _clog2(len(memories)))
     if mem_bits >= 3:
         addr_bits = max(1, _clog2(max(depth for _, depth in memories)))
@@ -157,26 +152,6 @@ def kernel_rams(plan: KernelPlan) -> list[Ram]:
         rams.append(Ram("kernel_ctrl", "memory lines", addr_bits + 1, 1 << mem_bits, writes=0))
         rams.append(Ram("kernel_ctrl", "memory words per line", wpl_bits, 1 << mem_bits, writes=0))
     return rams
-
-
-def _column_groups(width: int, group_bits: int) -> list[int]:
-    step = width if group_bits <= 0 or group_bits > width else group_bits
-    return [min(step, width - lo) for lo in range(0, width, step)]
-
-
-def bus_memories(plan: KernelPlan) -> list[tuple[int, int]]:
-    """The load bus' memories as ``(width, depth)`` in load order: :meth:`KernelPlan.load_bus`'s, from the
-    shapes alone (that one builds the zero memories, too slow at 65k items for a bisection)."""
-    agg, scorer = plan.hist_agg, plan.scorer
-    found = [(w, agg.n_items) for w in _column_groups(agg.feature_dim * agg.feature_bits,
-                                                      agg.feature_dim // agg.rom_groups * agg.feature_bits)]
-    for m in plan.layers:
-        found.append((m.pe * m.simd * m.w_bits, m.nf * m.sf))
-        if not m.no_act:
-            for stage in range(m.out_bits):
-                line = (m.acc_bits, m.nf) if stage == 0 else (2 * m.acc_bits, m.nf << (stage - 1))
-                found += [line] * m.pe
-    return found + [(w, scorer.rows()) for w in _column_groups(scorer.row_bits, scorer.rom_group_bits)]
 
 
 def kernel_products(plan: KernelPlan) -> list[Product]:
@@ -412,7 +387,7 @@ def _logic(plan: KernelPlan) -> dict[str, tuple[float, float]]:
     key = _scorer_lane_bits(plan)
     found["topk"] = (lanes * topk.k * key * 2.2 + topk.k * key * 2, lanes * topk.k * key * 1.3 + topk.k * key * 2)
     found["hist_mask"] = (ipb * (lanes * 8 + 4 * agg.id_bits) + 150, ipb * 4 * agg.id_bits + 2 * lanes * key + 100)
-    data_bits = 32 * max(-(-width // 32) for width, _ in bus_memories(plan))
+    data_bits = plan.load_bus().data_bits
     found["kernel_ctrl"] = (data_bits * 1.5 + 400, data_bits * 1.2 + 300)
     return found
 

@@ -18,7 +18,7 @@ from hybrec import protocol
 from hybrec.compile.blocks.base import ID_WIDTH, OUT_WIDTH, FoldingError, Memory
 from hybrec.compile.blocks.hist_agg import HistAgg
 from hybrec.compile.blocks.hist_mask import HistMask
-from hybrec.compile.blocks.mvau import Mvau, hls_struct, memories
+from hybrec.compile.blocks.mvau import Mvau, hls_struct, memories, memory_shapes
 from hybrec.compile.blocks.scorer import Scorer
 from hybrec.compile.blocks.topk import TopK
 from hybrec.golden import KernelParams
@@ -182,12 +182,10 @@ class KernelPlan:
 
     def load_bus(self) -> LoadBus:
         """The memories' widths and depths in load order, and each block's first memory index."""
-        blocks = [self.hist_agg.memories(np.zeros((0, self.hist_agg.feature_dim), dtype=np.int64)),
-                  *(layer_memories_shape(layer) for layer in self.layers),
-                  self.scorer.memories(np.zeros((0, self.scorer.out_dim), dtype=np.int64))]
+        blocks = [self.hist_agg.memory_shapes(), *(memory_shapes(layer) for layer in self.layers),
+                  self.scorer.memory_shapes()]
         bases = np.cumsum([0] + [len(b) for b in blocks]).tolist()
-        return LoadBus(bases[0], tuple(bases[1:-2]), bases[-2],
-                       tuple((width, len(lines)) for b in blocks for width, lines in b))
+        return LoadBus(bases[0], tuple(bases[1:-2]), bases[-2], tuple(shape for b in blocks for shape in b))
 
     def memories(self, params: KernelParams) -> list[Memory]:
         """Every writable memory of the kernel with ``params``' contents, in load order (docs/model-image.md)."""
@@ -217,8 +215,3 @@ class KernelPlan:
         structs["TopkP"] = self.topk.hls_struct(id_bits, score_bits)
         return structs
 
-
-def layer_memories_shape(layer: Mvau) -> list[Memory]:
-    """An MVAU's memories for all-zero weights and thresholds (their widths and depths)."""
-    thresholds = None if layer.no_act else np.zeros((layer.mh, layer.n_thresholds), dtype=np.int64)
-    return memories(layer, np.zeros((layer.mw, layer.mh), dtype=np.int64), thresholds)

@@ -59,17 +59,27 @@ def write_memh(path: Path, words: list[int], width: int) -> Path:
 Memory = tuple[int, list[int]]   # one writable memory of the kernel: (line width in bits, its lines)
 
 
-def column_groups(words: list[int], width: int, group_bits: int) -> list[Memory]:
-    """``words`` (``width`` bits each) cut into column groups of ``group_bits`` (the last takes the rest; 0: one
-    group): a memory per group, each with its own address register in the block."""
+def divisors(n: int) -> list[int]:
+    """The divisors of ``n`` (the PE or SIMD values a layer of ``n`` channels can take)."""
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def column_widths(width: int, group_bits: int) -> list[int]:
+    """The widths of ``width``-bit lines cut into column groups of ``group_bits`` (the last takes the rest; 0:
+    one group)."""
     step = width if group_bits <= 0 or group_bits > width else group_bits
-    groups = -(-width // step)
-    if groups > MAX_FILE_GROUPS:
-        raise FoldingError(f"{groups} memory groups of {step} bits: at most {MAX_FILE_GROUPS}")
-    memories = []
-    for g in range(groups):
-        lo, w = g * step, min(step, width - g * step)
+    if -(-width // step) > MAX_FILE_GROUPS:
+        raise FoldingError(f"{-(-width // step)} memory groups of {step} bits: at most {MAX_FILE_GROUPS}")
+    return [min(step, width - lo) for lo in range(0, width, step)]
+
+
+def column_groups(words: list[int], width: int, group_bits: int) -> list[Memory]:
+    """``words`` (``width`` bits each) cut into column groups (:func:`column_widths`): a memory per group, each
+    with its own address register in the block."""
+    memories, lo = [], 0
+    for w in column_widths(width, group_bits):
         memories.append((w, [(word >> lo) & ((1 << w) - 1) for word in words]))
+        lo += w
     return memories
 
 

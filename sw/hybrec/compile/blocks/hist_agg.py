@@ -28,6 +28,7 @@ from hybrec.compile.blocks.base import (
     FoldingError,
     Memory,
     column_groups,
+    column_widths,
     pack_rows,
     write_column_groups,
     write_memh,
@@ -92,6 +93,12 @@ class HistAgg:
         width = self.feature_dim // self.rom_groups
         return column_groups(pack_rows(self.padded(features), self.feature_bits),
                              self.feature_dim * self.feature_bits, width * self.feature_bits)
+
+    def memory_shapes(self) -> list[tuple[int, int]]:
+        """:meth:`memories`' ``(width, lines)``, from the shape alone."""
+        width = self.feature_dim // self.rom_groups
+        return [(w, self.n_items) for w in column_widths(self.feature_dim * self.feature_bits,
+                                                          width * self.feature_bits)]
 
     def write_recip(self, rtl_dir: Path) -> Path:
         """The reciprocal ROM (a function of the shape: ``lmax``, ``agg_shift``)."""

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrec.compile.blocks.base import FoldingError, Memory, pack_rows, signed_range, write_memh
+from hybrec.compile.blocks.base import FoldingError, Memory, divisors, pack_rows, signed_range, write_memh
 from hybrec.golden import LayerSpec
 
 # weight_rom -> the MVAU's WLOGIC_DEPTH (weight ROMs of at most that many lines are LUT logic)
@@ -39,10 +39,6 @@ INPUT_BUFFER_WORDS = {"auto": 32, "lut": 1 << 30, "block": 0}
 # SIMD * W_BITS bits each): the copies keep the fan-out of those registers low enough for 100 MHz on the
 # ECP5 (MVAU 0 of the ML-100K kernel, SIMD 4: a copy per 2 PEs; MVAU 1, SIMD 32: one per PE)
 X_GROUP_WEIGHT_BITS = 32
-
-
-def _divisors(n: int) -> str:
-    return ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
 
 
 @dataclass(frozen=True)
@@ -96,10 +92,10 @@ class Mvau:
                 raise FoldingError(f"MVAU {name}={getattr(self, name)} must be >= 1")
         if self.mw % self.simd:
             raise FoldingError(f"impossible folding: MW={self.mw} is not a multiple of SIMD={self.simd} (SIMD may be "
-                               f"{_divisors(self.mw)})")
+                               f"{', '.join(map(str, divisors(self.mw)))})")
         if self.mh % self.pe:
             raise FoldingError(f"impossible folding: MH={self.mh} is not a multiple of PE={self.pe} (PE may be "
-                               f"{_divisors(self.mh)})")
+                               f"{', '.join(map(str, divisors(self.mh)))})")
         if self.pe > 999:
             raise FoldingError(f"PE={self.pe}: threshold files are numbered per PE with three digits (<= 999)")
         if self.weight_rom not in WEIGHT_ROM_DEPTH:
@@ -177,11 +173,20 @@ class Mvau:
         return dot_latency(self.simd, self.dot_adds)
 
     @property
+    def input_buffer_words(self) -> int:
+        """Words of the input buffer (both banks, each a power of two of at least ``SF`` words)."""
+        return 2 << max(1, (self.sf - 1).bit_length())
+
+    @property
+    def input_buffer_block(self) -> bool:
+        """The input buffer is block RAM (more words than ``input_buffer`` allows in LUT RAM)."""
+        return self.input_buffer_words > INPUT_BUFFER_WORDS[self.input_buffer]
+
+    @property
     def input_extra(self) -> int:
         """``hw/mvau/mvau.v``'s ``IB_EXTRA``: 2 when the input buffer is block RAM (its read copied, then
         copied per PE group, before the PEs), else 0."""
-        words = 2 << max(1, (self.sf - 1).bit_length())
-        return 2 if words > INPUT_BUFFER_WORDS[self.input_buffer] else 0
+        return 2 if self.input_buffer_block else 0
 
     @property
     def weight_block(self) -> bool:
@@ -301,6 +306,15 @@ def threshold_stage_words(cfg: Mvau, thresholds: np.ndarray) -> list[list[list[i
                                                                    2 if j else 1)  # [p, line, entry]
         stages.append([_pack(keys[p], cfg.acc_bits) for p in range(cfg.pe)])
     return stages
+
+
+def memory_shapes(cfg: Mvau) -> list[tuple[int, int]]:
+    """:func:`memories`' ``(width, lines)``, from the shape alone."""
+    found = [(cfg.pe * cfg.simd * cfg.w_bits, cfg.nf * cfg.sf)]
+    if not cfg.no_act:
+        for j in range(cfg.out_bits):
+            found += [(threshold_stage_bits(cfg, j), cfg.nf if j == 0 else cfg.nf << (j - 1))] * cfg.pe
+    return found
 
 
 def memories(cfg: Mvau, weights: np.ndarray, thresholds: np.ndarray | None) -> list[Memory]:

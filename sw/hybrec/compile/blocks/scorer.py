@@ -24,6 +24,7 @@ from hybrec.compile.blocks.base import (
     FoldingError,
     Memory,
     column_groups,
+    column_widths,
     pack_rows,
     write_column_groups,
 )
@@ -99,6 +100,10 @@ class Scorer:
         rows = self.item_rows(padded)
         return column_groups(pack_rows(rows.reshape(rows.shape[0], -1), self.item_bits), self.row_bits,
                              self.rom_group_bits)
+
+    def memory_shapes(self) -> list[tuple[int, int]]:
+        """:meth:`memories`' ``(width, lines)``, from the shape alone."""
+        return [(w, self.rows()) for w in column_widths(self.row_bits, self.rom_group_bits)]
 
     def write_memory(self, rtl_dir: Path, items: np.ndarray) -> list[Path]:
         rows = self.item_rows(items)
