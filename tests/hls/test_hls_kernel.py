@@ -136,8 +136,9 @@ def test_kernel_csim_memory_groups(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     histories = [rng.integers(0, params.n_items, size=int(rng.integers(1, params.lmax + 1))) for _ in range(6)]
     build = synthetic_build(tmp_path / "build", params, config, histories, "tiny-groups")
-    # 2 feature groups, 5 + 5 MVAU memories, ceil(16 / 3) = 6 item groups
-    assert "LOAD_MEM_LINES[18]" in (write_hls_params(BuildDir.open(build), tmp_path / "hls") / "params.h").read_text()
+    # 2 feature groups, 3 + 5 MVAU memories (weights, then a threshold unit's memory per stage), ceil(16 / 3) = 6
+    # item groups
+    assert "LOAD_MEM_LINES[16]" in (write_hls_params(BuildDir.open(build), tmp_path / "hls") / "params.h").read_text()
     report = run_csim(build, out_dir=tmp_path / "hls")
     assert report["passed"] and report["packets"] == report["queries"] + 1, report.get("first_mismatch")
 
@@ -247,7 +248,7 @@ def test_headers_are_the_shape_only(two_models: tuple[BuildDir, BuildDir], tmp_p
     for line in ("static constexpr int K = 3;", "static constexpr int LANES = 2;", "static constexpr int N = 32;",
                  "static constexpr int N_MAX = 32;", "static constexpr int OUT_BIAS = -8;",
                  "typedef Layer1P LastLayerP;", f"SHAPE_WORD = 0x{a.model_image().shape_word:08x}u;",
-                 f'"{a.kernel.shape_key}"', "constexpr int LOAD_MEM_WPL[12]"):
+                 f'"{a.kernel.shape_key}"', "constexpr int LOAD_MEM_WPL[10]"):
         assert line in params, line
     assert a.build_id not in params
     assert "hybrec::mvau<Layer1P>(act1, out," in (out_a / "mlp.h").read_text()

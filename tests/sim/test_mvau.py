@@ -65,15 +65,9 @@ LD_BASES = {"mw16-mh8-s16-p1-w8a8-sin-sout": 3, "sin-mw24-mh12-s8-p3-w3a3-xgroup
 def load_lines(cfg: Any, folder: Path, weights: np.ndarray, thresholds: np.ndarray | None,
                base: int) -> list[tuple[int, str]]:
     """The memory files (the compiler's writer) and their load-bus indices: weights at ``base``, stage ``j``
-    PE ``p`` at ``base + 1 + j*PE + p``."""
-    files = mem_files.write_mem_files(folder, cfg, weights, thresholds)
-    memories = [(base, files["WEIGHT_FILE"])]
-    if thresholds is not None:
-        for j in range(cfg.out_bits):
-            for p in range(cfg.pe):
-                memories.append((base + 1 + j * cfg.pe + p,
-                                 files["THRESH_FILE"] + mem_files.threshold_file_suffix(j, p)))
-    return memories
+    unit ``u`` of the thresholds at ``base + 1 + j*T_UNITS + u``."""
+    return [(base + k, str(path)) for k, path in enumerate(mem_files.write_mem_files(folder, cfg, weights,
+                                                                                      thresholds))]
 
 
 def _seed(case: dict[str, Any]) -> int:
@@ -185,8 +179,25 @@ def test_mvau_config_rejects_unknown_weight_rom_and_negative_dot_adds() -> None:
     with pytest.raises(ValueError, match="dot_adds=-1"):
         mem_files.Mvau(mw=8, mh=4, simd=2, pe=2, dot_adds=-1)
     assert mem_files.Mvau(mw=8, mh=4, simd=2, pe=2, weight_rom="block").verilog_parameters()["WLOGIC_DEPTH"] == 0
-    with pytest.raises(ValueError, match="three digits"):
-        mem_files.Mvau(mw=8, mh=1000, simd=2, pe=1000)
+
+
+@pytest.mark.parametrize(("shape", "units"), [
+    ((96, 128, 4, 32), 2),     # the ECP5 kernel's MVAU 0: SF 24, 16 channels per unit
+    ((128, 64, 32, 4), 1),     # its MVAU 1: SF 4, all 4 PEs through one unit
+    ((12, 6, 12, 6), 6),       # SF 1: a unit per PE
+    ((24, 8, 8, 4), 2),        # SF 3: 4 / 2 <= 3 (3 units would not divide PE)
+])
+def test_threshold_units(shape: tuple[int, int, int, int], units: int) -> None:
+    """The fewest units that divide PE and keep up with a fold every SF cycles; each adds its channels and the
+    collector to the pipeline (the RTL's T_UNITS and LATENCY)."""
+    mw, mh, simd, pe = shape
+    cfg = mem_files.Mvau(mw=mw, mh=mh, simd=simd, pe=pe)
+    assert cfg.threshold_units == units
+    assert cfg.pipeline_depth == mem_files.Mvau(mw=mw, mh=mh, simd=simd, pe=pe, no_act=True).pipeline_depth \
+        + cfg.out_bits + pe // units + 1
+    assert mem_files.memory_shapes(cfg)[1:] == [(cfg.acc_bits * (1 if j == 0 else 2),
+                                                 (mh // units) << max(0, j - 1))
+                                                for j in range(cfg.out_bits) for _ in range(units)]
 
 
 def test_mvau_weight_copy_rule() -> None:
@@ -216,12 +227,19 @@ def test_mem_file_layout() -> None:
                     field = (word >> ((p * 2 + i) * 4)) & 0xF
                     assert field == weights[sf * 2 + i, nf * 2 + p] & 0xF
     thresholds = np.array([[c * 10 + k for k in range(3)] for c in range(4)])
+    # SF = PE = 2: one threshold unit takes both PEs, channel ch = nf*2 + p is c = ch
+    assert cfg.threshold_units == 1
     stage0, stage1 = mem_files.threshold_stage_words(cfg, thresholds)
-    # [pe][line]: stage 0 compares T[c, 1]; stage 1 T[c, 0] (q=0) or T[c, 2] (q=1), both in one line per nf
-    assert stage0 == [[1, 21], [11, 31]]
-    assert stage1 == [[0 | 2 << 8, 20 | 22 << 8], [10 | 12 << 8, 30 | 32 << 8]]
+    # [unit][line]: stage 0 compares T[c, 1]; stage 1 T[c, 0] (q=0) or T[c, 2] (q=1), both in line ch
+    assert stage0 == [[1, 11, 21, 31]]
+    assert stage1 == [[0 | 2 << 8, 10 | 12 << 8, 20 | 22 << 8, 30 | 32 << 8]]
     assert [mem_files.threshold_stage_bits(cfg, j) for j in range(2)] == [8, 16]
-    assert mem_files.threshold_file_suffix(1, 7) == "1_007.hex"
+    # PE 4, SF 2: two units of two PEs; unit u's channel ch = nf*2 + i is c = nf*4 + u*2 + i
+    wide = mem_files.Mvau(mw=4, mh=8, simd=2, pe=4, w_bits=4, acc_bits=8, out_bits=2)
+    stage0, stage1 = mem_files.threshold_stage_words(wide, np.array([[c * 10 + k for k in range(3)]
+                                                                       for c in range(8)]))
+    assert stage0 == [[1, 11, 41, 51], [21, 31, 61, 71]]
+    assert stage1[1] == [20 | 22 << 8, 30 | 32 << 8, 60 | 62 << 8, 70 | 72 << 8]
     with pytest.raises(ValueError, match="sorted"):
         mem_files.threshold_stage_words(cfg, thresholds[:, ::-1])
     with pytest.raises(ValueError, match="signed 8-bit"):

@@ -29,7 +29,7 @@ from typing import Any
 
 from hybrec.compile.blocks import CAPACITY_STEP, KernelPlan
 from hybrec.compile.blocks.base import column_widths
-from hybrec.compile.blocks.mvau import Mvau
+from hybrec.compile.blocks.mvau import Mvau, threshold_stage_bits, threshold_stage_lines
 from hybrec.devices import DEVICES, Device, device
 from hybrec.errors import HybrecError
 from hybrec.protocol import MAX_ITEMS, id_limit_message
@@ -101,15 +101,10 @@ def _mvau_rams(index: int, layer: Mvau) -> list[Ram]:
         rams.append(Ram(block, "input buffer", layer.simd * layer.in_bits, words, reads=nxc))
     if not layer.no_act:
         for stage in range(layer.out_bits):
-            keys = layer.nf << stage
-            name = f"thresholds, stage {stage}"
-            if stage == 0:
-                style = "registers" if keys <= THRESHOLD_LOGIC_DEPTH else "block"
-                rams.append(Ram(block, name, layer.acc_bits, keys, style=style, count=layer.pe))
-            else:
-                lines = keys // 2
-                style = "distributed" if lines <= THRESHOLD_LOGIC_DEPTH // 2 else "block"
-                rams.append(Ram(block, name, 2 * layer.acc_bits, lines, style=style, count=layer.pe))
+            lines = threshold_stage_lines(layer, stage)
+            limit = THRESHOLD_LOGIC_DEPTH if stage == 0 else THRESHOLD_LOGIC_DEPTH // 2
+            rams.append(Ram(block, f"thresholds, stage {stage}", threshold_stage_bits(layer, stage), lines,
+                            style="distributed" if lines <= limit else "block", count=layer.threshold_units))
     fifo = 1 << _clog2(layer.pipeline_depth + 3)
     rams.append(Ram(block, "output FIFO", layer.pe * layer.out_width + 1, fifo))
     rams.append(Ram(block, "register slice", layer.pe * layer.out_width, 2))
@@ -361,16 +356,20 @@ def _logic(plan: KernelPlan) -> dict[str, tuple[float, float]]:
                          + agg.rom_groups * (f // agg.rom_groups * fb + 2 * ipb * agg.id_bits) + 300)
     for index, m in enumerate(plan.layers):
         stages = 0 if m.no_act else m.out_bits
-        kw = max(1, _clog2(m.nf)) + stages
+        units = m.threshold_units
+        kw = max(1, _clog2(m.nf * m.threshold_per_unit)) + stages
+        # the serializer (a load mux per accumulator bit) and the collector, when there are thresholds
+        serial = 0 if m.no_act else m.pe * m.acc_bits
         prod_w = m.in_bits + 1 + m.w_bits
         mult = 1.3 * prod_w * m.w_bits if m.lut_mult else 0.0
         dot = m.pe * (m.simd * mult + 1.1 * _tree_bits(m.simd, prod_w) + 1.2 * m.acc_bits)
-        thresholds = m.pe * stages * (2.5 * m.acc_bits + kw)
+        thresholds = units * stages * (2.5 * m.acc_bits + kw) + serial
         dot_regs = m.pe * (m.simd * prod_w + _tree_bits(m.simd, prod_w) // max(1, m.dot_adds) + 2 * m.acc_bits)
         weights = m.pe * m.simd * m.w_bits
         nxc = -(-m.pe // m.x_group)
         found[f"mvau{index}"] = (dot + thresholds + 0.5 * weights + 200,
-                                 dot_regs + m.pe * stages * (3 * m.acc_bits + kw) + 2 * weights
+                                 dot_regs + units * stages * (3 * m.acc_bits + kw) + 2 * weights
+                                 + (serial + m.pe * m.out_bits if stages else 0)
                                  + nxc * m.simd * m.in_bits + 300)
     lanes = scorer.lanes
     mul_lanes = lanes if scorer.bit_planes == 0 else scorer.mul_lanes

@@ -5,19 +5,19 @@ The unit computes ``y = multithreshold(x @ W, T) + out_bias`` (``hybrec.numerics
 shape ``[MW, MH]`` (signed ``w_bits``) and ``T`` of shape ``[MH, 2^out_bits - 1]`` (signed ``acc_bits``,
 ascending per channel), folded as ``SF = MW / SIMD`` input beats and ``NF = MH / PE`` output beats.
 
-ROM layout (hex, one word per line, PE 0 in the least significant bits of a line):
+Memory layout (the lines the load bus writes, PE 0 in the least significant bits of a line), in load order:
 
-- weights, one file: ``NF * SF`` lines of ``PE * SIMD * w_bits`` bits. Line ``nf * SF + sf`` holds, for
-  PE ``p`` and SIMD lane ``i``, ``W[sf * SIMD + i, nf * PE + p]`` at bits ``[(p * SIMD + i) * w_bits +:
-  w_bits]``. Each PE's memory is one ``SIMD * w_bits`` slice of every line.
-- thresholds, one file per binary-search stage ``j = 0 .. out_bits - 1`` and PE ``p``, named
-  ``<prefix><j>_<ppp>.hex`` (``ppp``: three decimal digits). Key ``nf * 2^j + q`` of stage ``j`` selects
-  ``T[nf * PE + p, (q << (out_bits - j)) + 2^(out_bits - 1 - j) - 1]`` (``acc_bits`` bits): stage ``j``
-  decides bit ``out_bits - 1 - j`` of the count given the ``j`` bits above it (``q``). Every threshold
-  appears in exactly one stage. Stage 0 has one line per key (``NF`` lines); stage ``j >= 1`` has
-  ``NF * 2^(j-1)`` lines of two entries, line ``r`` = ``{entry 2r + 1, entry 2r}`` (the hardware reads
-  the pair before the previous stage's decision picks one). One file per PE because Yosys keeps every
-  bit of a block RAM's line, read or not.
+- the weights: ``NF * SF`` lines of ``PE * SIMD * w_bits`` bits. Line ``nf * SF + sf`` holds, for PE ``p``
+  and SIMD lane ``i``, ``W[sf * SIMD + i, nf * PE + p]`` at bits ``[(p * SIMD + i) * w_bits +: w_bits]``.
+- the thresholds, one memory per binary-search stage ``j = 0 .. out_bits - 1`` and threshold unit ``u``
+  (``j`` major). The fold's ``PE`` accumulators go to ``T_UNITS`` units one channel per cycle, unit ``u``
+  taking PEs ``u * T_PER .. u * T_PER + T_PER - 1`` (``T_PER = PE / T_UNITS``; :attr:`Mvau.threshold_units`),
+  so unit ``u``'s channel ``ch = nf * T_PER + i`` is ``c = nf * PE + u * T_PER + i``. Key ``ch * 2^j + q``
+  of stage ``j`` selects ``T[c, (q << (out_bits - j)) + 2^(out_bits - 1 - j) - 1]`` (``acc_bits`` bits):
+  stage ``j`` decides bit ``out_bits - 1 - j`` of the count given the ``j`` bits above it (``q``). Every
+  threshold appears in exactly one stage. Stage 0 has one line per key (``NF * T_PER`` lines); stage
+  ``j >= 1`` has ``NF * T_PER * 2^(j-1)`` lines of two entries, line ``r`` = ``{entry 2r + 1, entry 2r}``
+  (the hardware reads the pair before the previous stage's decision picks one).
 """
 
 from __future__ import annotations
@@ -96,8 +96,6 @@ class Mvau:
         if self.mh % self.pe:
             raise FoldingError(f"impossible folding: MH={self.mh} is not a multiple of PE={self.pe} (PE may be "
                                f"{', '.join(map(str, divisors(self.mh)))})")
-        if self.pe > 999:
-            raise FoldingError(f"PE={self.pe}: threshold files are numbered per PE with three digits (<= 999)")
         if self.weight_rom not in WEIGHT_ROM_DEPTH:
             raise FoldingError(f"weight_rom={self.weight_rom!r}: one of {', '.join(WEIGHT_ROM_DEPTH)}")
         if self.input_buffer not in INPUT_BUFFER_WORDS:
@@ -200,12 +198,26 @@ class Mvau:
         return 1 if self.weight_block and self.input_extra == 0 else 0
 
     @property
+    def threshold_units(self) -> int:
+        """``hw/mvau/mvau.v``'s ``T_UNITS``: binary searches that each take one channel per cycle, the fewest
+        that divide ``PE`` and keep up with a fold every ``SF`` cycles (``PE / T_UNITS <= SF``)."""
+        if self.no_act:
+            return 1
+        return min(d for d in divisors(self.pe) if self.pe // d <= self.sf)
+
+    @property
+    def threshold_per_unit(self) -> int:
+        """``T_PER``: channels per threshold unit and fold."""
+        return self.pe // self.threshold_units
+
+    @property
     def pipeline_depth(self) -> int:
         """Cycles from a neuron fold's last step (its last input beat, for the first fold) to its output
         beat: buffer/ROM read (+ the block-RAM buffer's two copies, or the block-RAM weight line's one),
-        dot product (+ its stages), accumulate, ``out_bits`` threshold stages, FIFO."""
+        dot product (+ its stages), accumulate, then the thresholds (``T_PER`` channels into each unit,
+        ``out_bits`` stages, the collector), FIFO."""
         return (3 + self.input_extra + self.weight_extra + self.dot_latency
-                + (0 if self.no_act else self.out_bits))
+                + (0 if self.no_act else self.threshold_per_unit + 1 + self.out_bits))
 
     @property
     def vector_latency(self) -> int:
@@ -213,7 +225,7 @@ class Mvau:
         return self.exp_cycles + self.pipeline_depth
 
     def verilog_parameters(self) -> dict[str, int]:
-        """The Verilog parameters of ``mvau`` (``WEIGHT_FILE``/``THRESH_FILE`` are added by the caller)."""
+        """The Verilog parameters of ``mvau``."""
         return {
             "MW": self.mw, "MH": self.mh, "SIMD": self.simd, "PE": self.pe,
             "IN_BITS": self.in_bits, "IN_SIGNED": int(self.in_signed), "W_BITS": self.w_bits,
@@ -271,23 +283,24 @@ def weight_words(cfg: Mvau, weights: np.ndarray) -> list[int]:
 
 
 def threshold_stage_bits(cfg: Mvau, stage: int) -> int:
-    """Bits per line of a stage's threshold ROM (one PE's file): one entry for stage 0, pairs after it."""
+    """Bits per line of a stage's threshold memory: one entry for stage 0, pairs after it."""
     return cfg.acc_bits * (1 if stage == 0 else 2)
 
 
-def threshold_file_suffix(stage: int, pe: int) -> str:
-    """What follows the prefix in the file name of stage ``stage``, PE ``pe`` (``hw/mvau/mvau.v`` builds it)."""
-    return f"{stage}_{pe:03d}.hex"
+def threshold_stage_lines(cfg: Mvau, stage: int) -> int:
+    """Lines of one unit's threshold memory of ``stage``."""
+    keys = (cfg.nf * cfg.threshold_per_unit) << stage
+    return keys if stage == 0 else keys // 2
 
 
 def threshold_stage_words(cfg: Mvau, thresholds: np.ndarray) -> list[list[list[int]]]:
-    """The threshold ROM lines ``[stage][pe][line]`` of each binary-search stage and PE.
+    """The threshold memories' lines ``[stage][unit][line]`` (the module docstring's layout).
     ``thresholds``: ``[MH, 2^out_bits - 1]``.
 
-    Key ``nf * 2^j + q`` of stage ``j`` selects, for PE ``p``, ``T[nf * PE + p, (q << (out_bits - j)) +
-    2^(out_bits - 1 - j) - 1]`` (``acc_bits`` bits, two's complement). Stage 0: ``NF`` lines of one entry;
-    stage ``j >= 1``: ``NF * 2^(j-1)`` lines of two, line ``r`` = ``{key 2r + 1, key 2r}`` (the two
-    thresholds the previous stage's decision picks from)."""
+    Key ``ch * 2^j + q`` of stage ``j`` selects, for unit ``u``'s channel ``ch = nf * T_PER + i``,
+    ``T[nf * PE + u * T_PER + i, (q << (out_bits - j)) + 2^(out_bits - 1 - j) - 1]`` (``acc_bits`` bits, two's
+    complement). Stage 0: one entry per line; stage ``j >= 1``: two, line ``r`` = ``{key 2r + 1, key 2r}``
+    (the two thresholds the previous stage's decision picks from)."""
     if cfg.no_act:
         raise ValueError("an MVAU with no_act has no thresholds")
     t = np.asarray(thresholds, dtype=np.int64)
@@ -297,14 +310,15 @@ def threshold_stage_words(cfg: Mvau, thresholds: np.ndarray) -> list[list[list[i
     _check_range("thresholds", t, cfg.acc_bits)
     if np.any(np.diff(t, axis=1) < 0):
         raise ValueError("thresholds must be sorted ascending per channel")
-    b = cfg.out_bits
-    per_channel = t.reshape(cfg.nf, cfg.pe, cfg.n_thresholds)
+    b, units, per = cfg.out_bits, cfg.threshold_units, cfg.threshold_per_unit
+    # [nf, u, i, k] -> [u, nf, i, k] -> [u, ch, k]
+    per_unit = t.reshape(cfg.nf, units, per, cfg.n_thresholds).transpose(1, 0, 2, 3).reshape(
+        units, cfg.nf * per, cfg.n_thresholds)
     stages = []
     for j in range(b):
         index = (np.arange(1 << j) << (b - j)) + (1 << (b - 1 - j)) - 1   # [2^j]
-        keys = per_channel[:, :, index].transpose(1, 0, 2).reshape(cfg.pe, (cfg.nf << j) // (2 if j else 1),
-                                                                   2 if j else 1)  # [p, line, entry]
-        stages.append([_pack(keys[p], cfg.acc_bits) for p in range(cfg.pe)])
+        keys = per_unit[:, :, index].reshape(units, threshold_stage_lines(cfg, j), 2 if j else 1)  # [u, line, entry]
+        stages.append([_pack(keys[u], cfg.acc_bits) for u in range(units)])
     return stages
 
 
@@ -313,40 +327,33 @@ def memory_shapes(cfg: Mvau) -> list[tuple[int, int]]:
     found = [(cfg.pe * cfg.simd * cfg.w_bits, cfg.nf * cfg.sf)]
     if not cfg.no_act:
         for j in range(cfg.out_bits):
-            found += [(threshold_stage_bits(cfg, j), cfg.nf if j == 0 else cfg.nf << (j - 1))] * cfg.pe
+            found += [(threshold_stage_bits(cfg, j), threshold_stage_lines(cfg, j))] * cfg.threshold_units
     return found
 
 
 def memories(cfg: Mvau, weights: np.ndarray, thresholds: np.ndarray | None) -> list[Memory]:
-    """The layer's memories in the kernel's load order: the weights, then stage ``j``, PE ``p`` of the
+    """The layer's memories in the kernel's load order: the weights, then stage ``j``, unit ``u`` of the
     thresholds (``j`` major)."""
     found: list[Memory] = [(cfg.pe * cfg.simd * cfg.w_bits, weight_words(cfg, weights))]
     if thresholds is not None:
-        for j, per_pe in enumerate(threshold_stage_words(cfg, thresholds)):
-            found += [(threshold_stage_bits(cfg, j), words) for words in per_pe]
+        for j, per_unit in enumerate(threshold_stage_words(cfg, thresholds)):
+            found += [(threshold_stage_bits(cfg, j), words) for words in per_unit]
     return found
 
 
 def write_mem_files(out_dir: Path, cfg: Mvau, weights: np.ndarray,
-                    thresholds: np.ndarray | None, stem: str = "mvau") -> dict[str, str]:
-    """Write the weight and threshold ROM files under ``out_dir`` as ``<stem>_weights.hex`` and
-    ``<stem>_thresh_s<j>_<ppp>.hex``.
-
-    Returns the file parameters, ``{"WEIGHT_FILE": path, "THRESH_FILE": prefix}`` (plain strings; quote
-    them as the simulator or synthesis tool wants). ``thresholds`` must be ``None`` exactly when
-    ``cfg.no_act``.
-    """
+                    thresholds: np.ndarray | None, stem: str = "mvau") -> list[Path]:
+    """Write the layer's memories (:func:`memories`, in load order) as hex files ``<stem>_mem<k>.hex``
+    under ``out_dir``, one line per memory line; returns their paths, memory ``k`` at index ``k``.
+    ``thresholds`` must be ``None`` exactly when ``cfg.no_act``."""
     if (thresholds is None) != cfg.no_act:
         raise ValueError("pass thresholds for a thresholding MVAU and None for no_act")
     out_dir.mkdir(parents=True, exist_ok=True)
-    weight_file = out_dir / f"{stem}_weights.hex"
-    write_memh(weight_file, weight_words(cfg, weights), cfg.pe * cfg.simd * cfg.w_bits)
-    prefix = out_dir / f"{stem}_thresh_s"
-    if thresholds is not None:
-        for j, per_pe in enumerate(threshold_stage_words(cfg, thresholds)):
-            for pe, words in enumerate(per_pe):
-                write_memh(Path(f"{prefix}{threshold_file_suffix(j, pe)}"), words, threshold_stage_bits(cfg, j))
-    return {"WEIGHT_FILE": str(weight_file), "THRESH_FILE": str(prefix)}
+    paths = []
+    for k, (width, words) in enumerate(memories(cfg, weights, thresholds)):
+        paths.append(out_dir / f"{stem}_mem{k}.hex")
+        write_memh(paths[-1], words, width)
+    return paths
 
 
 def hls_weight_rom(cfg: Mvau, weights: np.ndarray) -> np.ndarray:
@@ -365,7 +372,8 @@ def hls_struct(cfg: Mvau) -> dict[str, int | bool]:
     """``Layer<i>P`` of ``hls_kernels/mvau``."""
     return {"MW": cfg.mw, "MH": cfg.mh, "SIMD": cfg.simd, "PE": cfg.pe, "IN_BITS": cfg.in_bits,
             "IN_SIGNED": bool(cfg.in_signed), "W_BITS": cfg.w_bits, "ACC_BITS": cfg.acc_bits,
-            "OUT_BITS": cfg.out_bits, "OUT_BIAS": cfg.out_bias, "NO_ACT": False}
+            "OUT_BITS": cfg.out_bits, "OUT_BIAS": cfg.out_bias, "NO_ACT": False,
+            "T_UNITS": cfg.threshold_units}
 
 
 def pack_input(cfg: Mvau, x: np.ndarray) -> list[int]:
