@@ -43,21 +43,22 @@ def ecp5_config() -> KernelConfig:
 
 
 def test_the_ml100k_ecp5_kernel_counts_as_yosys_does() -> None:
-    """The ECP5-folded ML-100K kernel (configs/kernel-ml100k-ecp5.yaml, capacity 1,792; build f0818a2a86965f77,
-    run-time model): Yosys mapped 198 DP16KD and 136 MULT18X18D (nextpnr: the same), 49,675 LUT4-equivalents
-    and 51,264 flip-flops (inside the self-test top). Block RAM and multipliers exact; LUT/FF within 15 %."""
+    """The ECP5-folded ML-100K kernel (configs/kernel-ml100k-ecp5.yaml, capacity 1,792; build d11d92ed1a0a2d07,
+    run-time model, threshold units): Yosys mapped 199 DP16KD and 136 MULT18X18D, 40,489 LUT4-equivalents and
+    41,969 flip-flops (inside the self-test top). Block RAM and multipliers exact; LUT/FF within 15 %."""
     plan = configured_plan(shaped_params(1682), ecp5_config())
     assert plan.hist_agg.n_items == 1792
     assert [m.acc_bits for m in plan.layers] == [18, 15]      # the build's worst-case accumulators
     est = estimate(plan, "ecp5-85k")
-    assert est.used["DP16KD"] == 198 and est.used["MULT18X18D"] == 136
-    assert est.used["LUT4"] == pytest.approx(49675, rel=0.15)
-    assert est.used["FF"] == pytest.approx(51264, rel=0.15)
+    assert est.used["DP16KD"] == 199 and est.used["MULT18X18D"] == 136
+    assert est.used["LUT4"] == pytest.approx(40489, rel=0.15)
+    assert est.used["FF"] == pytest.approx(41969, rel=0.15)
     bram = {block: use["DP16KD"] for block, use in est.by_block.items()}
-    # Yosys per block: hist_agg 89 (8 feature groups of 11 + the reciprocal ROM), scorer 57 (8 x 7 + 1),
-    # MVAU 0 16 (weights 15, input buffer 1), MVAU 1 31 (weights 15, thresholds 4 per PE), mask 4, control 1
-    assert bram == {"hist_agg": 89, "mvau0": 16, "mvau1": 31, "scorer": 57, "topk": 0, "hist_mask": 4,
-                    "kernel_ctrl": 1}
+    # per block: hist_agg 89 (8 feature groups of 11 + the reciprocal ROM), scorer 57 (8 x 7 + 1), MVAU 0 18
+    # (weights 15, input buffer 1, threshold stage 3 of each of 2 units), MVAU 1 31 (weights 15, thresholds:
+    # stages 3-7 of its one unit, 1 + 1 + 2 + 4 + 8), mask 4
+    assert bram == {"hist_agg": 89, "mvau0": 18, "mvau1": 31, "scorer": 57, "topk": 0, "hist_mask": 4,
+                    "kernel_ctrl": 0}
     assert est.by_block["scorer"]["MULT18X18D"] == 128 and est.by_block["hist_agg"]["MULT18X18D"] == 8
 
 
@@ -119,8 +120,8 @@ def test_the_ecp5_kernel_holds_at_most_2048_items_on_the_ecp5() -> None:
     1,024-line pieces packed into 18-bit blocks (3 x 99 bits / 18: 17), the item groups 11 of 512 x 36."""
     plan = configured_plan(shaped_params(1682), ecp5_config())
     assert largest_capacity(plan, "ecp5-85k") == 2048
-    assert estimate(with_capacity(plan, 2048), "ecp5-85k").used["DP16KD"] == 198
-    assert estimate(with_capacity(plan, 2304), "ecp5-85k").used["DP16KD"] == 198 - 88 + 8 * 17 - 57 + 8 * 11 + 2
+    assert estimate(with_capacity(plan, 2048), "ecp5-85k").used["DP16KD"] == 199
+    assert estimate(with_capacity(plan, 2304), "ecp5-85k").used["DP16KD"] == 199 - 88 + 8 * 17 - 57 + 8 * 11 + 2
 
 
 def test_a_tiny_shape_fits_up_to_the_16_bit_id_limit() -> None:
@@ -137,7 +138,7 @@ def test_a_20000_item_catalogue_is_refused_for_the_ecp5_with_the_numbers() -> No
     with pytest.raises(KernelDoesNotFit) as refused:
         check_fit(plan, ("ecp5-85k",), params.n_items, log=lambda _: None)
     message = str(refused.value)
-    assert "DP16KD needs 1,507, the part has 208 (does NOT fit)" in message
+    assert "DP16KD needs 1,508, the part has 208 (does NOT fit)" in message
     assert "MULT18X18D needs 136, the part has 156 (fits)" in message
     assert "hist_agg item features 880" in message                   # where the block RAMs go
     assert "n_items_max: 2,048, fewer than the catalogue's 20,000 items" in message
@@ -148,7 +149,7 @@ def test_a_fitting_shape_passes_and_says_so() -> None:
     found = check_fit(configured_plan(shaped_params(1682), ecp5_config()), ("ecp5-85k", "xc7z020"), 1682,
                       log=lines.append)
     assert [e.device.key for e in found] == ["ecp5-85k", "xc7z020"] and all(e.fits for e in found)
-    assert lines[0].startswith("fit check, ecp5-85k: DP16KD needs 198, the part has 208 (fits)")
+    assert lines[0].startswith("fit check, ecp5-85k: DP16KD needs 199, the part has 208 (fits)")
 
 
 def test_too_many_multipliers_have_no_capacity_that_fits() -> None:
@@ -200,7 +201,7 @@ def test_compile_refuses_a_shape_that_does_not_fit_before_writing_anything(tmp_p
     work = tmp_path / "work"
     work.mkdir()
     started = time.perf_counter()
-    with pytest.raises(KernelDoesNotFit, match="DP16KD needs 1,507"):
+    with pytest.raises(KernelDoesNotFit, match="DP16KD needs 1,508"):
         build.compile_kernel(tmp_path / "run", work / "build", tmp_path / "cache", ecp5_config(), log=lambda _: None)
     assert time.perf_counter() - started < 20
     assert list(work.iterdir()) == []
