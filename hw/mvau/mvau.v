@@ -131,6 +131,8 @@ module mvau #(
   localparam integer NCH     = NF * T_PER;                     // channels per unit and vector
   localparam integer NCH_LAST = NCH - 1;
   localparam integer CH_W    = (NCH > 1) ? $clog2(NCH) : 1;
+  localparam integer T_LINES = (STAGES > 1) ? (NCH << (STAGES - 2)) : NCH;  // the deepest threshold memory
+  localparam integer T_AW    = (T_LINES > 1) ? $clog2(T_LINES) : 1;
   // issue edge to FIFO write edge; the thresholds add the serializer (T_PER) and the collector (1)
   localparam integer LATENCY = 3 + IB_EXTRA + W_EXTRA + DOT_LAT + STAGES + ((NO_ACT != 0) ? 0 : T_PER + 1);
   localparam integer FIFO_D  = 1 << $clog2(LATENCY + 3);       // enough credits for one step a cycle
@@ -163,7 +165,7 @@ module mvau #(
       mvau_error_OUT_BITS_not_in_1_to_8 u_error ();
     end
     if (LD_DATA_BITS < PE * SIMD * W_BITS || (NO_ACT == 0 && LD_DATA_BITS < 2 * ACC_BITS)
-        || LD_ADDR_BITS < WA_W || LD_BASE + 1 + STAGES * T_UNITS > (1 << LD_MEM_BITS)) begin : g_check_load_bus
+        || LD_ADDR_BITS < WA_W || (NO_ACT == 0 && LD_ADDR_BITS < T_AW) || LD_BASE + 1 + STAGES * T_UNITS > (1 << LD_MEM_BITS)) begin : g_check_load_bus
       mvau_error_load_bus_too_narrow u_error ();
     end
   endgenerate

@@ -173,6 +173,17 @@ def test_mvau_rejects_impossible_folding(override: dict[str, int], message: str)
     assert message in lint.stderr
 
 
+def test_mvau_rejects_a_load_address_too_narrow_for_its_deepest_threshold_memory() -> None:
+    """MVAU 1 of the ML-100K ECP5 kernel: one threshold unit, stage 7 has 16 * 4 * 2^6 = 4,096 lines (12 bits)."""
+    require_verilator()
+    shape = dict(MW=128, MH=64, SIMD=32, PE=4, OUT_BITS=8, OUT_BIAS=-128, ACC_BITS=15)
+    assert mem_files.memory_shapes(mem_files.Mvau(mw=128, mh=64, simd=32, pe=4, out_bits=8, out_bias=-128,
+                                                  acc_bits=15))[-1] == (30, 4096)
+    assert _lint({**shape, "LD_ADDR_BITS": 12}).returncode == 0
+    narrow = _lint({**shape, "LD_ADDR_BITS": 11})
+    assert narrow.returncode != 0 and "mvau_error_load_bus_too_narrow" in narrow.stderr
+
+
 def test_mvau_config_rejects_unknown_weight_rom_and_negative_dot_adds() -> None:
     with pytest.raises(ValueError, match="weight_rom='bram'"):
         mem_files.Mvau(mw=8, mh=4, simd=2, pe=2, weight_rom="bram")
