@@ -28,8 +28,9 @@ from hybrec.simulate.runner import CONFIG_ENV, SimulationFailed, run_cocotb
 
 # The MLP's simulated latency (first beat into layer 0 .. last beat out of the last layer, idle kernel)
 # against FINN's estimate, the sum of the layers' exp_cycles (MH/PE * MW/SIMD). FINN's model counts MAC
-# steps and no pipeline fill; each MVAU adds its read/multiply/accumulate and threshold-search stages
-# (3 + out_bits cycles, hw/mvau/README.md), while a layer's first fold overlaps its producer. Tolerance:
+# steps and no pipeline fill; each MVAU adds its read/multiply/accumulate stages and its thresholds (the
+# channels through the threshold units, out_bits stages, the collector: Mvau.pipeline_depth,
+# hw/mvau/README.md), while a layer's first fold overlaps its producer. Tolerance:
 # |simulated - FINN| <= 5 % of FINN + the layers' pipeline depths.
 MLP_CYCLE_TOLERANCE = 0.05
 
