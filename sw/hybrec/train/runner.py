@@ -153,9 +153,13 @@ def graph_source(ctx: Context) -> str:
 
 def teacher_scores(ctx: Context, names: tuple[str, ...]) -> torch.Tensor:
     """Every user's scores ``[n_users, n_items]`` from the ID-embedding variants ``names``, each standardised
-    per user (mean 0, std 1), averaged: the graph teacher of ``hybrid_float``."""
+    per user (mean 0, std 1), averaged: the graph teacher of ``hybrid_float``. A name listed twice counts twice."""
     total = torch.zeros(ctx.data.n_users, ctx.data.n_items)
+    standardised: dict[str, torch.Tensor] = {}
     for name in names:
+        if name in standardised:  # listed again: counted again (a weight)
+            total += standardised[name]
+            continue
         model = ctx.models.get(name)
         if model is None and name == "ease_float":  # not a variant of this run: fitted for the teacher only
             rows = ctx.split.train
@@ -165,7 +169,8 @@ def teacher_scores(ctx: Context, names: tuple[str, ...]) -> torch.Tensor:
             raise RuntimeError(f"the teacher {name} was not trained before hybrid_float")
         with torch.no_grad():
             scores = model.scores(torch.arange(ctx.data.n_users))  # type: ignore[operator]
-        total += (scores - scores.mean(1, keepdim=True)) / scores.std(1, keepdim=True).clamp_min(1e-8)
+        standardised[name] = (scores - scores.mean(1, keepdim=True)) / scores.std(1, keepdim=True).clamp_min(1e-8)
+        total += standardised[name]
     return total / len(names)
 
 
@@ -229,8 +234,7 @@ def train_variant(name: str, ctx: Context) -> tuple[nn.Module, dict[str, Any], d
         teacher_fn = None
         names: tuple[str, ...] = ()
         if with_gnn and h.graph_kd_weight > 0:
-            names = tuple(dict.fromkeys(graph_source(ctx) if t == "graph_features" else t
-                                        for t in h.graph_kd_teachers))
+            names = tuple(graph_source(ctx) if t == "graph_features" else t for t in h.graph_kd_teachers)
             graph_scores = teacher_scores(ctx, names)
             teacher_fn = lambda users, history, lengths: graph_scores[torch.from_numpy(users)]  # noqa: E731
             history_cfg = replace(history_cfg, kd_weight=h.graph_kd_weight, kd_temperature=h.graph_kd_temperature)
