@@ -37,8 +37,11 @@ def test_keys_are_named_after_k() -> None:
 def test_k_recorded_or_read_from_the_keys_of_an_older_file() -> None:
     assert metrics_k(metrics_at(20)) == 20
     assert metrics_k(metrics_at(20, recorded=False)) == 20
-    committed = json.loads((TRAIN_REPORT / "metrics.json").read_text())  # written before protocol.k existed
-    assert "k" not in committed["protocol"] and metrics_k(committed) == 10
+    committed = json.loads((TRAIN_REPORT / "metrics.json").read_text())
+    assert metrics_k(committed) == 10
+    older = copy.deepcopy(committed)  # as written before protocol.k existed: the K comes from the keys
+    del older["protocol"]["k"]
+    assert metrics_k(older) == 10
     with pytest.raises(MetricsKError, match=r"no protocol\.k and no ndcg@K figure"):
         metrics_k({"variants": {"pop": {"train_seconds": 1.0}}}, "x/metrics.json")
 
