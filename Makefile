@@ -86,7 +86,7 @@ demo: setup
 ifeq ($(DEMO_BITSTREAM),1)
 	@-$(HYBREC) bitstream --build $(BUILD_ECP5) --target ecp5-85k --out $(BITSTREAM_ECP5)
 else
-	@echo "ECP5 bitstream: skipped (the run-time-model kernel does not route on the ECP5-85F yet, docs/timing-closure.md); make demo DEMO_BITSTREAM=1 or make bitstream tries it (routing did not finish in round R3)"
+	@echo "ECP5 bitstream: skipped (the run-time-model kernel does not route on the ECP5-85F yet, docs/timing-closure.md); make demo DEMO_BITSTREAM=1 or make bitstream tries it (routing did not finish in rounds R3-R5)"
 endif
 	@$(HYBREC) sim --build $(BUILD) --shared-lib
 	@$(HYBREC) hil --build $(BUILD) --out $(HIL_OUT) --gpu-json $(GPU_JSON) $(HIL_ARGS)
