@@ -640,7 +640,7 @@ module mvau #(
           ser[p*ACC_BITS +: ACC_BITS] <= ser_load_g[p / X_GROUP] ? acc_sum[p*ACC_BITS +: ACC_BITS] : after;
         end
       end
-      wire ser_load = s2_valid & s2_last;   // == ser_load_g's next value: loads at this edge
+      wire ser_load = s2_valid & s2_last;   // == each ser_load_g copy: ser loads at this edge
       always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
           ser_left <= {(TP_W+1){1'b0}};
