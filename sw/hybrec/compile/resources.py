@@ -358,8 +358,9 @@ def _logic(plan: KernelPlan) -> dict[str, tuple[float, float]]:
         stages = 0 if m.no_act else m.out_bits
         units = m.threshold_units
         kw = max(1, _clog2(m.nf * m.threshold_per_unit)) + stages
-        # the serializer (a load mux per accumulator bit) and the collector, when there are thresholds
+        # the serializer (a load mux and a flip-flop per accumulator bit) and the collector's flip-flops
         serial = 0 if m.no_act else m.pe * m.acc_bits
+        collector = 0 if m.no_act else m.pe * m.out_bits
         prod_w = m.in_bits + 1 + m.w_bits
         mult = 1.3 * prod_w * m.w_bits if m.lut_mult else 0.0
         dot = m.pe * (m.simd * mult + 1.1 * _tree_bits(m.simd, prod_w) + 1.2 * m.acc_bits)
@@ -369,7 +370,7 @@ def _logic(plan: KernelPlan) -> dict[str, tuple[float, float]]:
         nxc = -(-m.pe // m.x_group)
         found[f"mvau{index}"] = (dot + thresholds + 0.5 * weights + 200,
                                  dot_regs + units * stages * (3 * m.acc_bits + kw) + 2 * weights
-                                 + (serial + m.pe * m.out_bits if stages else 0)
+                                 + serial + collector
                                  + nxc * m.simd * m.in_bits + 300)
     lanes = scorer.lanes
     mul_lanes = lanes if scorer.bit_planes == 0 else scorer.mul_lanes
