@@ -52,7 +52,7 @@ module kernel_ctrl #(
     output reg                     ld_valid,
     output reg  [LD_MEM_BITS-1:0]  ld_mem,
     output reg  [LD_ADDR_BITS-1:0] ld_addr,
-    output reg  [LD_DATA_BITS-1:0] ld_data,
+    output wire [LD_DATA_BITS-1:0] ld_data,
     output reg                     ld_active,
     // status words
     output wire [63:0]             st_tdata,
@@ -64,7 +64,6 @@ module kernel_ctrl #(
   localparam [3:0] C_OK = 4'd0, C_INTERRUPTED = 4'd1, C_WRONG_SHAPE = 4'd2, C_BAD_HEADER = 4'd3,
                    C_BAD_COUNT = 4'd4, C_OVERLONG = 4'd5;
   localparam integer NWORDS = LD_DATA_BITS / 32;
-  localparam integer WI_BITS = (NWORDS > 1) ? $clog2(NWORDS) : 1;
   localparam integer LB = LD_ADDR_BITS + 1;
   localparam integer DRAIN = 8;               // cycles after the last line before the load completes
   localparam integer LAST_MEM_I = N_MEMS - 1;
@@ -139,7 +138,19 @@ module kernel_ctrl #(
     wpl_lut   <= MEM_WPL[mem * WPL_BITS +: WPL_BITS];
     lines_lut <= MEM_LINES[mem * LB +: LB];
   end
-  wire last_word = (widx == wpl_m1);
+  // A load word is taken whenever one is there in S_LD_DATA (s_tready is 1 there): `ld_take` does not go through
+  // s_tready's query terms, and `last_word` is a register.
+  wire ld_take = s_tvalid & (state == S_LD_DATA);
+  reg  last_word;               // == (widx == wpl_m1)
+  // The word stage: a taken load word, registered with its slot in the line (one-hot) and whether it completes
+  // the line. The line buffer's word enables, the checksum's and the bus's valid are then flip-flops: decoded
+  // from the input handshake and the state in the same cycle, they were nets across the die (the buffer is the
+  // bus, and the bus runs to every writable memory).
+  reg                    w_v, w_fire;
+  reg [31:0]             w_d;
+  reg [NWORDS-1:0]       w_sel;
+  reg [LD_MEM_BITS-1:0]  w_mem;
+  reg [LD_ADDR_BITS-1:0] w_line;
   wire last_line = (lines_left == {LB{1'b0}});
   wire done_all  = last_word & last_line & last_mem;
 
@@ -162,18 +173,25 @@ module kernel_ctrl #(
       gt0         <= 1'b0;
       gt1         <= 1'b0;
       ld_valid    <= 1'b0;
+      w_v         <= 1'b0;
+      w_fire      <= 1'b0;
       ld_active   <= 1'b0;
       mem         <= {LD_MEM_BITS{1'b0}};
       lines_left  <= {LB{1'b0}};
       wpl_m1      <= {WPL_BITS{1'b0}};
+      last_word   <= 1'b1;
       widx        <= {WPL_BITS{1'b0}};
       line        <= {LD_ADDR_BITS{1'b0}};
       last_mem    <= 1'b0;
       drain       <= 4'd0;
     end else begin
-      ld_valid <= 1'b0;
-      s2_add   <= 1'b0;
+      w_v    <= ld_take;
+      w_fire <= ld_take & last_word;
+      // the word stage's word: into the checksum; a line it completes goes out on the bus
+      ld_valid <= w_fire;
+      s2_add   <= w_v;
       if (s2_add) s2 <= s2 + s1;
+      if (w_v)    s1 <= s1 + w_d;
       in_flight <= in_flight + {7'd0, take & to_query & s_tlast} - {7'd0, q_done};
 
       case (state)
@@ -248,6 +266,7 @@ module kernel_ctrl #(
 
         S_LD_INFO: begin                 // two cycles without input per memory
           wpl_m1     <= wpl_lut - 1'b1;
+          last_word  <= (wpl_lut == {{(WPL_BITS-1){1'b0}}, 1'b1});
           lines_left <= lines_lut - 1'b1;
           last_mem   <= (mem == LAST_MEM);
           widx       <= {WPL_BITS{1'b0}};
@@ -255,20 +274,15 @@ module kernel_ctrl #(
           state      <= S_LD_DATA;
         end
 
-        S_LD_DATA: if (take) begin
-          s1     <= s1 + s_tdata;
-          s2_add <= 1'b1;
-          buffer[widx[WI_BITS-1:0] * 32 +: 32] <= s_tdata;
+        S_LD_DATA: if (ld_take) begin
           if (last_word) begin
-            // the line's last word: the whole line goes out (the other words are in buffer already)
-            ld_valid <= 1'b1;
-            ld_mem   <= mem;
-            ld_addr  <= line;
             widx     <= {WPL_BITS{1'b0}};
+            last_word <= (wpl_m1 == {WPL_BITS{1'b0}});
             line     <= line + 1'b1;
             lines_left <= lines_left - 1'b1;
           end else begin
             widx <= widx + 1'b1;
+            last_word <= (widx + 1'b1 == wpl_m1);
           end
           if (done_all) begin
             drain <= DRAIN[3:0];
@@ -317,14 +331,22 @@ module kernel_ctrl #(
     end
   end
 
-  // the line's data: the buffer with the last word in place, registered as the bus's data
+  // The word stage's data and place, and the line buffer. The buffer is the bus's data: it gets a line's last
+  // word at the edge that raises ld_valid, and every memory block registers the bus at the next edge, before
+  // the next line's first word can overwrite it.
   integer wi;
   always @(posedge ap_clk) begin
-    if (state == S_LD_DATA && take && last_word) begin
-      for (wi = 0; wi < NWORDS; wi = wi + 1)
-        ld_data[wi*32 +: 32] <= (wi[WPL_BITS-1:0] == widx) ? s_tdata : buffer[wi*32 +: 32];
+    w_d    <= s_tdata;
+    w_mem  <= mem;
+    w_line <= line;
+    for (wi = 0; wi < NWORDS; wi = wi + 1) begin
+      w_sel[wi] <= ld_take && (wi[WPL_BITS-1:0] == widx);
+      if (w_sel[wi]) buffer[wi*32 +: 32] <= w_d;
     end
+    ld_mem  <= w_mem;
+    ld_addr <= w_line;
   end
+  assign ld_data = buffer;
 
   assign n_items     = n_items_q[ID_BITS:0];
   assign model_valid = valid_q;
@@ -332,7 +354,7 @@ module kernel_ctrl #(
   // ------------------------------------------------------------------ status words
   wire [63:0] word0 = {8'hA5, 3'b000, valid_q, code, n_items_q, SHAPE_WORD};
   wire [63:0] word1 = {s2, s1};
-  assign st_tvalid = (state == S_ANSWER) && !s2_add;
+  assign st_tvalid = (state == S_ANSWER) && !s2_add && !w_v;
   assign st_tdata  = (answer_beat == 2'd0) ? word0 : word1;
   assign st_tlast  = (answer_beat == 2'd1);
 endmodule

@@ -85,10 +85,10 @@ module scorer #(
     localparam integer DOT_LAT = 1 + tree_latency(D, ADDS_PER_STAGE) + COMBINE_LAT;
     localparam integer TAG_W   = 2 + IW;          // {valid, last, base id}
     // Output FIFO: rows are read only while the FIFO has room for them, so the pipeline never stalls
-    // (no enable fans out to its registers). Read-to-FIFO takes DOT_LAT + 3 + RR cycles; FIFO_DEPTH covers
+    // (no enable fans out to its registers). Read-to-FIFO takes DOT_LAT + 4 + RR cycles; FIFO_DEPTH covers
     // that round trip, so the scorer keeps one beat per cycle while m_axis_tready stays high.
     localparam integer RR         = (ROM_OUT_REG != 0) ? 1 : 0;
-    localparam integer FIFO_AW    = $clog2(DOT_LAT + 6 + RR);
+    localparam integer FIFO_AW    = $clog2(DOT_LAT + 7 + RR);
     localparam integer FIFO_DEPTH = 1 << FIFO_AW;
     localparam integer OW         = 1 + LANES + LANES * LW;   // {last, mask, data}
 
@@ -152,6 +152,7 @@ module scorer #(
     reg               at_last;
     reg [CW-1:0]      rd_base2;
     reg [D*UBITS-1:0] user_q;
+    reg [D*UBITS-1:0] user_d;        // user_q a cycle later, beside the rows the groups read a cycle later
     reg [FIFO_AW:0]   credit_used;   // rows read and not yet popped from the output (0..FIFO_DEPTH)
 
     wire rd  = busy && (credit_used != FIFO_DEPTH[FIFO_AW:0]);
@@ -162,9 +163,14 @@ module scorer #(
     wire s_fire = s_axis_tvalid && !busy;
     assign s_axis_tready = !busy;
 
-    reg               v1,    vo,    v2;
-    reg               last1, lasto, last2;
-    reg [IW-1:0]      base1, baseo, base2;
+    reg               v0,    v1,    vo,    v2;
+    reg               last0, last1, lasto, last2;
+    reg [IW-1:0]      base0, base1, baseo, base2;
+    // The read row: one counter here, and a plain copy of it in each column group (`keep`) that addresses the
+    // group's block RAMs a cycle later (v0 is that cycle). The groups sit wherever their block RAMs are, all
+    // over the die: a counter per group, enabled by `rd` and cleared by s_fire, put those two (a producer's
+    // valid, the FIFO's credit) on nets to every group in the cycle they were decided.
+    reg [RB-1:0]      row_c;
     wire [ROW_W-1:0]  rom_q;     // the block RAMs' read registers
     wire [ROW_W-1:0]  rom_r;     // the same, or (ROM_OUT_REG) their plain copies one cycle later
     reg [ROW_W-1:0]   rom_o;     // plain copies of rom_r
@@ -190,7 +196,7 @@ module scorer #(
             reg [IW-1:0]      base_c;
             always @(posedge ap_clk) begin
                 rom_c  <= rom_q;
-                user_c <= user_q;
+                user_c <= user_d;
             end
             always @(posedge ap_clk) begin
                 if (!ap_rst_n) begin
@@ -205,7 +211,7 @@ module scorer #(
             end
             assign {rom_r, user_r, vr, lastr, baser} = {rom_c, user_c, v_c, last_c, base_c};
         end else begin : g_rom_direct
-            assign {rom_r, user_r, vr, lastr, baser} = {rom_q, user_q, v1, last1, base1};
+            assign {rom_r, user_r, vr, lastr, baser} = {rom_q, user_d, v1, last1, base1};
         end
     endgenerate
     // user_q is loaded in every cycle the scorer is idle (what it holds matters from the edge that takes a
@@ -225,6 +231,7 @@ module scorer #(
         end
     endgenerate
     always @(posedge ap_clk) begin
+        user_d   <= user_q;
         rom_o    <= rom_r;
         user_o   <= user_r;
         row_q    <= rom_o;
@@ -232,7 +239,7 @@ module scorer #(
     end
 
     // The item ROM's column groups. Each reads every cycle (no enable into the RAMs): a row read while
-    // `rd` is low goes down the pipeline with v1 = 0 and is dropped. Each group's copy of rd_row is
+    // `rd` is low goes down the pipeline with v0 = 0 and is dropped. Each group's copy of the row is
     // `keep` (Yosys merges equal flip-flops).
     genvar gi;
     generate
@@ -261,10 +268,7 @@ module scorer #(
             end
             reg [RB-1:0] row;
             reg [GW-1:0] q;
-            (* keep *) always @(posedge ap_clk) begin
-                if (!ap_rst_n || s_fire) row <= {RB{1'b0}};
-                else if (rd)             row <= row + 1'b1;
-            end
+            (* keep *) always @(posedge ap_clk) row <= row_c;
             always @(posedge ap_clk) q <= item_mem[row];
             assign rom_q[LO +: GW] = q;
         end
@@ -273,9 +277,13 @@ module scorer #(
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             busy    <= 1'b0;
+            row_c   <= {RB{1'b0}};
             rd_base <= {IW{1'b0}};
             rd_base2 <= STEP2_C;
             at_last <= 1'b0;
+            v0      <= 1'b0;
+            last0   <= 1'b0;
+            base0   <= {IW{1'b0}};
             v1      <= 1'b0;
             last1   <= 1'b0;
             base1   <= {IW{1'b0}};
@@ -299,9 +307,14 @@ module scorer #(
                 at_last  <= !(rd_base2 < {1'b0, n_q});      // the next row is the last
                 if (at_last) busy <= 1'b0;
             end
-            v1    <= rd;
-            last1 <= at_last;
-            base1 <= rd_base;
+            if (s_fire)  row_c <= {RB{1'b0}};
+            else if (rd) row_c <= row_c + 1'b1;
+            v0    <= rd;
+            last0 <= at_last;
+            base0 <= rd_base;
+            v1    <= v0;
+            last1 <= last0;
+            base1 <= base0;
             vo    <= vr;
             lasto <= lastr;
             baseo <= baser;

@@ -44,32 +44,45 @@ module spi_flash_stream #(
   reg [1:0]    rx_byte;
   reg [23:0]   acc;      // the word's earlier bytes, the latest on top
   reg          miso_q;
+  // held: a copy of m_valid for the divider (`keep`: m_valid and m_data sit by their consumer, the divider
+  // by the flash pins); div_end: div == DIV_END, registered
+  (* keep *) reg held;
+  reg          div_end;
 
   wire active   = (state == S_WAKE) || (state == S_CMD) || (state == S_DATA);
-  // a rising edge in the data phase waits while a finished word is held (m_valid, a flip-flop: the
-  // consumer's ready stays out of the divider and the command counters; a word taken this cycle costs SCK
-  // at most one clk cycle)
-  wire stall    = (state == S_DATA) && !spi_sck && m_valid;
-  wire tick     = active && !stall && (div == DIV_END);
+  // a rising edge in the data phase waits while a finished word is held (a flip-flop: the consumer's ready
+  // stays out of the divider and the command counters; a word taken this cycle costs SCK at most one clk
+  // cycle)
+  wire stall    = (state == S_DATA) && !spi_sck && held;
+  wire tick     = active && !stall && div_end;
+  wire [DW-1:0] div_inc = div + 1'b1;
   wire rising   = tick && !spi_sck;
   wire falling  = tick && spi_sck;
   wire [7:0] rx_next = {rx[6:0], miso_q};
 
   always @(posedge clk) begin
     miso_q <= spi_miso;
-    if (m_valid && m_ready) m_valid <= 1'b0;
+    if (m_valid && m_ready) begin
+      m_valid <= 1'b0;
+      held    <= 1'b0;
+    end
     if (!rst_n) begin
       state   <= S_START;
       spi_csn <= 1'b1;
       spi_sck <= 1'b0;
       spi_mosi <= 1'b0;
       div     <= {DW{1'b0}};
+      div_end <= (DIV_END == {DW{1'b0}});
       gap     <= {GW{1'b0}};
       rx_bit  <= 3'd0;
       rx_byte <= 2'd0;
       m_valid <= 1'b0;
+      held    <= 1'b0;
     end else begin
-      if (active && !stall) div <= tick ? {DW{1'b0}} : div + 1'b1;
+      if (active && !stall) begin
+        div     <= tick ? {DW{1'b0}} : div_inc;
+        div_end <= tick ? (DIV_END == {DW{1'b0}}) : (div_inc == DIV_END);
+      end
       if (rising) spi_sck <= 1'b1;
       if (falling) spi_sck <= 1'b0;
       case (state)
@@ -81,6 +94,7 @@ module spi_flash_stream #(
             {spi_mosi, tx} <= {8'hAB, 32'd0};
             tx_left  <= 6'd8;
             div      <= {DW{1'b0}};
+            div_end  <= (DIV_END == {DW{1'b0}});
           end
         end
         S_WAKE, S_CMD: if (falling) begin
@@ -106,6 +120,7 @@ module spi_flash_stream #(
             {spi_mosi, tx} <= {8'h0B, ADDR, 8'h00};
             tx_left  <= 6'd40;
             div      <= {DW{1'b0}};
+            div_end  <= (DIV_END == {DW{1'b0}});
           end
         end
         S_DATA: if (rising) begin
@@ -117,6 +132,7 @@ module spi_flash_stream #(
             if (rx_byte == 2'd3) begin
               m_data  <= {rx_next, acc};
               m_valid <= 1'b1;
+              held    <= 1'b1;
             end
           end
         end

@@ -84,16 +84,23 @@ module ulx3s_bist #(
 
   // ------------------------------------------------------------------ the flash
   // HOLD# and WP# high: a flash whose quad mode is off would otherwise pause on HOLD#.
+  // The flash's words pass a register slice: the reader sits by the flash pins, the image parser by the
+  // kernel's input, and the reader's word register and its enable (behind the SCK divider) stay local.
   wire        flash_sck;
-  wire [31:0] f_data;
-  wire        f_valid;
+  wire [31:0] fr_data, f_data;
+  wire        fr_valid, fr_ready, f_valid;
   reg         f_ready;
   assign flash_holdn = 1'b1;
   assign flash_wpn   = 1'b1;
   USRMCLK u_mclk (.USRMCLKI(flash_sck), .USRMCLKTS(1'b0));
   spi_flash_stream #(.HALF(SPI_HALF), .ADDR(FLASH_ADDR), .WAKE_CYCLES(WAKE_CYCLES)) u_flash (
-      .clk(kclk), .rst_n(rst_n), .m_data(f_data), .m_valid(f_valid), .m_ready(f_ready),
+      .clk(kclk), .rst_n(rst_n), .m_data(fr_data), .m_valid(fr_valid), .m_ready(fr_ready),
       .spi_sck(flash_sck), .spi_csn(flash_csn), .spi_mosi(flash_mosi), .spi_miso(flash_miso)
+  );
+  axis_register #(.W(32)) u_slice_flash (
+      .ap_clk(kclk), .ap_rst_n(rst_n),
+      .s_axis_tdata(fr_data), .s_axis_tvalid(fr_valid), .s_axis_tready(fr_ready),
+      .m_axis_tdata(f_data), .m_axis_tvalid(f_valid), .m_axis_tready(f_ready)
   );
 
   // ------------------------------------------------------------------ the image: header, then records
