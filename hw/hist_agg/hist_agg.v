@@ -382,6 +382,11 @@ module hist_agg #(
     reg [ROW_BITS-1:0]           out_data;
     reg [2:0]                    out_flags;
     reg                          out_valid;
+    // The normaliser's and the output register's reset: a copy of ap_rst_n of their own (`keep`), placed with
+    // them. The block's reset net spans its feature-memory groups, which sit wherever the die has block RAM.
+    // They leave reset a cycle after the rest of the block, long before a query can reach them.
+    reg                          rst_out_n;
+    (* keep *) always @(posedge ap_clk) rst_out_n <= ap_rst_n;
 
     // MUL and OUT advance while the output register is empty (a register: this enables about 2k flip-flops,
     // so m_axis_tready must not reach it); a result taken by the consumer frees it at that edge.
@@ -485,7 +490,7 @@ module hist_agg #(
     endgenerate
 
     always @(posedge ap_clk) begin
-        if (!ap_rst_n) begin
+        if (!rst_out_n) begin
             mul_v     <= 1'b0;
             mul_last  <= 1'b0;
             mul_flags <= 3'b000;
@@ -511,8 +516,8 @@ module hist_agg #(
     // The output register's enable (nrm_en && far_v) is a register as well, one copy per chunk of NORM_PAR
     // features, computed from the next values of out_valid and far_v: one LUT of far_v into the enables of
     // all ROW_BITS flip-flops and into out_valid's logic is too slow a path for 100 MHz on the ECP5.
-    wire far_v_next     = ap_rst_n && (nrm_en ? mul_v : far_v);
-    wire out_valid_next = ap_rst_n && (nrm_en ? (far_v && far_last) : (out_valid && !m_axis_tready));
+    wire far_v_next     = rst_out_n && (nrm_en ? mul_v : far_v);
+    wire out_valid_next = rst_out_n && (nrm_en ? (far_v && far_last) : (out_valid && !m_axis_tready));
     assign out_valid_nx = out_valid_next;
     localparam integer CHUNK = NORM_PAR * FEAT_BITS;
     genvar oc;

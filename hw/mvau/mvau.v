@@ -97,6 +97,17 @@ module mvau #(
   endfunction
 
   // The fewest threshold units d (a divisor of PE) with PE / d <= SF: a unit takes one channel per cycle.
+  // threshold pair stages (j >= 1) in block RAM: each takes two cycles (below)
+  function integer block_pair_stages;
+    input integer nch, stages, logic_depth;
+    integer jj;
+    begin
+      block_pair_stages = 0;
+      for (jj = 1; jj < stages; jj = jj + 1)
+        if (((nch << jj) / 2) > logic_depth / 2) block_pair_stages = block_pair_stages + 1;
+    end
+  endfunction
+
   function integer threshold_units;
     input integer pe, sf;
     integer d;
@@ -133,8 +144,10 @@ module mvau #(
   localparam integer CH_W    = (NCH > 1) ? $clog2(NCH) : 1;
   localparam integer T_LINES = (STAGES > 1) ? (NCH << (STAGES - 2)) : NCH;  // the deepest threshold memory
   localparam integer T_AW    = (T_LINES > 1) ? $clog2(T_LINES) : 1;
-  // issue edge to FIFO write edge; the thresholds add the serializer (T_PER) and the collector (1)
-  localparam integer LATENCY = 3 + IB_EXTRA + W_EXTRA + DOT_LAT + STAGES + ((NO_ACT != 0) ? 0 : T_PER + 1);
+  localparam integer T_BLOCK = (NO_ACT != 0) ? 0 : block_pair_stages(NCH, STAGES, LOGIC_DEPTH);
+  // issue edge to FIFO write edge; the thresholds add the serializer (T_PER), the collector (1) and a cycle
+  // per block-RAM pair stage
+  localparam integer LATENCY = 3 + IB_EXTRA + W_EXTRA + DOT_LAT + STAGES + ((NO_ACT != 0) ? 0 : T_PER + 1 + T_BLOCK);
   localparam integer FIFO_D  = 1 << $clog2(LATENCY + 3);       // enough credits for one step a cycle
   localparam integer FD_W    = $clog2(FIFO_D);
   localparam integer FW      = PE * OUT_W + 1;                // FIFO word: {tlast, tdata}
@@ -675,11 +688,29 @@ module mvau #(
           t_wdata <= lb_data[TW-1:0];
         end
 
+        // A pair stage in block RAM takes two cycles: its memory is addressed with the registered key bits
+        // (the block RAM's synchronous read is the first cycle, its output register the second), and the
+        // stage's inputs wait a cycle beside it in s_*. Addressed a cycle earlier with the key the previous
+        // stage registers then, a compare ran from one block RAM into the next one's address, and a unit's
+        // stage memories are block RAMs wherever the die has one free.
+        localparam integer BLK = (j > 0 && (DEPTH / 2) > LOGIC_DEPTH / 2) ? 1 : 0;
+        wire s_valid, s_last, s_vend;
+        if (BLK != 0) begin : g_wait
+          reg d_valid, d_last, d_vend;
+          always @(posedge ap_clk) begin
+            d_valid <= ap_rst_n & ch_valid[j];
+            d_last  <= ch_last[j];
+            d_vend  <= ch_vend[j];
+          end
+          assign {s_valid, s_last, s_vend} = {d_valid, d_last, d_vend};
+        end else begin : g_now
+          assign {s_valid, s_last, s_vend} = {ch_valid[j], ch_last[j], ch_vend[j]};
+        end
         reg r_valid, r_last, r_vend;
         always @(posedge ap_clk) begin
-          r_valid <= ap_rst_n & ch_valid[j];
-          r_last  <= ch_last[j];
-          r_vend  <= ch_vend[j];
+          r_valid <= ap_rst_n & s_valid;
+          r_last  <= s_last;
+          r_vend  <= s_vend;
         end
         assign ch_valid[j+1] = r_valid;
         assign ch_last[j+1]  = r_last;
@@ -692,13 +723,28 @@ module mvau #(
           // address is the key without the last decision (registered bits only); the line and that decision,
           // made by the previous stage's compare in this cycle, are registered side by side and the decision
           // picks a half after the edge: no path runs from a compare into a memory or a mux. A block RAM
-          // (synchronous read) is addressed one edge earlier, with the key the previous stage registers then.
+          // (synchronous read) takes a cycle more (g_wait).
           /* verilator lint_off UNUSEDSIGNAL */
           wire [KW-1:0]         in_key = ch_key[(j*T_UNITS+p)*KW +: KW];
+          wire [KW-1:0]         s_key;    // in_key, or (BLK) in_key a cycle later
           reg  [ACC_BITS-1:0]   r_line;
           reg  [KW-1:0]         r_key;
           /* verilator lint_on UNUSEDSIGNAL */
+          wire [ACC_BITS-1:0]   s_acc;
           reg  [ACC_BITS-1:0]   r_acc;
+          if (BLK != 0) begin : g_wait_unit
+            reg [KW-1:0]       d_key;
+            reg [ACC_BITS-1:0] d_acc;
+            always @(posedge ap_clk) begin
+              d_key <= in_key;
+              d_acc <= ch_acc[(j*T_UNITS+p)*ACC_BITS +: ACC_BITS];
+            end
+            assign s_key = d_key;
+            assign s_acc = d_acc;
+          end else begin : g_now_unit
+            assign s_key = in_key;
+            assign s_acc = ch_acc[(j*T_UNITS+p)*ACC_BITS +: ACC_BITS];
+          end
           localparam integer T_MEM_I = LD_BASE + 1 + j * T_UNITS + p;
           localparam [LD_MEM_BITS-1:0] T_MEM = T_MEM_I[LD_MEM_BITS-1:0];
           reg t_we;
@@ -721,16 +767,11 @@ module mvau #(
           end else begin : g_pair
             localparam integer PDEPTH = DEPTH / 2;
             localparam integer PAW    = (PDEPTH > 1) ? $clog2(PDEPTH) : 1;
-            /* verilator lint_off UNUSEDSIGNAL */
-            wire [KW-1:0] prev_key = ch_key[((j-1)*T_UNITS+p)*KW +: KW];  // what the previous stage registers now
-            wire [PAW-1:0] addr_now, addr_next;   // one of them is used (LUT logic: now; block RAM: next)
-            /* verilator lint_on UNUSEDSIGNAL */
+            wire [PAW-1:0] addr;   // the key without its last decision: registered bits only
             if (PDEPTH > 1) begin : g_addr
-              assign addr_now  = in_key[PAW:1];
-              assign addr_next = prev_key[PAW-1:0];
+              assign addr = in_key[PAW:1];
             end else begin : g_addr0
-              assign addr_now  = 1'b0;
-              assign addr_next = 1'b0;
+              assign addr = 1'b0;
             end
             wire [2*ACC_BITS-1:0] pair;   // {entry 2r+1, entry 2r}
             if (PDEPTH <= LOGIC_DEPTH / 2) begin : g_logic
@@ -738,14 +779,14 @@ module mvau #(
               always @(posedge ap_clk) begin
                 if (t_we) tmem[t_waddr] <= t_wdata;
               end
-              assign pair = tmem[addr_now];
+              assign pair = tmem[addr];
             end else begin : g_block
               (* ram_style = "block", no_rw_check *) reg [2*ACC_BITS-1:0] tmem [0:PDEPTH-1];
               always @(posedge ap_clk) begin
                 if (t_we) tmem[t_waddr] <= t_wdata;
               end
               reg [2*ACC_BITS-1:0] pair_q;
-              always @(posedge ap_clk) pair_q <= tmem[addr_next];
+              always @(posedge ap_clk) pair_q <= tmem[addr];
               assign pair = pair_q;
             end
             // Both entries are registered and the decision with them: the compare that made it ends at a
@@ -755,13 +796,13 @@ module mvau #(
             reg                  r_sel;
             (* keep *) always @(posedge ap_clk) begin
               r_pair <= pair;
-              r_sel  <= in_key[0];
+              r_sel  <= s_key[0];
             end
             always @* r_line = r_sel ? r_pair[ACC_BITS +: ACC_BITS] : r_pair[0 +: ACC_BITS];
           end
           (* keep *) always @(posedge ap_clk) begin
-            r_acc  <= ch_acc[(j*T_UNITS+p)*ACC_BITS +: ACC_BITS];
-            r_key  <= in_key;
+            r_acc  <= s_acc;
+            r_key  <= s_key;
           end
           wire pass = $signed(r_acc) >= $signed(r_line);
           assign ch_acc[((j+1)*T_UNITS+p)*ACC_BITS +: ACC_BITS] = r_acc;

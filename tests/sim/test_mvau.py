@@ -192,20 +192,21 @@ def test_mvau_config_rejects_unknown_weight_rom_and_negative_dot_adds() -> None:
     assert mem_files.Mvau(mw=8, mh=4, simd=2, pe=2, weight_rom="block").verilog_parameters()["WLOGIC_DEPTH"] == 0
 
 
-@pytest.mark.parametrize(("shape", "units"), [
-    ((96, 128, 4, 32), 2),     # the ECP5 kernel's MVAU 0: SF 24, 16 channels per unit
-    ((128, 64, 32, 4), 1),     # its MVAU 1: SF 4, all 4 PEs through one unit
-    ((12, 6, 12, 6), 6),       # SF 1: a unit per PE
-    ((24, 8, 8, 4), 2),        # SF 3: 4 / 2 <= 3 (3 units would not divide PE)
+@pytest.mark.parametrize(("shape", "units", "block_pairs"), [
+    ((96, 128, 4, 32), 2, 1),     # the ECP5 kernel's MVAU 0: SF 24, 16 channels per unit; stage 3 has 256 pairs
+    ((128, 64, 32, 4), 1, 1),     # its MVAU 1 (at 4 output bits): SF 4, all 4 PEs through one unit
+    ((12, 6, 12, 6), 6, 0),       # SF 1: a unit per PE
+    ((24, 8, 8, 4), 2, 0),        # SF 3: 4 / 2 <= 3 (3 units would not divide PE)
 ])
-def test_threshold_units(shape: tuple[int, int, int, int], units: int) -> None:
+def test_threshold_units(shape: tuple[int, int, int, int], units: int, block_pairs: int) -> None:
     """The fewest units that divide PE and keep up with a fold every SF cycles; each adds its channels and the
-    collector to the pipeline (the RTL's T_UNITS and LATENCY)."""
+    collector to the pipeline, and a cycle per pair stage in block RAM (more than 128 pairs) (the RTL's
+    T_UNITS, T_BLOCK and LATENCY)."""
     mw, mh, simd, pe = shape
     cfg = mem_files.Mvau(mw=mw, mh=mh, simd=simd, pe=pe)
-    assert cfg.threshold_units == units
+    assert cfg.threshold_units == units and cfg.threshold_block_pairs == block_pairs
     assert cfg.pipeline_depth == mem_files.Mvau(mw=mw, mh=mh, simd=simd, pe=pe, no_act=True).pipeline_depth \
-        + cfg.out_bits + pe // units + 1
+        + cfg.out_bits + pe // units + 1 + block_pairs
     assert mem_files.memory_shapes(cfg)[1:] == [(cfg.acc_bits * (1 if j == 0 else 2),
                                                  (mh // units) << max(0, j - 1))
                                                 for j in range(cfg.out_bits) for _ in range(units)]

@@ -44,10 +44,13 @@ module spi_flash_stream #(
   reg [1:0]    rx_byte;
   reg [23:0]   acc;      // the word's earlier bytes, the latest on top
   reg          miso_q;
-  // held: a copy of m_valid for the divider (`keep`: m_valid and m_data sit by their consumer, the divider
-  // by the flash pins); div_end: div == DIV_END, registered
-  (* keep *) reg held;
+  // held: a word is finished and not taken yet (m_valid, or about to be), for the divider; the word is
+  // assembled in `word` by the flash pins and moves to m_data (by the consumer) a cycle later, so the
+  // divider's logic reaches no flip-flop far from it. div_end: div == DIV_END, registered.
+  reg          held;
   reg          div_end;
+  reg  [31:0]  word;
+  reg          word_done;
 
   wire active   = (state == S_WAKE) || (state == S_CMD) || (state == S_DATA);
   // a rising edge in the data phase waits while a finished word is held (a flip-flop: the consumer's ready
@@ -58,13 +61,19 @@ module spi_flash_stream #(
   wire [DW-1:0] div_inc = div + 1'b1;
   wire rising   = tick && !spi_sck;
   wire falling  = tick && spi_sck;
-  wire [7:0] rx_next = {rx[6:0], miso_q};
+  reg        rx_take, rx_bitval;
+  wire [7:0] rx_next = {rx[6:0], rx_bitval};
 
   always @(posedge clk) begin
     miso_q <= spi_miso;
     if (m_valid && m_ready) begin
       m_valid <= 1'b0;
       held    <= 1'b0;
+    end
+    word_done <= 1'b0;
+    if (word_done) begin
+      m_data  <= word;
+      m_valid <= 1'b1;
     end
     if (!rst_n) begin
       state   <= S_START;
@@ -78,6 +87,8 @@ module spi_flash_stream #(
       rx_byte <= 2'd0;
       m_valid <= 1'b0;
       held    <= 1'b0;
+      word_done <= 1'b0;
+      rx_take <= 1'b0;
     end else begin
       if (active && !stall) begin
         div     <= tick ? {DW{1'b0}} : div_inc;
@@ -123,21 +134,26 @@ module spi_flash_stream #(
             div_end  <= (DIV_END == {DW{1'b0}});
           end
         end
-        S_DATA: if (rising) begin
-          rx     <= rx_next[6:0];
-          rx_bit <= rx_bit + 1'b1;
-          if (rx_bit == 3'd7) begin
-            rx_byte <= rx_byte + 1'b1;
-            acc     <= {rx_next, acc[23:8]};
-            if (rx_byte == 2'd3) begin
-              m_data  <= {rx_next, acc};
-              m_valid <= 1'b1;
-              held    <= 1'b1;
-            end
-          end
-        end
+        S_DATA: ;
         default: state <= S_START;
       endcase
+      // the bit sampled at a data-phase rising edge, taken a cycle later (rx_take, rx_bitval: flip-flops
+      // into the receive registers' enables and data)
+      rx_take   <= rising && (state == S_DATA);
+      rx_bitval <= miso_q;
+      if (rx_take) begin
+        rx     <= rx_next[6:0];
+        rx_bit <= rx_bit + 1'b1;
+        if (rx_bit == 3'd7) begin
+          rx_byte <= rx_byte + 1'b1;
+          acc     <= {rx_next, acc[23:8]};
+          if (rx_byte == 2'd3) begin
+            word      <= {rx_next, acc};
+            word_done <= 1'b1;
+            held      <= 1'b1;
+          end
+        end
+      end
     end
   end
 endmodule

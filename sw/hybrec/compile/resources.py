@@ -29,12 +29,10 @@ from typing import Any
 
 from hybrec.compile.blocks import CAPACITY_STEP, KernelPlan
 from hybrec.compile.blocks.base import column_widths
-from hybrec.compile.blocks.mvau import Mvau, threshold_stage_bits, threshold_stage_lines
+from hybrec.compile.blocks.mvau import THRESHOLD_LOGIC_DEPTH, Mvau, threshold_stage_bits, threshold_stage_lines
 from hybrec.devices import DEVICES, Device, device
 from hybrec.errors import HybrecError
 from hybrec.protocol import MAX_ITEMS, id_limit_message
-
-THRESHOLD_LOGIC_DEPTH = 256   # mvau.v's LOGIC_DEPTH: threshold stages of at most this many keys are not block RAM
 
 
 class KernelDoesNotFit(HybrecError):

@@ -31,6 +31,7 @@ import numpy as np
 from hybrec.compile.blocks.base import FoldingError, Memory, divisors, pack_rows, signed_range, write_memh
 from hybrec.golden import LayerSpec
 
+THRESHOLD_LOGIC_DEPTH = 256   # mvau.v's LOGIC_DEPTH: threshold stages of at most this many keys are not block RAM
 # weight_rom -> the MVAU's WLOGIC_DEPTH (weight ROMs of at most that many lines are LUT logic)
 WEIGHT_ROM_DEPTH = {"auto": 64, "logic": 1 << 30, "block": 0}
 # input_buffer -> IB_LUT_WORDS: the most words (both banks) the input buffer may have as LUT RAM
@@ -215,9 +216,17 @@ class Mvau:
         """Cycles from a neuron fold's last step (its last input beat, for the first fold) to its output
         beat: buffer/ROM read (+ the block-RAM buffer's two copies, or the block-RAM weight line's one),
         dot product (+ its stages), accumulate, then the thresholds (``T_PER`` channels into each unit,
-        ``out_bits`` stages, the collector), FIFO."""
+        ``out_bits`` stages and a cycle per block-RAM pair stage, the collector), FIFO."""
         return (3 + self.input_extra + self.weight_extra + self.dot_latency
-                + (0 if self.no_act else self.threshold_per_unit + 1 + self.out_bits))
+                + (0 if self.no_act else self.threshold_per_unit + 1 + self.out_bits + self.threshold_block_pairs))
+
+    @property
+    def threshold_block_pairs(self) -> int:
+        """Threshold pair stages (stage >= 1) in block RAM: each takes a cycle more than one in LUT RAM."""
+        if self.no_act:
+            return 0
+        return sum(1 for stage in range(1, self.out_bits)
+                   if threshold_stage_lines(self, stage) > THRESHOLD_LOGIC_DEPTH // 2)
 
     @property
     def vector_latency(self) -> int:
