@@ -283,12 +283,22 @@ module hist_agg #(
                         if (adv_g) addr <= s_axis_tdata[j*ID_BITS +: AW];
                     end
                 end
+                // Slot 0's read also runs while the port writes (adv_g is high then anyway: nothing is inside
+                // during a load), so the port's clock enable is the read's and its copy's, and ecp5_bram.py can
+                // move rom_o into the block RAM (with adv_g alone, Yosys makes the port's enable adv_g | we_g,
+                // a LUT the flip-flops do not share; that OR as a register of its own, Yosys ORs with we_g again).
+                wire rd_en;
+                if (j == 0) begin : g_en_a
+                    assign rd_en = adv_g | we_g;
+                end else begin : g_en_b
+                    assign rd_en = adv_g;
+                end
                 always @(posedge ap_clk) begin
-                    if (adv_g) begin
+                    if (rd_en) begin
                         rom_q[BASE +: GROUP_BITS] <= feat_mem[addr];
                         rom_o[BASE +: GROUP_BITS] <= rom_q[BASE +: GROUP_BITS];
-                        row_q[BASE +: GROUP_BITS] <= use_o[j] ? rom_o[BASE +: GROUP_BITS] : {GROUP_BITS{1'b0}};
                     end
+                    if (adv_g) row_q[BASE +: GROUP_BITS] <= use_o[j] ? rom_o[BASE +: GROUP_BITS] : {GROUP_BITS{1'b0}};
                 end
             end
         end

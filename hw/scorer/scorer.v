@@ -151,8 +151,7 @@ module scorer #(
     // compare in front of busy, the FIFO's tags and the user-vector enables are too slow for the ECP5.
     reg               at_last;
     reg [CW-1:0]      rd_base2;
-    reg [D*UBITS-1:0] user_q;
-    reg [D*UBITS-1:0] user_d;        // user_q a cycle later, beside the rows the groups read a cycle later
+    reg [D*UBITS-1:0] user_q;        // the vector of the rows read a cycle ago (below)
     reg [FIFO_AW:0]   credit_used;   // rows read and not yet popped from the output (0..FIFO_DEPTH)
 
     wire rd  = busy && (credit_used != FIFO_DEPTH[FIFO_AW:0]);
@@ -196,7 +195,7 @@ module scorer #(
             reg [IW-1:0]      base_c;
             always @(posedge ap_clk) begin
                 rom_c  <= rom_q;
-                user_c <= user_d;
+                user_c <= user_q;
             end
             always @(posedge ap_clk) begin
                 if (!ap_rst_n) begin
@@ -211,27 +210,34 @@ module scorer #(
             end
             assign {rom_r, user_r, vr, lastr, baser} = {rom_c, user_c, v_c, last_c, base_c};
         end else begin : g_rom_direct
-            assign {rom_r, user_r, vr, lastr, baser} = {rom_q, user_d, v1, last1, base1};
+            assign {rom_r, user_r, vr, lastr, baser} = {rom_q, user_q, v1, last1, base1};
         end
     endgenerate
-    // user_q is loaded in every cycle the scorer is idle (what it holds matters from the edge that takes a
-    // vector, s_fire, on; busy then holds it), by `keep` copies of !busy, one per 64 bits: s_fire as the
-    // enable of all D*UBITS flip-flops, behind the producer's late valid, is too long a net for the ECP5.
+    // The user vector for the rows the groups read (a cycle after rd): the producer's data registered as it is
+    // (u_in), loaded into user_q in every cycle the scorer was idle two cycles before, by `keep` copies of
+    // one register of !busy (idle_q), one copy per 64 bits. user_q then changes a cycle after the edge that
+    // takes a vector (s_fire) and holds it while busy. The copies come from a flip-flop, not from busy's next
+    // value: busy's logic into all D*UBITS enables, or into copies spread over them, is too long a net.
     localparam integer UW = D * UBITS;
     localparam integer UG = (UW + 63) / 64;
     wire busy_next = ap_rst_n && (s_fire || (busy && !(rd && at_last)));
+    reg  idle_q;
+    always @(posedge ap_clk) idle_q <= !busy_next;
     genvar ug;
     generate
         for (ug = 0; ug < UG; ug = ug + 1) begin : g_user
             localparam integer LO = ug * 64;
             localparam integer UGW = (UW - LO < 64) ? UW - LO : 64;
-            reg idle_c;   // == !busy
-            (* keep *) always @(posedge ap_clk) idle_c <= !busy_next;
-            always @(posedge ap_clk) if (idle_c) user_q[LO +: UGW] <= s_axis_tdata[LO +: UGW];
+            reg            idle_c;   // == idle_q a cycle later
+            reg [UGW-1:0]  u_in;
+            (* keep *) always @(posedge ap_clk) idle_c <= idle_q;
+            always @(posedge ap_clk) begin
+                u_in <= s_axis_tdata[LO +: UGW];
+                if (idle_c) user_q[LO +: UGW] <= u_in;
+            end
         end
     endgenerate
     always @(posedge ap_clk) begin
-        user_d   <= user_q;
         rom_o    <= rom_r;
         user_o   <= user_r;
         row_q    <= rom_o;

@@ -133,10 +133,10 @@ async def throughput_back_to_back(dut) -> None:
     start = now_ns()
     await bench.run_all(users)
     cycles = cycles_since(start)
-    # II = NROWS + 1, then the documented first-beat latency DOT_LAT + 4 + ROM_OUT_REG and 2 cycles of
+    # II = NROWS + 1, then the documented first-beat latency DOT_LAT + 5 + ROM_OUT_REG and 2 cycles of
     # testbench slack
     dot_lat = 1 + tree_latency(D) + (tree_latency(UBITS + USER_SIGNED) if P["BIT_PLANES"] else 0)
-    bound = len(users) * (NROWS + 1) + dot_lat + 4 + P.get("ROM_OUT_REG", 0) + 2
+    bound = len(users) * (NROWS + 1) + dot_lat + 5 + P.get("ROM_OUT_REG", 0) + 2
     assert cycles <= bound, f"{len(users)} queries took {cycles} cycles (bound {bound})"
     dut._log.info("%d queries: %d cycles (bound %d)", len(users), cycles, bound)
 
@@ -158,7 +158,7 @@ async def live_items_below_capacity(dut) -> None:
         await bench.run_all(users)
         cycles = cycles_since(start)
         dot_lat = 1 + tree_latency(D) + (tree_latency(UBITS + USER_SIGNED) if P["BIT_PLANES"] else 0)
-        bound = len(users) * (rows_for(n) + 1) + dot_lat + 4 + P.get("ROM_OUT_REG", 0) + 2
+        bound = len(users) * (rows_for(n) + 1) + dot_lat + 5 + P.get("ROM_OUT_REG", 0) + 2
         assert cycles <= bound, f"n_items {n}: {len(users)} queries took {cycles} cycles (bound {bound})"
         bench.set_pauses(0.2, 0.3)
         await bench.run_all([bench.random_user() for _ in range(3)])
