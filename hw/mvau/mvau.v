@@ -96,8 +96,7 @@ module mvau #(
     end
   endfunction
 
-  // The fewest threshold units d (a divisor of PE) with PE / d <= SF: a unit takes one channel per cycle.
-  // threshold pair stages (j >= 1) in block RAM: each takes two cycles (below)
+  // Threshold pair stages (j >= 1) in block RAM (more than LOGIC_DEPTH / 2 pairs): each takes two cycles (below).
   function integer block_pair_stages;
     input integer nch, stages, logic_depth;
     integer jj;
@@ -108,6 +107,7 @@ module mvau #(
     end
   endfunction
 
+  // The fewest threshold units d (a divisor of PE) with PE / d <= SF: a unit takes one channel per cycle.
   function integer threshold_units;
     input integer pe, sf;
     integer d;
@@ -774,7 +774,7 @@ module mvau #(
               assign addr = 1'b0;
             end
             wire [2*ACC_BITS-1:0] pair;   // {entry 2r+1, entry 2r}
-            if (PDEPTH <= LOGIC_DEPTH / 2) begin : g_logic
+            if (BLK == 0) begin : g_logic
               (* ram_style = "distributed" *) reg [2*ACC_BITS-1:0] tmem [0:PDEPTH-1];
               always @(posedge ap_clk) begin
                 if (t_we) tmem[t_waddr] <= t_wdata;

@@ -44,9 +44,10 @@ module spi_flash_stream #(
   reg [1:0]    rx_byte;
   reg [23:0]   acc;      // the word's earlier bytes, the latest on top
   reg          miso_q;
-  // held: a word is finished and not taken yet (m_valid, or about to be), for the divider; the word is
-  // assembled in `word` by the flash pins and moves to m_data (by the consumer) a cycle later, so the
-  // divider's logic reaches no flip-flop far from it. div_end: div == DIV_END, registered.
+  // held: a word is finished and not taken yet (== m_valid | word_done, a register of its own beside the
+  // divider: m_valid sits by the consumer). The word is assembled in `word` by the flash pins and moves to
+  // m_data a cycle later, so the divider's logic reaches no flip-flop far from it. div_end: div == DIV_END,
+  // registered.
   reg          held;
   reg          div_end;
   reg  [31:0]  word;

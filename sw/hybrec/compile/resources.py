@@ -29,7 +29,7 @@ from typing import Any
 
 from hybrec.compile.blocks import CAPACITY_STEP, KernelPlan
 from hybrec.compile.blocks.base import column_widths
-from hybrec.compile.blocks.mvau import THRESHOLD_LOGIC_DEPTH, Mvau, threshold_stage_bits, threshold_stage_lines
+from hybrec.compile.blocks.mvau import Mvau, threshold_stage_bits, threshold_stage_in_block_ram, threshold_stage_lines
 from hybrec.devices import DEVICES, Device, device
 from hybrec.errors import HybrecError
 from hybrec.protocol import MAX_ITEMS, id_limit_message
@@ -99,10 +99,9 @@ def _mvau_rams(index: int, layer: Mvau) -> list[Ram]:
         rams.append(Ram(block, "input buffer", layer.simd * layer.in_bits, words, reads=nxc))
     if not layer.no_act:
         for stage in range(layer.out_bits):
-            lines = threshold_stage_lines(layer, stage)
-            limit = THRESHOLD_LOGIC_DEPTH if stage == 0 else THRESHOLD_LOGIC_DEPTH // 2
-            rams.append(Ram(block, f"thresholds, stage {stage}", threshold_stage_bits(layer, stage), lines,
-                            style="distributed" if lines <= limit else "block", count=layer.threshold_units))
+            rams.append(Ram(block, f"thresholds, stage {stage}", threshold_stage_bits(layer, stage),
+                            threshold_stage_lines(layer, stage), count=layer.threshold_units,
+                            style="block" if threshold_stage_in_block_ram(layer, stage) else "distributed"))
     fifo = 1 << _clog2(layer.pipeline_depth + 3)
     rams.append(Ram(block, "output FIFO", layer.pe * layer.out_width + 1, fifo))
     rams.append(Ram(block, "register slice", layer.pe * layer.out_width, 2))

@@ -225,8 +225,7 @@ class Mvau:
         """Threshold pair stages (stage >= 1) in block RAM: each takes a cycle more than one in LUT RAM."""
         if self.no_act:
             return 0
-        return sum(1 for stage in range(1, self.out_bits)
-                   if threshold_stage_lines(self, stage) > THRESHOLD_LOGIC_DEPTH // 2)
+        return sum(1 for stage in range(1, self.out_bits) if threshold_stage_in_block_ram(self, stage))
 
     @property
     def vector_latency(self) -> int:
@@ -300,6 +299,13 @@ def threshold_stage_lines(cfg: Mvau, stage: int) -> int:
     """Lines of one unit's threshold memory of ``stage``."""
     keys = (cfg.nf * cfg.threshold_per_unit) << stage
     return keys if stage == 0 else keys // 2
+
+
+def threshold_stage_in_block_ram(cfg: Mvau, stage: int) -> bool:
+    """``mvau.v``'s rule: a stage's memory is block RAM above ``LOGIC_DEPTH`` thresholds (stage 0) or
+    ``LOGIC_DEPTH / 2`` pairs (later stages), LUT RAM otherwise."""
+    limit = THRESHOLD_LOGIC_DEPTH if stage == 0 else THRESHOLD_LOGIC_DEPTH // 2
+    return threshold_stage_lines(cfg, stage) > limit
 
 
 def threshold_stage_words(cfg: Mvau, thresholds: np.ndarray) -> list[list[list[int]]]:
