@@ -154,6 +154,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_bitstream(args: argparse.Namespace) -> int:
     build = Path(args.build).resolve()
+    if args.target == "pynq-z2" and args.place_only:
+        raise HybrecError("--place-only is for the open ECP5 flow (nextpnr); the PYNQ-Z2 flow is Vivado's")
     if args.target == "pynq-z2":
         from hybrec.bitstream.vivado import run_vivado  # lazy: the build's numpy readers
 
@@ -161,8 +163,14 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
         info = run_vivado(build, out, clock_mhz=args.freq, log=console.print)   # no Vivado: ToolMissing
         console.print(f"wrote {out / 'hybrec.bit'} and {out / 'hybrec.hwh'} ({info['seconds']} s)")
         return 0
-    from hybrec.bitstream.ecp5 import DEFAULT_SEEDS, build_bitstream  # lazy: the build's numpy readers
+    from hybrec.bitstream.ecp5 import DEFAULT_SEEDS, build_bitstream, place_design  # lazy: the build's numpy readers
 
+    if args.place_only:
+        placement = place_design(build, out_dir=args.out, target=args.target, freq_mhz=args.freq,
+                                 seeds=args.seeds or DEFAULT_SEEDS, jobs=args.jobs, timeout_s=args.timeout,
+                                 log=console.print, console=console)
+        print_placement(placement)
+        return 0
     result = build_bitstream(build, out_dir=args.out, target=args.target, freq_mhz=args.freq,
                              seeds=args.seeds or DEFAULT_SEEDS, jobs=args.jobs, timeout_s=args.timeout,
                              log=console.print, console=console, stop_when_met=not args.all_seeds)
@@ -172,6 +180,30 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
     console.print(f"{result['device']}: Fmax {result['fmax_mhz']} MHz for {result['clock']['constraint_mhz']} MHz "
                   f"(timing {verdict}); {use}; tools {result['seconds']} s")
     return 0 if result["timing_met"] else 1
+
+
+def print_placement(placement: dict) -> None:
+    """Each seed's estimate after placement and the blocks with the most failing endpoints."""
+    from rich import box
+    from rich.table import Table
+
+    period = placement["clock"]["period_ns"]
+    for run in placement["seeds"]:
+        if "by_block" not in run:
+            console.print(f"seed {run['seed']}: {run.get('error') or run.get('stopped')}")
+            continue
+        if not run["by_block"]:
+            console.print(f"seed {run['seed']}: estimated {run['fmax_mhz']} MHz after placement, none of "
+                          f"{run['endpoints']:,} endpoints failing at {period:g} ns")
+            continue
+        table = Table(title=f"seed {run['seed']}: estimated {run['fmax_mhz']} MHz after placement, "
+                            f"{run['failing']:,} of {run['endpoints']:,} endpoints failing at {period:g} ns",
+                      title_justify="left", box=box.SIMPLE_HEAD)
+        for column in ("block", "failing", "worst slack ns"):
+            table.add_column(column, justify="left" if column == "block" else "right")
+        for group in run["by_block"][:8]:
+            table.add_row(group["group"], f"{group['failing']:,}", f"{group['worst_slack_ns']:.2f}")
+        console.print(table)
 
 
 def cmd_hls(args: argparse.Namespace) -> int:
@@ -316,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run every seed to the end, even after one has met the clock")
     bit.add_argument("--jobs", type=int, default=None,
                      help="nextpnr runs at a time (default: one per CPU core, up to one per seed)")
+    bit.add_argument("--place-only", action="store_true",
+                     help="ECP5: place without routing and report every block's failing endpoints from the "
+                          "placement's estimated delays (BUILD/placement/<target>/placement.json); no bitstream")
     bit.add_argument("--timeout", type=int, default=3600, metavar="S",
                      help="seconds each tool may run before the flow stops with an error (ECP5; default 3600)")
     bit.set_defaults(func=cmd_bitstream)

@@ -132,6 +132,31 @@ def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) 
     assert result["zynq_7020"]["yosys_synth_xilinx"] is None and "hybrec fit" in result["zynq_7020"]["missing"]
 
 
+def test_place_only_reports_every_block_without_routing(tiny_build: Path, tmp_path: Path) -> None:
+    """`hybrec bitstream --place-only`: placement per seed, the SDF of the placer's delays analysed by block, no
+    bitstream. At 200 MHz the tiny kernel misses the clock, so the report has failing blocks to name."""
+    require_open_flow()
+    out = tmp_path / "placement"
+    result = ecp5.place_design(tiny_build, out, freq_mhz=200.0, seeds=SEEDS)
+    assert json.loads((out / "placement.json").read_text()) == result
+    assert result["format"] == "hybrec-placement/1" and result["clock"]["period_ns"] == pytest.approx(5.0)
+    assert result["shape"]["key"] == BuildDir.open(tiny_build).kernel.shape_key
+    assert [run["seed"] for run in result["seeds"]] == list(SEEDS)
+    work = out / "work"
+    for run in result["seeds"]:
+        # the estimate is nextpnr's own: the SDF's Fmax agrees with the log's line after placement
+        assert 0 < run["fmax_mhz"] < 200.0 and run["failing"] > 0 and run["worst_slack_ns"] < 0
+        assert any(abs(v - run["fmax_mhz"]) < 0.5 for v in run["fmax_log_mhz"].values())
+        assert run["by_block"] and sum(g["failing"] for g in run["by_block"]) <= run["failing"]
+        assert min(g["worst_slack_ns"] for g in run["by_block"]) == pytest.approx(run["worst_slack_ns"])
+        groups = json.loads((out / run["groups"]).read_text())
+        assert groups["failing"] == run["failing"] and groups["groups"][0]["worst_path"]
+        assert run["utilisation"]["LUT4"]["used"] > 100 and run["utilisation"]["DP16KD"]["used"] > 0
+        assert "Running router" not in (work / f"nextpnr_seed{run['seed']}.log").read_text()
+    assert not list(out.glob("*.bit")) and not list(work.glob("*.sdf")) and not list(work.glob("*.config"))
+    assert set(result["seconds"]) == {"yosys", "register_passes", "nextpnr"}
+
+
 def test_zynq_estimates_sit_beside_finns(tiny_build: Path, tmp_path: Path) -> None:
     usage = {"LUT": {"used": 51107, "capacity": 53200, "percent": 96.1}}
     build = BuildDir.open(tiny_build)

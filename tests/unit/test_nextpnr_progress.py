@@ -44,6 +44,11 @@ def test_each_phase_of_a_run() -> None:
     assert phase_after(13) == "finished: 73.62 MHz post-route"
 
 
+def test_a_run_without_routing_finishes_with_its_estimate() -> None:
+    placed_only = [*LOG[:9], "Info: Program finished normally."]   # nextpnr --no-route
+    assert nextpnr_phase("\n".join(placed_only)) == "finished: 68.69 MHz estimated after placement"
+
+
 def test_static_placer_and_unknown_text() -> None:
     assert nextpnr_phase("Info: Running Static placer...\nInfo: overlap: COMB=99.5%") == "static placement"
     assert nextpnr_phase("ERROR: something nextpnr never prints\n") == "starting"

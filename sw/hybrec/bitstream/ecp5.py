@@ -106,18 +106,23 @@ def read_report(report: dict[str, Any], clock_hint: str = "clkop") -> dict[str, 
     names = [name for name in clocks if clock_hint in name]
     names = names or sorted(clocks, key=lambda n: clocks[n]["constraint"])[-1:]
     kernel = clocks[names[0]]
+    return {"clock": names[0], "fmax_mhz": round(float(kernel["achieved"]), 2),
+            "constraint_mhz": round(float(kernel["constraint"]), 2),
+            "timing_met": float(kernel["achieved"]) >= float(kernel["constraint"]),
+            "clocks": {n: {"achieved_mhz": round(float(c["achieved"]), 2),
+                           "constraint_mhz": round(float(c["constraint"]), 2)} for n, c in clocks.items()},
+            "utilisation": read_utilisation(report)}
+
+
+def read_utilisation(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The cells used, per hybrec name, from nextpnr's ``--report`` JSON (written after placement too)."""
     utilisation = {}
     for cell, name in NEXTPNR_CELLS:
         entry = report.get("utilization", {}).get(cell, {"used": 0, "available": 0})
         used, available = int(entry["used"]), int(entry["available"])
         utilisation[name] = {"used": used, "capacity": available,
                              "percent": round(100.0 * used / available, 2) if available else 0.0}
-    return {"clock": names[0], "fmax_mhz": round(float(kernel["achieved"]), 2),
-            "constraint_mhz": round(float(kernel["constraint"]), 2),
-            "timing_met": float(kernel["achieved"]) >= float(kernel["constraint"]),
-            "clocks": {n: {"achieved_mhz": round(float(c["achieved"]), 2),
-                           "constraint_mhz": round(float(c["constraint"]), 2)} for n, c in clocks.items()},
-            "utilisation": utilisation}
+    return utilisation
 
 
 def last_logged_fmax(log_text: str) -> dict[str, float]:
@@ -180,15 +185,23 @@ def seed_file(seed: int, name: str) -> str:
 
 
 def run_seeds(spec: Device, work: Path, seeds: Sequence[int], jobs: int | None, timeout_s: int,
-              log: Any, console: Any = None, stop_when_met: bool = True) -> list[dict[str, Any]]:
+              log: Any, console: Any = None, stop_when_met: bool = True,
+              place_only_period_ns: float | None = None) -> list[dict[str, Any]]:
     """nextpnr on ``work``'s netlist once per seed, ``jobs`` at a time (with a rich ``console``: a live line
     per seed with the phase its log has reached). One record per seed, in seed order:
     ``{seed, fmax_mhz, seconds, timing}`` (``timing``: its report as :func:`read_report` reads it),
     ``{seed, error, failure}`` where nextpnr failed (``failure``: the ToolFailed), or, with ``stop_when_met``,
     ``{seed, stopped, seconds}`` for a seed stopped (or never started: no ``seconds``) because another had
-    met the clock by then. ``timing`` and ``failure`` are not for the manifest (:data:`RUN_ONLY`)."""
+    met the clock by then. ``timing`` and ``failure`` are not for the manifest (:data:`RUN_ONLY`).
+
+    With ``place_only_period_ns`` nextpnr places and does not route (``--no-route``; nothing is stopped): the
+    record is ``{seed, fmax_mhz, seconds, timing}`` with ``timing`` the :func:`sdf_timing.analyse_sdf` of the
+    placement's SDF (the placer's estimated net delays) at that period, also written to
+    ``placed_groups_seed<S>.json``."""
     jobs = min(len(seeds), jobs or os.cpu_count() or 1)
     met = threading.Event()   # a seed has met the clock
+    place_only = place_only_period_ns is not None
+    stop_when_met = stop_when_met and not place_only
 
     def one(seed: int) -> dict[str, Any]:
         if stop_when_met and met.is_set():
@@ -197,18 +210,29 @@ def run_seeds(spec: Device, work: Path, seeds: Sequence[int], jobs: int | None, 
         assert spec.nextpnr is not None
         device_flag, package = spec.nextpnr
         args = [device_flag, "--package", package, "--lpf", "board.lpf", "--json", f"{BOARD_TOP}_regs.json",
-                "--textcfg", seed_file(seed, f"{BOARD_TOP}.config"), "--report", seed_file(seed, "report.json"),
                 "--seed", str(seed), "--router", ROUTER, "--timing-allow-fail",
-                "--sdf", seed_file(seed, "post_route.sdf"), "--log", seed_file(seed, "nextpnr.log"), "-q"]
+                "--report", seed_file(seed, "report.json"), "--log", seed_file(seed, "nextpnr.log"), "-q"]
+        sdf_name = seed_file(seed, "placed.sdf" if place_only else "post_route.sdf")
+        args += ["--no-route", "--sdf", sdf_name] if place_only else [
+            "--textcfg", seed_file(seed, f"{BOARD_TOP}.config"), "--sdf", sdf_name]
         nextpnr_log = work / seed_file(seed, "nextpnr.log")
         report_path = work / seed_file(seed, "report.json")
         try:
-            log(f"nextpnr-ecp5 seed {seed}: placing and routing (log {nextpnr_log})")
+            log(f"nextpnr-ecp5 seed {seed}: placing{'' if place_only else ' and routing'} (log {nextpnr_log})")
             seconds = tools.run(tools.NEXTPNR_ECP5, args, cwd=work, timeout_s=timeout_s,
                                 log_path=work / seed_file(seed, "nextpnr.stdout.log"),
                                 stop=met if stop_when_met else None).seconds
             if not report_path.is_file():
-                raise tools.ToolFailed("nextpnr-ecp5", 0, nextpnr_log, tools.tail(nextpnr_log), why="no report written")
+                raise tools.ToolFailed("nextpnr-ecp5", 0, nextpnr_log, tools.tail(nextpnr_log),
+                                       why=f"no {report_path.name} written")
+            if place_only:
+                assert place_only_period_ns is not None
+                groups = sdf_timing.analyse_sdf(work / sdf_name, place_only_period_ns)
+                atomic_write_json(work / seed_file(seed, "placed_groups.json"), groups)
+                (work / sdf_name).unlink()   # large; the analysis is what is kept
+                log(f"nextpnr-ecp5 seed {seed}: placed in {seconds:.0f} s, estimated {groups['fmax_mhz']} MHz, "
+                    f"{groups['failing']} endpoints failing")
+                return {"seed": seed, "fmax_mhz": groups["fmax_mhz"], "seconds": round(seconds, 1), "timing": groups}
         except tools.ToolStopped as stopped:
             log(f"nextpnr-ecp5 seed {seed}: stopped after {stopped.seconds:.0f} s, another seed has met the clock")
             return {"seed": seed, "stopped": "another seed had met the clock", "seconds": round(stopped.seconds, 1)}
@@ -302,6 +326,47 @@ def _up_to_date(out_dir: Path, key: str, build: BuildDir, bist_queries: int) -> 
     return raw
 
 
+def synthesise(build: BuildDir, work: Path, clock: pll.PllSetting, lpf_path: Path, timeout_s: int,
+               log: Any) -> tuple[dict[str, float], ecp5_dsp.DspPassStats, ecp5_bram.BramPassStats]:
+    """The kernel's and the board's sources in ``work``, Yosys' ``synth_ecp5`` of the self-test top and the two
+    register passes: ``work/ulx3s_bist_regs.json``, the netlist nextpnr reads. Returns the seconds taken and the
+    passes' statistics."""
+    for path in [*build.sources, *build.memory_files]:
+        shutil.copyfile(path, work / path.name)
+    for name in BOARD_SOURCES:
+        shutil.copyfile(BOARD_DIR / name, work / name)
+    shutil.copyfile(lpf_path, work / "board.lpf")
+    shape = shape_record(build)
+    params = {"USE_PLL": 1, "CLKI_DIV": clock.clki_div, "CLKFB_DIV": clock.clkfb_div, "CLKOP_DIV": clock.clkop_div,
+              "CLKOP_CPHASE": clock.clkop_cphase, "SHAPE_WORD": int(shape["word"], 16), "FLASH_ADDR": FLASH_OFFSET,
+              "SPI_HALF": SPI_HALF}
+    chparam = " ".join(f"-set {name} {value}" for name, value in params.items())
+    sources = [p.name for p in build.sources]
+    (work / "synth.ys").write_text(f"read_verilog -defer {' '.join([*sources, *BOARD_SOURCES])}\n"
+                                   f"chparam {chparam} {BOARD_TOP}\n"
+                                   f"synth_ecp5 -top {BOARD_TOP} -json {BOARD_TOP}.json\n"
+                                   f"tee -q -o yosys_stat.json stat -json\n")
+
+    seconds: dict[str, float] = {}
+    log(f"yosys: synth_ecp5 (log {work / 'yosys.log'})")
+    seconds["yosys"] = tools.run(tools.YOSYS, ["-q", "-l", "yosys.log", "synth.ys"], cwd=work,
+                                 log_path=work / "yosys.stdout.log", timeout_s=timeout_s).seconds
+    # the multipliers' pipeline flip-flops into the MULT18X18Ds' own registers (ecp5_dsp.py), the flip-flops
+    # behind block-RAM reads into the DP16KDs' output registers (ecp5_bram.py); nextpnr reads the rewritten
+    # netlist
+    t0 = time.monotonic()
+    netlist = json.loads((work / f"{BOARD_TOP}.json").read_text())
+    dsp_stats = ecp5_dsp.absorb_dsp_registers(netlist)
+    bram_stats = ecp5_bram.absorb_bram_registers(netlist)
+    atomic_write_text(work / f"{BOARD_TOP}_regs.json", json.dumps(netlist))
+    del netlist
+    seconds["register_passes"] = time.monotonic() - t0
+    log(f"DSP registers: {dsp_stats.outputs_registered} of {dsp_stats.dsps} outputs, "
+        f"{dsp_stats.inputs_registered} input ports moved into the MULT18X18Ds; block-RAM output registers: "
+        f"{bram_stats.read_ports_registered} read ports of {bram_stats.brams} DP16KDs")
+    return seconds, dsp_stats, bram_stats
+
+
 def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = "ecp5-85k",
                     freq_mhz: float = DEFAULT_FREQ_MHZ, seeds: Sequence[int] = DEFAULT_SEEDS, bist_queries: int = 8,
                     lpf: Path | None = None, timeout_s: int = 3600, jobs: int | None = None,
@@ -341,39 +406,7 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
 
-        for path in [*build.sources, *build.memory_files]:
-            shutil.copyfile(path, work / path.name)
-        for name in BOARD_SOURCES:
-            shutil.copyfile(BOARD_DIR / name, work / name)
-        shutil.copyfile(lpf_path, work / "board.lpf")
-        shape = shape_record(build)
-        params = {"USE_PLL": 1, "CLKI_DIV": clock.clki_div, "CLKFB_DIV": clock.clkfb_div, "CLKOP_DIV": clock.clkop_div,
-                  "CLKOP_CPHASE": clock.clkop_cphase, "SHAPE_WORD": int(shape["word"], 16), "FLASH_ADDR": FLASH_OFFSET,
-                  "SPI_HALF": SPI_HALF}
-        chparam = " ".join(f"-set {name} {value}" for name, value in params.items())
-        sources = [p.name for p in build.sources]
-        (work / "synth.ys").write_text(f"read_verilog -defer {' '.join([*sources, *BOARD_SOURCES])}\n"
-                                       f"chparam {chparam} {BOARD_TOP}\n"
-                                       f"synth_ecp5 -top {BOARD_TOP} -json {BOARD_TOP}.json\n"
-                                       f"tee -q -o yosys_stat.json stat -json\n")
-
-        seconds: dict[str, float] = {}
-        log(f"yosys: synth_ecp5 (log {work / 'yosys.log'})")
-        seconds["yosys"] = tools.run(tools.YOSYS, ["-q", "-l", "yosys.log", "synth.ys"], cwd=work,
-                                     log_path=work / "yosys.stdout.log", timeout_s=timeout_s).seconds
-        # the multipliers' pipeline flip-flops into the MULT18X18Ds' own registers (ecp5_dsp.py), the flip-flops
-        # behind block-RAM reads into the DP16KDs' output registers (ecp5_bram.py); nextpnr reads the rewritten
-        # netlist
-        t0 = time.monotonic()
-        netlist = json.loads((work / f"{BOARD_TOP}.json").read_text())
-        dsp_stats = ecp5_dsp.absorb_dsp_registers(netlist)
-        bram_stats = ecp5_bram.absorb_bram_registers(netlist)
-        atomic_write_text(work / f"{BOARD_TOP}_regs.json", json.dumps(netlist))
-        del netlist
-        seconds["register_passes"] = time.monotonic() - t0
-        log(f"DSP registers: {dsp_stats.outputs_registered} of {dsp_stats.dsps} outputs, "
-            f"{dsp_stats.inputs_registered} input ports moved into the MULT18X18Ds; block-RAM output registers: "
-            f"{bram_stats.read_ports_registered} read ports of {bram_stats.brams} DP16KDs")
+        seconds, dsp_stats, bram_stats = synthesise(build, work, clock, lpf_path, timeout_s, log)
         # one nextpnr per seed, `jobs` at a time (each is single-threaded), all on the same netlist; the routed
         # result with the highest Fmax is kept under the plain names (nextpnr.log, report.json, ...)
         started = time.perf_counter()
@@ -409,7 +442,7 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
                       "net": timing["clock"], "constraint_mhz": timing["constraint_mhz"]},
             "fmax_mhz": timing["fmax_mhz"], "timing_met": timing["timing_met"], "clocks": timing["clocks"],
             "fmax_log_mhz": logged, "utilisation": timing["utilisation"],
-            "shape": shape,
+            "shape": shape_record(build),
             "selftest": write_selftest(build, out_dir, bist_queries),
             "dsp_registers": dsp_stats.as_dict(),
             "bram_registers": bram_stats.as_dict(),
@@ -427,4 +460,72 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
         atomic_write_json(out_dir / MANIFEST, result)
         verdict = "met" if result["timing_met"] else "NOT met"
         log(f"{bit_path}: Fmax {result['fmax_mhz']} MHz for {timing['constraint_mhz']} MHz (timing {verdict})")
+        return result
+
+
+PLACEMENT_FORMAT = "hybrec-placement/1"
+
+
+def place_design(build_dir: Path, out_dir: Path | None = None, target: str = "ecp5-85k",
+                 freq_mhz: float = DEFAULT_FREQ_MHZ, seeds: Sequence[int] = DEFAULT_SEEDS, lpf: Path | None = None,
+                 timeout_s: int = 3600, jobs: int | None = None, log: Any = print,
+                 console: Any = None) -> dict[str, Any]:
+    """Where ``build_dir``'s kernel would miss the clock, without routing it: the flow of
+    :func:`build_bitstream` up to nextpnr's placement (``--no-route``, once per seed), and every endpoint's
+    slack from the placement's SDF (the placer's estimated net delays, :func:`sdf_timing.analyse_sdf`), grouped
+    by block. On the ECP5-85F a placement takes about a quarter of a full place-and-route of the ML-100K kernel,
+    and names every failing block where a routing that does not converge names none.
+
+    Writes ``out_dir`` (default ``BUILD/placement/<target>``): ``placement.json`` (format
+    ``hybrec-placement/1``, written last) and ``work/`` with the logs and each seed's
+    ``placed_groups_seed<S>.json`` (worst paths hop by hop). Nothing is cached: the estimate is a tool for
+    rounds of RTL changes, and a placement is no artifact."""
+    spec = ecp5_device(target)
+    build = BuildDir.open(build_dir)
+    clock = pll.pll_dividers(freq_mhz)
+    lpf_path = Path(lpf) if lpf is not None else BOARD_DIR / "ulx3s.lpf"
+    seeds = check_seeds(seeds)
+    if jobs is not None and jobs < 1:
+        raise BitstreamError(f"jobs must be at least 1; got {jobs}")
+    out_dir = Path(out_dir) if out_dir is not None else build.path / "placement" / target
+    with exclusive(out_dir):
+        (out_dir / "placement.json").unlink(missing_ok=True)  # unfinished from here on
+        work = out_dir / "work"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        seconds, dsp_stats, bram_stats = synthesise(build, work, clock, lpf_path, timeout_s, log)
+        started = time.perf_counter()
+        runs = run_seeds(spec, work, seeds, jobs, timeout_s, log, console, place_only_period_ns=1000.0 / freq_mhz)
+        seconds["nextpnr"] = time.perf_counter() - started
+        placed = [run for run in runs if "timing" in run]
+        if not placed:
+            raise next(run["failure"] for run in runs if "failure" in run)
+        for name in (f"{BOARD_TOP}.json", f"{BOARD_TOP}_regs.json"):  # large
+            (work / name).unlink(missing_ok=True)
+        records = []
+        for run in runs:
+            record = {k: v for k, v in run.items() if k not in RUN_ONLY}
+            if "timing" in run:
+                groups = run["timing"]
+                logged = last_logged_fmax((work / seed_file(run["seed"], "nextpnr.log")).read_text(errors="replace"))
+                report = json.loads((work / seed_file(run["seed"], "report.json")).read_text())
+                record.update({"fmax_log_mhz": logged, "endpoints": groups["endpoints"], "failing": groups["failing"],
+                               "worst_slack_ns": groups["worst_slack_ns"], "utilisation": read_utilisation(report),
+                               "by_block": [{k: g[k] for k in ("group", "failing", "worst_slack_ns")}
+                                            for g in groups["groups"][:12]],
+                               "groups": f"work/{seed_file(run['seed'], 'placed_groups.json')}"})
+            records.append(record)
+        result = {
+            "format": PLACEMENT_FORMAT, "target": target, "device": spec.name, "top": BOARD_TOP,
+            "build": build_record(build), "shape": shape_record(build),
+            "clock": {"requested_mhz": freq_mhz, "period_ns": round(1000.0 / freq_mhz, 4)},
+            "seeds": records, "dsp_registers": dsp_stats.as_dict(), "bram_registers": bram_stats.as_dict(),
+            "tools": tool_versions(), "seconds": {name: round(s, 1) for name, s in seconds.items()},
+            "source": "placement only (nextpnr --no-route): the SDF of the placer's estimated delays, analysed by "
+                      "hybrec.bitstream.sdf_timing; a routed design is slower by what routing adds",
+        }
+        atomic_write_json(out_dir / "placement.json", result)
+        best = max(placed, key=lambda run: run["fmax_mhz"])
+        log(f"{out_dir / 'placement.json'}: estimated after placement {best['fmax_mhz']} MHz (seed {best['seed']}) "
+            f"for {freq_mhz:g} MHz; {best['timing']['failing']} endpoints failing")
         return result

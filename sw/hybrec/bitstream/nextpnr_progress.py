@@ -25,9 +25,11 @@ FMAX_LINE = re.compile(r"Max frequency for clock '([^']*)': ([\d.]+) MHz")
 
 def nextpnr_phase(text: str) -> str:
     """The phase a nextpnr log's text has reached, e.g. ``routing: iteration 23, 94 overused wires (68.7 MHz
-    estimated after placement)`` or ``finished: 73.62 MHz post-route``; ``starting`` for an empty log."""
+    estimated after placement)`` or ``finished: 73.62 MHz post-route`` (``finished: 77.5 MHz estimated after
+    placement`` for a run without routing); ``starting`` for an empty log."""
     phase = "starting"
     estimate = last_fmax = ""
+    routed = False
     for line in text.splitlines():
         if "Packing" in line and phase == "starting":
             phase = "packing"
@@ -39,6 +41,7 @@ def nextpnr_phase(text: str) -> str:
             phase = "annealing"
         elif "Running router" in line:
             phase = "routing"
+            routed = True
         elif "Program finished normally" in line:
             phase = "finished"
         elif match := _HEAP_ITER.search(line):
@@ -52,7 +55,7 @@ def nextpnr_phase(text: str) -> str:
             if phase.startswith("annealing") and not estimate:
                 estimate = f"{float(match[2]):.1f} MHz estimated after placement"
     if phase == "finished" and last_fmax:
-        return f"finished: {last_fmax} MHz post-route"
+        return f"finished: {last_fmax} MHz {'post-route' if routed else 'estimated after placement'}"
     if estimate and phase.startswith("routing"):
         return f"{phase} ({estimate})"
     return phase
