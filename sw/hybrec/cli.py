@@ -66,6 +66,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from hybrec.train.compare import compare_table, compare_variants  # lazy: torch
+
+    result = compare_variants(Path(args.run), args.variant, args.against, cache_dir(), part=args.part,
+                              resamples=args.resamples)
+    Console().print(compare_table(result))
+    console.print(f"wrote {result['file']} (every metric, per seed)")
+    return 0
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     from hybrec.compile.build import compile_kernel  # lazy: torch, Brevitas, FINN
     from hybrec.compile.config import KERNEL_PRESETS, load_kernel_config  # lazy: pydantic, yaml
@@ -292,6 +302,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train only these variants (default: the configuration's list)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=cmd_train)
+
+    cmp = sub.add_parser("compare", help="two variants of a run user by user: the mean difference and its paired "
+                                         "bootstrap interval per seed (RUN/compare/)")
+    cmp.add_argument("--run", required=True, type=Path, help="run directory of `hybrec train`")
+    cmp.add_argument("variant", help="e.g. hybrid_w4a4")
+    cmp.add_argument("against", help="e.g. ease_float")
+    cmp.add_argument("--part", choices=["test", "valid"], default="test")
+    cmp.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples of the users")
+    cmp.set_defaults(func=cmd_compare)
 
     comp = sub.add_parser("compile", help="export + FINN front-end + RTL + golden vectors; writes OUT/manifest.json")
     comp.add_argument("--run", required=True, type=Path, help="run directory of `hybrec train`")

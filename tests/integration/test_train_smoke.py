@@ -180,3 +180,22 @@ def test_run_evaluated_at_its_eval_k(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "best_valid_ndcg@20" in log and all("valid_ndcg@20" in row for row in log["log"])
     hybrid_log = load_checkpoint(out / "checkpoints" / "seed0" / "hybrid_w4a4.pt")["train_log"]
     assert "best_valid_ndcg@20" in hybrid_log
+
+
+def test_compare_pairs_two_variants_user_by_user(smoke_run: Path) -> None:
+    """`hybrec compare`: the per-user means equal metrics.json's (same users, same protocol), the difference
+    is theirs, and its interval holds it; a variant the run lacks is refused by name."""
+    assert main(["compare", "--run", str(smoke_run), "hybrid_w4a4", "pop", "--resamples", "300"]) == 0
+    result = json.loads((smoke_run / "compare" / "hybrid_w4a4-vs-pop-test.json").read_text())
+    metrics = json.loads((smoke_run / "metrics.json").read_text())["variants"]
+    (seed, entry), = result["seeds"].items()
+    assert entry["users"] == 943
+    for key in ("ndcg@10", "recall@10", "hit@10"):
+        m = entry[key]
+        assert m["hybrid_w4a4"] == pytest.approx(metrics["hybrid_w4a4"]["seeds"][seed][key])
+        assert m["pop"] == pytest.approx(metrics["pop"]["seeds"][seed][key])
+        assert m["difference"] == pytest.approx(m["hybrid_w4a4"] - m["pop"])
+        low, high = m["interval"]
+        assert low <= m["difference"] <= high
+    assert main(["compare", "--run", str(smoke_run), "hybrid_w4a4", "no_such_variant"]) == 2
+

@@ -10,7 +10,7 @@ import pytest
 
 from hybrec.data.dataset import InteractionData
 from hybrec.data.splits import Split
-from hybrec.eval.metrics import METRICS, ranking_metrics, topk_ids
+from hybrec.eval.metrics import METRICS, paired_interval, per_row_metrics, ranking_metrics, topk_ids
 from hybrec.eval.protocol import EvalSets, eval_sets, full_ranking, masked_topk, sampled_ranking
 
 pytestmark = pytest.mark.unit
@@ -24,6 +24,28 @@ def metrics_of(top: list[list[int]], positives: list[list[int]], k: int) -> dict
 
 
 # --- ranking_metrics ----------------------------------------------------------------------------------
+
+def test_per_row_metrics_are_what_the_means_average() -> None:
+    top = np.asarray([[5, 1, 2], [0, 3, 4], [9, 8, 7]], dtype=np.int64)
+    positives = [np.asarray([2, 5]), np.asarray([], dtype=np.int64), np.asarray([6])]   # row 1: no positive
+    rows = per_row_metrics(top, positives, k=3)
+    assert rows["hit@3"].tolist() == [1.0, 0.0] and rows["ndcg@3"][1] == 0.0   # the empty row is left out
+    assert rows["mrr@3"].tolist() == [1.0, 0.0]
+    means = ranking_metrics(top, positives, k=3)
+    assert means == {name: pytest.approx(values.mean()) for name, values in rows.items()}
+
+
+def test_paired_interval_holds_the_mean_and_narrows_with_more_users() -> None:
+    rng = np.random.default_rng(1)
+    small, large = rng.normal(0.01, 0.1, 100), rng.normal(0.01, 0.1, 10_000)
+    low_s, high_s = paired_interval(small)
+    low_l, high_l = paired_interval(large)
+    assert low_s < small.mean() < high_s and low_l < large.mean() < high_l
+    assert (high_l - low_l) < (high_s - low_s) / 5            # ~ 1 / sqrt(n): 10x narrower
+    assert low_l > 0                                            # 0.01 with 10,000 users is no accident
+    assert paired_interval(np.zeros(50)) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="no paired"):
+        paired_interval(np.zeros(0))
 
 def test_single_row_by_hand() -> None:
     # positives {2, 5}; ranked 5, 1, 2, 7, 8: hits at ranks 1 and 3

@@ -326,6 +326,19 @@ def _up_to_date(out_dir: Path, key: str, build: BuildDir, bist_queries: int) -> 
     return raw
 
 
+def flow_inputs(build_dir: Path, target: str, freq_mhz: float, seeds: Sequence[int], lpf: Path | None,
+                jobs: int | None) -> tuple[Device, BuildDir, pll.PllSetting, Path, tuple[int, ...]]:
+    """The flow's arguments checked before anything is written: the part, the build, the PLL setting, the
+    constraint file and the seeds."""
+    spec = ecp5_device(target)
+    build = BuildDir.open(build_dir)
+    clock = pll.pll_dividers(freq_mhz)
+    lpf_path = Path(lpf) if lpf is not None else BOARD_DIR / "ulx3s.lpf"
+    if jobs is not None and jobs < 1:
+        raise BitstreamError(f"jobs must be at least 1; got {jobs}")
+    return spec, build, clock, lpf_path, check_seeds(seeds)
+
+
 def synthesise(build: BuildDir, work: Path, clock: pll.PllSetting, lpf_path: Path, timeout_s: int,
                log: Any) -> tuple[dict[str, float], ecp5_dsp.DspPassStats, ecp5_bram.BramPassStats]:
     """The kernel's and the board's sources in ``work``, Yosys' ``synth_ecp5`` of the self-test top and the two
@@ -384,13 +397,7 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
     which passing seed is kept can depend on which finished first; each seed's own result does not.
     ``stop_when_met=False`` runs every seed to the end. ``lpf`` replaces the board's constraint file (it is
     part of the cache key, as is ``stop_when_met``)."""
-    spec = ecp5_device(target)
-    build = BuildDir.open(build_dir)
-    clock = pll.pll_dividers(freq_mhz)
-    lpf_path = Path(lpf) if lpf is not None else BOARD_DIR / "ulx3s.lpf"
-    seeds = check_seeds(seeds)
-    if jobs is not None and jobs < 1:
-        raise BitstreamError(f"jobs must be at least 1; got {jobs}")
+    spec, build, clock, lpf_path, seeds = flow_inputs(build_dir, target, freq_mhz, seeds, lpf, jobs)
     key = sha256_json(input_key(build, target, freq_mhz, seeds, lpf_path, stop_when_met))
     out_dir = Path(out_dir) if out_dir is not None else default_out(build, target)
     with exclusive(out_dir):   # a second `hybrec bitstream` into the same folder is refused, not interleaved
@@ -480,13 +487,7 @@ def place_design(build_dir: Path, out_dir: Path | None = None, target: str = "ec
     ``hybrec-placement/1``, written last) and ``work/`` with the logs and each seed's
     ``placed_groups_seed<S>.json`` (worst paths hop by hop). Nothing is cached: the estimate is a tool for
     rounds of RTL changes, and a placement is no artifact."""
-    spec = ecp5_device(target)
-    build = BuildDir.open(build_dir)
-    clock = pll.pll_dividers(freq_mhz)
-    lpf_path = Path(lpf) if lpf is not None else BOARD_DIR / "ulx3s.lpf"
-    seeds = check_seeds(seeds)
-    if jobs is not None and jobs < 1:
-        raise BitstreamError(f"jobs must be at least 1; got {jobs}")
+    spec, build, clock, lpf_path, seeds = flow_inputs(build_dir, target, freq_mhz, seeds, lpf, jobs)
     out_dir = Path(out_dir) if out_dir is not None else build.path / "placement" / target
     with exclusive(out_dir):
         (out_dir / "placement.json").unlink(missing_ok=True)  # unfinished from here on

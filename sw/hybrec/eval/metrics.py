@@ -40,8 +40,9 @@ def topk_ids(scores: np.ndarray, k: int) -> np.ndarray:
     return result
 
 
-def ranking_metrics(top: np.ndarray, positives: list[np.ndarray], k: int) -> dict[str, float]:
-    """Mean metrics@k over rows with at least one positive.
+def per_row_metrics(top: np.ndarray, positives: list[np.ndarray], k: int) -> dict[str, np.ndarray]:
+    """Every metric@k of each row with at least one positive (rows without one are left out), as arrays
+    ``[n_counted]`` in row order.
 
     Args:
         top: ``[n_rows, >= k]`` ranked item ids.
@@ -49,21 +50,35 @@ def ranking_metrics(top: np.ndarray, positives: list[np.ndarray], k: int) -> dic
         k: cut-off.
     """
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    sums = dict.fromkeys(METRICS, 0.0)
-    counted = 0
+    rows: dict[str, list[float]] = {name: [] for name in METRICS}
     for row, pos in enumerate(positives):
         if pos.size == 0:
             continue
-        counted += 1
         hits = np.isin(top[row, :k], pos)
         n_hits = int(hits.sum())
-        sums["hit"] += float(n_hits > 0)
-        sums["recall"] += n_hits / pos.size
-        sums["precision"] += n_hits / k
-        if n_hits:
-            sums["mrr"] += 1.0 / (int(np.argmax(hits)) + 1)
+        rows["hit"].append(float(n_hits > 0))
+        rows["recall"].append(n_hits / pos.size)
+        rows["precision"].append(n_hits / k)
+        rows["mrr"].append(1.0 / (int(np.argmax(hits)) + 1) if n_hits else 0.0)
         idcg = discounts[: min(pos.size, k)].sum()
-        sums["ndcg"] += float((hits * discounts).sum() / idcg)
-    if counted == 0:
+        rows["ndcg"].append(float((hits * discounts).sum() / idcg))
+    if not rows["ndcg"]:
         raise ValueError("no row has a positive item: nothing to evaluate")
-    return {f"{name}@{k}": value / counted for name, value in sums.items()}
+    return {f"{name}@{k}": np.asarray(values) for name, values in rows.items()}
+
+
+def ranking_metrics(top: np.ndarray, positives: list[np.ndarray], k: int) -> dict[str, float]:
+    """Mean metrics@k over rows with at least one positive (:func:`per_row_metrics` averaged)."""
+    return {name: float(values.mean()) for name, values in per_row_metrics(top, positives, k).items()}
+
+
+def paired_interval(diff: np.ndarray, resamples: int = 2000, level: float = 0.95,
+                    seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of paired per-user differences ``diff`` (users resampled
+    with replacement, ``resamples`` times)."""
+    if diff.size == 0:
+        raise ValueError("no paired values")
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, diff.size, size=(resamples, diff.size))].mean(axis=1)
+    tail = 100.0 * (1.0 - level) / 2.0
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100.0 - tail))
