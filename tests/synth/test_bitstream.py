@@ -137,11 +137,11 @@ def test_place_only_reports_every_block_without_routing(tiny_build: Path, tmp_pa
     bitstream. At 200 MHz the tiny kernel misses the clock, so the report has failing blocks to name."""
     require_open_flow()
     out = tmp_path / "placement"
-    result = ecp5.place_design(tiny_build, out, freq_mhz=200.0, seeds=SEEDS)
+    result = ecp5.place_design(tiny_build, out, freq_mhz=200.0, seeds=(2,))   # one seed: the loop is run_seeds
     assert json.loads((out / "placement.json").read_text()) == result
     assert result["format"] == "hybrec-placement/1" and result["clock"]["period_ns"] == pytest.approx(5.0)
     assert result["shape"]["key"] == BuildDir.open(tiny_build).kernel.shape_key
-    assert [run["seed"] for run in result["seeds"]] == list(SEEDS)
+    assert [run["seed"] for run in result["seeds"]] == [2]
     work = out / "work"
     for run in result["seeds"]:
         # the estimate is nextpnr's own: the SDF's Fmax agrees with the log's line after placement
