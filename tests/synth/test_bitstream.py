@@ -157,6 +157,14 @@ def test_place_only_reports_every_block_without_routing(tiny_build: Path, tmp_pa
     assert set(result["seconds"]) == {"yosys", "register_passes", "nextpnr"}
 
 
+def test_place_only_is_refused_for_the_vivado_flow(tiny_build: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hybrec.cli import main
+
+    assert main(["bitstream", "--build", str(tiny_build), "--target", "pynq-z2", "--place-only"]) == 2
+    assert "--place-only is for the open ECP5 flow" in capsys.readouterr().err
+    assert not (tiny_build / "vivado").exists() and not (tiny_build / "placement").exists()
+
+
 def test_zynq_estimates_sit_beside_finns(tiny_build: Path, tmp_path: Path) -> None:
     usage = {"LUT": {"used": 51107, "capacity": 53200, "percent": 96.1}}
     build = BuildDir.open(tiny_build)

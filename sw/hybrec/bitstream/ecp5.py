@@ -480,8 +480,8 @@ def place_design(build_dir: Path, out_dir: Path | None = None, target: str = "ec
     """Where ``build_dir``'s kernel would miss the clock, without routing it: the flow of
     :func:`build_bitstream` up to nextpnr's placement (``--no-route``, once per seed), and every endpoint's
     slack from the placement's SDF (the placer's estimated net delays, :func:`sdf_timing.analyse_sdf`), grouped
-    by block. On the ECP5-85F a placement takes about a quarter of a full place-and-route of the ML-100K kernel,
-    and names every failing block where a routing that does not converge names none.
+    by block. The ML-100K kernel places in 8-10 minutes on a free core of the 2-core development machine, and
+    the report names every failing block where a routing that does not converge names none.
 
     Writes ``out_dir`` (default ``BUILD/placement/<target>``): ``placement.json`` (format
     ``hybrec-placement/1``, written last) and ``work/`` with the logs and each seed's
