@@ -198,4 +198,5 @@ def test_compare_pairs_two_variants_user_by_user(smoke_run: Path) -> None:
         low, high = m["interval"]
         assert low <= m["difference"] <= high
     assert main(["compare", "--run", str(smoke_run), "hybrid_w4a4", "no_such_variant"]) == 2
+    assert main(["compare", "--run", str(smoke_run), "hybrid_w4a4", "pop", "--resamples", "5"]) == 2
 

@@ -17,12 +17,13 @@ from torch import nn
 
 from hybrec.artifacts import atomic_write_json
 from hybrec.config import read_run
+from hybrec.data import make_split
 from hybrec.errors import HybrecError
 from hybrec.eval import masked_topk
 from hybrec.eval.metrics import paired_interval, per_row_metrics
 from hybrec.models.checkpoint import CheckpointError, load_checkpoint
 from hybrec.models.hybrid import HybridRecommender
-from hybrec.train.runner import Context, load_dataset, make_split, rebuild
+from hybrec.train.runner import Context, load_dataset, rebuild
 
 
 class CompareError(HybrecError):
@@ -44,6 +45,8 @@ def compare_variants(run_dir: Path, variant: str, against: str, cache_dir: Path,
         raise CompareError(f"part must be test or valid, not {part!r}")
     if variant == against:
         raise CompareError("compare two different variants")
+    if resamples < 100 or not 0.5 <= level < 1.0:
+        raise CompareError(f"resamples must be at least 100 and level in [0.5, 1); got {resamples}, {level}")
     config, config_sha = read_run(run_dir)
     for name in (variant, against):
         if name not in config.variants:
