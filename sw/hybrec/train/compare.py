@@ -22,7 +22,6 @@ from hybrec.errors import HybrecError
 from hybrec.eval import masked_topk
 from hybrec.eval.metrics import paired_interval, per_row_metrics
 from hybrec.models.checkpoint import CheckpointError, load_checkpoint
-from hybrec.models.hybrid import HybridRecommender
 from hybrec.train.runner import Context, load_dataset, rebuild
 
 
@@ -31,7 +30,7 @@ class CompareError(HybrecError):
 
 
 def _per_user(model: nn.Module, ctx: Context, part: str, k: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    score = ctx.history_scores(model) if isinstance(model, HybridRecommender) else ctx.id_scores(model)
+    score = ctx.scores_of(model)
     sets = ctx.test if part == "test" else ctx.valid
     users, top = masked_topk(score, sets, k)
     return users, per_row_metrics(top, [sets.positives[u] for u in users], k)

@@ -124,6 +124,10 @@ class Context:
                 return model(history, lengths).numpy()
         return score
 
+    def scores_of(self, model: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+        """A trained variant's score function: from the history for the hybrids, by user id otherwise."""
+        return self.history_scores(model) if isinstance(model, HybridRecommender) else self.id_scores(model)
+
     def evaluate(self, score: Callable[[np.ndarray], np.ndarray]) -> dict[str, float]:
         k = self.config.eval.k
         metrics = full_ranking(score, self.test, k)
@@ -292,7 +296,7 @@ def rebuild(name: str, payload: dict[str, Any], ctx: Context) -> nn.Module:
 
 def evaluate_variant(name: str, model: nn.Module, ctx: Context) -> dict[str, float]:
     """Test metrics (full and sampled ranking) and the validation NDCG@k the model was selected on."""
-    score = ctx.history_scores(model) if isinstance(model, HybridRecommender) else ctx.id_scores(model)
+    score = ctx.scores_of(model)
     k = ctx.config.eval.k
     return {**ctx.evaluate(score), valid_key(k): full_ranking(score, ctx.valid, k)[f"ndcg@{k}"]}
 
