@@ -1,6 +1,7 @@
-"""The DSP register pass (hybrec.bitstream.ecp5_dsp) on small designs through Yosys' synth_ecp5: what it
-moves, what it leaves, and (simulated under Verilator, and Icarus Verilog where installed) that the rewritten
-netlist computes exactly what the RTL does, cycle by cycle, on random inputs."""
+"""The DSP passes (hybrec.bitstream.ecp5_dsp: registers into the MULT18X18D, signed operands to the top of
+its ports) on small designs through Yosys' synth_ecp5: what they move, what they leave, and (simulated under
+Verilator, and Icarus Verilog where installed) that the rewritten netlist computes exactly what the RTL
+does, cycle by cycle, on random inputs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from cell_models import cells_of, synth_and_pass
 from netlist_sim import SIMULATORS, flatten, run_testbench
 
-from hybrec.bitstream.ecp5_dsp import absorb_dsp_registers
+from hybrec.bitstream.ecp5_dsp import absorb_dsp_registers, align_dsp_operands, rewrite_dsps
 
 pytestmark = [pytest.mark.synth]
 
@@ -71,7 +72,7 @@ endmodule
 def netlists(tmp_path_factory: pytest.TempPathFactory, yosys: Callable[[str, Path], str]) -> tuple[Path, dict, dict]:
     work = tmp_path_factory.mktemp("dsp")
     (work / "dut.v").write_text(DUT)
-    before, after, stats = synth_and_pass(yosys, work, absorb_dsp_registers)
+    before, after, stats = synth_and_pass(yosys, work, rewrite_dsps)
     return work, before, {"netlist": after, "stats": stats}
 
 
@@ -91,6 +92,56 @@ def test_the_pass_moves_what_it_can_and_nothing_else(netlists: tuple[Path, dict,
     ffs_before, ffs_after = len(cells_of(before, "TRELLIS_FF")), len(cells_of(after["netlist"], "TRELLIS_FF"))
     assert ffs_before - ffs_after == stats["flipflops_removed"] == 18 + 14 + 8 + 10
     assert len(cells_of(after["netlist"], "LUT4")) == len(cells_of(before, "LUT4")) + 1   # the inverter
+    # the signed operands (u0: 8 x 10 bits, u1: 8 x 6) enter at the top of their ports, their low pins
+    # constant; u2's unsigned ones stay where they were
+    assert stats["operands_aligned"] == 4 and stats["sign_pins_tied"] == 10 + 8 + 10 + 12
+    for dsp in dsps:
+        conn = dsp["connections"]
+        for port in ("A", "B"):
+            pins = [conn[f"{port}{i}"][0] for i in range(18)]
+            nets = [p for p in pins if p not in ("0", "1")]
+            if conn[f"SIGNED{port}"] == ["1"]:
+                assert len(nets) == len(set(nets)) and pins[17] == nets[-1] and set(pins[:18 - len(nets)]) == {"0"}
+            else:
+                assert pins[0] not in ("0", "1")
+
+
+def _mult(a_bits: int, b_bits: int, p_read: int) -> dict:
+    """One MULT18X18D of a signed a_bits x b_bits product (sign-extended by pin copies) whose P bits
+    0..p_read-1 feed a LUT4 each."""
+    conn: dict[str, list] = {"SIGNEDA": ["1"], "SIGNEDB": ["1"], "SOURCEA": ["0"], "SOURCEB": ["0"]}
+    conn.update({f"A{i}": [100 + min(i, a_bits - 1)] for i in range(18)})
+    conn.update({f"B{i}": [200 + min(i, b_bits - 1)] for i in range(18)})
+    conn.update({f"P{i}": [300 + i] for i in range(36)})
+    cells = {"m": {"type": "MULT18X18D", "parameters": {}, "connections": conn,
+                   "port_directions": {**{p: "input" for p in conn if not p.startswith("P")},
+                                       **{f"P{i}": "output" for i in range(36)}}}}
+    for i in range(p_read):
+        cells[f"l{i}"] = {"type": "LUT4", "parameters": {}, "port_directions": {"A": "input", "Z": "output"},
+                          "connections": {"A": [300 + i], "Z": [400 + i]}}
+    return {"modules": {"m": {"ports": {}, "cells": cells}}}
+
+
+def test_operands_move_only_as_far_as_the_read_product_bits_allow() -> None:
+    """A 8 x 8 product whose P is read up to bit 30 (Yosys kept sign copies of the product) may move up 5
+    bits only: A moves 5 (it is first), B stays; P rotates by 5, so the read bits keep their nets."""
+    netlist = _mult(8, 8, 31)
+    stats = align_dsp_operands(netlist)
+    conn = netlist["modules"]["m"]["cells"]["m"]["connections"]
+    assert (stats.operands_aligned, stats.sign_pins_tied) == (1, 5)
+    assert [conn[f"A{i}"][0] for i in range(18)] == ["0"] * 5 + [100 + min(i, 7) for i in range(13)]
+    assert [conn[f"B{i}"][0] for i in range(18)] == [200 + min(i, 7) for i in range(18)]
+    assert [conn[f"P{i + 5}"][0] for i in range(31)] == [300 + i for i in range(31)]
+    # read up to bit 15 only: both move all the way (10 + 10 pins) and P by 20
+    netlist = _mult(8, 8, 16)
+    stats = align_dsp_operands(netlist)
+    conn = netlist["modules"]["m"]["cells"]["m"]["connections"]
+    assert (stats.operands_aligned, stats.sign_pins_tied) == (2, 20)
+    assert [conn[f"P{i + 20}"][0] for i in range(16)] == [300 + i for i in range(16)]
+    # unsigned: nothing moves
+    netlist = _mult(8, 8, 16)
+    netlist["modules"]["m"]["cells"]["m"]["connections"]["SIGNEDB"] = ["0"]
+    assert align_dsp_operands(netlist).operands_aligned == 1
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)

@@ -364,18 +364,19 @@ def synthesise(build: BuildDir, work: Path, clock: pll.PllSetting, lpf_path: Pat
     log(f"yosys: synth_ecp5 (log {work / 'yosys.log'})")
     seconds["yosys"] = tools.run(tools.YOSYS, ["-q", "-l", "yosys.log", "synth.ys"], cwd=work,
                                  log_path=work / "yosys.stdout.log", timeout_s=timeout_s).seconds
-    # the multipliers' pipeline flip-flops into the MULT18X18Ds' own registers (ecp5_dsp.py), the flip-flops
-    # behind block-RAM reads into the DP16KDs' output registers (ecp5_bram.py); nextpnr reads the rewritten
-    # netlist
+    # the multipliers' pipeline flip-flops into the MULT18X18Ds' own registers and their narrow signed operands
+    # to the top of the ports (ecp5_dsp.py), the flip-flops behind block-RAM reads into the DP16KDs' output
+    # registers (ecp5_bram.py); nextpnr reads the rewritten netlist
     t0 = time.monotonic()
     netlist = json.loads((work / f"{BOARD_TOP}.json").read_text())
-    dsp_stats = ecp5_dsp.absorb_dsp_registers(netlist)
+    dsp_stats = ecp5_dsp.rewrite_dsps(netlist)
     bram_stats = ecp5_bram.absorb_bram_registers(netlist)
     atomic_write_text(work / f"{BOARD_TOP}_regs.json", json.dumps(netlist))
     del netlist
     seconds["register_passes"] = time.monotonic() - t0
     log(f"DSP registers: {dsp_stats.outputs_registered} of {dsp_stats.dsps} outputs, "
-        f"{dsp_stats.inputs_registered} input ports moved into the MULT18X18Ds; block-RAM output registers: "
+        f"{dsp_stats.inputs_registered} input ports moved into the MULT18X18Ds, {dsp_stats.operands_aligned} "
+        f"operands aligned ({dsp_stats.sign_pins_tied} sign pins tied off); block-RAM output registers: "
         f"{bram_stats.read_ports_registered} read ports of {bram_stats.brams} DP16KDs")
     return seconds, dsp_stats, bram_stats
 

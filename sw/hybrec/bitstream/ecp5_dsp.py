@@ -1,4 +1,5 @@
-"""Move flip-flops next to an ECP5 multiplier into the multiplier's own registers (a netlist pass).
+"""Two netlist passes over ECP5 multipliers: their pipeline flip-flops into the MULT18X18D's own registers,
+and narrow signed operands moved to the top of the 18-bit ports.
 
 Yosys' ``synth_ecp5`` maps every ``*`` to a combinational MULT18X18D and leaves the pipeline registers
 around it in the fabric, so each product is a path FF -> routing -> DSP row -> routing -> FF (about 10-14 ns
@@ -16,6 +17,16 @@ does not. This pass does, on the JSON netlist between Yosys and nextpnr:
 Either way each value is registered on the same edges as before: cycle behaviour does not change. The
 flip-flops must be plain (ecp5_netlist.plain_ff; an inverted enable gets a LUT4 inverter, the DSP's enables
 are not inverted). Anything else is left as it is.
+
+Operand alignment (:func:`align_dsp_operands`). Yosys sign-extends an n-bit signed operand to the port's 18
+bits, so the operand's sign net is wired to 19 - n pins of every multiplier: the scorer's int8 products
+route each sign bit to 11 pins of A and of B, more than half of the scorer's routed DSP inputs, all in the
+DSP rows where the ML-100K kernel's routing is most congested (docs/timing-closure.md). The pass feeds the
+operand in at the top of the port instead, ``a * 2^sa`` with the low ``sa`` pins constant 0 (nextpnr ties
+constant DSP data inputs off inside the tile: nothing is routed), and reads the product ``sa + sb`` bits
+higher up P: ``(a 2^sa)(b 2^sb) = ab 2^(sa+sb)`` exactly, in 36 bits, because each shifted operand still
+fits its 18 signed bits. Only signed operands (SIGNEDA/B constant 1) move, and only as far as the highest P
+bit anything reads allows; P's pins are rotated, so the bits that wrap to the bottom are ones nothing reads.
 """
 
 from __future__ import annotations
@@ -37,11 +48,14 @@ class DspPassStats:
     outputs_registered: int = 0   # P ports moved into the DSP
     flipflops_removed: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    operands_aligned: int = 0     # A or B ports fed in at the top (align_dsp_operands)
+    sign_pins_tied: int = 0       # sign-extension pins that became constant 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"mult18x18d": self.dsps, "input_ports_registered": self.inputs_registered,
                 "output_ports_registered": self.outputs_registered, "flipflops_removed": self.flipflops_removed,
-                "skipped": dict(sorted(self.skipped.items()))}
+                "skipped": dict(sorted(self.skipped.items())), "operands_aligned": self.operands_aligned,
+                "sign_pins_tied": self.sign_pins_tied}
 
 
 def _rewired(m: ModuleIndex, sink: tuple[str, str], q: Any) -> bool:
@@ -187,3 +201,67 @@ def absorb_module(module: dict[str, Any], stats: DspPassStats) -> None:
 def absorb_dsp_registers(netlist: dict[str, Any]) -> DspPassStats:
     """Run the pass over every module of a Yosys JSON netlist (in place)."""
     return run_pass(netlist, DspPassStats(), absorb_module)
+
+
+PORT_BITS = 18
+P_BITS = 36
+
+
+def _operand_width(dsp: dict[str, Any], port: str) -> int:
+    """The width n of a signed operand whose pins n..17 repeat pin n-1 (its sign); 18 when the port is not
+    one (unsigned, constant sign, cascaded input, or nothing repeated)."""
+    conn = dsp["connections"]
+    if conn.get(f"SIGNED{port}") != ["1"] or conn.get(f"SOURCE{port}", ["0"]) != ["0"]:
+        return PORT_BITS
+    pins = [conn.get(f"{port}{i}", ["0"])[0] for i in range(PORT_BITS)]
+    sign = pins[-1]
+    if sign in CONSTS:
+        return PORT_BITS
+    n = PORT_BITS
+    while n > 1 and pins[n - 2] == sign:
+        n -= 1
+    return n
+
+
+def align_module(module: dict[str, Any], stats: DspPassStats) -> None:
+    m = ModuleIndex(module, "$hybrec_dsp_align_")
+    for name in sorted(m.cells):
+        dsp = m.cells[name]
+        if dsp["type"] != DSP:
+            continue
+        conn = dsp["connections"]
+        read = [i for i in range(P_BITS) if m.sinks.get(conn.get(f"P{i}", ["0"])[0])]
+        room = P_BITS - 1 - max(read, default=0)      # how far P may move up: nothing read falls off the top
+        shifts = {}
+        for port in ("A", "B"):
+            shift = min(PORT_BITS - _operand_width(dsp, port), room)
+            if shift > 0:
+                shifts[port] = shift
+                room -= shift
+        if not shifts:
+            continue
+        for port, shift in shifts.items():
+            pins = [conn.get(f"{port}{i}", ["0"])[0] for i in range(PORT_BITS)]
+            for i in range(PORT_BITS):
+                conn[f"{port}{i}"] = [pins[i - shift]] if i >= shift else ["0"]
+            stats.operands_aligned += 1
+            stats.sign_pins_tied += shift
+        total = sum(shifts.values())
+        outs = [conn.get(f"P{i}") for i in range(P_BITS)]
+        for i in range(P_BITS):
+            bits = outs[(i - total) % P_BITS]
+            if bits is None:
+                conn.pop(f"P{i}", None)
+            else:
+                conn[f"P{i}"] = bits
+
+
+def align_dsp_operands(netlist: dict[str, Any], stats: DspPassStats | None = None) -> DspPassStats:
+    """Feed every narrow signed multiplier operand in at the top of its port (in place; see the module's
+    docstring); adds to ``stats`` where given."""
+    return run_pass(netlist, stats if stats is not None else DspPassStats(), align_module)
+
+
+def rewrite_dsps(netlist: dict[str, Any]) -> DspPassStats:
+    """Both passes, registers first (the alignment moves whatever nets then feed the ports)."""
+    return align_dsp_operands(netlist, absorb_dsp_registers(netlist))
