@@ -138,7 +138,7 @@ def test_operands_move_only_as_far_as_the_read_product_bits_allow() -> None:
     conn = netlist["modules"]["m"]["cells"]["m"]["connections"]
     assert (stats.operands_aligned, stats.sign_pins_tied) == (2, 20)
     assert [conn[f"P{i + 20}"][0] for i in range(16)] == [300 + i for i in range(16)]
-    # unsigned: nothing moves
+    # B unsigned: only A moves (all the way), B keeps its pins
     netlist = _mult(8, 8, 16)
     netlist["modules"]["m"]["cells"]["m"]["connections"]["SIGNEDB"] = ["0"]
     assert align_dsp_operands(netlist).operands_aligned == 1
