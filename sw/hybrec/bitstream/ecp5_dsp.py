@@ -207,13 +207,18 @@ PORT_BITS = 18
 P_BITS = 36
 
 
+def _bits(conn: dict[str, Any], port: str, width: int) -> list[Any]:
+    """A port's bits, pin 0 first; an unconnected pin reads as constant 0."""
+    return [conn.get(f"{port}{i}", ["0"])[0] for i in range(width)]
+
+
 def _operand_width(dsp: dict[str, Any], port: str) -> int:
     """The width n of a signed operand whose pins n..17 repeat pin n-1 (its sign); 18 when the port is not
     one (unsigned, constant sign, cascaded input, or nothing repeated)."""
     conn = dsp["connections"]
     if conn.get(f"SIGNED{port}") != ["1"] or conn.get(f"SOURCE{port}", ["0"]) != ["0"]:
         return PORT_BITS
-    pins = [conn.get(f"{port}{i}", ["0"])[0] for i in range(PORT_BITS)]
+    pins = _bits(conn, port, PORT_BITS)
     sign = pins[-1]
     if sign in CONSTS:
         return PORT_BITS
@@ -230,7 +235,7 @@ def align_module(module: dict[str, Any], stats: DspPassStats) -> None:
         if dsp["type"] != DSP:
             continue
         conn = dsp["connections"]
-        read = [i for i in range(P_BITS) if m.sinks.get(conn.get(f"P{i}", ["0"])[0])]
+        read = [i for i, net in enumerate(_bits(conn, "P", P_BITS)) if m.sinks.get(net)]
         room = P_BITS - 1 - max(read, default=0)      # how far P may move up: nothing read falls off the top
         shifts = {}
         for port in ("A", "B"):
@@ -241,7 +246,7 @@ def align_module(module: dict[str, Any], stats: DspPassStats) -> None:
         if not shifts:
             continue
         for port, shift in shifts.items():
-            pins = [conn.get(f"{port}{i}", ["0"])[0] for i in range(PORT_BITS)]
+            pins = _bits(conn, port, PORT_BITS)
             for i in range(PORT_BITS):
                 conn[f"{port}{i}"] = [pins[i - shift]] if i >= shift else ["0"]
             stats.operands_aligned += 1
