@@ -80,8 +80,12 @@ module scorer #(
                 if ((h % per_stage == 0) || (h == levels)) tree_latency = tree_latency + 1;
         end
     endfunction
-    localparam integer COMBINE_LAT = (BIT_PLANES != 0) ? tree_latency(UBITS + (USER_SIGNED != 0 ? 1 : 0),
-                                                                 ADDS_PER_STAGE) : 0;
+    // Only bit-plane lanes have a combining tree. When every lane multiplies (MUL_LANES >= LANES) there is none
+    // to wait for and no lane pays its stages: the second product register that stands for one would be a
+    // second hop out of the DSP row for every product bit, the densest routing of an ECP5 build.
+    localparam integer PLANE_LANES = (BIT_PLANES != 0 && MUL_LANES < LANES) ? LANES - MUL_LANES : 0;
+    localparam integer COMBINE_LAT = (PLANE_LANES > 0) ? tree_latency(UBITS + (USER_SIGNED != 0 ? 1 : 0),
+                                                                      ADDS_PER_STAGE) : 0;
     localparam integer DOT_LAT = 1 + tree_latency(D, ADDS_PER_STAGE) + COMBINE_LAT;
     localparam integer TAG_W   = 2 + IW;          // {valid, last, base id}
     // Output FIFO: rows are read only while the FIFO has room for them, so the pipeline never stalls
