@@ -38,11 +38,14 @@ module hist_agg #(
 ) (
     input  wire                   ap_clk,
     input  wire                   ap_rst_n,
-    // load bus: one memory line per ld_valid cycle, only while ld_active (no query inside meanwhile)
+    // load bus: one 32-bit word per ld_valid cycle, in slot ld_slot (one-hot) of line ld_addr of memory
+    // ld_mem, ld_last on a line's last word; only while ld_active (no query inside meanwhile)
     input  wire                    ld_valid,
+    input  wire                    ld_last,
     input  wire [LD_MEM_BITS-1:0]  ld_mem,
     input  wire [LD_ADDR_BITS-1:0] ld_addr,
-    input  wire [LD_DATA_BITS-1:0] ld_data,
+    input  wire [(LD_DATA_BITS+31)/32-1:0] ld_slot,
+    input  wire [31:0]             ld_data,
     input  wire                    ld_active,
     // history ids, one packet (tlast on the final beat) per query
     input  wire [IPB*ID_BITS-1:0] s_axis_tdata,
@@ -210,20 +213,26 @@ module hist_agg #(
     end
 
     // ------------------------------------------------------------------ load bus
-    // LB: the bus registered (this block's own copy); then per group the write enable, the line and (slot 0's
-    // address register, below) the address; the write is at the next edge: three edges after ld_valid.
-    reg                    lb_v, lb_act;
+    // LB: the bus registered (this block's own copy); then per group the line, assembled word by word in the
+    // group's own copy (only the 32-bit word runs to the groups; lines arrive whole, one after another, so the
+    // copy holds the line being written), the write enable on a line's last word and (slot 0's address
+    // register, below) the address; the write is at the next edge: three edges after the last word's ld_valid.
+    localparam integer LD_WORDS = (LD_DATA_BITS + 31) / 32;
+    reg                    lb_v, lb_last, lb_act;
     reg [LD_MEM_BITS-1:0]  lb_mem;
     /* verilator lint_off UNUSEDSIGNAL */
     reg [LD_ADDR_BITS-1:0] lb_addr;     // bits above the address of N_ITEMS lines: unused
-    reg [LD_DATA_BITS-1:0] lb_data;     // bits above a group's line: unused
+    reg [LD_WORDS-1:0]     lb_slot;     // slots above a group's line: unused
+    reg [31:0]             lb_word;     // bits above a group's last slot: unused
     /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge ap_clk) begin
         lb_v    <= ap_rst_n && ld_valid;
+        lb_last <= ld_last;
         lb_act  <= ap_rst_n && ld_active;
         lb_mem  <= ld_mem;
         lb_addr <= ld_addr;
-        lb_data <= ld_data;
+        lb_slot <= ld_slot;
+        lb_word <= ld_data;
     end
 
     // Feature memory reads (one registered port per slot and group). Every slot reads at its id's low bits, used or
@@ -239,7 +248,7 @@ module hist_agg #(
     // one block-RAM port, and slot 1 keeps the other; a write address of its own would need a third port,
     // and Yosys would build every group twice. Nothing is read meanwhile (no query is inside, so the
     // pipeline is empty and adv_g is high: the address register follows the bus).
-    genvar j, g;
+    genvar j, g, wk;
     generate
         for (g = 0; g < ROM_GROUPS; g = g + 1) begin : g_rom
             // no_rw_check: a line is never read while it is written (no query is inside during a load), so
@@ -251,9 +260,12 @@ module hist_agg #(
             localparam [LD_MEM_BITS-1:0] MEM_ID = MEM_I[LD_MEM_BITS-1:0];
             // a copy of the line per group (`keep`: Yosys would merge the equal copies), as for the address:
             // one register into all of the memory's ~90 block RAMs is too long a net
-            (* keep *) always @(posedge ap_clk) begin
-                we_g    <= lb_v && (lb_mem == MEM_ID);
-                wdata_g <= lb_data[GROUP_BITS-1:0];
+            (* keep *) always @(posedge ap_clk) we_g <= lb_v && lb_last && (lb_mem == MEM_ID);
+            for (wk = 0; wk < (GROUP_BITS + 31) / 32; wk = wk + 1) begin : g_slot
+                localparam integer SW = (GROUP_BITS - 32 * wk < 32) ? GROUP_BITS - 32 * wk : 32;
+                (* keep *) always @(posedge ap_clk) begin
+                    if (lb_v && lb_slot[wk]) wdata_g[32 * wk +: SW] <= lb_word[SW-1:0];
+                end
             end
             reg           adv_g;                 // == adv (not inverted: the read and its copy share it)
             reg [IPB-1:0] use_g;                 // S1: the slots whose ids are used
