@@ -213,10 +213,11 @@ module hist_agg #(
     end
 
     // ------------------------------------------------------------------ load bus
-    // LB: the bus registered (this block's own copy); then per group the line, assembled word by word in the
-    // group's own copy (only the 32-bit word runs to the groups; lines arrive whole, one after another, so the
-    // copy holds the line being written), the write enable on a line's last word and (slot 0's address
-    // register, below) the address; the write is at the next edge: three edges after the last word's ld_valid.
+    // LB: the bus registered (this block's own copy); then per group its own copies of the word, the slot
+    // enables, the write decode (on a line's last word) and the address (M), the line assembled slot by slot
+    // (only the 32-bit word runs to the groups; lines arrive whole, one after another, so the copy holds the
+    // line being written), the write enable and (slot 0's address register, below) the address; the write is
+    // at the next edge: four edges after the last word's ld_valid.
     localparam integer LD_WORDS = (LD_DATA_BITS + 31) / 32;
     reg                    lb_v, lb_last, lb_act;
     reg [LD_MEM_BITS-1:0]  lb_mem;
@@ -254,17 +255,30 @@ module hist_agg #(
             // no_rw_check: a line is never read while it is written (no query is inside during a load), so
             // Yosys need not emulate read-during-write with bypass logic behind the block RAMs
             (* no_rw_check *) reg [GROUP_BITS-1:0] feat_mem [0:N_ITEMS-1];
-            reg                  we_g;           // write line lb_addr of this group (registered decode)
-            reg [GROUP_BITS-1:0] wdata_g;        // the line
+            localparam integer NS = (GROUP_BITS + 31) / 32;
             localparam integer MEM_I = LD_BASE + g;
             localparam [LD_MEM_BITS-1:0] MEM_ID = MEM_I[LD_MEM_BITS-1:0];
-            // a copy of the line per group (`keep`: Yosys would merge the equal copies), as for the address:
-            // one register into all of the memory's ~90 block RAMs is too long a net
-            (* keep *) always @(posedge ap_clk) we_g <= lb_v && lb_last && (lb_mem == MEM_ID);
-            for (wk = 0; wk < (GROUP_BITS + 31) / 32; wk = wk + 1) begin : g_slot
+            // copies per group (`keep`: Yosys would merge the equal copies), as for the address: one register
+            // into all of the memory's ~90 block RAMs, or one slot enable into every group's line, is too long
+            // a net
+            reg                  m_we, we_g;     // write line m_addr of this group (registered decode)
+            reg [NS-1:0]         m_sel;
+            /* verilator lint_off UNUSEDSIGNAL */
+            reg [31:0]           m_word;         // bits above the group's last slot: unused
+            /* verilator lint_on UNUSEDSIGNAL */
+            reg [AW-1:0]         m_addr;
+            reg [GROUP_BITS-1:0] wdata_g;        // the line
+            (* keep *) always @(posedge ap_clk) begin
+                m_we   <= lb_v && lb_last && (lb_mem == MEM_ID);
+                m_sel  <= lb_v ? lb_slot[NS-1:0] : {NS{1'b0}};
+                m_word <= lb_word;
+                m_addr <= lb_addr[AW-1:0];
+                we_g   <= m_we;
+            end
+            for (wk = 0; wk < NS; wk = wk + 1) begin : g_slot
                 localparam integer SW = (GROUP_BITS - 32 * wk < 32) ? GROUP_BITS - 32 * wk : 32;
-                (* keep *) always @(posedge ap_clk) begin
-                    if (lb_v && lb_slot[wk]) wdata_g[32 * wk +: SW] <= lb_word[SW-1:0];
+                always @(posedge ap_clk) begin
+                    if (m_sel[wk]) wdata_g[32 * wk +: SW] <= m_word[SW-1:0];
                 end
             end
             reg           adv_g;                 // == adv (not inverted: the read and its copy share it)
@@ -285,7 +299,7 @@ module hist_agg #(
                 reg [AW-1:0] addr;
                 if (j == 0) begin : g_port_a
                     (* keep *) always @(posedge ap_clk) begin
-                        if (adv_g) addr <= lb_act ? lb_addr[AW-1:0] : s_axis_tdata[AW-1:0];
+                        if (adv_g) addr <= lb_act ? m_addr : s_axis_tdata[AW-1:0];
                     end
                     always @(posedge ap_clk) begin
                         if (we_g) feat_mem[addr] <= wdata_g;

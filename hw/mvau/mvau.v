@@ -34,8 +34,9 @@
 //                        NF*T_PER lines of one entry; stage j >= 1: NF*T_PER*2^(j-1) lines {entry 2r+1, entry 2r}.
 // The bus is registered (LB); each memory assembles the line word by word in its own copy (only the 32-bit
 // word runs to the memories; lines arrive whole, one after another, so the copy holds the line being written)
-// beside its write enable, decoded on the line's last word, and its copy of the address (LW), and writes at
-// the next edge: three edges after the last word's ld_valid. A load happens only while no vector is inside
+// beside its write enable, decoded on the line's last word, and its copy of the address (LW), each from its
+// own registered copy of the bus's word, slot enables, decode and address, and writes at the next edge: four
+// edges after the last word's ld_valid. A load happens only while no vector is inside
 // (the kernel's controller guarantees it), so a write never meets a read of its line.
 // sw/hybrec/compile/blocks/mvau.py (weight_words, threshold_stage_words) gives the lines.
 `default_nettype none
@@ -397,19 +398,31 @@ module mvau #(
   localparam integer WW = PE * SIMD * W_BITS;
   localparam integer W_MEM_I = LD_BASE;
   localparam [LD_MEM_BITS-1:0] W_MEM = W_MEM_I[LD_MEM_BITS-1:0];
-  reg            w_we;
-  reg [WA_W-1:0] w_waddr;
-  reg [WW-1:0]   w_wdata;
-  always @(posedge ap_clk) begin
-    w_we    <= lb_v && lb_last && (lb_mem == W_MEM);
-    w_waddr <= lb_addr[WA_W-1:0];
+  // The memory's own copies (`keep`: Yosys would merge them with every other memory's into one register whose
+  // slot enables reach every line register on the die): the word, the slot enables, the write decode and the
+  // address (wm_*), then the line slot by slot.
+  localparam integer WNS = (WW + 31) / 32;
+  reg             wm_we, w_we;
+  reg [WNS-1:0]   wm_sel;
+  /* verilator lint_off UNUSEDSIGNAL */
+  reg [31:0]      wm_word;   // bits above a narrow line's last slot: unused
+  /* verilator lint_on UNUSEDSIGNAL */
+  reg [WA_W-1:0]  wm_addr, w_waddr;
+  reg [WW-1:0]    w_wdata;
+  (* keep *) always @(posedge ap_clk) begin
+    wm_we   <= lb_v && lb_last && (lb_mem == W_MEM);
+    wm_sel  <= lb_v ? lb_slot[WNS-1:0] : {WNS{1'b0}};
+    wm_word <= lb_word;
+    wm_addr <= lb_addr[WA_W-1:0];
+    w_we    <= wm_we;
+    w_waddr <= wm_addr;
   end
   genvar wk;
   generate
-    for (wk = 0; wk < (WW + 31) / 32; wk = wk + 1) begin : g_w_slot
+    for (wk = 0; wk < WNS; wk = wk + 1) begin : g_w_slot
       localparam integer SW = (WW - 32 * wk < 32) ? WW - 32 * wk : 32;
       always @(posedge ap_clk) begin
-        if (lb_v && lb_slot[wk]) w_wdata[32 * wk +: SW] <= lb_word[SW-1:0];
+        if (wm_sel[wk]) w_wdata[32 * wk +: SW] <= wm_word[SW-1:0];
       end
     end
   endgenerate
@@ -698,13 +711,24 @@ module mvau #(
         // one register read by every stage's memories)
         localparam integer TW  = (j == 0) ? ACC_BITS : 2 * ACC_BITS;
         localparam integer TAW = (j == 0) ? AW : ((DEPTH / 2 > 1) ? $clog2(DEPTH / 2) : 1);
-        reg [TAW-1:0] t_waddr;
+        // (and of the word and slot enables, tm_*, the line assembled from them)
+        localparam integer TNS = (TW + 31) / 32;
+        reg [TAW-1:0] tm_addr, t_waddr;
+        reg [TNS-1:0] tm_sel;
+        /* verilator lint_off UNUSEDSIGNAL */
+        reg [31:0]    tm_word;   // bits above the line's last slot: unused
+        /* verilator lint_on UNUSEDSIGNAL */
         reg [TW-1:0]  t_wdata;
-        (* keep *) always @(posedge ap_clk) t_waddr <= lb_addr[TAW-1:0];
-        for (wk = 0; wk < (TW + 31) / 32; wk = wk + 1) begin : g_t_slot
+        (* keep *) always @(posedge ap_clk) begin
+          tm_addr <= lb_addr[TAW-1:0];
+          tm_sel  <= lb_v ? lb_slot[TNS-1:0] : {TNS{1'b0}};
+          tm_word <= lb_word;
+          t_waddr <= tm_addr;
+        end
+        for (wk = 0; wk < TNS; wk = wk + 1) begin : g_t_slot
           localparam integer SW = (TW - 32 * wk < 32) ? TW - 32 * wk : 32;
-          (* keep *) always @(posedge ap_clk) begin
-            if (lb_v && lb_slot[wk]) t_wdata[32 * wk +: SW] <= lb_word[SW-1:0];
+          always @(posedge ap_clk) begin
+            if (tm_sel[wk]) t_wdata[32 * wk +: SW] <= tm_word[SW-1:0];
           end
         end
 
@@ -768,7 +792,11 @@ module mvau #(
           localparam integer T_MEM_I = LD_BASE + 1 + j * T_UNITS + p;
           localparam [LD_MEM_BITS-1:0] T_MEM = T_MEM_I[LD_MEM_BITS-1:0];
           reg t_we;
-          always @(posedge ap_clk) t_we <= lb_v && lb_last && (lb_mem == T_MEM);
+          reg tm_we;
+          always @(posedge ap_clk) begin
+            tm_we <= lb_v && lb_last && (lb_mem == T_MEM);
+            t_we  <= tm_we;
+          end
           if (j == 0) begin : g_first
             // the key is ser_ch, a register: the read (LUT RAM, or block RAM's synchronous read) ends at r_line
             if (DEPTH <= LOGIC_DEPTH) begin : g_logic

@@ -122,12 +122,12 @@ module scorer #(
     endgenerate
 
     // ------------------------------------------------------------------ load bus
-    // LB: this block's own copy of the bus; each item group then puts every word into its own copy of the line
-    // (slot by slot, so only the 32-bit word runs to the groups) and registers its write enable (the decoded
-    // index, on a line's last word) and address, and writes at the next edge (three edges after the last
-    // word's ld_valid). Lines arrive whole, one after another, so a group's copy holds the line being written
-    // whichever memory the earlier words were for. No query is inside during a load, so a write never meets a
-    // read of its line.
+    // LB: this block's own copy of the bus; each item group then registers its own copy of the word, the slot
+    // enables, the write decode (the index, on a line's last word) and the address, puts the word into its
+    // copy of the line (slot by slot, so only the 32-bit word runs to the groups), and writes at the edge after
+    // the line is complete (four edges after the last word's ld_valid). Lines arrive whole, one after another,
+    // so a group's copy holds the line being written whichever memory the earlier words were for. No query is
+    // inside during a load, so a write never meets a read of its line.
     localparam integer LD_WORDS = (LD_DATA_BITS + 31) / 32;
     reg                    lb_v, lb_last;
     reg [LD_MEM_BITS-1:0]  lb_mem;
@@ -273,19 +273,29 @@ module scorer #(
             (* ram_style = "block", no_rw_check *) reg [GW-1:0] item_mem [0:NROWS-1];
             localparam integer MEM_I = LD_BASE + gi;
             localparam [LD_MEM_BITS-1:0] MEM_ID = MEM_I[LD_MEM_BITS-1:0];
-            reg          we;
-            reg [RB-1:0] waddr;
-            reg [GW-1:0] wdata;
+            localparam integer NS = (GW + 31) / 32;
             // the group's own copies (`keep`: Yosys would merge equal ones, and one register into all 57 block
-            // RAMs is too long a net)
+            // RAMs, or one slot enable into every group's line, is too long a net): the bus's word, slot
+            // enables, write decode and address (M), then the line slot by slot, the write enable and address
+            reg          m_we, we;
+            reg [NS-1:0] m_sel;
+            /* verilator lint_off UNUSEDSIGNAL */
+            reg [31:0]   m_word;          // bits above a narrow group's last slot: unused
+            /* verilator lint_on UNUSEDSIGNAL */
+            reg [RB-1:0] m_addr, waddr;
+            reg [GW-1:0] wdata;
             (* keep *) always @(posedge ap_clk) begin
-                we    <= lb_v && lb_last && (lb_mem == MEM_ID);
-                waddr <= lb_addr[RB-1:0];
+                m_we   <= lb_v && lb_last && (lb_mem == MEM_ID);
+                m_sel  <= lb_v ? lb_slot[NS-1:0] : {NS{1'b0}};
+                m_word <= lb_word;
+                m_addr <= lb_addr[RB-1:0];
+                we     <= m_we;
+                waddr  <= m_addr;
             end
-            for (wk = 0; wk < (GW + 31) / 32; wk = wk + 1) begin : g_slot
+            for (wk = 0; wk < NS; wk = wk + 1) begin : g_slot
                 localparam integer SW = (GW - 32 * wk < 32) ? GW - 32 * wk : 32;
-                (* keep *) always @(posedge ap_clk) begin
-                    if (lb_v && lb_slot[wk]) wdata[32 * wk +: SW] <= lb_word[SW-1:0];
+                always @(posedge ap_clk) begin
+                    if (m_sel[wk]) wdata[32 * wk +: SW] <= m_word[SW-1:0];
                 end
             end
             always @(posedge ap_clk) begin
