@@ -38,14 +38,11 @@ module hist_agg #(
 ) (
     input  wire                   ap_clk,
     input  wire                   ap_rst_n,
-    // load bus: one 32-bit word per ld_valid cycle, in slot ld_slot (one-hot) of line ld_addr of memory
-    // ld_mem, ld_last on a line's last word; only while ld_active (no query inside meanwhile)
+    // load bus: one memory line per ld_valid cycle, only while ld_active (no query inside meanwhile)
     input  wire                    ld_valid,
-    input  wire                    ld_last,
     input  wire [LD_MEM_BITS-1:0]  ld_mem,
     input  wire [LD_ADDR_BITS-1:0] ld_addr,
-    input  wire [(LD_DATA_BITS+31)/32-1:0] ld_slot,
-    input  wire [31:0]             ld_data,
+    input  wire [LD_DATA_BITS-1:0] ld_data,
     input  wire                    ld_active,
     // history ids, one packet (tlast on the final beat) per query
     input  wire [IPB*ID_BITS-1:0] s_axis_tdata,
@@ -213,27 +210,20 @@ module hist_agg #(
     end
 
     // ------------------------------------------------------------------ load bus
-    // LB: the bus registered (this block's own copy); then per group its own copies of the word, the slot
-    // enables, the write decode (on a line's last word) and the address (M), the line assembled slot by slot
-    // (only the 32-bit word runs to the groups; lines arrive whole, one after another, so the copy holds the
-    // line being written), the write enable and (slot 0's address register, below) the address; the write is
-    // at the next edge: four edges after the last word's ld_valid.
-    localparam integer LD_WORDS = (LD_DATA_BITS + 31) / 32;
-    reg                    lb_v, lb_last, lb_act;
+    // LB: the bus registered (this block's own copy); then per group the write enable, the line and (slot 0's
+    // address register, below) the address; the write is at the next edge: three edges after ld_valid.
+    reg                    lb_v, lb_act;
     reg [LD_MEM_BITS-1:0]  lb_mem;
     /* verilator lint_off UNUSEDSIGNAL */
     reg [LD_ADDR_BITS-1:0] lb_addr;     // bits above the address of N_ITEMS lines: unused
-    reg [LD_WORDS-1:0]     lb_slot;     // slots above a group's line: unused
-    reg [31:0]             lb_word;     // bits above a group's last slot: unused
+    reg [LD_DATA_BITS-1:0] lb_data;     // bits above a group's line: unused
     /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge ap_clk) begin
         lb_v    <= ap_rst_n && ld_valid;
-        lb_last <= ld_last;
         lb_act  <= ap_rst_n && ld_active;
         lb_mem  <= ld_mem;
         lb_addr <= ld_addr;
-        lb_slot <= ld_slot;
-        lb_word <= ld_data;
+        lb_data <= ld_data;
     end
 
     // Feature memory reads (one registered port per slot and group). Every slot reads at its id's low bits, used or
@@ -249,37 +239,21 @@ module hist_agg #(
     // one block-RAM port, and slot 1 keeps the other; a write address of its own would need a third port,
     // and Yosys would build every group twice. Nothing is read meanwhile (no query is inside, so the
     // pipeline is empty and adv_g is high: the address register follows the bus).
-    genvar j, g, wk;
+    genvar j, g;
     generate
         for (g = 0; g < ROM_GROUPS; g = g + 1) begin : g_rom
             // no_rw_check: a line is never read while it is written (no query is inside during a load), so
             // Yosys need not emulate read-during-write with bypass logic behind the block RAMs
             (* no_rw_check *) reg [GROUP_BITS-1:0] feat_mem [0:N_ITEMS-1];
-            localparam integer NS = (GROUP_BITS + 31) / 32;
+            reg                  we_g;           // write line lb_addr of this group (registered decode)
+            reg [GROUP_BITS-1:0] wdata_g;        // the line
             localparam integer MEM_I = LD_BASE + g;
             localparam [LD_MEM_BITS-1:0] MEM_ID = MEM_I[LD_MEM_BITS-1:0];
-            // copies per group (`keep`: Yosys would merge the equal copies), as for the address: one register
-            // into all of the memory's ~90 block RAMs, or one slot enable into every group's line, is too long
-            // a net
-            reg                  m_we, we_g;     // write line m_addr of this group (registered decode)
-            reg [NS-1:0]         m_sel;
-            /* verilator lint_off UNUSEDSIGNAL */
-            reg [31:0]           m_word;         // bits above the group's last slot: unused
-            /* verilator lint_on UNUSEDSIGNAL */
-            reg [AW-1:0]         m_addr;
-            reg [GROUP_BITS-1:0] wdata_g;        // the line
+            // a copy of the line per group (`keep`: Yosys would merge the equal copies), as for the address:
+            // one register into all of the memory's ~90 block RAMs is too long a net
             (* keep *) always @(posedge ap_clk) begin
-                m_we   <= lb_v && lb_last && (lb_mem == MEM_ID);
-                m_sel  <= lb_v ? lb_slot[NS-1:0] : {NS{1'b0}};
-                m_word <= lb_word;
-                m_addr <= lb_addr[AW-1:0];
-                we_g   <= m_we;
-            end
-            for (wk = 0; wk < NS; wk = wk + 1) begin : g_slot
-                localparam integer SW = (GROUP_BITS - 32 * wk < 32) ? GROUP_BITS - 32 * wk : 32;
-                always @(posedge ap_clk) begin
-                    if (m_sel[wk]) wdata_g[32 * wk +: SW] <= m_word[SW-1:0];
-                end
+                we_g    <= lb_v && (lb_mem == MEM_ID);
+                wdata_g <= lb_data[GROUP_BITS-1:0];
             end
             reg           adv_g;                 // == adv (not inverted: the read and its copy share it)
             reg [IPB-1:0] use_g;                 // S1: the slots whose ids are used
@@ -299,7 +273,7 @@ module hist_agg #(
                 reg [AW-1:0] addr;
                 if (j == 0) begin : g_port_a
                     (* keep *) always @(posedge ap_clk) begin
-                        if (adv_g) addr <= lb_act ? m_addr : s_axis_tdata[AW-1:0];
+                        if (adv_g) addr <= lb_act ? lb_addr[AW-1:0] : s_axis_tdata[AW-1:0];
                     end
                     always @(posedge ap_clk) begin
                         if (we_g) feat_mem[addr] <= wdata_g;

@@ -5,9 +5,7 @@
 //          mask (the header as a beat without ids). The first n_hist ids are history (kept for the
 //          aggregation), the rest only excluded (kept for the mask alone). Ids >= n_items become all ones.
 //   load   0x4C: the shape word, n_items, then every writable memory line by line (a line is
-//          ceil(width / 32) words, LSB first). The words go out on the load bus one by one, each with its
-//          slot in the line (one-hot) and whether it completes the line; each memory assembles its own
-//          lines where it sits (load_line.v), so no line-wide bus runs across the die.
+//          ceil(width / 32) words, LSB first). Lines go out on the load bus, one per line.
 //   status 0x53: nothing else.
 // Anything but a query waits until every query before it has left the kernel (`in_flight` == 0), then runs with
 // the input to itself and answers with two status words. The model can only change while no query is inside,
@@ -26,7 +24,7 @@ module kernel_ctrl #(
     parameter integer N_MEMS       = 1,        // writable memories, in load order
     parameter integer LD_MEM_BITS  = 1,
     parameter integer LD_ADDR_BITS = 1,
-    parameter integer LD_DATA_BITS = 32,       // a multiple of 32: the widest line (LD_DATA_BITS / 32 slots)
+    parameter integer LD_DATA_BITS = 32,       // a multiple of 32: the widest line
     parameter integer WPL_BITS     = 5,
     parameter [N_MEMS*WPL_BITS-1:0]         MEM_WPL   = {N_MEMS*WPL_BITS{1'b0}},  // words per line of memory m
     parameter [N_MEMS*(LD_ADDR_BITS+1)-1:0] MEM_LINES = {N_MEMS*(LD_ADDR_BITS+1){1'b0}}  // lines of memory m
@@ -50,14 +48,11 @@ module kernel_ctrl #(
     // the model held
     output wire [ID_BITS:0]        n_items,
     output wire                    model_valid,
-    // the load bus: one word per ld_valid, in slot ld_slot of line ld_addr of memory ld_mem; ld_last on a
-    // line's last word
+    // the load bus
     output reg                     ld_valid,
-    output reg                     ld_last,
     output reg  [LD_MEM_BITS-1:0]  ld_mem,
     output reg  [LD_ADDR_BITS-1:0] ld_addr,
-    output reg  [LD_DATA_BITS/32-1:0] ld_slot,
-    output reg  [31:0]             ld_data,
+    output wire [LD_DATA_BITS-1:0] ld_data,
     output reg                     ld_active,
     // status words
     output wire [63:0]             st_tdata,
@@ -132,6 +127,7 @@ module kernel_ctrl #(
   reg [WPL_BITS-1:0]     wpl_m1;        // words per line of this memory, minus one
   reg [WPL_BITS-1:0]     widx;          // next word of the line
   reg [LD_ADDR_BITS-1:0] line;
+  reg [LD_DATA_BITS-1:0] buffer;
   reg                    last_mem;
   reg [3:0]              drain;
   // The memory's size, looked up in the tables of every memory (a function of `mem` alone, registered): the
@@ -147,9 +143,9 @@ module kernel_ctrl #(
   wire ld_take = s_tvalid & (state == S_LD_DATA);
   reg  last_word;               // == (widx == wpl_m1)
   // The word stage: a taken load word, registered with its slot in the line (one-hot) and whether it completes
-  // the line. The bus's slot, last and valid and the checksum's enable are then flip-flops: decoded from the
-  // input handshake and the state in the same cycle, they would be nets across the die (the bus runs to every
-  // writable memory).
+  // the line. The line buffer's word enables, the checksum's and the bus's valid are then flip-flops: decoded
+  // from the input handshake and the state in the same cycle, they were nets across the die (the buffer is the
+  // bus, and the bus runs to every writable memory).
   reg                    w_v, w_fire;
   reg [31:0]             w_d;
   reg [NWORDS-1:0]       w_sel;
@@ -177,7 +173,6 @@ module kernel_ctrl #(
       gt0         <= 1'b0;
       gt1         <= 1'b0;
       ld_valid    <= 1'b0;
-      ld_last     <= 1'b0;
       w_v         <= 1'b0;
       w_fire      <= 1'b0;
       ld_active   <= 1'b0;
@@ -192,9 +187,8 @@ module kernel_ctrl #(
     end else begin
       w_v    <= ld_take;
       w_fire <= ld_take & last_word;
-      // the word stage's word: into the checksum and out on the bus
-      ld_valid <= w_v;
-      ld_last  <= w_fire;
+      // the word stage's word: into the checksum; a line it completes goes out on the bus
+      ld_valid <= w_fire;
       s2_add   <= w_v;
       if (s2_add) s2 <= s2 + s1;
       if (w_v)    s1 <= s1 + w_d;
@@ -337,18 +331,22 @@ module kernel_ctrl #(
     end
   end
 
-  // The word stage's data and place, then the bus.
+  // The word stage's data and place, and the line buffer. The buffer is the bus's data: it gets a line's last
+  // word at the edge that raises ld_valid, and every memory block registers the bus at the next edge, before
+  // the next line's first word can overwrite it.
   integer wi;
   always @(posedge ap_clk) begin
     w_d    <= s_tdata;
     w_mem  <= mem;
     w_line <= line;
-    for (wi = 0; wi < NWORDS; wi = wi + 1) w_sel[wi] <= ld_take && (wi[WPL_BITS-1:0] == widx);
-    ld_data <= w_d;
-    ld_slot <= w_sel;
+    for (wi = 0; wi < NWORDS; wi = wi + 1) begin
+      w_sel[wi] <= ld_take && (wi[WPL_BITS-1:0] == widx);
+      if (w_sel[wi]) buffer[wi*32 +: 32] <= w_d;
+    end
     ld_mem  <= w_mem;
     ld_addr <= w_line;
   end
+  assign ld_data = buffer;
 
   assign n_items     = n_items_q[ID_BITS:0];
   assign model_valid = valid_q;

@@ -23,21 +23,17 @@
 // into one beat (T_PER + 1 + OUT_BITS edges), then an output FIFO. Issue of a neuron fold's last step waits
 // for a FIFO credit, so the pipeline itself never stalls.
 //
-// Memories, written through the load bus (ld_*: one 32-bit word of a line per ld_valid, in slot ld_slot, one-hot,
-// ld_last on the line's last word; slot 0 holds the line's least significant bits, PE 0 in the least significant
-// bits of a line), memory index relative to LD_BASE:
+// Memories, written through the load bus (ld_*: one line per ld_valid, LSB-aligned in ld_data; PE 0 in the
+// least significant bits of a line), memory index relative to LD_BASE:
 //   0                    weights: NF*SF lines of PE*SIMD*W_BITS bits; line nf*SF + sf, PE p, lane i holds
 //                        W[sf*SIMD + i][nf*PE + p] at bits [(p*SIMD + i)*W_BITS +: W_BITS].
 //   1 + j*T_UNITS + u    thresholds of binary-search stage j = 0 .. OUT_BITS-1 and unit u (none with NO_ACT):
 //                        unit u's channel ch = nf*T_PER + i is c = nf*PE + u*T_PER + i; key ch*2^j + q selects
 //                        the ACC_BITS entry T[c][(q << (OUT_BITS-j)) + 2^(OUT_BITS-1-j) - 1]. Stage 0:
 //                        NF*T_PER lines of one entry; stage j >= 1: NF*T_PER*2^(j-1) lines {entry 2r+1, entry 2r}.
-// The bus is registered (LB); each memory assembles the line word by word in its own copy (only the 32-bit
-// word runs to the memories; lines arrive whole, one after another, so the copy holds the line being written)
-// beside its write enable, decoded on the line's last word, and its copy of the address (LW), each from its
-// own registered copy of the bus's word, slot enables, decode and address, and writes at the next edge: four
-// edges after the last word's ld_valid. A load happens only while no vector is inside
-// (the kernel's controller guarantees it), so a write never meets a read of its line.
+// The bus is registered (LB), decoded into per-memory write enables beside per-memory copies of the line
+// and address (LW), and written at the next edge: three edges after ld_valid. A load happens only while
+// no vector is inside (the kernel's controller guarantees it), so a write never meets a read of its line.
 // sw/hybrec/compile/blocks/mvau.py (weight_words, threshold_stage_words) gives the lines.
 `default_nettype none
 
@@ -69,13 +65,11 @@ module mvau #(
 ) (
     input  wire                                                ap_clk,
     input  wire                                                ap_rst_n,
-    // load bus (see the header); ld_active is not needed here: writes are told by ld_valid and ld_last alone
+    // load bus (see the header); ld_active is not needed here: writes are told by ld_valid alone
     input  wire                                                ld_valid,
-    input  wire                                                ld_last,
     input  wire [LD_MEM_BITS-1:0]                              ld_mem,
     input  wire [LD_ADDR_BITS-1:0]                             ld_addr,
-    input  wire [(LD_DATA_BITS+31)/32-1:0]                     ld_slot,
-    input  wire [31:0]                                         ld_data,
+    input  wire [LD_DATA_BITS-1:0]                             ld_data,
     /* verilator lint_off UNUSEDSIGNAL */
     input  wire                                                ld_active,
     /* verilator lint_on UNUSEDSIGNAL */
@@ -190,23 +184,19 @@ module mvau #(
   endgenerate
 
   // ---------------------------------------------------------------- load bus
-  // LB: this block's own copy of the bus; each memory then assembles its line and registers its write enable
-  // (the decoded index) and its copy of the address (LW), and writes at the next edge.
-  localparam integer LD_WORDS = (LD_DATA_BITS + 31) / 32;
-  reg                    lb_v, lb_last;
+  // LB: this block's own copy of the bus; each memory then registers its write enable (the decoded index)
+  // and its copies of the line and address (LW), and writes at the next edge.
+  reg                    lb_v;
   reg [LD_MEM_BITS-1:0]  lb_mem;
   /* verilator lint_off UNUSEDSIGNAL */
   reg [LD_ADDR_BITS-1:0] lb_addr;   // bits above a memory's address: unused
-  reg [LD_WORDS-1:0]     lb_slot;   // slots above a memory's line: unused
-  reg [31:0]             lb_word;   // bits above a narrow memory's last slot: unused
+  reg [LD_DATA_BITS-1:0] lb_data;   // bits above a memory's line: unused
   /* verilator lint_on UNUSEDSIGNAL */
   always @(posedge ap_clk) begin
     lb_v    <= ap_rst_n && ld_valid;
-    lb_last <= ld_last;
     lb_mem  <= ld_mem;
     lb_addr <= ld_addr;
-    lb_slot <= ld_slot;
-    lb_word <= ld_data;
+    lb_data <= ld_data;
   end
 
   // ---------------------------------------------------------------- input ping-pong buffer
@@ -398,34 +388,14 @@ module mvau #(
   localparam integer WW = PE * SIMD * W_BITS;
   localparam integer W_MEM_I = LD_BASE;
   localparam [LD_MEM_BITS-1:0] W_MEM = W_MEM_I[LD_MEM_BITS-1:0];
-  // The memory's own copies (`keep`: Yosys would merge them with every other memory's into one register whose
-  // slot enables reach every line register on the die): the word, the slot enables, the write decode and the
-  // address (wm_*), then the line slot by slot.
-  localparam integer WNS = (WW + 31) / 32;
-  reg             wm_we, w_we;
-  reg [WNS-1:0]   wm_sel;
-  /* verilator lint_off UNUSEDSIGNAL */
-  reg [31:0]      wm_word;   // bits above a narrow line's last slot: unused
-  /* verilator lint_on UNUSEDSIGNAL */
-  reg [WA_W-1:0]  wm_addr, w_waddr;
-  reg [WW-1:0]    w_wdata;
-  (* keep *) always @(posedge ap_clk) begin
-    wm_we   <= lb_v && lb_last && (lb_mem == W_MEM);
-    wm_sel  <= lb_v ? lb_slot[WNS-1:0] : {WNS{1'b0}};
-    wm_word <= lb_word;
-    wm_addr <= lb_addr[WA_W-1:0];
-    w_we    <= wm_we;
-    w_waddr <= wm_addr;
+  reg            w_we;
+  reg [WA_W-1:0] w_waddr;
+  reg [WW-1:0]   w_wdata;
+  always @(posedge ap_clk) begin
+    w_we    <= lb_v && (lb_mem == W_MEM);
+    w_waddr <= lb_addr[WA_W-1:0];
+    w_wdata <= lb_data[WW-1:0];
   end
-  genvar wk;
-  generate
-    for (wk = 0; wk < WNS; wk = wk + 1) begin : g_w_slot
-      localparam integer SW = (WW - 32 * wk < 32) ? WW - 32 * wk : 32;
-      always @(posedge ap_clk) begin
-        if (wm_sel[wk]) w_wdata[32 * wk +: SW] <= wm_word[SW-1:0];
-      end
-    end
-  endgenerate
 
   // A shallow weight memory (at most WLOGIC_DEPTH lines) is LUT RAM: as block RAM its width, not its
   // depth, would decide how many it takes (one per 36 bits, mostly empty).
@@ -711,25 +681,11 @@ module mvau #(
         // one register read by every stage's memories)
         localparam integer TW  = (j == 0) ? ACC_BITS : 2 * ACC_BITS;
         localparam integer TAW = (j == 0) ? AW : ((DEPTH / 2 > 1) ? $clog2(DEPTH / 2) : 1);
-        // (and of the word and slot enables, tm_*, the line assembled from them)
-        localparam integer TNS = (TW + 31) / 32;
-        reg [TAW-1:0] tm_addr, t_waddr;
-        reg [TNS-1:0] tm_sel;
-        /* verilator lint_off UNUSEDSIGNAL */
-        reg [31:0]    tm_word;   // bits above the line's last slot: unused
-        /* verilator lint_on UNUSEDSIGNAL */
+        reg [TAW-1:0] t_waddr;
         reg [TW-1:0]  t_wdata;
         (* keep *) always @(posedge ap_clk) begin
-          tm_addr <= lb_addr[TAW-1:0];
-          tm_sel  <= lb_v ? lb_slot[TNS-1:0] : {TNS{1'b0}};
-          tm_word <= lb_word;
-          t_waddr <= tm_addr;
-        end
-        for (wk = 0; wk < TNS; wk = wk + 1) begin : g_t_slot
-          localparam integer SW = (TW - 32 * wk < 32) ? TW - 32 * wk : 32;
-          always @(posedge ap_clk) begin
-            if (tm_sel[wk]) t_wdata[32 * wk +: SW] <= tm_word[SW-1:0];
-          end
+          t_waddr <= lb_addr[TAW-1:0];
+          t_wdata <= lb_data[TW-1:0];
         end
 
         // A pair stage in block RAM takes two cycles: its memory is addressed with the registered key bits
@@ -792,11 +748,7 @@ module mvau #(
           localparam integer T_MEM_I = LD_BASE + 1 + j * T_UNITS + p;
           localparam [LD_MEM_BITS-1:0] T_MEM = T_MEM_I[LD_MEM_BITS-1:0];
           reg t_we;
-          reg tm_we;
-          always @(posedge ap_clk) begin
-            tm_we <= lb_v && lb_last && (lb_mem == T_MEM);
-            t_we  <= tm_we;
-          end
+          always @(posedge ap_clk) t_we <= lb_v && (lb_mem == T_MEM);
           if (j == 0) begin : g_first
             // the key is ser_ch, a register: the read (LUT RAM, or block RAM's synchronous read) ends at r_line
             if (DEPTH <= LOGIC_DEPTH) begin : g_logic

@@ -40,14 +40,11 @@ module scorer #(
     input  wire                                ap_rst_n,
     // live items (<= N_ITEMS), stable while a query is inside
     input  wire [ID_BITS:0]                    n_items,
-    // load bus: one 32-bit word per ld_valid cycle, in slot ld_slot (one-hot) of line ld_addr of memory ld_mem,
-    // ld_last on a line's last word (no query inside meanwhile); ld_active is not needed here
+    // load bus: one memory line per ld_valid cycle (no query inside meanwhile); ld_active is not needed here
     input  wire                                ld_valid,
-    input  wire                                ld_last,
     input  wire [LD_MEM_BITS-1:0]              ld_mem,
     input  wire [LD_ADDR_BITS-1:0]             ld_addr,
-    input  wire [(LD_DATA_BITS+31)/32-1:0]     ld_slot,
-    input  wire [31:0]                         ld_data,
+    input  wire [LD_DATA_BITS-1:0]             ld_data,
     /* verilator lint_off UNUSEDSIGNAL */
     input  wire                                ld_active,
     /* verilator lint_on UNUSEDSIGNAL */
@@ -122,27 +119,20 @@ module scorer #(
     endgenerate
 
     // ------------------------------------------------------------------ load bus
-    // LB: this block's own copy of the bus; each item group then registers its own copy of the word, the slot
-    // enables, the write decode (the index, on a line's last word) and the address, puts the word into its
-    // copy of the line (slot by slot, so only the 32-bit word runs to the groups), and writes at the edge after
-    // the line is complete (four edges after the last word's ld_valid). Lines arrive whole, one after another,
-    // so a group's copy holds the line being written whichever memory the earlier words were for. No query is
-    // inside during a load, so a write never meets a read of its line.
-    localparam integer LD_WORDS = (LD_DATA_BITS + 31) / 32;
-    reg                    lb_v, lb_last;
+    // LB: this block's own copy of the bus; each item group then registers its write enable (the decoded
+    // index) and its own copies of the line and the address, and writes at the next edge (three edges after
+    // ld_valid). No query is inside during a load, so a write never meets a read of its line.
+    reg                    lb_v;
     reg [LD_MEM_BITS-1:0]  lb_mem;
     /* verilator lint_off UNUSEDSIGNAL */
     reg [LD_ADDR_BITS-1:0] lb_addr;   // bits above the row address: unused
-    reg [LD_WORDS-1:0]     lb_slot;   // slots above a group's line: unused
-    reg [31:0]             lb_word;   // bits above a narrow group's last slot: unused
+    reg [LD_DATA_BITS-1:0] lb_data;   // bits above a group's line: unused
     /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge ap_clk) begin
         lb_v    <= ap_rst_n && ld_valid;
-        lb_last <= ld_last;
         lb_mem  <= ld_mem;
         lb_addr <= ld_addr;
-        lb_slot <= ld_slot;
-        lb_word <= ld_data;
+        lb_data <= ld_data;
     end
 
     // ------------------------------------------------------------------ live items
@@ -261,7 +251,7 @@ module scorer #(
     // The item ROM's column groups. Each reads every cycle (no enable into the RAMs): a row read while
     // `rd` is low goes down the pipeline with v0 = 0 and is dropped. Each group's copy of the row is
     // `keep` (Yosys merges equal flip-flops).
-    genvar gi, wk;
+    genvar gi;
     generate
         for (gi = 0; gi < NG; gi = gi + 1) begin : g_rom
             localparam integer LO = gi * GB;
@@ -273,30 +263,15 @@ module scorer #(
             (* ram_style = "block", no_rw_check *) reg [GW-1:0] item_mem [0:NROWS-1];
             localparam integer MEM_I = LD_BASE + gi;
             localparam [LD_MEM_BITS-1:0] MEM_ID = MEM_I[LD_MEM_BITS-1:0];
-            localparam integer NS = (GW + 31) / 32;
-            // the group's own copies (`keep`: Yosys would merge equal ones, and one register into all 57 block
-            // RAMs, or one slot enable into every group's line, is too long a net): the bus's word, slot
-            // enables, write decode and address (M), then the line slot by slot, the write enable and address
-            reg          m_we, we;
-            reg [NS-1:0] m_sel;
-            /* verilator lint_off UNUSEDSIGNAL */
-            reg [31:0]   m_word;          // bits above a narrow group's last slot: unused
-            /* verilator lint_on UNUSEDSIGNAL */
-            reg [RB-1:0] m_addr, waddr;
+            reg          we;
+            reg [RB-1:0] waddr;
             reg [GW-1:0] wdata;
+            // the group's own copies (`keep`: Yosys would merge equal ones; the line is the low GW bits of
+            // the bus for every group, and one register into all 57 block RAMs is too long a net)
             (* keep *) always @(posedge ap_clk) begin
-                m_we   <= lb_v && lb_last && (lb_mem == MEM_ID);
-                m_sel  <= lb_v ? lb_slot[NS-1:0] : {NS{1'b0}};
-                m_word <= lb_word;
-                m_addr <= lb_addr[RB-1:0];
-                we     <= m_we;
-                waddr  <= m_addr;
-            end
-            for (wk = 0; wk < NS; wk = wk + 1) begin : g_slot
-                localparam integer SW = (GW - 32 * wk < 32) ? GW - 32 * wk : 32;
-                always @(posedge ap_clk) begin
-                    if (m_sel[wk]) wdata[32 * wk +: SW] <= m_word[SW-1:0];
-                end
+                we    <= lb_v && (lb_mem == MEM_ID);
+                waddr <= lb_addr[RB-1:0];
+                wdata <= lb_data[GW-1:0];
             end
             always @(posedge ap_clk) begin
                 if (we) item_mem[waddr] <= wdata;

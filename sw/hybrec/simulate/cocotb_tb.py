@@ -84,44 +84,34 @@ def read_memh(path: str | Path) -> list[int]:
 
 
 def idle_load_bus(dut: Any) -> None:
-    """Drive a block's load bus (``ld_valid``, ``ld_last``, ``ld_mem``, ``ld_addr``, ``ld_slot``, ``ld_data``,
-    ``ld_active``) idle."""
-    for name in ("ld_valid", "ld_last", "ld_mem", "ld_addr", "ld_slot", "ld_data", "ld_active"):
+    """Drive a block's load bus (``ld_valid``, ``ld_mem``, ``ld_addr``, ``ld_data``, ``ld_active``) idle."""
+    for name in ("ld_valid", "ld_mem", "ld_addr", "ld_data", "ld_active"):
         getattr(dut, name).value = 0
 
 
 async def load_memories(dut: Any, memories: Sequence[tuple[int, Sequence[int]]], gap: int = 0,
                         rng: random.Random | None = None) -> None:
     """Write every line of each ``(memory index, lines)`` through the load bus, line 0 first, as the kernel's
-    controller does: ``ld_active`` high from a cycle before the first line to after the last, each line as
-    32-bit words (least significant first, one per cycle, ``ld_slot`` one-hot, ``ld_last`` on the last), then 8
-    idle cycles before the next query. A line goes out as every slot of the bus (``len(ld_slot)`` words: more
-    than the controller sends for a narrow memory, which only takes its own slots). ``gap`` idle cycles
-    between words (random 0..gap with ``rng``)."""
+    controller does: ``ld_active`` high from a cycle before the first line to after the last, then 8 idle
+    cycles before the next query. ``gap`` idle cycles between lines (random 0..gap with ``rng``)."""
     clk = dut.ap_clk
-    words = len(dut.ld_slot)
     dut.ld_valid.value = 0
     dut.ld_active.value = 1
     await RisingEdge(clk)
     for mem, lines in memories:
-        for addr, line in enumerate(lines):
-            for k in range(words):
-                dut.ld_valid.value = 1
-                dut.ld_last.value = int(k == words - 1)
-                dut.ld_mem.value = mem
-                dut.ld_addr.value = addr
-                dut.ld_slot.value = 1 << k
-                dut.ld_data.value = (int(line) >> (32 * k)) & 0xFFFFFFFF
-                await RisingEdge(clk)
-                pause = rng.randint(0, gap) if rng is not None and gap else gap
-                if pause:
-                    dut.ld_valid.value = 0
-                    dut.ld_last.value = 0
-                    dut.ld_slot.value = 0
-                    dut.ld_data.value = 0
-                    await ClockCycles(clk, pause)
-    idle_load_bus(dut)
-    dut.ld_active.value = 1
+        for addr, word in enumerate(lines):
+            dut.ld_valid.value = 1
+            dut.ld_mem.value = mem
+            dut.ld_addr.value = addr
+            dut.ld_data.value = int(word)
+            await RisingEdge(clk)
+            pause = rng.randint(0, gap) if rng is not None and gap else gap
+            if pause:
+                dut.ld_valid.value = 0
+                dut.ld_data.value = 0
+                await ClockCycles(clk, pause)
+    dut.ld_valid.value = 0
+    dut.ld_data.value = 0
     await RisingEdge(clk)
     dut.ld_active.value = 0
     await ClockCycles(clk, 8)
