@@ -15,7 +15,7 @@ import pytest
 
 from hybrec import protocol, tools
 from hybrec.artifacts import sha256_file
-from hybrec.bitstream import bist, ecp5, pll
+from hybrec.bitstream import bist, ecp5, ecp5_blockage, pll
 from hybrec.bitstream.vivado import run_vivado, write_vivado_project
 from hybrec.builddir import HW_DIR, REPO_ROOT, SIM_DIR, Bitstream, BuildDir, Manifest
 from hybrec.simulate.runner import SimulationFailed, run_cocotb, simulator_available
@@ -94,6 +94,11 @@ def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) 
     bram = result["bram_registers"]
     assert bram["dp16kd"] == use["DP16KD"]["used"] and bram["read_ports_registered"] > 0
     assert bram["flipflops_removed"] >= bram["read_ports_registered"]
+    # nextpnr placed every fixed LUT4 of the placement blockage (its report counts them, below), and the
+    # kernel's LUT4 count leaves them out
+    blockage = result["placement_blockage"]
+    assert blockage == {"row_period": ecp5.BLOCKAGE_ROW_PERIOD,
+                        "luts": ecp5_blockage.count("--85k", ecp5.BLOCKAGE_ROW_PERIOD)} and blockage["luts"] > 10_000
     # the SDF analysis agrees with nextpnr's own Fmax (it times the same graph) and finds nothing failing
     ends = result["failing_endpoints"]
     assert ends["endpoints"] > 1000 and ends["failing"] == 0 and ends["by_block"] == []
@@ -110,6 +115,7 @@ def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) 
     report = json.loads((work / "report.json").read_text())
     assert not (work / f"report_seed{kept['seed']}.json").exists()
     assert ecp5.read_report(report)["fmax_mhz"] == result["fmax_mhz"]
+    assert report["utilization"]["TRELLIS_COMB"]["used"] == use["LUT4"]["used"] + blockage["luts"]
     for run in runs:
         if run["seed"] != kept["seed"]:   # the other seed's log and report stay, its placement does not
             assert (work / f"nextpnr_seed{run['seed']}.log").is_file()

@@ -55,7 +55,7 @@ from hybrec.artifacts import (
     sha256_file,
     sha256_json,
 )
-from hybrec.bitstream import bist, ecp5_bram, ecp5_dsp, ecp5_netlist, pll, sdf_timing
+from hybrec.bitstream import bist, ecp5_blockage, ecp5_bram, ecp5_dsp, ecp5_netlist, pll, sdf_timing
 from hybrec.bitstream.nextpnr_progress import FMAX_LINE, watch_logs
 from hybrec.builddir import BITSTREAM_FORMAT, BOARDS_DIR, MANIFEST, Bitstream, BuildDir, BuildDirError
 from hybrec.devices import Device, device
@@ -80,6 +80,10 @@ ROUTER = "router2"
 # time of one). One netlist's post-route Fmax moves by up to ~10 % from seed to seed, so the best of two is kept
 # and both are recorded; the first to meet the clock stops the other.
 DEFAULT_SEEDS = (1, 2)
+# Every 4th row of logic tiles held by fixed, unconnected LUT4s (ecp5_blockage.py): HeAP packs the run-time
+# model's kernel around the RAM and DSP rows denser than router2 can route; with a quarter of the rows blocked
+# its logic spreads and routes (docs/timing-closure.md, round R13). 0: no blockage.
+BLOCKAGE_ROW_PERIOD = 4
 # nextpnr's cell types (its report's "utilization") -> the name hybrec reports them under
 NEXTPNR_CELLS = (("TRELLIS_COMB", "LUT4"), ("TRELLIS_FF", "FF"), ("DP16KD", "DP16KD"), ("MULT18X18D", "MULT18X18D"),
                  ("TRELLIS_RAMW", "TRELLIS_RAMW"), ("TRELLIS_IO", "IO"), ("EHXPLLL", "EHXPLLL"))
@@ -98,8 +102,9 @@ def ecp5_device(target: str) -> Device:
 
 
 # ---------------------------------------------------------------------------------------------------- report
-def read_report(report: dict[str, Any], clock_hint: str = "clkop") -> dict[str, Any]:
-    """Fmax of the kernel clock and the utilisation from nextpnr's ``--report`` JSON."""
+def read_report(report: dict[str, Any], clock_hint: str = "clkop", blockage_luts: int = 0) -> dict[str, Any]:
+    """Fmax of the kernel clock and the utilisation from nextpnr's ``--report`` JSON (``blockage_luts``: the
+    placement blockage's cells, left out of the LUT4 count)."""
     clocks = report.get("fmax", {})
     if not clocks:
         raise BitstreamError("nextpnr's report has no clock (fmax is empty)")
@@ -111,15 +116,21 @@ def read_report(report: dict[str, Any], clock_hint: str = "clkop") -> dict[str, 
             "timing_met": float(kernel["achieved"]) >= float(kernel["constraint"]),
             "clocks": {n: {"achieved_mhz": round(float(c["achieved"]), 2),
                            "constraint_mhz": round(float(c["constraint"]), 2)} for n, c in clocks.items()},
-            "utilisation": read_utilisation(report)}
+            "utilisation": read_utilisation(report, blockage_luts)}
 
 
-def read_utilisation(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The cells used, per hybrec name, from nextpnr's ``--report`` JSON (written after placement too)."""
+def read_utilisation(report: dict[str, Any], blockage_luts: int = 0) -> dict[str, dict[str, Any]]:
+    """The cells used, per hybrec name, from nextpnr's ``--report`` JSON (written after placement too); the
+    ``blockage_luts`` placement-blockage cells are not the kernel's and not counted as LUT4s."""
     utilisation = {}
     for cell, name in NEXTPNR_CELLS:
         entry = report.get("utilization", {}).get(cell, {"used": 0, "available": 0})
         used, available = int(entry["used"]), int(entry["available"])
+        if cell == "TRELLIS_COMB":
+            if used < blockage_luts:
+                raise BitstreamError(f"nextpnr's report counts {used} TRELLIS_COMB, fewer than the "
+                                     f"{blockage_luts} blockage cells the netlist holds")
+            used -= blockage_luts
         utilisation[name] = {"used": used, "capacity": available,
                              "percent": round(100.0 * used / available, 2) if available else 0.0}
     return utilisation
@@ -163,7 +174,8 @@ def input_key(build: BuildDir, target: str, freq_mhz: float, seeds: Sequence[int
             "kernel_files": build.manifest.kernel_files(),
             "board": {name: sha256_file(BOARD_DIR / name) for name in BOARD_FILES}, "lpf_sha256": sha256_file(lpf),
             "flow_code_sha256": {Path(str(mod.__file__)).name: code_sha256(Path(str(mod.__file__)))
-                                 for mod in (sys.modules[__name__], ecp5_netlist, ecp5_dsp, ecp5_bram, pll)},
+                                 for mod in (sys.modules[__name__], ecp5_netlist, ecp5_dsp, ecp5_bram, ecp5_blockage,
+                                             pll)},
             "tools": tool_versions(), "freq_mhz": freq_mhz, "seeds": list(seeds), "stop_when_met": stop_when_met}
 
 
@@ -240,7 +252,8 @@ def run_seeds(spec: Device, work: Path, seeds: Sequence[int], jobs: int | None, 
             log(f"nextpnr-ecp5 seed {seed}: failed, see {err.log_path}")
             where = f"; log {err.log_path.name}" if err.log_path else ""
             return {"seed": seed, "error": f"exit {err.returncode}{where}", "failure": err}
-        timing = read_report(json.loads(report_path.read_text()))
+        timing = read_report(json.loads(report_path.read_text()),
+                             blockage_luts=ecp5_blockage.count(device_flag, BLOCKAGE_ROW_PERIOD))
         log(f"nextpnr-ecp5 seed {seed}: {timing['fmax_mhz']} MHz after {seconds:.0f} s")
         if timing["timing_met"]:
             met.set()
@@ -340,10 +353,10 @@ def flow_inputs(build_dir: Path, target: str, freq_mhz: float, seeds: Sequence[i
 
 
 def synthesise(build: BuildDir, work: Path, clock: pll.PllSetting, lpf_path: Path, timeout_s: int,
-               log: Any) -> tuple[dict[str, float], ecp5_dsp.DspPassStats, ecp5_bram.BramPassStats]:
-    """The kernel's and the board's sources in ``work``, Yosys' ``synth_ecp5`` of the self-test top and the two
-    register passes: ``work/ulx3s_bist_regs.json``, the netlist nextpnr reads. Returns the seconds taken and the
-    passes' statistics."""
+               log: Any, device_flag: str) -> tuple[dict[str, float], ecp5_dsp.DspPassStats, ecp5_bram.BramPassStats]:
+    """The kernel's and the board's sources in ``work``, Yosys' ``synth_ecp5`` of the self-test top, the two
+    register passes and the placement blockage for nextpnr's ``device_flag``: ``work/ulx3s_bist_regs.json``,
+    the netlist nextpnr reads. Returns the seconds taken and the register passes' statistics."""
     for path in [*build.sources, *build.memory_files]:
         shutil.copyfile(path, work / path.name)
     for name in BOARD_SOURCES:
@@ -371,13 +384,15 @@ def synthesise(build: BuildDir, work: Path, clock: pll.PllSetting, lpf_path: Pat
     netlist = json.loads((work / f"{BOARD_TOP}.json").read_text())
     dsp_stats = ecp5_dsp.rewrite_dsps(netlist)
     bram_stats = ecp5_bram.absorb_bram_registers(netlist)
+    blocked = ecp5_blockage.add_row_blockage(netlist, device_flag, BLOCKAGE_ROW_PERIOD)
     atomic_write_text(work / f"{BOARD_TOP}_regs.json", json.dumps(netlist))
     del netlist
     seconds["register_passes"] = time.monotonic() - t0
     log(f"DSP registers: {dsp_stats.outputs_registered} of {dsp_stats.dsps} outputs, "
         f"{dsp_stats.inputs_registered} input ports moved into the MULT18X18Ds, {dsp_stats.operands_aligned} "
         f"operands aligned ({dsp_stats.sign_pins_tied} sign pins tied off); block-RAM output registers: "
-        f"{bram_stats.read_ports_registered} read ports of {bram_stats.brams} DP16KDs")
+        f"{bram_stats.read_ports_registered} read ports of {bram_stats.brams} DP16KDs; placement blockage: "
+        f"{blocked} fixed LUT4s (every {BLOCKAGE_ROW_PERIOD}th row of logic tiles)")
     return seconds, dsp_stats, bram_stats
 
 
@@ -414,7 +429,9 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
 
-        seconds, dsp_stats, bram_stats = synthesise(build, work, clock, lpf_path, timeout_s, log)
+        assert spec.nextpnr is not None
+        seconds, dsp_stats, bram_stats = synthesise(build, work, clock, lpf_path, timeout_s, log,
+                                                    spec.nextpnr[0])
         # one nextpnr per seed, `jobs` at a time (each is single-threaded), all on the same netlist; the routed
         # result with the highest Fmax is kept under the plain names (nextpnr.log, report.json, ...)
         started = time.perf_counter()
@@ -454,6 +471,8 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
             "selftest": write_selftest(build, out_dir, bist_queries),
             "dsp_registers": dsp_stats.as_dict(),
             "bram_registers": bram_stats.as_dict(),
+            "placement_blockage": {"row_period": BLOCKAGE_ROW_PERIOD,
+                                   "luts": ecp5_blockage.count(spec.nextpnr[0], BLOCKAGE_ROW_PERIOD)},
             "failing_endpoints": {"source": "work/timing_groups.json (sdf_timing.py over nextpnr's --sdf)",
                                   "period_ns": groups["period_ns"], "endpoints": groups["endpoints"],
                                   "failing": groups["failing"], "sdf_fmax_mhz": groups["fmax_mhz"],
@@ -495,11 +514,14 @@ def place_design(build_dir: Path, out_dir: Path | None = None, target: str = "ec
         work = out_dir / "work"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        seconds, dsp_stats, bram_stats = synthesise(build, work, clock, lpf_path, timeout_s, log)
+        assert spec.nextpnr is not None
+        seconds, dsp_stats, bram_stats = synthesise(build, work, clock, lpf_path, timeout_s, log,
+                                                    spec.nextpnr[0])
         started = time.perf_counter()
         runs = run_seeds(spec, work, seeds, jobs, timeout_s, log, console, place_only_period_ns=1000.0 / freq_mhz)
         seconds["nextpnr"] = time.perf_counter() - started
         placed = [run for run in runs if "timing" in run]
+        blockage_luts = ecp5_blockage.count(spec.nextpnr[0], BLOCKAGE_ROW_PERIOD)
         if not placed:
             raise next(run["failure"] for run in runs if "failure" in run)
         for name in (f"{BOARD_TOP}.json", f"{BOARD_TOP}_regs.json"):  # large
@@ -512,7 +534,8 @@ def place_design(build_dir: Path, out_dir: Path | None = None, target: str = "ec
                 logged = last_logged_fmax((work / seed_file(run["seed"], "nextpnr.log")).read_text(errors="replace"))
                 report = json.loads((work / seed_file(run["seed"], "report.json")).read_text())
                 record.update({"fmax_log_mhz": logged, "endpoints": groups["endpoints"], "failing": groups["failing"],
-                               "worst_slack_ns": groups["worst_slack_ns"], "utilisation": read_utilisation(report),
+                               "worst_slack_ns": groups["worst_slack_ns"],
+                               "utilisation": read_utilisation(report, blockage_luts),
                                "by_block": [{k: g[k] for k in ("group", "failing", "worst_slack_ns")}
                                             for g in groups["groups"][:12]],
                                "groups": f"work/{seed_file(run['seed'], 'placed_groups.json')}"})
@@ -522,6 +545,7 @@ def place_design(build_dir: Path, out_dir: Path | None = None, target: str = "ec
             "build": build_record(build), "shape": shape_record(build),
             "clock": {"requested_mhz": freq_mhz, "period_ns": round(1000.0 / freq_mhz, 4)},
             "seeds": records, "dsp_registers": dsp_stats.as_dict(), "bram_registers": bram_stats.as_dict(),
+            "placement_blockage": {"row_period": BLOCKAGE_ROW_PERIOD, "luts": blockage_luts},
             "tools": tool_versions(), "seconds": {name: round(s, 1) for name, s in seconds.items()},
             "source": "placement only (nextpnr --no-route): the SDF of the placer's estimated delays, analysed by "
                       "hybrec.bitstream.sdf_timing; a routed design is slower by what routing adds",
