@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 
 from hybrec.bitstream import ecp5
-from hybrec.bitstream.ecp5_blockage import AREAS, BlockageError, add_row_blockage, count, is_blockage
+from hybrec.bitstream.ecp5_blockage import (
+    AREAS,
+    MAX_FILL,
+    BlockageError,
+    add_row_blockage,
+    count,
+    design_luts,
+    is_blockage,
+)
 
 BEL = re.compile(r"X(\d+)/Y(\d+)/SLICE([ABCD])\.K([01])")
 
@@ -28,7 +36,8 @@ def netlist() -> dict[str, Any]:
 def test_every_site_of_every_nth_logic_row_is_fixed() -> None:
     n = netlist()
     before = copy.deepcopy(n)
-    added = add_row_blockage(n, "--85k", 4)
+    added, why_not = add_row_blockage(n, "--85k", 4)
+    assert why_not == ""
     cells = n["modules"]["top"]["cells"]
     blocked = {name: cell for name, cell in cells.items() if is_blockage(name)}
     assert added == len(blocked) == count("--85k", 4) == 21 * 117 * 8
@@ -52,8 +61,26 @@ def test_every_site_of_every_nth_logic_row_is_fixed() -> None:
 def test_a_wider_period_blocks_fewer_rows() -> None:
     assert count("--85k", 8) == 10 * 117 * 8 < count("--85k", 4)
     n = netlist()
-    assert add_row_blockage(n, "--85k", 0) == 0 == count("--85k", 0)
+    assert add_row_blockage(n, "--85k", 0)[0] == 0 == count("--85k", 0)
     assert n == netlist()
+
+
+def test_a_design_too_large_for_the_blockage_gets_none() -> None:
+    n = netlist()
+    cells = n["modules"]["top"]["cells"]
+    for i in range(3):
+        cells[f"carry{i}"] = {"type": "CCU2C", "connections": {}}
+    cells["ram"] = {"type": "TRELLIS_DPR16X4", "connections": {}}
+    assert design_luts(n) == 1 + 3 * 2 + 6
+    room = int(MAX_FILL * AREAS["--85k"].lut_sites) - count("--85k", 4)
+    for i in range(room - design_luts(n)):
+        cells[f"lut{i}"] = {"type": "LUT4", "connections": {}}
+    assert design_luts(n) == room and add_row_blockage(copy.deepcopy(n), "--85k", 4)[0] == count("--85k", 4)
+    cells["one_more"] = {"type": "LUT4", "connections": {}}
+    before = copy.deepcopy(n)
+    added, why_not = add_row_blockage(n, "--85k", 4)
+    assert added == 0 and n == before
+    assert f"{room + 1} LUT4s" in why_not and "75%" in why_not
 
 
 @pytest.mark.parametrize(("flag", "period", "why"), [("--85k", 1, "at least 2"), ("--85k", -3, "at least 2"),

@@ -198,7 +198,7 @@ def seed_file(seed: int, name: str) -> str:
 
 def run_seeds(spec: Device, work: Path, seeds: Sequence[int], jobs: int | None, timeout_s: int,
               log: Any, console: Any = None, stop_when_met: bool = True,
-              place_only_period_ns: float | None = None) -> list[dict[str, Any]]:
+              place_only_period_ns: float | None = None, blockage_luts: int = 0) -> list[dict[str, Any]]:
     """nextpnr on ``work``'s netlist once per seed, ``jobs`` at a time (with a rich ``console``: a live line
     per seed with the phase its log has reached). One record per seed, in seed order:
     ``{seed, fmax_mhz, seconds, timing}`` (``timing``: its report as :func:`read_report` reads it),
@@ -252,8 +252,7 @@ def run_seeds(spec: Device, work: Path, seeds: Sequence[int], jobs: int | None, 
             log(f"nextpnr-ecp5 seed {seed}: failed, see {err.log_path}")
             where = f"; log {err.log_path.name}" if err.log_path else ""
             return {"seed": seed, "error": f"exit {err.returncode}{where}", "failure": err}
-        timing = read_report(json.loads(report_path.read_text()),
-                             blockage_luts=ecp5_blockage.count(device_flag, BLOCKAGE_ROW_PERIOD))
+        timing = read_report(json.loads(report_path.read_text()), blockage_luts=blockage_luts)
         log(f"nextpnr-ecp5 seed {seed}: {timing['fmax_mhz']} MHz after {seconds:.0f} s")
         if timing["timing_met"]:
             met.set()
@@ -353,10 +352,12 @@ def flow_inputs(build_dir: Path, target: str, freq_mhz: float, seeds: Sequence[i
 
 
 def synthesise(build: BuildDir, work: Path, clock: pll.PllSetting, lpf_path: Path, timeout_s: int,
-               log: Any, device_flag: str) -> tuple[dict[str, float], ecp5_dsp.DspPassStats, ecp5_bram.BramPassStats]:
+               log: Any, device_flag: str) -> tuple[dict[str, float], ecp5_dsp.DspPassStats,
+                                                    ecp5_bram.BramPassStats, int]:
     """The kernel's and the board's sources in ``work``, Yosys' ``synth_ecp5`` of the self-test top, the two
     register passes and the placement blockage for nextpnr's ``device_flag``: ``work/ulx3s_bist_regs.json``,
-    the netlist nextpnr reads. Returns the seconds taken and the register passes' statistics."""
+    the netlist nextpnr reads. Returns the seconds taken, the register passes' statistics and the number of
+    blockage cells."""
     for path in [*build.sources, *build.memory_files]:
         shutil.copyfile(path, work / path.name)
     for name in BOARD_SOURCES:
@@ -384,7 +385,7 @@ def synthesise(build: BuildDir, work: Path, clock: pll.PllSetting, lpf_path: Pat
     netlist = json.loads((work / f"{BOARD_TOP}.json").read_text())
     dsp_stats = ecp5_dsp.rewrite_dsps(netlist)
     bram_stats = ecp5_bram.absorb_bram_registers(netlist)
-    blocked = ecp5_blockage.add_row_blockage(netlist, device_flag, BLOCKAGE_ROW_PERIOD)
+    blocked, why_not = ecp5_blockage.add_row_blockage(netlist, device_flag, BLOCKAGE_ROW_PERIOD)
     atomic_write_text(work / f"{BOARD_TOP}_regs.json", json.dumps(netlist))
     del netlist
     seconds["register_passes"] = time.monotonic() - t0
@@ -392,8 +393,8 @@ def synthesise(build: BuildDir, work: Path, clock: pll.PllSetting, lpf_path: Pat
         f"{dsp_stats.inputs_registered} input ports moved into the MULT18X18Ds, {dsp_stats.operands_aligned} "
         f"operands aligned ({dsp_stats.sign_pins_tied} sign pins tied off); block-RAM output registers: "
         f"{bram_stats.read_ports_registered} read ports of {bram_stats.brams} DP16KDs; placement blockage: "
-        f"{blocked} fixed LUT4s (every {BLOCKAGE_ROW_PERIOD}th row of logic tiles)")
-    return seconds, dsp_stats, bram_stats
+        + (f"{blocked} fixed LUT4s (every {BLOCKAGE_ROW_PERIOD}th row of logic tiles)" if blocked else why_not))
+    return seconds, dsp_stats, bram_stats, blocked
 
 
 def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = "ecp5-85k",
@@ -430,12 +431,13 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
         work.mkdir(parents=True)
 
         assert spec.nextpnr is not None
-        seconds, dsp_stats, bram_stats = synthesise(build, work, clock, lpf_path, timeout_s, log,
-                                                    spec.nextpnr[0])
+        seconds, dsp_stats, bram_stats, blockage_luts = synthesise(build, work, clock, lpf_path, timeout_s, log,
+                                                                   spec.nextpnr[0])
         # one nextpnr per seed, `jobs` at a time (each is single-threaded), all on the same netlist; the routed
         # result with the highest Fmax is kept under the plain names (nextpnr.log, report.json, ...)
         started = time.perf_counter()
-        runs = run_seeds(spec, work, seeds, jobs, timeout_s, log, console, stop_when_met)
+        runs = run_seeds(spec, work, seeds, jobs, timeout_s, log, console, stop_when_met,
+                         blockage_luts=blockage_luts)
         seconds["nextpnr"] = time.perf_counter() - started
         best = choose_seed(runs)
         for suffix in ("nextpnr.log", "report.json", "post_route.sdf", f"{BOARD_TOP}.config"):
@@ -471,8 +473,7 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
             "selftest": write_selftest(build, out_dir, bist_queries),
             "dsp_registers": dsp_stats.as_dict(),
             "bram_registers": bram_stats.as_dict(),
-            "placement_blockage": {"row_period": BLOCKAGE_ROW_PERIOD,
-                                   "luts": ecp5_blockage.count(spec.nextpnr[0], BLOCKAGE_ROW_PERIOD)},
+            "placement_blockage": {"row_period": BLOCKAGE_ROW_PERIOD, "luts": blockage_luts},
             "failing_endpoints": {"source": "work/timing_groups.json (sdf_timing.py over nextpnr's --sdf)",
                                   "period_ns": groups["period_ns"], "endpoints": groups["endpoints"],
                                   "failing": groups["failing"], "sdf_fmax_mhz": groups["fmax_mhz"],
@@ -515,13 +516,13 @@ def place_design(build_dir: Path, out_dir: Path | None = None, target: str = "ec
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         assert spec.nextpnr is not None
-        seconds, dsp_stats, bram_stats = synthesise(build, work, clock, lpf_path, timeout_s, log,
-                                                    spec.nextpnr[0])
+        seconds, dsp_stats, bram_stats, blockage_luts = synthesise(build, work, clock, lpf_path, timeout_s, log,
+                                                                   spec.nextpnr[0])
         started = time.perf_counter()
-        runs = run_seeds(spec, work, seeds, jobs, timeout_s, log, console, place_only_period_ns=1000.0 / freq_mhz)
+        runs = run_seeds(spec, work, seeds, jobs, timeout_s, log, console, place_only_period_ns=1000.0 / freq_mhz,
+                         blockage_luts=blockage_luts)
         seconds["nextpnr"] = time.perf_counter() - started
         placed = [run for run in runs if "timing" in run]
-        blockage_luts = ecp5_blockage.count(spec.nextpnr[0], BLOCKAGE_ROW_PERIOD)
         if not placed:
             raise next(run["failure"] for run in runs if "failure" in run)
         for name in (f"{BOARD_TOP}.json", f"{BOARD_TOP}_regs.json"):  # large

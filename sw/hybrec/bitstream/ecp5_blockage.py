@@ -15,7 +15,9 @@ because ECP5 carry chains run along x from tile to tile: a blocked row never cut
 nets: nothing is routed to them and they configure nothing but an all-zero LUT.
 
 The cells are named ``blockage_...`` so reports can leave them out of the kernel's counts
-(:func:`is_blockage`).
+(:func:`is_blockage`). A design that would fill more than ``MAX_FILL`` of the part's LUT sites with the
+blockage gets none (the placer would have no room to spread into): :func:`add_row_blockage` then adds
+nothing and says why.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from typing import Any
 
 PREFIX = "blockage_"
 LUT_SITES = tuple(f"SLICE{s}.K{k}" for s in "ABCD" for k in (0, 1))
+# The most of the part's LUT sites the design and the blockage may fill together (the ML-100K run-time
+# kernel: 40,420 + 19,656 of 83,640 = 72 %).
+MAX_FILL = 0.75
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class LogicArea:
     y0: int
     y1: int
     not_rows: frozenset[int]
+    lut_sites: int   # the part's LUT4 sites, all of them
 
     def rows(self, period: int) -> list[int]:
         return [y for y in range(self.y0, self.y1 + 1) if y % period == 0 and y not in self.not_rows]
@@ -45,7 +51,7 @@ class LogicArea:
 # (y 10, 34, 58) hold no logic tiles; columns 2-118 and rows 2-86 are where nextpnr placed the ML-100K
 # kernel's logic (every column and row of that range, read from a placement's NEXTPNR_BEL attributes).
 AREAS: dict[str, LogicArea] = {
-    "--85k": LogicArea(2, 118, 2, 86, frozenset({10, 22, 34, 46, 58, 70, 82})),
+    "--85k": LogicArea(2, 118, 2, 86, frozenset({10, 22, 34, 46, 58, 70, 82}), 83_640),
 }
 
 
@@ -75,13 +81,26 @@ def _area(device_flag: str, period: int) -> LogicArea:
     return area
 
 
-def add_row_blockage(netlist: dict[str, Any], device_flag: str, period: int) -> int:
-    """Add the blockage cells to the top module of a Yosys JSON netlist (in place); returns how many.
+def design_luts(netlist: dict[str, Any]) -> int:
+    """LUT4 sites a Yosys ``synth_ecp5`` netlist takes, as nextpnr counts them before packing: a LUT4 one, a
+    CCU2C two, a TRELLIS_DPR16X4 six (four RAM LUTs and two for its write port)."""
+    weight = {"LUT4": 1, "CCU2C": 2, "TRELLIS_DPR16X4": 6}
+    return sum(weight.get(cell["type"], 0) for module in netlist.get("modules", {}).values()
+               if not module.get("attributes", {}).get("blackbox") for cell in module.get("cells", {}).values())
+
+
+def add_row_blockage(netlist: dict[str, Any], device_flag: str, period: int) -> tuple[int, str]:
+    """Add the blockage cells to the top module of a Yosys JSON netlist (in place); returns how many and,
+    when none were added, why.
 
     ``period`` 0 adds nothing. A period below 2 would block every row."""
     if period == 0:
-        return 0
+        return 0, "no blockage asked for (period 0)"
     area = _area(device_flag, period)
+    used, blocking = design_luts(netlist), count(device_flag, period)
+    if used + blocking > MAX_FILL * area.lut_sites:
+        return 0, (f"no blockage: the design's {used} LUT4s and the blockage's {blocking} would fill more than "
+                   f"{MAX_FILL:.0%} of the part's {area.lut_sites}")
     tops = [m for m in netlist.get("modules", {}).values() if m.get("attributes", {}).get("top")]
     if len(tops) != 1:
         raise BlockageError(f"the netlist has {len(tops)} top modules, expected one")
@@ -98,4 +117,4 @@ def add_row_blockage(netlist: dict[str, Any], device_flag: str, period: int) -> 
                     "port_directions": {p: "input" for p in "ABCD"} | {"Z": "output"},
                     "connections": {p: ["x"] for p in "ABCDZ"}}
                 added += 1
-    return added
+    return added, ""
