@@ -42,7 +42,9 @@ module hist_agg #(
     input  wire                    ld_valid,
     input  wire [LD_MEM_BITS-1:0]  ld_mem,
     input  wire [LD_ADDR_BITS-1:0] ld_addr,
-    input  wire [LD_DATA_BITS-1:0] ld_data,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire [LD_DATA_BITS-1:0] ld_data,   // bits above this block's widest line: unused
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire                    ld_active,
     // history ids, one packet (tlast on the final beat) per query
     input  wire [IPB*ID_BITS-1:0] s_axis_tdata,
@@ -216,14 +218,16 @@ module hist_agg #(
     reg [LD_MEM_BITS-1:0]  lb_mem;
     /* verilator lint_off UNUSEDSIGNAL */
     reg [LD_ADDR_BITS-1:0] lb_addr;     // bits above the address of N_ITEMS lines: unused
-    reg [LD_DATA_BITS-1:0] lb_data;     // bits above a group's line: unused
+    reg [GROUP_BITS-1:0]   lb_data;     // a group's line
     /* verilator lint_on UNUSEDSIGNAL */
-    always @(posedge ap_clk) begin
+    // `keep`: without it Yosys merges the blocks' equal copies into one, placed beside one block, and the
+    // others' write data crosses the chip from it
+    (* keep *) always @(posedge ap_clk) begin
         lb_v    <= ap_rst_n && ld_valid;
         lb_act  <= ap_rst_n && ld_active;
         lb_mem  <= ld_mem;
         lb_addr <= ld_addr;
-        lb_data <= ld_data;
+        lb_data <= ld_data[GROUP_BITS-1:0];
     end
 
     // Feature memory reads (one registered port per slot and group). Every slot reads at its id's low bits, used or
@@ -253,7 +257,7 @@ module hist_agg #(
             // one register into all of the memory's ~90 block RAMs is too long a net
             (* keep *) always @(posedge ap_clk) begin
                 we_g    <= lb_v && (lb_mem == MEM_ID);
-                wdata_g <= lb_data[GROUP_BITS-1:0];
+                wdata_g <= lb_data;
             end
             reg           adv_g;                 // == adv (not inverted: the read and its copy share it)
             reg [IPB-1:0] use_g;                 // S1: the slots whose ids are used

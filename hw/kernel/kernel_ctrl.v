@@ -241,24 +241,28 @@ module kernel_ctrl #(
           end
         end
 
-        S_LD_COUNT: if (take) begin
-          // from here on the kernel holds no model until this load completes
-          valid_q   <= 1'b0;
-          n_items_q <= 16'd0;
-          n_pending <= s_tdata[15:0];
-          s1        <= s_tdata;
-          s2        <= 32'd0;
-          s2_add    <= 1'b1;
-          if (s_tdata == 32'd0 || s_tdata > N_MAX) begin
-            code  <= C_BAD_COUNT;
-            state <= s_tlast ? S_ANSWER : S_DISCARD;
-          end else if (s_tlast) begin
-            code  <= C_INTERRUPTED;
-            state <= S_ANSWER;
-          end else begin
-            ld_active <= 1'b1;
-            mem       <= {LD_MEM_BITS{1'b0}};
-            state     <= S_LD_NEXT;
+        S_LD_COUNT: begin
+          // the first memory, whatever the count word says (only a load's states read `mem`): its enable is
+          // then the state alone, not the count's compares
+          mem <= {LD_MEM_BITS{1'b0}};
+          if (take) begin
+            // from here on the kernel holds no model until this load completes
+            valid_q   <= 1'b0;
+            n_items_q <= 16'd0;
+            n_pending <= s_tdata[15:0];
+            s1        <= s_tdata;
+            s2        <= 32'd0;
+            s2_add    <= 1'b1;
+            if (s_tdata == 32'd0 || s_tdata > N_MAX) begin
+              code  <= C_BAD_COUNT;
+              state <= s_tlast ? S_ANSWER : S_DISCARD;
+            end else if (s_tlast) begin
+              code  <= C_INTERRUPTED;
+              state <= S_ANSWER;
+            end else begin
+              ld_active <= 1'b1;
+              state     <= S_LD_NEXT;
+            end
           end
         end
 

@@ -69,7 +69,9 @@ module mvau #(
     input  wire                                                ld_valid,
     input  wire [LD_MEM_BITS-1:0]                              ld_mem,
     input  wire [LD_ADDR_BITS-1:0]                             ld_addr,
-    input  wire [LD_DATA_BITS-1:0]                             ld_data,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire [LD_DATA_BITS-1:0]                             ld_data,   // bits above this block's widest line: unused
+    /* verilator lint_on UNUSEDSIGNAL */
     /* verilator lint_off UNUSEDSIGNAL */
     input  wire                                                ld_active,
     /* verilator lint_on UNUSEDSIGNAL */
@@ -154,6 +156,7 @@ module mvau #(
   localparam integer FIFO_DM1_I = FIFO_D - 1;
   localparam [FD_W:0] FIFO_D_M1 = FIFO_DM1_I[FD_W:0];
   localparam integer SF_LAST = SF - 1;
+  localparam integer SF_LAST_M1 = (SF > 1) ? SF - 2 : 0;       // (unused when SF == 1: every step is a last)
   localparam integer NF_LAST = NF - 1;
   localparam integer WA_LAST = NF * SF - 1;
   localparam integer WA_AFTER_0_I = (WA_LAST == 0) ? 0 : 1;   // wa_nxt after reset
@@ -161,6 +164,8 @@ module mvau #(
   localparam integer NXC     = (PE + X_GROUP - 1) / X_GROUP;  // copies of the input register
   localparam integer XW      = SIMD * IN_BITS;
   localparam integer NIC     = NXC + WBLOCK;                     // copies of the issue conditions
+  // the load bus' data bits this block uses: the weight line, or a threshold pair stage's two entries
+  localparam integer LB_D    = (NO_ACT == 0 && 2 * ACC_BITS > PE * SIMD * W_BITS) ? 2 * ACC_BITS : PE * SIMD * W_BITS;
 
   // ---------------------------------------------------------------- elaboration-time checks
   // An impossible configuration instantiates a module that does not exist; its name is the message.
@@ -190,13 +195,15 @@ module mvau #(
   reg [LD_MEM_BITS-1:0]  lb_mem;
   /* verilator lint_off UNUSEDSIGNAL */
   reg [LD_ADDR_BITS-1:0] lb_addr;   // bits above a memory's address: unused
-  reg [LD_DATA_BITS-1:0] lb_data;   // bits above a memory's line: unused
+  reg [LB_D-1:0]         lb_data;   // the widest line of this block's memories
   /* verilator lint_on UNUSEDSIGNAL */
-  always @(posedge ap_clk) begin
+  // `keep`: without it Yosys merges the blocks' equal copies into one, placed beside one block, and the
+  // others' write data crosses the chip from it
+  (* keep *) always @(posedge ap_clk) begin
     lb_v    <= ap_rst_n && ld_valid;
     lb_mem  <= ld_mem;
     lb_addr <= ld_addr;
-    lb_data <= ld_data;
+    lb_data <= ld_data[LB_D-1:0];
   end
 
   // ---------------------------------------------------------------- input ping-pong buffer
@@ -225,6 +232,7 @@ module mvau #(
   reg             rbank;              // bank compute reads
   reg  [IB_W-1:0] sf;                 // SIMD fold of the next step
   reg  [IB_W-1:0] sf_inc;             // == sf + 1 (IB_W holds SF)
+  reg             inc_last;           // == (sf_inc == SF_LAST): the step after this one is the fold's last
   localparam [IB_W-1:0] IB_ONE = 1;
   reg  [NF_W-1:0] nf;                 // neuron fold of the next step
   reg  [WA_W-1:0] wa;                 // weight memory address of the next step (nf*SF + sf)
@@ -234,7 +242,6 @@ module mvau #(
   wire            step_last = step_last_q;
   wire            step_vend = step_last & (nf == NF_LAST[NF_W-1:0]);
   wire            issue     = word_ok_q & (~step_last | credit_ok_q);
-  wire [SFW:0]    ib_raddr  = {rbank, sf[SFW-1:0]};
   reg             ovalid;             // the output FIFO is not empty (m_axis_tvalid has a copy of its own)
   wire            out_fire  = ovalid & m_axis_tready;
 
@@ -301,7 +308,9 @@ module mvau #(
   wire            infl_eq_dm1 = in_flight == FIFO_D_M1;   // + 1 would reach FIFO_D
   wire            infl_eq_d   = in_flight == FIFO_D[FD_W:0];
   wire            credit_ok_n = ~((issue & step_last) ? infl_eq_dm1 : infl_eq_d);
-  wire            step_last_n = issue ? (sf_1 == SF_LAST[IB_W-1:0]) : step_last;
+  // (sf_1 == SF_LAST) from registers alone: sf_1 is 0 after a fold's last step, else sf_inc; an adder and
+  // a compare in front of the copies' net are too slow for 100 MHz on the ECP5
+  wire            step_last_n = issue ? (step_last ? (SF_LAST == 0) : inc_last) : step_last;
 
   always @(posedge ap_clk) begin
     if (!ap_rst_n) begin
@@ -312,6 +321,7 @@ module mvau #(
       rbank       <= 1'b0;
       sf          <= {IB_W{1'b0}};
       sf_inc      <= IB_ONE;
+      inc_last    <= (SF_LAST == 1);
       nf          <= {NF_W{1'b0}};
       wa          <= {WA_W{1'b0}};
       wa_nxt      <= WA_AFTER_0;
@@ -323,7 +333,10 @@ module mvau #(
       full        <= full_n;
       rbank       <= rbank_n;
       sf          <= sf_n;
-      if (issue) sf_inc <= step_last ? IB_ONE : sf_inc + 1'b1;
+      if (issue) begin
+        sf_inc   <= step_last ? IB_ONE : sf_inc + 1'b1;
+        inc_last <= step_last ? (SF_LAST == 1) : (sf_inc == SF_LAST_M1[IB_W-1:0]);
+      end
       in_flight   <= in_flight_n;
       if (issue) begin
         wa     <= wa_nxt;
@@ -445,6 +458,7 @@ module mvau #(
       // no_rw_check: a word is never read at an issue edge while it is written (word_ok), so Yosys need not
       // emulate read-during-write with a bypass multiplexer behind the RAM (which it does otherwise)
       (* ram_style = "block", no_rw_check *) reg [XW-1:0] ibuf [0:IB_WORDS-1];
+      wire [SFW:0] ib_raddr = {rbank, sf[SFW-1:0]};
       reg [XW-1:0] x_rd;     // the read register
       reg [XW-1:0] x_o;      // its plain copy
       always @(posedge ap_clk) begin
@@ -460,14 +474,22 @@ module mvau #(
         assign s1_x[c*XW +: XW] = x_q;
       end
     end else begin : g_ib_lut
+      // Each PE group reads the buffer at its own copy of the read address ({rbank, sf}, from their next
+      // values; `keep`), so Yosys gives each group its own LUT RAM beside its input register: the step
+      // state's address net into the RAM of every group is too long for 100 MHz on the ECP5.
       reg [XW-1:0] ibuf [0:IB_WORDS-1];
       always @(posedge ap_clk) begin
         if (s_axis_tready) ibuf[ib_waddr] <= s_axis_tdata;
       end
       for (c = 0; c < NXC; c = c + 1) begin : g_x
         reg [XW-1:0] x_q;
+        reg [SFW:0]  raddr_c;   // == ib_raddr
         (* keep *) always @(posedge ap_clk) begin
-          if (issue_g[c]) x_q <= ibuf[ib_raddr];
+          if (!ap_rst_n) raddr_c <= {(SFW+1){1'b0}};
+          else           raddr_c <= {rbank_n, sf_n[SFW-1:0]};
+        end
+        (* keep *) always @(posedge ap_clk) begin
+          if (issue_g[c]) x_q <= ibuf[raddr_c];
         end
         if (W_EXTRA != 0) begin : g_wait
           // the word waits a cycle beside the weight line's copy (below)

@@ -44,7 +44,9 @@ module scorer #(
     input  wire                                ld_valid,
     input  wire [LD_MEM_BITS-1:0]              ld_mem,
     input  wire [LD_ADDR_BITS-1:0]             ld_addr,
-    input  wire [LD_DATA_BITS-1:0]             ld_data,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire [LD_DATA_BITS-1:0]             ld_data,   // bits above this block's widest line: unused
+    /* verilator lint_on UNUSEDSIGNAL */
     /* verilator lint_off UNUSEDSIGNAL */
     input  wire                                ld_active,
     /* verilator lint_on UNUSEDSIGNAL */
@@ -126,13 +128,15 @@ module scorer #(
     reg [LD_MEM_BITS-1:0]  lb_mem;
     /* verilator lint_off UNUSEDSIGNAL */
     reg [LD_ADDR_BITS-1:0] lb_addr;   // bits above the row address: unused
-    reg [LD_DATA_BITS-1:0] lb_data;   // bits above a group's line: unused
+    reg [GB-1:0]           lb_data;   // the widest group's line
     /* verilator lint_on UNUSEDSIGNAL */
-    always @(posedge ap_clk) begin
+    // `keep`: without it Yosys merges the blocks' equal copies into one, placed beside one block, and the
+    // others' write data crosses the chip from it
+    (* keep *) always @(posedge ap_clk) begin
         lb_v    <= ap_rst_n && ld_valid;
         lb_mem  <= ld_mem;
         lb_addr <= ld_addr;
-        lb_data <= ld_data;
+        lb_data <= ld_data[GB-1:0];
     end
 
     // ------------------------------------------------------------------ live items

@@ -107,7 +107,8 @@ module ulx3s_bist #(
   localparam [31:0] MAGIC0 = 32'h52425948, MAGIC1 = 32'h54534345;   // "HYBR", "ECST" little-endian
   localparam [31:0] VERSION = 32'd1, HEADER_BYTES = 32'd128;
   localparam [4:0]  HEAD_LAST = 5'd31;                               // 128 bytes: words 0 .. 31
-  localparam [2:0]  P_HEAD = 3'd0, P_REC = 3'd1, P_BEAT = 3'd2, P_DONE = 3'd3, P_BAD = 3'd4;
+  localparam [2:0]  P_HEAD = 3'd0, P_REC = 3'd1, P_BEAT = 3'd2, P_DONE = 3'd3, P_BAD = 3'd4,
+                    P_CHECK = 3'd5, P_TAKE = 3'd6;
   localparam [3:0]  F_NONE = 4'd0, F_IMAGE = 4'd1, F_SHAPE = 4'd2, F_DAMAGED = 4'd3, F_STALL = 4'd4,
                     F_COUNT = 4'd5, F_SUM = 4'd6;
 
@@ -118,6 +119,9 @@ module ulx3s_bist #(
   reg  [31:0] in_s1, in_s2, out_n, last_n, out_s1, out_s2;    // the header's expectations
   reg  [23:0] beats_left;
   reg  [3:0]  last_keep;
+  reg  [31:0] rec_head;   // a record's head word, checked over the two cycles after it was read
+  reg  [31:0] rec_room;   // words_left when it was read
+  reg         rec_ok;
   reg  [31:0] got_in_s1, got_in_s2;
   reg         in_sum_pending;
 
@@ -138,9 +142,7 @@ module ulx3s_bist #(
   end
   wire f_take = f_valid && f_ready;
   wire is_record = (p_state == P_REC) || (p_state == P_BEAT);
-  wire [23:0] rec_beats = f_data[23:0];
-  // a record's head: the mark, at least one beat, and no more than the image has left after it
-  wire rec_ok = (f_data[31:28] == 4'hA) && (rec_beats != 24'd0) && ({8'd0, rec_beats} < words_left);
+  wire [23:0] rec_beats = rec_head[23:0];
 
   always @(posedge kclk) begin
     if (!rst_n) begin
@@ -183,13 +185,26 @@ module ulx3s_bist #(
           if ((h_idx <= 5'd1 && f_data != (h_idx[0] ? MAGIC1 : MAGIC0)) || bad_code != F_NONE) p_state <= P_BAD;
           else if (h_idx == HEAD_LAST) p_state <= (packets_left == 32'd0) ? P_DONE : P_REC;
         end
+        // A record's head is registered (P_REC), checked (P_CHECK: the mark, at least one beat, and no more
+        // than the image has left after it), then taken (P_TAKE): from the flash slice's output through the
+        // compare's carry chain into the header registers' enables is too long a path for 100 MHz on the
+        // ECP5, and the flash gives a word per 64 cycles anyway.
         P_REC: if (f_take) begin
+          rec_head <= f_data;
+          rec_room <= words_left;
+          p_state <= P_CHECK;
+        end
+        P_CHECK: begin
+          rec_ok <= (rec_head[31:28] == 4'hA) && (rec_beats != 24'd0) && ({8'd0, rec_beats} < rec_room);
+          p_state <= P_TAKE;
+        end
+        P_TAKE: begin
           if (!rec_ok) begin
             bad_code <= F_DAMAGED;
             p_state <= P_BAD;
           end else begin
             beats_left <= rec_beats;
-            last_keep <= f_data[27:24];
+            last_keep <= rec_head[27:24];
             packets_left <= packets_left - 32'd1;
             p_state <= P_BEAT;
           end
