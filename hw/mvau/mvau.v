@@ -474,22 +474,15 @@ module mvau #(
         assign s1_x[c*XW +: XW] = x_q;
       end
     end else begin : g_ib_lut
-      // Each PE group reads the buffer at its own copy of the read address ({rbank, sf}, from their next
-      // values; `keep`), so Yosys gives each group its own LUT RAM beside its input register: the step
-      // state's address net into the RAM of every group is too long for 100 MHz on the ECP5.
+      wire [SFW:0] ib_raddr = {rbank, sf[SFW-1:0]};
       reg [XW-1:0] ibuf [0:IB_WORDS-1];
       always @(posedge ap_clk) begin
         if (s_axis_tready) ibuf[ib_waddr] <= s_axis_tdata;
       end
       for (c = 0; c < NXC; c = c + 1) begin : g_x
         reg [XW-1:0] x_q;
-        reg [SFW:0]  raddr_c;   // == ib_raddr
         (* keep *) always @(posedge ap_clk) begin
-          if (!ap_rst_n) raddr_c <= {(SFW+1){1'b0}};
-          else           raddr_c <= {rbank_n, sf_n[SFW-1:0]};
-        end
-        (* keep *) always @(posedge ap_clk) begin
-          if (issue_g[c]) x_q <= ibuf[raddr_c];
+          if (issue_g[c]) x_q <= ibuf[ib_raddr];
         end
         if (W_EXTRA != 0) begin : g_wait
           // the word waits a cycle beside the weight line's copy (below)

@@ -119,6 +119,9 @@ module ulx3s_bist #(
   reg  [31:0] in_s1, in_s2, out_n, last_n, out_s1, out_s2;    // the header's expectations
   reg  [23:0] beats_left;
   reg  [3:0]  last_keep;
+  reg  [31:0] hd_word;    // the last word read, and which header count or sum it is (below)
+  reg  [12:5] hd_en;
+  integer     hi;
   reg  [31:0] rec_head;   // a record's head word, checked over the two cycles after it was read
   reg  [31:0] rec_room;   // words_left when it was read
   reg         rec_ok;
@@ -153,6 +156,7 @@ module ulx3s_bist #(
       got_in_s1 <= 32'd0;
       got_in_s2 <= 32'd0;
       in_sum_pending <= 1'b0;
+      hd_en <= 8'd0;
     end else begin
       if (s_ready) s_valid <= 1'b0;
       // Fletcher sums of the record words: s1 now, s2 (which adds the new s1) a cycle later
@@ -162,6 +166,19 @@ module ulx3s_bist #(
         got_in_s1 <= got_in_s1 + f_data;
         words_left <= words_left - 32'd1;
       end
+      // the header's counts and sums (words 5-12) a cycle after they were read, from a copy of the word and
+      // a one-hot enable that are registers: the flash slice's valid through the index decode into the
+      // enables of 256 flip-flops is too long a path for 75 MHz on the ECP5
+      hd_word <= f_data;
+      for (hi = 5; hi <= 12; hi = hi + 1) hd_en[hi] <= (p_state == P_HEAD) && f_take && (h_idx == hi[4:0]);
+      if (hd_en[5])  packets_left <= hd_word;
+      if (hd_en[6])  words_left <= hd_word;
+      if (hd_en[7])  in_s1 <= hd_word;
+      if (hd_en[8])  in_s2 <= hd_word;
+      if (hd_en[9])  out_n <= hd_word;
+      if (hd_en[10]) last_n <= hd_word;
+      if (hd_en[11]) out_s1 <= hd_word;
+      if (hd_en[12]) out_s2 <= hd_word;
       case (p_state)
         P_HEAD: if (f_take) begin
           h_idx <= h_idx + 5'd1;
@@ -171,14 +188,6 @@ module ulx3s_bist #(
             5'd2: if (f_data != VERSION) bad_code <= F_IMAGE;
             5'd3: if (f_data != HEADER_BYTES) bad_code <= F_IMAGE;
             5'd4: if (f_data != SHAPE_WORD && bad_code == F_NONE) bad_code <= F_SHAPE;
-            5'd5: packets_left <= f_data;
-            5'd6: words_left <= f_data;
-            5'd7: in_s1 <= f_data;
-            5'd8: in_s2 <= f_data;
-            5'd9: out_n <= f_data;
-            5'd10: last_n <= f_data;
-            5'd11: out_s1 <= f_data;
-            5'd12: out_s2 <= f_data;
             default: ;
           endcase
           // a bad magic stops at once: what follows is not an image
