@@ -129,7 +129,8 @@ hls-synth: compile
 
 # ECP5 bitstream (ULX3S self-test top around the kernel) from the open flow into $(BITSTREAM_ECP5): the
 # committed one is up to date for any model of its shape (only bist.bin, the model's self-test image, is
-# written); exits non-zero when timing is not met. The manifest carries `make fit`'s Zynq-7020 counts if any.
+# written, with build.json); exits non-zero when timing is not met. build.json carries `make fit`'s Zynq-7020
+# counts if any.
 # `bitstream` builds the ECP5-folded kernel (2 scorer lanes, 60 % of the logic cells); `bitstream-full` the
 # 5-lane kernel of `make compile` (97 % of the logic cells: nextpnr's placement alone takes hours here).
 bitstream: compile-ecp5

@@ -35,7 +35,10 @@ from hybrec.golden import KernelParams
 
 FORMAT = "hybrec-build/2"
 MANIFEST = "manifest.json"
-BITSTREAM_FORMAT = "hybrec-bitstream/2"
+BITSTREAM_FORMAT = "hybrec-bitstream/3"
+# what Bitstream reads is in both: /2 also recorded the self-test image and rewrote its build record for the
+# build of each call (/3 keeps those in build.json beside it)
+BITSTREAM_READABLE = ("hybrec-bitstream/2", BITSTREAM_FORMAT)
 HASHED_FOLDERS = ("export", "finn", "rtl", "model", "vectors")   # what manifest.json's ``files`` covers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -463,7 +466,7 @@ class Bitstream:
     path: Path                      # the manifest file
     target: str
     device: str
-    build_id: str                   # the build it was made from (or last found up to date for)
+    build_id: str                   # the build it was made from
     kernel_files: dict[str, str]    # the rtl/ files (and sha256) of the kernel it was built from
     shape_key: str                  # the kernel shape it holds
     shape_word: str
@@ -483,8 +486,9 @@ class Bitstream:
             raw = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise BuildDirError(f"{path}: not a readable bitstream manifest ({err}); run `hybrec bitstream`") from None
-        if raw.get("format") != BITSTREAM_FORMAT:
-            raise BuildDirError(f"{path}: format {raw.get('format')!r}, this hybrec reads {BITSTREAM_FORMAT}; "
+        if raw.get("format") not in BITSTREAM_READABLE:
+            raise BuildDirError(f"{path}: format {raw.get('format')!r}, this hybrec reads "
+                                f"{' and '.join(BITSTREAM_READABLE)}; "
                                 "build the bitstream again (`hybrec bitstream`)")
         try:
             build = raw["build"]

@@ -376,7 +376,7 @@ def bitstream_files(tmp_path: Path, tiny_build: Path) -> dict[str, Path]:
     bit.write_bytes(b"\x00\x09bitstream of the tiny kernel" * 10)
     (tmp_path / "hybrec.hwh").write_text("<hwh/>")
     build = manifest_of(tiny_build)
-    manifest = {"format": "hybrec-bitstream/2", "target": "xc7z020", "device": "PYNQ-Z2", "kernel_top": "hybrec_kernel",
+    manifest = {"format": "hybrec-bitstream/3", "target": "xc7z020", "device": "PYNQ-Z2", "kernel_top": "hybrec_kernel",
                 "build": {"build_id": build["build_id"]}, "shape": {"key": build["kernel"]["shape"]["key"]},
                 "fmax_mhz": None, "timing_met": None,
                 "bitstream": {"file": bit.name, "sha256": hashlib.sha256(bit.read_bytes()).hexdigest()}}

@@ -58,15 +58,44 @@ def test_pll_dividers_hit_the_frequency(mhz: float) -> None:
 
 
 def test_the_flow_key_hashes_code_not_comments(tmp_path: Path) -> None:
-    source = Path(ecp5.__file__).read_text()
-    reworded = source.replace('"""The open ECP5 flow:', '"""The open-source ECP5 flow:', 1).replace(
-        "# one nextpnr per seed", "# one nextpnr run per seed", 1)
-    changed = source.replace("DEFAULT_SEEDS = (1, 2)", "DEFAULT_SEEDS = (1, 3)", 1)
+    source = Path(ecp5_blockage.__file__).read_text()
+    reworded = source.replace('"""A placement blockage for', '"""A placement blockage, for', 1).replace(
+        "# nextpnr's device flag -> its logic area", "# nextpnr's device flag -> the logic area", 1)
+    changed = source.replace("MAX_FILL = 0.75", "MAX_FILL = 0.8", 1)
     assert reworded != source and changed != source
     for name, text in (("same.py", reworded), ("other.py", changed)):
         (tmp_path / name).write_text(text)
-    assert ecp5.code_sha256(tmp_path / "same.py") == ecp5.code_sha256(Path(ecp5.__file__))
-    assert ecp5.code_sha256(tmp_path / "other.py") != ecp5.code_sha256(Path(ecp5.__file__))
+    assert ecp5.code_sha256(tmp_path / "same.py") == ecp5.code_sha256(Path(ecp5_blockage.__file__))
+    assert ecp5.code_sha256(tmp_path / "other.py") != ecp5.code_sha256(Path(ecp5_blockage.__file__))
+
+
+def test_the_flow_key_holds_the_recipe_not_the_bookkeeping(tiny_build: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the tools are given is in the key (nextpnr's arguments, the blockage, the Yosys script, a netlist
+    pass's code); how the flow reports is not (a committed bitstream stays up to date across such edits)."""
+    build, lpf = BuildDir.open(tiny_build), ecp5.BOARD_DIR / "ulx3s.lpf"
+
+    def key() -> str:
+        return ecp5.sha256_json(ecp5.input_key(build, "ecp5-85k", 50.0, SEEDS, lpf, False))
+
+    base = key()
+    recipe = ecp5.recipe(ecp5.ecp5_device("ecp5-85k"), build, pll.pll_dividers(50.0))
+    assert "synth_ecp5 -top ulx3s_bist" in recipe["yosys_script"] and "--seed" in recipe["nextpnr_args"]
+    assert set(recipe["netlist_passes_sha256"]) == {"ecp5_netlist.py", "ecp5_dsp.py", "ecp5_bram.py",
+                                                    "ecp5_blockage.py"}
+    with monkeypatch.context() as m:   # reporting: the LEDs' description, what a seed's record keeps
+        m.setattr(ecp5, "BIST_LEDS", "other words")
+        m.setattr(ecp5, "RUN_ONLY", ("timing",))
+        assert key() == base
+    for name, value in (("ROUTER", "router1"), ("BLOCKAGE_ROW_PERIOD", 8), ("SPI_HALF", 8),
+                        ("ECPPACK_ARGS", ("--compress", "--bootaddr", "0", "ulx3s_bist.config", "ulx3s_bist.bit"))):
+        with monkeypatch.context() as m:
+            m.setattr(ecp5, name, value)
+            assert key() != base, name
+    with monkeypatch.context() as m:
+        m.setattr(ecp5, "code_sha256", lambda path: "changed" if path.name == "ecp5_dsp.py" else "same")
+        other = key()
+        m.setattr(ecp5, "code_sha256", lambda path: "same")
+        assert other != key()
 
 
 def test_pll_refuses_what_it_cannot_make() -> None:
@@ -77,7 +106,10 @@ def test_pll_refuses_what_it_cannot_make() -> None:
 # ---------------------------------------------------------------------------------------------------- open flow
 def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) -> None:
     result, out_dir, seconds = first_bitstream
-    assert json.loads((out_dir / "manifest.json").read_text()) == result
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    assert manifest == {k: v for k, v in result.items() if k != "for_build"}
+    assert "selftest" not in manifest and "zynq_7020" not in manifest   # the model's: in build.json
+    assert json.loads((out_dir / "build.json").read_text()) == result["for_build"]
     bit = out_dir / result["bitstream"]["file"]
     assert bit.stat().st_size > 10_000 and result["bitstream"]["sha256"] == sha256_file(bit)
     assert result["fmax_mhz"] > 0 and result["timing_met"] and result["clock"]["constraint_mhz"] == pytest.approx(50.0)
@@ -127,7 +159,9 @@ def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) 
     build = BuildDir.open(Path(result["build"]["dir"]))
     assert result["shape"] == {"key": build.kernel.shape_key, "word": build.kernel.shape["word"],
                                "n_items_max": 32}
-    selftest = result["selftest"]
+    assert result["for_build"]["match"] == "same build" and result["for_build"]["build"] == result["build"]
+    assert result["for_build"]["bitstream_sha256"] == result["bitstream"]["sha256"]
+    selftest = result["for_build"]["selftest"]
     image = out_dir / selftest["file"]
     assert selftest["sha256"] == sha256_file(image) and selftest["build_id"] == build.build_id
     header = bist.read_header(image.read_bytes())
@@ -135,7 +169,8 @@ def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) 
     assert selftest["expected"]["words"] == header.expected.words and selftest["flash_offset"] == "0x400000"
     assert Bitstream.read(out_dir).matches(build) == "same build"
     # the tiny build has no Zynq fit: the manifest says which command makes one instead of leaving it out
-    assert result["zynq_7020"]["yosys_synth_xilinx"] is None and "hybrec fit" in result["zynq_7020"]["missing"]
+    zynq = result["for_build"]["zynq_7020"]
+    assert zynq["yosys_synth_xilinx"] is None and "hybrec fit" in zynq["missing"]
 
 
 def test_place_only_reports_every_block_without_routing(tiny_build: Path, tmp_path: Path) -> None:
@@ -218,13 +253,13 @@ def test_a_seed_that_meets_the_clock_stops_the_others(first_bitstream: tuple[dic
 
 def test_second_call_reuses_the_bitstream(first_bitstream: tuple[dict, Path, float], tiny_build: Path) -> None:
     result, out_dir, _ = first_bitstream
-    log = out_dir / "work" / "nextpnr.log"
-    before = log.stat().st_mtime_ns
+    log, manifest = out_dir / "work" / "nextpnr.log", out_dir / "manifest.json"
+    before, written = log.stat().st_mtime_ns, manifest.read_bytes()
     started = time.perf_counter()
     again = ecp5.build_bitstream(tiny_build, out_dir, freq_mhz=50.0, seeds=SEEDS, stop_when_met=False)
     assert again == result
     assert time.perf_counter() - started < 10 and log.stat().st_mtime_ns == before
-    # a Zynq fit made after the bitstream reaches its manifest without another place-and-route
+    # a Zynq fit made after the bitstream reaches build.json without another place-and-route
     fit = tiny_build / "fit" / "xc7z020.json"
     fit.parent.mkdir(exist_ok=True)
     fit.write_text(json.dumps({"usage": {"LUT": {"used": 1, "capacity": 53200}}, "fits": True}))
@@ -232,14 +267,16 @@ def test_second_call_reuses_the_bitstream(first_bitstream: tuple[dict, Path, flo
         third = ecp5.build_bitstream(tiny_build, out_dir, freq_mhz=50.0, seeds=SEEDS, stop_when_met=False)
     finally:
         fit.unlink()
-    assert third["zynq_7020"]["yosys_synth_xilinx"]["fits"] is True and log.stat().st_mtime_ns == before
-    assert json.loads((out_dir / "manifest.json").read_text()) == third
+    assert third["for_build"]["zynq_7020"]["yosys_synth_xilinx"]["fits"] is True
+    assert log.stat().st_mtime_ns == before and json.loads((out_dir / "build.json").read_text()) == third["for_build"]
+    assert manifest.read_bytes() == written   # the bitstream's manifest is never rewritten
 
 
 def test_a_recompile_of_the_same_kernel_finds_its_bitstream(first_bitstream: tuple[dict, Path, float],
                                                            tiny_build: Path, tmp_path: Path) -> None:
     """The same kernel compiled again elsewhere differs only in FINN's report (its wall time) and the
-    manifest's compile time: no place-and-route, and the bitstream's build record names the new build.
+    manifest's compile time: no place-and-route; build.json names the new build, the manifest still the one
+    the bitstream was made from.
     A changed kernel file is a new key."""
     result, out_dir, _ = first_bitstream
     log = out_dir / "work" / "nextpnr.log"
@@ -257,8 +294,8 @@ def test_a_recompile_of_the_same_kernel_finds_its_bitstream(first_bitstream: tup
         found = ecp5.build_bitstream(again, out_dir, freq_mhz=50.0, seeds=SEEDS, stop_when_met=False)
         assert log.stat().st_mtime_ns == before
         assert found["key"] == result["key"] and found["bitstream"] == result["bitstream"]
-        assert found["build"]["dir"] == str(again.resolve())
-        assert found["build"]["manifest_sha256"] == sha256_file(again / "manifest.json") != \
+        assert found["for_build"]["build"]["dir"] == str(again.resolve()) and found["build"] == result["build"]
+        assert found["for_build"]["build"]["manifest_sha256"] == sha256_file(again / "manifest.json") != \
             result["build"]["manifest_sha256"]
         rtl = next(rel for rel in manifest["files"] if rel.startswith("rtl/"))
         changed = json.loads(json.dumps(manifest))
@@ -298,7 +335,7 @@ def test_the_bitstream_key_is_the_shapes(tiny_build: Path, other_builds: tuple[P
 def test_a_retrained_model_finds_its_bitstream(first_bitstream: tuple[dict, Path, float], tiny_build: Path,
                                                other_builds: tuple[Path, Path]) -> None:
     """A retrained model of the same shape: no place-and-route, the same .bit; its own self-test image and
-    build record. A bitstream of the wider shape is not one of the tiny shape's."""
+    build.json. A bitstream of the wider shape is not one of the tiny shape's."""
     result, out_dir, _ = first_bitstream
     retrained, wider = other_builds
     log = out_dir / "work" / "nextpnr.log"
@@ -307,12 +344,14 @@ def test_a_retrained_model_finds_its_bitstream(first_bitstream: tuple[dict, Path
         found = ecp5.build_bitstream(retrained, out_dir, freq_mhz=50.0, seeds=SEEDS, stop_when_met=False)
         assert log.stat().st_mtime_ns == before
         assert found["key"] == result["key"] and found["bitstream"] == result["bitstream"]
-        assert found["shape"] == result["shape"] and found["build"]["build_id"] == BuildDir.open(retrained).build_id
-        assert found["selftest"]["sha256"] != result["selftest"]["sha256"]
-        assert found["selftest"]["sha256"] == sha256_file(out_dir / bist.FILE)
+        served = found["for_build"]
+        assert found["shape"] == result["shape"] and found["build"] == result["build"]
+        assert served["build"]["build_id"] == BuildDir.open(retrained).build_id and served["match"] == "same shape"
+        assert served["selftest"]["sha256"] != result["for_build"]["selftest"]["sha256"]
+        assert served["selftest"]["sha256"] == sha256_file(out_dir / bist.FILE)
         bit = Bitstream.read(out_dir)
-        assert bit.matches(BuildDir.open(retrained)) == "same build"
-        assert bit.matches(BuildDir.open(tiny_build)) == "same shape"
+        assert bit.matches(BuildDir.open(retrained)) == "same shape"
+        assert bit.matches(BuildDir.open(tiny_build)) == "same build"
         assert bit.matches(BuildDir.open(wider)) is None
     finally:   # the module's bitstream goes back to naming the tiny build
         assert ecp5.build_bitstream(tiny_build, out_dir, freq_mhz=50.0, seeds=SEEDS, stop_when_met=False) == result

@@ -21,14 +21,18 @@ model and the golden queries and answers from the board's SPI flash, out of the 
 ``bist.bin`` (:mod:`hybrec.bitstream.bist`) that is written beside the bitstream from the build's model image
 and golden vectors, every time (it is the build's, the bitstream is the shape's).
 
-``OUT`` gets ``ulx3s_bist.bit``, ``bist.bin`` and ``manifest.json`` (format ``hybrec-bitstream/2``, read with
-:class:`hybrec.builddir.Bitstream`; written last, so a folder without it is unfinished), the tool logs and
-nextpnr's report under ``work/``. The manifest's key is the sha256 of everything the bitstream is a function
-of (:func:`input_key`: the kernel's shape key, its ``rtl/`` files, the board files, the code of the flow and of
-the netlist passes without docstrings (:func:`code_sha256`), the tool versions, the seeds and the policy for
-them, the frequency); a folder whose manifest has the same key is returned without running any tool, with its
-self-test image and its record of the build renewed. The build id, the model image, the golden vectors and the
-build's other files are not part of the key, so a retrained model of the same shape finds its bitstream.
+``OUT`` gets ``ulx3s_bist.bit`` and ``manifest.json`` (format ``hybrec-bitstream/3``, read with
+:class:`hybrec.builddir.Bitstream`; written last, so a folder without it is unfinished, and never rewritten
+after), the tool logs and nextpnr's report under ``work/``, and for the build of each call ``bist.bin`` and
+``build.json`` (:func:`write_for_build`: the build's record, its self-test image's and the Zynq-7020 counts).
+The manifest's key is the sha256 of everything the bitstream is a function of (:func:`input_key`): the
+kernel's shape key, its ``rtl/`` files, the board files, the flow's *recipe* (:func:`recipe`: the Yosys script,
+nextpnr's and ecppack's arguments, the blockage, the seed policy and the code of the netlist passes without
+docstrings, :func:`code_sha256`), the tool versions, the seeds and the frequency. How this module reports or
+caches is not in it, so such a change leaves a committed bitstream up to date. A folder whose manifest has
+the same key is returned without running any tool (only ``bist.bin`` and ``build.json`` are written). The
+build id, the model image, the golden vectors and the build's other files are not part of the key, so a
+retrained model of the same shape finds its bitstream.
 """
 
 from __future__ import annotations
@@ -38,7 +42,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -57,7 +60,7 @@ from hybrec.artifacts import (
 )
 from hybrec.bitstream import bist, ecp5_blockage, ecp5_bram, ecp5_dsp, ecp5_netlist, pll, sdf_timing
 from hybrec.bitstream.nextpnr_progress import FMAX_LINE, watch_logs
-from hybrec.builddir import BITSTREAM_FORMAT, BOARDS_DIR, MANIFEST, Bitstream, BuildDir, BuildDirError
+from hybrec.builddir import BITSTREAM_FORMAT, BOARDS_DIR, MANIFEST, REPO_ROOT, Bitstream, BuildDir, BuildDirError
 from hybrec.devices import Device, device
 from hybrec.errors import HybrecError
 
@@ -156,6 +159,50 @@ def code_sha256(path: Path) -> str:
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
 
 
+def yosys_script(build: BuildDir, clock: pll.PllSetting) -> str:
+    """The Yosys script of the flow: the kernel's and the board's sources, the self-test top's parameters (the
+    PLL's dividers, the shape word, the flash layout) and ``synth_ecp5``."""
+    params = {"USE_PLL": 1, "CLKI_DIV": clock.clki_div, "CLKFB_DIV": clock.clkfb_div, "CLKOP_DIV": clock.clkop_div,
+              "CLKOP_CPHASE": clock.clkop_cphase, "SHAPE_WORD": int(shape_record(build)["word"], 16),
+              "FLASH_ADDR": FLASH_OFFSET, "SPI_HALF": SPI_HALF}
+    chparam = " ".join(f"-set {name} {value}" for name, value in params.items())
+    sources = [p.name for p in build.sources]
+    return (f"read_verilog -defer {' '.join([*sources, *BOARD_SOURCES])}\n"
+            f"chparam {chparam} {BOARD_TOP}\n"
+            f"synth_ecp5 -top {BOARD_TOP} -json {BOARD_TOP}.json\n"
+            f"tee -q -o yosys_stat.json stat -json\n")
+
+
+def nextpnr_args(spec: Device, seed: int | str, place_only: bool = False) -> list[str]:
+    """nextpnr-ecp5's command line for one seed, in ``work`` (every file name relative to it)."""
+    assert spec.nextpnr is not None
+    device_flag, package = spec.nextpnr
+    args = [device_flag, "--package", package, "--lpf", "board.lpf", "--json", f"{BOARD_TOP}_regs.json",
+            "--seed", str(seed), "--router", ROUTER, "--timing-allow-fail",
+            "--report", seed_file(seed, "report.json"), "--log", seed_file(seed, "nextpnr.log"), "-q"]
+    sdf_name = seed_file(seed, "placed.sdf" if place_only else "post_route.sdf")
+    return args + (["--no-route", "--sdf", sdf_name] if place_only else
+                   ["--textcfg", seed_file(seed, f"{BOARD_TOP}.config"), "--sdf", sdf_name])
+
+
+ECPPACK_ARGS = ("--compress", f"{BOARD_TOP}.config", f"{BOARD_TOP}.bit")
+# which routed seed's result becomes the bitstream (choose_seed, run_seeds' early stop)
+SEED_POLICY = ("the routed seed with the highest Fmax, ties to the earlier seed; with stop_when_met the first seed "
+               "to meet the clock stops the others")
+# the passes that rewrite Yosys' netlist before nextpnr reads it: their code is part of the recipe
+NETLIST_PASSES = (ecp5_netlist, ecp5_dsp, ecp5_bram, ecp5_blockage)
+
+
+def recipe(spec: Device, build: BuildDir, clock: pll.PllSetting) -> dict[str, Any]:
+    """What the tools are given besides the files: the Yosys script, nextpnr's arguments (seed ``{seed}``),
+    ecppack's, the blockage's row period, the seed policy and the netlist passes' code."""
+    return {"yosys_script": yosys_script(build, clock), "nextpnr_args": nextpnr_args(spec, "{seed}"),
+            "ecppack_args": list(ECPPACK_ARGS), "blockage_row_period": BLOCKAGE_ROW_PERIOD,
+            "seed_policy": SEED_POLICY,
+            "netlist_passes_sha256": {Path(str(mod.__file__)).name: code_sha256(Path(str(mod.__file__)))
+                                      for mod in NETLIST_PASSES}}
+
+
 def shape_record(build: BuildDir) -> dict[str, Any]:
     """The kernel's shape as the bitstream manifest records it (the driver checks it against the kernel's)."""
     shape = build.kernel.shape
@@ -168,14 +215,13 @@ def shape_record(build: BuildDir) -> dict[str, Any]:
 def input_key(build: BuildDir, target: str, freq_mhz: float, seeds: Sequence[int], lpf: Path,
               stop_when_met: bool) -> dict[str, Any]:
     """What the bitstream is a function of: the shape and the kernel's files (``rtl/``: its Verilog and the
-    reciprocal ROM, which the shape decides), the board files and the flow's settings. Never the build id or
-    anything trained: the model reaches the board in the self-test image."""
+    reciprocal ROM, which the shape decides), the board files and the flow's recipe and settings. Never the
+    build id or anything trained (the model reaches the board in the self-test image), nor how the flow
+    reports and caches."""
     return {"format": FORMAT, "target": target, "shape": shape_record(build),
             "kernel_files": build.manifest.kernel_files(),
             "board": {name: sha256_file(BOARD_DIR / name) for name in BOARD_FILES}, "lpf_sha256": sha256_file(lpf),
-            "flow_code_sha256": {Path(str(mod.__file__)).name: code_sha256(Path(str(mod.__file__)))
-                                 for mod in (sys.modules[__name__], ecp5_netlist, ecp5_dsp, ecp5_bram, ecp5_blockage,
-                                             pll)},
+            "recipe": recipe(ecp5_device(target), build, pll.pll_dividers(freq_mhz)),
             "tools": tool_versions(), "freq_mhz": freq_mhz, "seeds": list(seeds), "stop_when_met": stop_when_met}
 
 
@@ -190,7 +236,7 @@ def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
     return seeds
 
 
-def seed_file(seed: int, name: str) -> str:
+def seed_file(seed: int | str, name: str) -> str:
     """The name one seed's run gives ``name`` (``nextpnr.log`` -> ``nextpnr_seed2.log``)."""
     stem, dot, ext = name.partition(".")
     return f"{stem}_seed{seed}{dot}{ext}"
@@ -219,14 +265,8 @@ def run_seeds(spec: Device, work: Path, seeds: Sequence[int], jobs: int | None, 
         if stop_when_met and met.is_set():
             log(f"nextpnr-ecp5 seed {seed}: not started, another seed has met the clock")
             return {"seed": seed, "stopped": "not started: another seed had met the clock"}
-        assert spec.nextpnr is not None
-        device_flag, package = spec.nextpnr
-        args = [device_flag, "--package", package, "--lpf", "board.lpf", "--json", f"{BOARD_TOP}_regs.json",
-                "--seed", str(seed), "--router", ROUTER, "--timing-allow-fail",
-                "--report", seed_file(seed, "report.json"), "--log", seed_file(seed, "nextpnr.log"), "-q"]
+        args = nextpnr_args(spec, seed, place_only)
         sdf_name = seed_file(seed, "placed.sdf" if place_only else "post_route.sdf")
-        args += ["--no-route", "--sdf", sdf_name] if place_only else [
-            "--textcfg", seed_file(seed, f"{BOARD_TOP}.config"), "--sdf", sdf_name]
         nextpnr_log = work / seed_file(seed, "nextpnr.log")
         report_path = work / seed_file(seed, "report.json")
         try:
@@ -276,8 +316,12 @@ def choose_seed(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def build_record(build: BuildDir) -> dict[str, Any]:
-    """The build a bitstream was made from, and the kernel files that identify it across recompiles."""
-    return {"dir": str(build.path), "build_id": build.build_id, "manifest_sha256": build.manifest_sha256(),
+    """A build (the one a bitstream was made from, or the one it serves now) and the kernel files that identify
+    it across recompiles; its folder relative to the repository where it lies inside it (a committed manifest
+    names no machine's path)."""
+    path = build.path.resolve()
+    shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+    return {"dir": str(shown), "build_id": build.build_id, "manifest_sha256": build.manifest_sha256(),
             "kernel_files": build.manifest.kernel_files()}
 
 
@@ -301,9 +345,12 @@ def default_out(build: BuildDir, target: str) -> Path:
     return Path("bitstreams") / f"{target}-{shape_record(build)['key'][:16]}"
 
 
-def write_selftest(build: BuildDir, out_dir: Path, queries: int) -> dict[str, Any]:
-    """``out_dir/bist.bin`` of ``build``'s model (:func:`hybrec.bitstream.bist.selftest_image`) and its record
-    for the manifest."""
+FOR_BUILD = "build.json"
+FOR_BUILD_FORMAT = "hybrec-bitstream-build/1"
+
+
+def selftest_record(build: BuildDir, out_dir: Path, queries: int) -> dict[str, Any]:
+    """``out_dir/bist.bin`` of ``build``'s model (:func:`hybrec.bitstream.bist.selftest_image`) and its record."""
     image = bist.selftest_image(build, queries)
     path = image.write(out_dir / bist.FILE)
     e = image.expected
@@ -316,10 +363,22 @@ def write_selftest(build: BuildDir, out_dir: Path, queries: int) -> dict[str, An
             "flash": f"openFPGALoader -b ulx3s -f -o 0x{FLASH_OFFSET:x} {path.name} (docs/self-test.md)"}
 
 
-def _up_to_date(out_dir: Path, key: str, build: BuildDir, bist_queries: int) -> dict[str, Any] | None:
-    """The folder's manifest if it holds this bitstream (same key, the .bit intact), with the self-test image
-    written for ``build`` and its records of the build and of `hybrec fit` refreshed (none is part of the
-    key)."""
+def write_for_build(build: BuildDir, out_dir: Path, manifest: dict[str, Any], queries: int) -> dict[str, Any]:
+    """What the bitstream folder holds for ``build`` (the model of this call; the manifest stays the
+    bitstream's own): ``bist.bin`` and ``build.json`` with the build's record, how the bitstream relates to it
+    (``same build`` as the one it was made from, or ``same shape``), the self-test image's record and the
+    Zynq-7020 counts of the build (a later `hybrec fit` shows here without another place-and-route)."""
+    (out_dir / FOR_BUILD).unlink(missing_ok=True)   # bist.bin is rewritten next: the record goes first
+    record = {"format": FOR_BUILD_FORMAT, "bitstream_sha256": manifest["bitstream"]["sha256"],
+              "build": build_record(build),
+              "match": "same build" if manifest["build"]["build_id"] == build.build_id else "same shape",
+              "selftest": selftest_record(build, out_dir, queries), "zynq_7020": zynq_estimates(build)}
+    atomic_write_json(out_dir / FOR_BUILD, record)
+    return record
+
+
+def _up_to_date(out_dir: Path, key: str) -> dict[str, Any] | None:
+    """The folder's manifest if it holds this bitstream (same key, the .bit intact)."""
     if not (out_dir / MANIFEST).is_file():
         return None
     try:
@@ -329,13 +388,7 @@ def _up_to_date(out_dir: Path, key: str, build: BuildDir, bist_queries: int) -> 
     if previous.raw.get("key") != key or not previous.bitstream_file.is_file() \
             or sha256_file(previous.bitstream_file) != previous.bitstream_sha256:
         return None
-    fresh = {"zynq_7020": zynq_estimates(build), "build": build_record(build),
-             "selftest": write_selftest(build, out_dir, bist_queries)}
-    raw = dict(previous.raw)
-    if any(raw.get(name) != value for name, value in fresh.items()):
-        raw.update(fresh)
-        atomic_write_json(out_dir / MANIFEST, raw)
-    return raw
+    return previous.raw
 
 
 def flow_inputs(build_dir: Path, target: str, freq_mhz: float, seeds: Sequence[int], lpf: Path | None,
@@ -363,16 +416,7 @@ def synthesise(build: BuildDir, work: Path, clock: pll.PllSetting, lpf_path: Pat
     for name in BOARD_SOURCES:
         shutil.copyfile(BOARD_DIR / name, work / name)
     shutil.copyfile(lpf_path, work / "board.lpf")
-    shape = shape_record(build)
-    params = {"USE_PLL": 1, "CLKI_DIV": clock.clki_div, "CLKFB_DIV": clock.clkfb_div, "CLKOP_DIV": clock.clkop_div,
-              "CLKOP_CPHASE": clock.clkop_cphase, "SHAPE_WORD": int(shape["word"], 16), "FLASH_ADDR": FLASH_OFFSET,
-              "SPI_HALF": SPI_HALF}
-    chparam = " ".join(f"-set {name} {value}" for name, value in params.items())
-    sources = [p.name for p in build.sources]
-    (work / "synth.ys").write_text(f"read_verilog -defer {' '.join([*sources, *BOARD_SOURCES])}\n"
-                                   f"chparam {chparam} {BOARD_TOP}\n"
-                                   f"synth_ecp5 -top {BOARD_TOP} -json {BOARD_TOP}.json\n"
-                                   f"tee -q -o yosys_stat.json stat -json\n")
+    (work / "synth.ys").write_text(yosys_script(build, clock))
 
     seconds: dict[str, float] = {}
     log(f"yosys: synth_ecp5 (log {work / 'yosys.log'})")
@@ -418,14 +462,17 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
     key = sha256_json(input_key(build, target, freq_mhz, seeds, lpf_path, stop_when_met))
     out_dir = Path(out_dir) if out_dir is not None else default_out(build, target)
     with exclusive(out_dir):   # a second `hybrec bitstream` into the same folder is refused, not interleaved
-        if (same := _up_to_date(out_dir, key, build, bist_queries)) is not None:
-            log(f"{out_dir}: up to date (same shape, kernel files, board files, tools, seeds and frequency); "
-                f"self-test image {out_dir / bist.FILE} written for build {build.build_id}")
-            return same
+        if (same := _up_to_date(out_dir, key)) is not None:
+            served = write_for_build(build, out_dir, same, bist_queries)
+            log(f"{out_dir}: up to date (same shape, kernel files, board files, flow recipe, tools, seeds and "
+                f"frequency; {served['match']}); self-test image {out_dir / bist.FILE} written for build "
+                f"{build.build_id}")
+            return {**same, "for_build": served}
         (out_dir / MANIFEST).unlink(missing_ok=True)  # unfinished from here on
         bit_path = out_dir / f"{BOARD_TOP}.bit"
         bit_path.unlink(missing_ok=True)
-        (out_dir / bist.FILE).unlink(missing_ok=True)
+        for name in (FOR_BUILD, bist.FILE):
+            (out_dir / name).unlink(missing_ok=True)
         work = out_dir / "work"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -442,8 +489,8 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
         best = choose_seed(runs)
         for suffix in ("nextpnr.log", "report.json", "post_route.sdf", f"{BOARD_TOP}.config"):
             (work / seed_file(best["seed"], suffix)).replace(work / suffix)
-        seconds["ecppack"] = tools.run(tools.ECPPACK, ["--compress", f"{BOARD_TOP}.config", f"{BOARD_TOP}.bit"],
-                                       cwd=work, log_path=work / "ecppack.log", timeout_s=timeout_s).seconds
+        seconds["ecppack"] = tools.run(tools.ECPPACK, list(ECPPACK_ARGS), cwd=work, log_path=work / "ecppack.log",
+                                       timeout_s=timeout_s).seconds
 
         timing = best["timing"]
         logged = last_logged_fmax((work / "nextpnr.log").read_text(errors="replace"))
@@ -470,7 +517,6 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
             "fmax_mhz": timing["fmax_mhz"], "timing_met": timing["timing_met"], "clocks": timing["clocks"],
             "fmax_log_mhz": logged, "utilisation": timing["utilisation"],
             "shape": shape_record(build),
-            "selftest": write_selftest(build, out_dir, bist_queries),
             "dsp_registers": dsp_stats.as_dict(),
             "bram_registers": bram_stats.as_dict(),
             "placement_blockage": {"row_period": BLOCKAGE_ROW_PERIOD, "luts": blockage_luts},
@@ -482,10 +528,10 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
             "seed": best["seed"], "seeds": [{k: v for k, v in run.items() if k not in RUN_ONLY} for run in runs],
             "tools": tool_versions(), "seconds": {name: round(s, 1) for name, s in seconds.items()},
             "source": "fmax and utilisation from nextpnr's --report JSON (work/report.json), post-route",
-            "zynq_7020": zynq_estimates(build),
             "work": "work/",
         }
         atomic_write_json(out_dir / MANIFEST, result)
+        result = {**result, "for_build": write_for_build(build, out_dir, result, bist_queries)}
         verdict = "met" if result["timing_met"] else "NOT met"
         log(f"{bit_path}: Fmax {result['fmax_mhz']} MHz for {timing['constraint_mhz']} MHz (timing {verdict})")
         return result

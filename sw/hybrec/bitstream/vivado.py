@@ -11,7 +11,7 @@ name (what ``pynq.Overlay`` loads).
 :func:`run_vivado` writes the scripts, then runs ``vivado -mode batch`` where it is on PATH; where it is
 not, it stops with :class:`hybrec.tools.ToolMissing` (naming ``vivado``) and the scripts stay for a machine
 that has it. Nothing here builds a bitstream without Vivado, and nothing claims to. After a successful run the
-folder gets a bitstream ``manifest.json`` (format ``hybrec-bitstream/2``: the ``.bit``'s sha256, the kernel
+folder gets a bitstream ``manifest.json`` (format ``hybrec-bitstream/3``: the ``.bit``'s sha256, the kernel
 shape it holds and the build it was made from) that the board-side driver checks before it loads the overlay.
 Vivado runs only when asked, so there is no cache key here; the overlay, like the ECP5 bitstream, is a function
 of the shape and the ``rtl/`` files only.
