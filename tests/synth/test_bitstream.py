@@ -86,7 +86,7 @@ def test_the_flow_key_holds_the_recipe_not_the_bookkeeping(tiny_build: Path, mon
         m.setattr(ecp5, "BIST_LEDS", "other words")
         m.setattr(ecp5, "RUN_ONLY", ("timing",))
         assert key() == base
-    for name, value in (("ROUTER", "router1"), ("BLOCKAGE_ROW_PERIOD", 8), ("SPI_HALF", 8),
+    for name, value in (("ROUTER_ARGS", ("--router", "router2")), ("BLOCKAGE_ROW_PERIOD", 8), ("SPI_HALF", 8),
                         ("ECPPACK_ARGS", ("--compress", "--bootaddr", "0", "ulx3s_bist.config", "ulx3s_bist.bit"))):
         with monkeypatch.context() as m:
             m.setattr(ecp5, name, value)
