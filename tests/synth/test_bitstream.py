@@ -86,7 +86,8 @@ def test_the_flow_key_holds_the_recipe_not_the_bookkeeping(tiny_build: Path, mon
         m.setattr(ecp5, "BIST_LEDS", "other words")
         m.setattr(ecp5, "RUN_ONLY", ("timing",))
         assert key() == base
-    for name, value in (("ROUTER_ARGS", ("--router", "router2")), ("BLOCKAGE_ROW_PERIOD", 8), ("SPI_HALF", 8),
+    assert ecp5.sha256_json(ecp5.input_key(build, "ecp5-85k", 50.0, SEEDS, lpf, False, tmg_ripup=True)) != base
+    for name, value in (("ROUTER", "router1"), ("BLOCKAGE_ROW_PERIOD", 8), ("SPI_HALF", 8),
                         ("ECPPACK_ARGS", ("--compress", "--bootaddr", "0", "ulx3s_bist.config", "ulx3s_bist.bit"))):
         with monkeypatch.context() as m:
             m.setattr(ecp5, name, value)
@@ -239,10 +240,15 @@ def test_the_fastest_routed_seed_is_kept(tmp_path: Path) -> None:
 def test_a_seed_that_meets_the_clock_stops_the_others(first_bitstream: tuple[dict, Path, float], tiny_build: Path,
                                                        tmp_path: Path) -> None:
     """One nextpnr at a time: seed 1 meets 50 MHz, so seed 2 is never started; the manifest says so. The
-    policy is part of the cache key: the all-seeds bitstream of the same build is another folder."""
+    policy is part of the cache key: the all-seeds bitstream of the same build is another folder. This run
+    has router2's timing-driven rip-up on."""
     require_open_flow()
-    result = ecp5.build_bitstream(tiny_build, tmp_path / "early", freq_mhz=50.0, seeds=(1, 2), jobs=1)
+    result = ecp5.build_bitstream(tiny_build, tmp_path / "early", freq_mhz=50.0, seeds=(1, 2), jobs=1,
+                                  tmg_ripup=True)
     assert result["timing_met"] and result["seed"] == 1
+    # router2 also ripped up for timing (it logs the failing arcs' count each iteration; none at 50 MHz)
+    routed = (tmp_path / "early" / "work" / "nextpnr.log").read_text()
+    assert "tmgfail=0" in routed and "tmgfail=" not in (first_bitstream[1] / "work" / "nextpnr.log").read_text()
     assert result["key"] != first_bitstream[0]["key"]
     first, second = result["seeds"]
     assert first["seed"] == 1 and first["fmax_mhz"] == result["fmax_mhz"]

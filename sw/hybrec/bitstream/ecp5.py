@@ -79,10 +79,12 @@ DEFAULT_FREQ_MHZ = 100.0
 # nextpnr's router2 (negotiated congestion, made for large designs); router1, the default, had routed only a
 # sliver of the ML-100K kernel's 318k arcs when the hour ran out
 ROUTER = "router2"
-# router2 with timing-driven rip-up: nets on failing paths are ripped up and routed again with their
-# criticality, where router2 alone keeps the first legal route. On the run-time ML-100K kernel the same
-# placement routed at 75.82 MHz without it and 98.68 MHz with it (docs/timing-closure.md, round R15).
-ROUTER_ARGS = ("--router", ROUTER, "--tmg-ripup")
+# With ``tmg_ripup`` router2 also rips up and routes again every net on a path that fails the clock, where it
+# otherwise keeps the first route free of congestion: the same placement of the run-time ML-100K kernel routed
+# at 75.82 MHz without and 98.68 MHz with it (docs/timing-closure.md, round R15). It is an option, off by
+# default: nextpnr 0.11.1 goes on ripping up for timing until its 1,500th iteration while any arc fails, which
+# on a clock the placement cannot reach takes hours (the tiny test kernel at 300 MHz: ~7 s an iteration).
+TMG_RIPUP = "--tmg-ripup"
 # Seeds placed and routed side by side (nextpnr is single-threaded, so a 2-core machine runs both in about the
 # time of one). One netlist's post-route Fmax moves by up to ~10 % from seed to seed, so the best of two is kept
 # and both are recorded; the first to meet the clock stops the other.
@@ -177,12 +179,12 @@ def yosys_script(build: BuildDir, clock: pll.PllSetting) -> str:
             f"tee -q -o yosys_stat.json stat -json\n")
 
 
-def nextpnr_args(spec: Device, seed: int | str, place_only: bool = False) -> list[str]:
+def nextpnr_args(spec: Device, seed: int | str, place_only: bool = False, tmg_ripup: bool = False) -> list[str]:
     """nextpnr-ecp5's command line for one seed, in ``work`` (every file name relative to it)."""
     assert spec.nextpnr is not None
     device_flag, package = spec.nextpnr
     args = [device_flag, "--package", package, "--lpf", "board.lpf", "--json", f"{BOARD_TOP}_regs.json",
-            "--seed", str(seed), *ROUTER_ARGS, "--timing-allow-fail",
+            "--seed", str(seed), "--router", ROUTER, *([TMG_RIPUP] if tmg_ripup else []), "--timing-allow-fail",
             "--report", seed_file(seed, "report.json"), "--log", seed_file(seed, "nextpnr.log"), "-q"]
     sdf_name = seed_file(seed, "placed.sdf" if place_only else "post_route.sdf")
     return args + (["--no-route", "--sdf", sdf_name] if place_only else
@@ -197,10 +199,11 @@ SEED_POLICY = ("the routed seed with the highest Fmax, ties to the earlier seed;
 NETLIST_PASSES = (ecp5_netlist, ecp5_dsp, ecp5_bram, ecp5_blockage)
 
 
-def recipe(spec: Device, build: BuildDir, clock: pll.PllSetting) -> dict[str, Any]:
+def recipe(spec: Device, build: BuildDir, clock: pll.PllSetting, tmg_ripup: bool = False) -> dict[str, Any]:
     """What the tools are given besides the files: the Yosys script, nextpnr's arguments (seed ``{seed}``),
     ecppack's, the blockage's row period, the seed policy and the netlist passes' code."""
-    return {"yosys_script": yosys_script(build, clock), "nextpnr_args": nextpnr_args(spec, "{seed}"),
+    return {"yosys_script": yosys_script(build, clock),
+            "nextpnr_args": nextpnr_args(spec, "{seed}", tmg_ripup=tmg_ripup),
             "ecppack_args": list(ECPPACK_ARGS), "blockage_row_period": BLOCKAGE_ROW_PERIOD,
             "seed_policy": SEED_POLICY,
             "netlist_passes_sha256": {Path(str(mod.__file__)).name: code_sha256(Path(str(mod.__file__)))
@@ -217,7 +220,7 @@ def shape_record(build: BuildDir) -> dict[str, Any]:
 
 
 def input_key(build: BuildDir, target: str, freq_mhz: float, seeds: Sequence[int], lpf: Path,
-              stop_when_met: bool) -> dict[str, Any]:
+              stop_when_met: bool, tmg_ripup: bool = False) -> dict[str, Any]:
     """What the bitstream is a function of: the shape and the kernel's files (``rtl/``: its Verilog and the
     reciprocal ROM, which the shape decides), the board files and the flow's recipe and settings. Never the
     build id or anything trained (the model reaches the board in the self-test image), nor how the flow
@@ -225,7 +228,7 @@ def input_key(build: BuildDir, target: str, freq_mhz: float, seeds: Sequence[int
     return {"format": FORMAT, "target": target, "shape": shape_record(build),
             "kernel_files": build.manifest.kernel_files(),
             "board": {name: sha256_file(BOARD_DIR / name) for name in BOARD_FILES}, "lpf_sha256": sha256_file(lpf),
-            "recipe": recipe(ecp5_device(target), build, pll.pll_dividers(freq_mhz)),
+            "recipe": recipe(ecp5_device(target), build, pll.pll_dividers(freq_mhz), tmg_ripup),
             "tools": tool_versions(), "freq_mhz": freq_mhz, "seeds": list(seeds), "stop_when_met": stop_when_met}
 
 
@@ -247,7 +250,7 @@ def seed_file(seed: int | str, name: str) -> str:
 
 
 def run_seeds(spec: Device, work: Path, seeds: Sequence[int], jobs: int | None, timeout_s: int,
-              log: Any, console: Any = None, stop_when_met: bool = True,
+              log: Any, console: Any = None, stop_when_met: bool = True, tmg_ripup: bool = False,
               place_only_period_ns: float | None = None, blockage_luts: int = 0) -> list[dict[str, Any]]:
     """nextpnr on ``work``'s netlist once per seed, ``jobs`` at a time (with a rich ``console``: a live line
     per seed with the phase its log has reached). One record per seed, in seed order:
@@ -269,7 +272,7 @@ def run_seeds(spec: Device, work: Path, seeds: Sequence[int], jobs: int | None, 
         if stop_when_met and met.is_set():
             log(f"nextpnr-ecp5 seed {seed}: not started, another seed has met the clock")
             return {"seed": seed, "stopped": "not started: another seed had met the clock"}
-        args = nextpnr_args(spec, seed, place_only)
+        args = nextpnr_args(spec, seed, place_only, tmg_ripup and not place_only)
         sdf_name = seed_file(seed, "placed.sdf" if place_only else "post_route.sdf")
         nextpnr_log = work / seed_file(seed, "nextpnr.log")
         report_path = work / seed_file(seed, "report.json")
@@ -448,7 +451,8 @@ def synthesise(build: BuildDir, work: Path, clock: pll.PllSetting, lpf_path: Pat
 def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = "ecp5-85k",
                     freq_mhz: float = DEFAULT_FREQ_MHZ, seeds: Sequence[int] = DEFAULT_SEEDS, bist_queries: int = 8,
                     lpf: Path | None = None, timeout_s: int = 3600, jobs: int | None = None,
-                    log: Any = print, console: Any = None, stop_when_met: bool = True) -> dict[str, Any]:
+                    log: Any = print, console: Any = None, stop_when_met: bool = True,
+                    tmg_ripup: bool = False) -> dict[str, Any]:
     """Bitstream of ``build_dir``'s kernel shape in the ULX3S self-test top, in ``out_dir`` (default
     ``bitstreams/<target>-<shape key's first 16 hex digits>``), and beside it the self-test image of the build's
     model (``bist.bin``: the first ``bist_queries`` user queries and every corner case); returns the bitstream
@@ -461,9 +465,11 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
     running are stopped, those waiting for a job are not started (the manifest's ``seeds`` says which), so
     which passing seed is kept can depend on which finished first; each seed's own result does not.
     ``stop_when_met=False`` runs every seed to the end. ``lpf`` replaces the board's constraint file (it is
-    part of the cache key, as is ``stop_when_met``)."""
+    part of the cache key, as are ``stop_when_met`` and ``tmg_ripup``). ``tmg_ripup`` has router2 route the
+    nets of failing paths again (:data:`TMG_RIPUP`: much faster kernels where the placement can reach the
+    clock, hours where it cannot)."""
     spec, build, clock, lpf_path, seeds = flow_inputs(build_dir, target, freq_mhz, seeds, lpf, jobs)
-    key = sha256_json(input_key(build, target, freq_mhz, seeds, lpf_path, stop_when_met))
+    key = sha256_json(input_key(build, target, freq_mhz, seeds, lpf_path, stop_when_met, tmg_ripup))
     out_dir = Path(out_dir) if out_dir is not None else default_out(build, target)
     with exclusive(out_dir):   # a second `hybrec bitstream` into the same folder is refused, not interleaved
         if (same := _up_to_date(out_dir, key)) is not None:
@@ -487,7 +493,7 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
         # one nextpnr per seed, `jobs` at a time (each is single-threaded), all on the same netlist; the routed
         # result with the highest Fmax is kept under the plain names (nextpnr.log, report.json, ...)
         started = time.perf_counter()
-        runs = run_seeds(spec, work, seeds, jobs, timeout_s, log, console, stop_when_met,
+        runs = run_seeds(spec, work, seeds, jobs, timeout_s, log, console, stop_when_met, tmg_ripup,
                          blockage_luts=blockage_luts)
         seconds["nextpnr"] = time.perf_counter() - started
         best = choose_seed(runs)
