@@ -27,11 +27,12 @@ DEMO_BITSTREAM ?= 1
 # The bitstream folder `make bitstream` writes (and the ECP5 benchmark reads its clock from), the GPU baseline
 # the benchmarks compare with (measured on the lent GPU machine, committed).
 BITSTREAM_ECP5 ?= bitstreams/ml100k-ecp5
-# The committed bitstream's clock and seed (bitstreams/ml100k-ecp5/manifest.json): with these `make bitstream`
-# finds it up to date, or rebuilds the same file when the RTL, board files or flow changed.
-BITSTREAM_FREQ  ?= 75
+# The committed bitstream's clock, seed and router setting (bitstreams/ml100k-ecp5/manifest.json): with these
+# `make bitstream` finds it up to date, or rebuilds the same file when the RTL, board files or flow changed.
+BITSTREAM_FREQ  ?= 95
 BITSTREAM_SEEDS ?= 1
-BITSTREAM_ARGS   = --target ecp5-85k --out $(BITSTREAM_ECP5) --freq $(BITSTREAM_FREQ) --seeds $(BITSTREAM_SEEDS)
+BITSTREAM_ARGS   = --target ecp5-85k --out $(BITSTREAM_ECP5) --freq $(BITSTREAM_FREQ) --seeds $(BITSTREAM_SEEDS) \
+                   --tmg-ripup
 GPU_JSON ?= reports/hil/gpu/h200/hil_gpu.json
 HIL_ARGS ?=
 export HYBREC_CACHE ?= $(CURDIR)/.cache/hybrec
