@@ -180,14 +180,21 @@ def yosys_script(build: BuildDir, clock: pll.PllSetting) -> str:
             f"tee -q -o yosys_stat.json stat -json\n")
 
 
+def sdf_file(seed: int | str, place_only: bool) -> str:
+    """The SDF nextpnr writes for one seed: the placer's estimated delays, or the routed ones."""
+    return seed_file(seed, "placed.sdf" if place_only else "post_route.sdf")
+
+
 def nextpnr_args(spec: Device, seed: int | str, place_only: bool = False, tmg_ripup: bool = False) -> list[str]:
-    """nextpnr-ecp5's command line for one seed, in ``work`` (every file name relative to it)."""
+    """nextpnr-ecp5's command line for one seed, in ``work`` (every file name relative to it); a placement
+    alone is never routed, so ``tmg_ripup`` only reaches a routed run."""
     assert spec.nextpnr is not None
     device_flag, package = spec.nextpnr
     args = [device_flag, "--package", package, "--lpf", "board.lpf", "--json", f"{BOARD_TOP}_regs.json",
-            "--seed", str(seed), "--router", ROUTER, *([TMG_RIPUP] if tmg_ripup else []), "--timing-allow-fail",
+            "--seed", str(seed), "--router", ROUTER, *([TMG_RIPUP] if tmg_ripup and not place_only else []),
+            "--timing-allow-fail",
             "--report", seed_file(seed, "report.json"), "--log", seed_file(seed, "nextpnr.log"), "-q"]
-    sdf_name = seed_file(seed, "placed.sdf" if place_only else "post_route.sdf")
+    sdf_name = sdf_file(seed, place_only)
     return args + (["--no-route", "--sdf", sdf_name] if place_only else
                    ["--textcfg", seed_file(seed, f"{BOARD_TOP}.config"), "--sdf", sdf_name])
 
@@ -273,8 +280,7 @@ def run_seeds(spec: Device, work: Path, seeds: Sequence[int], jobs: int | None, 
         if stop_when_met and met.is_set():
             log(f"nextpnr-ecp5 seed {seed}: not started, another seed has met the clock")
             return {"seed": seed, "stopped": "not started: another seed had met the clock"}
-        args = nextpnr_args(spec, seed, place_only, tmg_ripup and not place_only)
-        sdf_name = seed_file(seed, "placed.sdf" if place_only else "post_route.sdf")
+        args, sdf_name = nextpnr_args(spec, seed, place_only, tmg_ripup), sdf_file(seed, place_only)
         nextpnr_log = work / seed_file(seed, "nextpnr.log")
         report_path = work / seed_file(seed, "report.json")
         try:
@@ -371,21 +377,20 @@ def selftest_record(build: BuildDir, out_dir: Path, queries: int) -> dict[str, A
             "flash": f"openFPGALoader -b ulx3s -f -o 0x{FLASH_OFFSET:x} {path.name} (docs/self-test.md)"}
 
 
-def write_for_build(build: BuildDir, out_dir: Path, manifest: dict[str, Any], queries: int) -> dict[str, Any]:
+def write_for_build(build: BuildDir, out_dir: Path, bitstream: Bitstream, queries: int) -> dict[str, Any]:
     """What the bitstream folder holds for ``build`` (the model of this call; the manifest stays the
     bitstream's own): ``bist.bin`` and ``build.json`` with the build's record, how the bitstream relates to it
     (``same build`` as the one it was made from, or ``same shape``), the self-test image's record and the
     Zynq-7020 counts of the build (a later `hybrec fit` shows here without another place-and-route)."""
     (out_dir / FOR_BUILD).unlink(missing_ok=True)   # bist.bin is rewritten next: the record goes first
-    record = {"format": FOR_BUILD_FORMAT, "bitstream_sha256": manifest["bitstream"]["sha256"],
-              "build": build_record(build),
-              "match": "same build" if manifest["build"]["build_id"] == build.build_id else "same shape",
+    record = {"format": FOR_BUILD_FORMAT, "bitstream_sha256": bitstream.bitstream_sha256,
+              "build": build_record(build), "match": bitstream.matches(build),
               "selftest": selftest_record(build, out_dir, queries), "zynq_7020": zynq_estimates(build)}
     atomic_write_json(out_dir / FOR_BUILD, record)
     return record
 
 
-def _up_to_date(out_dir: Path, key: str) -> dict[str, Any] | None:
+def _up_to_date(out_dir: Path, key: str) -> Bitstream | None:
     """The folder's manifest if it holds this bitstream (same key, the .bit intact)."""
     if not (out_dir / MANIFEST).is_file():
         return None
@@ -396,7 +401,7 @@ def _up_to_date(out_dir: Path, key: str) -> dict[str, Any] | None:
     if previous.raw.get("key") != key or not previous.bitstream_file.is_file() \
             or sha256_file(previous.bitstream_file) != previous.bitstream_sha256:
         return None
-    return previous.raw
+    return previous
 
 
 def flow_inputs(build_dir: Path, target: str, freq_mhz: float, seeds: Sequence[int], lpf: Path | None,
@@ -478,7 +483,7 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
             log(f"{out_dir}: up to date (same shape, kernel files, board files, flow recipe, tools, seeds and "
                 f"frequency; {served['match']}); self-test image {out_dir / bist.FILE} written for build "
                 f"{build.build_id}")
-            return {**same, "for_build": served}
+            return {**same.raw, "for_build": served}
         (out_dir / MANIFEST).unlink(missing_ok=True)  # unfinished from here on
         bit_path = out_dir / f"{BOARD_TOP}.bit"
         bit_path.unlink(missing_ok=True)
@@ -542,7 +547,7 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
             "work": "work/",
         }
         atomic_write_json(out_dir / MANIFEST, result)
-        result = {**result, "for_build": write_for_build(build, out_dir, result, bist_queries)}
+        result = {**result, "for_build": write_for_build(build, out_dir, Bitstream.read(out_dir), bist_queries)}
         verdict = "met" if result["timing_met"] else "NOT met"
         log(f"{bit_path}: Fmax {result['fmax_mhz']} MHz for {timing['constraint_mhz']} MHz (timing {verdict})")
         return result
