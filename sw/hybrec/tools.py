@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from hybrec.errors import HybrecError
 
@@ -87,6 +88,13 @@ class ToolFailed(HybrecError):
         self.tool, self.returncode, self.log_path = tool, returncode, log_path
         where = f"; its log: {log_path}" if log_path else ""
         super().__init__(f"{tool} failed ({why or f'exit {returncode}'}){where}\n{tail}")
+
+
+class StopFlag(Protocol):
+    """What :func:`run` polls to stop a tool on purpose: a ``threading.Event``, or an object whose ``is_set``
+    decides from what the tool has done so far (e.g. its log)."""
+
+    def is_set(self) -> bool: ...
 
 
 class ToolStopped(HybrecError):
@@ -197,7 +205,7 @@ def _pump(source: Iterator[bytes], handle: object, echo: bool, on_line: Callable
 
 
 def run(tool: Tool | str, args: Sequence[str], *, cwd: Path, log_path: Path, timeout_s: float | None = None,
-        env: Mapping[str, str] | None = None, stop: threading.Event | None = None,
+        env: Mapping[str, str] | None = None, stop: StopFlag | None = None,
         command: Sequence[str] | None = None, accept: tuple[int, ...] = (0,),
         on_line: Callable[[str], None] | None = None) -> Finished:
     """Run ``tool`` with ``args`` in ``cwd``; its output (stdout and stderr) goes to ``log_path``.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -87,6 +88,9 @@ def test_the_flow_key_holds_the_recipe_not_the_bookkeeping(tiny_build: Path, mon
         m.setattr(ecp5, "RUN_ONLY", ("timing",))
         assert key() == base
     assert ecp5.sha256_json(ecp5.input_key(build, "ecp5-85k", 50.0, SEEDS, lpf, False, tmg_ripup=True)) != base
+    # a clock margin is a line of the LPF nextpnr reads: in the key when there is one, and no margin is no line
+    assert ecp5.sha256_json(ecp5.input_key(build, "ecp5-85k", 50.0, SEEDS, lpf, False, margin_pct=0.0)) == base
+    assert ecp5.sha256_json(ecp5.input_key(build, "ecp5-85k", 50.0, SEEDS, lpf, False, margin_pct=2.0)) != base
     for name, value in (("ROUTER", "router1"), ("BLOCKAGE_ROW_PERIOD", 8), ("SPI_HALF", 8),
                         ("ECPPACK_ARGS", ("--compress", "--bootaddr", "0", "ulx3s_bist.config", "ulx3s_bist.bit"))):
         with monkeypatch.context() as m:
@@ -218,6 +222,27 @@ def test_zynq_estimates_sit_beside_finns(tiny_build: Path, tmp_path: Path) -> No
     got = ecp5.zynq_estimates(copy)
     assert got["yosys_synth_xilinx"]["usage"] == usage and got["yosys_synth_xilinx"]["fits"] is True
     assert got["finn_res_estimation_mlp"] == finn["res_estimation"] and "missing" not in got
+
+
+def test_a_clock_margin_aims_nextpnr_higher_and_the_pll_judges() -> None:
+    """With a margin nextpnr is given the PLL output's clock that much faster (an LPF line on the PLL's net);
+    the routed result is judged at the PLL's clock, the one the kernel runs at."""
+    clock = pll.pll_dividers(100.0)
+    assert ecp5.router_mhz(clock, 2.0) == pytest.approx(102.0) and ecp5.constraint_line(clock, 0.0) == ""
+    assert ecp5.constraint_line(clock, 2.0) == 'FREQUENCY NET "g_pll.clkop" 102.000 MHz ;\n'
+    for bad in (-1.0, 25.0):
+        with pytest.raises(ecp5.BitstreamError, match="margin"):
+            ecp5.check_margin(bad)
+    report = {"fmax": {"$glbnet$g_pll.clkop": {"achieved": 101.2, "constraint": 102.0}}, "utilization": {}}
+    plain = ecp5.read_report(report)
+    assert not plain["timing_met"] and plain["constraint_mhz"] == plain["nextpnr_constraint_mhz"] == 102.0
+    judged = ecp5.read_report(report, clock_mhz=clock.f_out_mhz)
+    assert judged["timing_met"] and judged["constraint_mhz"] == 100.0 and judged["nextpnr_constraint_mhz"] == 102.0
+    assert not ecp5.read_report(report, clock_mhz=101.5)["timing_met"]
+    # the constraint names the PLL's net: a netlist without it is refused before nextpnr ignores the line
+    ecp5.check_clock_net({"modules": {"ulx3s_bist": {"netnames": {"g_pll.clkop": {}}}}})
+    with pytest.raises(ecp5.BitstreamError, match=r"g_pll\.clkop"):
+        ecp5.check_clock_net({"modules": {"ulx3s_bist": {"netnames": {"clk_25mhz": {}}}}})
 
 
 def test_the_fastest_routed_seed_is_kept(tmp_path: Path) -> None:
@@ -378,8 +403,13 @@ def test_unreachable_frequency_is_reported(tiny_build: Path, tmp_path: Path) -> 
     require_open_flow()
     with pytest.raises(pll.PllError):
         ecp5.build_bitstream(tiny_build, tmp_path / "bitstream", freq_mhz=900.0)
-    result = ecp5.build_bitstream(tiny_build, tmp_path / "bitstream", freq_mhz=300.0)
+    # with a clock margin: nextpnr aims 5 % above the PLL's 300 MHz, and the result is judged at 300 MHz
+    result = ecp5.build_bitstream(tiny_build, tmp_path / "bitstream", freq_mhz=300.0, margin_pct=5.0)
     assert result["timing_met"] is False and 0 < result["fmax_mhz"] < 300.0
+    assert result["clock"]["constraint_mhz"] == 300.0 and result["clock"]["margin_pct"] == 5.0
+    assert result["clock"]["nextpnr_constraint_mhz"] == pytest.approx(315.0, rel=1e-3)   # a period in whole ps
+    assert "constraining clock net 'g_pll.clkop' to 315.00 MHz" in (
+        tmp_path / "bitstream" / "work" / "nextpnr.log").read_text()
     # the failing endpoints, grouped by block: the group with the design's worst slack first (the SDF
     # analysis times nextpnr's own delays, so that slack gives nextpnr's Fmax), then by failing count
     ends = result["failing_endpoints"]
@@ -389,6 +419,21 @@ def test_unreachable_frequency_is_reported(tiny_build: Path, tmp_path: Path) -> 
     worst = ends["by_block"][0]["worst_slack_ns"]
     assert worst == min(g["worst_slack_ns"] for g in ends["by_block"])
     assert worst == pytest.approx(1000 / 300.0 - 1000 / ends["sdf_fmax_mhz"], abs=0.01)
+
+
+@pytest.mark.slow
+def test_a_stalled_timing_ripup_is_stopped(tiny_build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Aimed at a clock its placement cannot reach, router2's timing rip-up wanders (it would go on to its
+    1,500th iteration: hours); the flow stops the seed as stalled and says what to do. The patience is cut
+    from 80 iterations to 10 to keep this to minutes."""
+    require_open_flow()
+    monkeypatch.setattr(ecp5, "RIPUP_PATIENCE", 10)
+    out = tmp_path / "bitstream"
+    with pytest.raises(ecp5.BitstreamError, match="rip-up stalled") as caught:
+        ecp5.build_bitstream(tiny_build, out, freq_mhz=300.0, seeds=(1,), tmg_ripup=True, timeout_s=1800)
+    ago = re.search(r"since iteration \d+, (\d+) iterations ago", str(caught.value))
+    assert ago is not None and int(ago[1]) >= 10 and "aim lower" in str(caught.value)   # the log is read every 5 s
+    assert not (out / "manifest.json").exists() and not (out / "ulx3s_bist.bit").exists()
 
 
 # ---------------------------------------------------------------------------------------------------- Vivado

@@ -4,11 +4,13 @@ reports/bitstream/ml100k-ecp5/nextpnr.log)."""
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 from rich.console import Console
 
-from hybrec.bitstream.nextpnr_progress import nextpnr_phase, watch_logs
+from hybrec.bitstream.ecp5 import SeedStop
+from hybrec.bitstream.nextpnr_progress import nextpnr_phase, ripup_stalled, watch_logs
 
 LOG = [
     "Info: Packing IOs..",
@@ -86,3 +88,38 @@ def test_in_a_log_a_line_only_when_a_run_enters_another_stage(tmp_path: Path) ->
     stages = [line.split(": ", 1)[1].split(":")[0].split(" (")[0] for line in lines]
     assert stages == ["starting", "packing", "analytic placement", "annealing", "routing", "finished"], lines
     assert lines[-1].startswith("seed 1: finished: 73.62 MHz post-route")
+
+
+def ripup_log(rows: list[tuple[int, int]], start: int = 1) -> str:
+    """router2's iteration lines with the timing rip-up on: (overused wires, failing arcs) per iteration."""
+    return "\n".join(f"Info:     iter={start + i} wires=964338 overused={o} overuse={o} tmgfail={t} archfail=NA"
+                     for i, (o, t) in enumerate(rows))
+
+
+def test_a_rip_up_that_keeps_finding_new_lows_is_not_stalled() -> None:
+    # the shape of the committed ML-100K run: overuse falls, the failing arcs come and go, both reach 0
+    converging = [(65201, 12), (10014, 99), (3492, 30), *[(40 - i, 20 + i % 7) for i in range(39)], (1, 0)]
+    assert ripup_stalled(ripup_log(converging), window=20) is None
+    # a stretch without a new low shorter than the window is patience, not a stall
+    assert ripup_stalled(ripup_log([(5, 3), *[(6, 9)] * 19]), window=20) is None
+    assert ripup_stalled("", window=20) is None
+    assert ripup_stalled("Info:     iter=23 wires=881934 overused=94 overuse=95 archfail=NA", window=1) is None
+
+
+def test_a_rip_up_that_wanders_is_stalled(tmp_path: Path) -> None:
+    # aimed beyond the placement's reach: overuse stays at 5-16 and the failing arcs at 45-166
+    wandering = [(900, 60), (40, 3), (5, 80), *[(5 + i % 12, 45 + (37 * i) % 120) for i in range(1, 30)]]
+    why = ripup_stalled(ripup_log(wandering), window=25)
+    assert why is not None and "since iteration 3" in why and "overused wires (5)" in why and "(3)" in why
+    assert ripup_stalled(ripup_log(wandering), window=40) is None
+    # the flow's stop flag: another seed's success, or this seed's log
+    log_path = tmp_path / "nextpnr_seed1.log"
+    met = threading.Event()
+    stop = SeedStop(met, log_path, every_s=0.0, patience=25)
+    assert not stop.is_set()                       # no log yet
+    log_path.write_text(ripup_log(wandering[:20]))
+    assert not stop.is_set() and stop.stalled is None
+    log_path.write_text(ripup_log(wandering))
+    assert stop.is_set() and stop.stalled == why
+    met.set()
+    assert SeedStop(met, None).is_set() and not SeedStop(None, None).is_set()

@@ -19,6 +19,8 @@ from typing import Any
 _HEAP_ITER = re.compile(r"at iteration #(\d+), type ALL: .*legal = (\d+)")
 _SA_ITER = re.compile(r"at iteration #(\d+): temp = [\d.]+, timing cost = \d+, wirelen = (\d+)")
 _ROUTE_ITER = re.compile(r"iter=(\d+) wires=\d+ overused=(\d+)")
+# router2's line per iteration with the timing-driven rip-up on (overused wires, arcs failing its own analysis)
+_RIPUP_ITER = re.compile(r"iter=(\d+) wires=\d+ overused=(\d+) overuse=\d+ tmgfail=(\d+)")
 # nextpnr's timing lines, "Max frequency for clock '<name>': <MHz> MHz (...)": group 1 the clock, 2 the MHz
 FMAX_LINE = re.compile(r"Max frequency for clock '([^']*)': ([\d.]+) MHz")
 
@@ -59,6 +61,30 @@ def nextpnr_phase(text: str) -> str:
     if estimate and phase.startswith("routing"):
         return f"{phase} ({estimate})"
     return phase
+
+
+def ripup_stalled(text: str, window: int) -> str | None:
+    """Why router2's timing-driven rip-up, as far as a nextpnr log's text shows it, has stalled, or None.
+
+    With ``--tmg-ripup`` router2 goes on until no wire is overused and no arc fails its own timing analysis, or
+    until its 1,500th iteration. A run that converges keeps lowering the fewest overused wires or the fewest
+    failing arcs it has reached (the ML-100K kernel: both at 0 after 74-118 iterations, with stretches of up
+    to ~20 iterations without a new low); one aimed at a clock its placement cannot reach wanders (5-16 overused
+    wires and 45-166 failing arcs from its 97th iteration to its 167th, aimed at 103 MHz). Stalled: neither
+    low improved in the last ``window`` iterations."""
+    best: list[tuple[int, int]] = []   # per iteration: (fewest overused so far, fewest failing so far)
+    last_new = 0
+    for match in _RIPUP_ITER.finditer(text):
+        overused, failing = int(match[2]), int(match[3])
+        if not best or overused < best[-1][0] or failing < best[-1][1]:
+            last_new = int(match[1])
+        low = (min(overused, best[-1][0]), min(failing, best[-1][1])) if best else (overused, failing)
+        best.append(low)
+        current = int(match[1])
+    if not best or current - last_new < window:
+        return None
+    return (f"router2's timing rip-up stalled: no new low of overused wires ({best[-1][0]}) or of arcs failing its "
+            f"timing ({best[-1][1]}) since iteration {last_new}, {current - last_new} iterations ago")
 
 
 def _stage(phase: str) -> str:
