@@ -178,7 +178,7 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
     if args.place_only:
         placement = place_design(build, out_dir=args.out, target=args.target, freq_mhz=args.freq,
                                  seeds=args.seeds or DEFAULT_SEEDS, jobs=args.jobs, timeout_s=args.timeout,
-                                 log=console.print, console=console)
+                                 log=console.print, console=console, margin_pct=args.margin)
         print_placement(placement)
         return 0
     result = build_bitstream(build, out_dir=args.out, target=args.target, freq_mhz=args.freq,

@@ -180,12 +180,15 @@ def test_open_flow_makes_a_bitstream(first_bitstream: tuple[dict, Path, float]) 
 
 def test_place_only_reports_every_block_without_routing(tiny_build: Path, tmp_path: Path) -> None:
     """`hybrec bitstream --place-only`: placement per seed, the SDF of the placer's delays analysed by block, no
-    bitstream. At 200 MHz the tiny kernel misses the clock, so the report has failing blocks to name."""
+    bitstream. At 200 MHz the tiny kernel misses the clock, so the report has failing blocks to name. With a
+    clock margin nextpnr places for 204 MHz and the endpoints are judged at 200."""
     require_open_flow()
     out = tmp_path / "placement"
-    result = ecp5.place_design(tiny_build, out, freq_mhz=200.0, seeds=(2,))   # one seed: the loop is run_seeds
+    result = ecp5.place_design(tiny_build, out, freq_mhz=200.0, seeds=(2,), margin_pct=2.0)   # one seed: run_seeds
     assert json.loads((out / "placement.json").read_text()) == result
     assert result["format"] == "hybrec-placement/1" and result["clock"]["period_ns"] == pytest.approx(5.0)
+    assert result["clock"]["margin_pct"] == 2.0 and result["clock"]["nextpnr_mhz"] == pytest.approx(204.0)
+    assert "constraining clock net 'g_pll.clkop' to 204.00 MHz" in (out / "work" / "nextpnr_seed2.log").read_text()
     assert result["shape"]["key"] == BuildDir.open(tiny_build).kernel.shape_key
     assert [run["seed"] for run in result["seeds"]] == [2]
     work = out / "work"
