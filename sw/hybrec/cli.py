@@ -369,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     bit.add_argument("--tmg-ripup", action="store_true",
                      help="ECP5: router2 rips up and routes again the nets of paths that fail the clock (nextpnr "
                           "--tmg-ripup): the ML-100K kernel's placement routed at 98.7 MHz instead of 75.8; on a "
-                          "clock the placement cannot reach, routing goes on for up to 1,500 iterations (hours)")
+                          "clock the placement cannot reach the rip-up wanders, and a seed without progress for 80 "
+                          "iterations is stopped as stalled")
     bit.add_argument("--margin", type=float, default=0.0, metavar="PCT",
                      help="ECP5: nextpnr places and routes for a clock PCT %% faster than the PLL's (an LPF "
                           "constraint on its output) and timing is judged at the PLL's: router2's own analysis, "

@@ -556,10 +556,10 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
     ``stop_when_met=False`` runs every seed to the end. ``lpf`` replaces the board's constraint file (it is
     part of the cache key, as are ``stop_when_met`` and ``tmg_ripup``). ``tmg_ripup`` has router2 route the
     nets of failing paths again (:data:`TMG_RIPUP`: much faster kernels where the placement can reach the
-    clock, hours where it cannot). ``margin_pct`` constrains the PLL's output that much faster for nextpnr
-    (:func:`constraint_line`) and judges timing at the PLL's clock: router2's own analysis, which ends the
-    rip-up, is about 1 % more optimistic than its final report, so a routed result aimed at the PLL's clock
-    itself ends just below it."""
+    clock; where it cannot, the rip-up wanders and the seed is stopped as stalled, :class:`SeedStop`).
+    ``margin_pct`` constrains the PLL's output that much faster for nextpnr (:func:`constraint_line`) and
+    judges timing at the PLL's clock: router2's own analysis, which ends the rip-up, is about 1 % more
+    optimistic than its final report, so a routed result aimed at the PLL's clock itself ends just below it."""
     spec, build, clock, lpf_path, seeds = flow_inputs(build_dir, target, freq_mhz, seeds, lpf, jobs)
     margin_pct = check_margin(margin_pct)
     key = sha256_json(input_key(build, target, freq_mhz, seeds, lpf_path, stop_when_met, tmg_ripup, margin_pct))
