@@ -85,9 +85,9 @@ ROUTER = "router2"
 # otherwise keeps the first route free of congestion: the same placement of the run-time ML-100K kernel routed
 # at 75.82 MHz without and 98.68 MHz with it (docs/timing-closure.md, round R15). It is an option, off by
 # default: nextpnr 0.11.1 goes on ripping up for timing until its 1,500th iteration while any arc fails, which
-# on a clock the placement cannot reach takes hours (the tiny test kernel at 300 MHz: ~7 s an iteration).
+# on a clock the placement cannot reach would take hours (the tiny test kernel at 300 MHz: ~7 s an iteration),
 TMG_RIPUP = "--tmg-ripup"
-# ... so a seed whose rip-up has made no progress for this many iterations is stopped as stalled
+# so the flow stops a seed whose rip-up has made no progress for this many iterations, as stalled
 # (nextpnr_progress.ripup_stalled; converging runs of the ML-100K kernel went at most ~20 without progress)
 RIPUP_PATIENCE = 80
 # The kernel clock's net in the self-test top (ulx3s_bist.v's PLL output, before nextpnr promotes it to a global):
@@ -590,12 +590,6 @@ def build_bitstream(build_dir: Path, out_dir: Path | None = None, target: str = 
                          blockage_luts=blockage_luts, clock_mhz=clock.f_out_mhz if margin_pct else None)
         seconds["nextpnr"] = time.perf_counter() - started
         best = choose_seed(runs)
-        # nextpnr keeps a period in whole picoseconds: 315 MHz is 3,174 ps, reported as 315.06 MHz
-        aimed_ps = 1e6 / router_mhz(clock, margin_pct) if margin_pct else 0.0
-        if margin_pct and abs(1e6 / best["timing"]["nextpnr_constraint_mhz"] - aimed_ps) > 2.0:
-            raise BitstreamError(f"nextpnr constrained the kernel clock to {best['timing']['nextpnr_constraint_mhz']} "
-                                 f"MHz, not the margin's {router_mhz(clock, margin_pct)} MHz: the LPF's FREQUENCY NET "
-                                 f"line did not reach net {PLL_NET} (see {work / 'nextpnr.log'})")
         for suffix in ("nextpnr.log", "report.json", "post_route.sdf", f"{BOARD_TOP}.config"):
             (work / seed_file(best["seed"], suffix)).replace(work / suffix)
         seconds["ecppack"] = tools.run(tools.ECPPACK, list(ECPPACK_ARGS), cwd=work, log_path=work / "ecppack.log",

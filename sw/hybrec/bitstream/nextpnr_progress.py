@@ -72,19 +72,17 @@ def ripup_stalled(text: str, window: int) -> str | None:
     to ~20 iterations without a new low); one aimed at a clock its placement cannot reach wanders (5-16 overused
     wires and 45-166 failing arcs from its 97th iteration to its 167th, aimed at 103 MHz). Stalled: neither
     low improved in the last ``window`` iterations."""
-    best: list[tuple[int, int]] = []   # per iteration: (fewest overused so far, fewest failing so far)
-    last_new = 0
+    lows: tuple[int, int] | None = None   # the fewest overused wires and failing arcs so far
+    last_new = current = 0
     for match in _RIPUP_ITER.finditer(text):
-        overused, failing = int(match[2]), int(match[3])
-        if not best or overused < best[-1][0] or failing < best[-1][1]:
-            last_new = int(match[1])
-        low = (min(overused, best[-1][0]), min(failing, best[-1][1])) if best else (overused, failing)
-        best.append(low)
-        current = int(match[1])
-    if not best or current - last_new < window:
+        current, overused, failing = int(match[1]), int(match[2]), int(match[3])
+        if lows is None or overused < lows[0] or failing < lows[1]:
+            last_new = current
+            lows = (overused, failing) if lows is None else (min(overused, lows[0]), min(failing, lows[1]))
+    if lows is None or current - last_new < window:
         return None
-    return (f"router2's timing rip-up stalled: no new low of overused wires ({best[-1][0]}) or of arcs failing its "
-            f"timing ({best[-1][1]}) since iteration {last_new}, {current - last_new} iterations ago")
+    return (f"router2's timing rip-up stalled: no new low of overused wires ({lows[0]}) or of arcs failing its "
+            f"timing ({lows[1]}) since iteration {last_new}, {current - last_new} iterations ago")
 
 
 def _stage(phase: str) -> str:
